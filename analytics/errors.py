@@ -1,0 +1,28 @@
+"""Error classes shared by the whole product.
+
+Every error a user can cause is a ``HotspotError``; the CLI turns it into one line
+and exit code 1. Errors also inherit the matching built-in so callers can catch
+either (as h3-py does with ``H3ValueError``).
+"""
+
+from __future__ import annotations
+
+
+class HotspotError(Exception):
+    """Base class: a problem the user can understand and fix."""
+
+
+class InvalidInputError(HotspotError, ValueError):
+    """Input data or a parameter is not what the contract allows."""
+
+
+class RefusedFileError(InvalidInputError):
+    """A whole input file is refused (unreadable, missing columns, identifying columns)."""
+
+
+class StoreError(HotspotError, RuntimeError):
+    """The store cannot be opened, migrated or written."""
+
+
+class KeyFileError(HotspotError, RuntimeError):
+    """The pseudonymisation key is missing, unreadable or malformed."""

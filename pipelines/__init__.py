@@ -1,0 +1,1 @@
+"""Everything that touches files, the DuckDB store or the user."""
