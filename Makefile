@@ -1,0 +1,38 @@
+# safeguard-hotspots: `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-slow test-all lock wheel clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/hotspots demo
+
+# Default suite: everything except tests marked slow (under 10 minutes on 2 cores).
+test: install
+	$(BIN)/python -m pytest -m "not slow" -n 2 -q
+
+test-slow: install
+	$(BIN)/python -m pytest -m "slow" -q
+
+test-all: test test-slow
+
+# Refresh the pinned lock from the current environment (after changing pyproject.toml).
+lock:
+	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check | grep -v '^safeguard-hotspots' > requirements.lock
+
+wheel: install
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+
+clean:
+	rm -rf $(VENV) dist build demo .pytest_cache

@@ -1,0 +1,184 @@
+"""H3 grid: vectorised indexing, study areas, neighbourhoods and sparse weights.
+
+Cells are ``uint64`` everywhere inside the product; hex strings appear only at the
+edges (maps, reports, exports) through :func:`cells_to_hex` / :func:`hex_to_cells`.
+
+Indexing uses h3ronpy (Arrow, releases the GIL, split over threads) when it is
+installed and falls back to a plain loop over ``h3.latlng_to_cell``; both give
+identical cells.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import h3
+import numpy as np
+import scipy.sparse as sp
+
+from analytics.errors import InvalidInputError
+
+try:  # optional fast path
+    import pyarrow as pa
+    from h3ronpy.vector import coordinates_to_cells as _h3ronpy_coordinates_to_cells
+except ImportError:  # pragma: no cover - exercised only without h3ronpy
+    _h3ronpy_coordinates_to_cells = None
+
+DEFAULT_RESOLUTION = 9
+_CHUNK = 1 << 20  # rows per thread task: large enough to amortise Arrow overhead
+
+
+def _check_resolution(resolution: int) -> int:
+    if not isinstance(resolution, (int, np.integer)) or not 0 <= int(resolution) <= 15:
+        raise InvalidInputError(
+            f"H3 resolution must be an integer from 0 to 15; received {resolution!r}."
+        )
+    return int(resolution)
+
+
+def latlng_to_cells_loop(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
+    """Reference path: one ``h3.latlng_to_cell`` call per point (slow, always available)."""
+    resolution = _check_resolution(resolution)
+    lat = np.asarray(lat, dtype=np.float64)
+    lon = np.asarray(lon, dtype=np.float64)
+    out = np.empty(lat.shape[0], dtype=np.uint64)
+    to_int = h3.str_to_int
+    for i in range(lat.shape[0]):
+        out[i] = to_int(h3.latlng_to_cell(lat[i], lon[i], resolution))
+    return out
+
+
+def _h3ronpy_chunk(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
+    cells = _h3ronpy_coordinates_to_cells(pa.array(lat), pa.array(lon), resolution)
+    return np.asarray(cells.to_numpy(), dtype=np.uint64)
+
+
+def latlng_to_cells(
+    lat: np.ndarray, lon: np.ndarray, resolution: int = DEFAULT_RESOLUTION, threads: int | None = None
+) -> np.ndarray:
+    """Index points to H3 cells (``uint64``), vectorised and multi-threaded.
+
+    Coordinates must already be valid (finite, lat in [-90, 90], lon in [-180, 180]);
+    validation happens at ingest, where a bad row is quarantined with its reason.
+    """
+    resolution = _check_resolution(resolution)
+    lat = np.ascontiguousarray(lat, dtype=np.float64)
+    lon = np.ascontiguousarray(lon, dtype=np.float64)
+    if lat.shape != lon.shape:
+        raise InvalidInputError(f"lat and lon differ in length: {lat.shape[0]} vs {lon.shape[0]}.")
+    n = lat.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
+        raise InvalidInputError("lat/lon contain NaN or infinite values; validate before indexing.")
+    if _h3ronpy_coordinates_to_cells is None:
+        return latlng_to_cells_loop(lat, lon, resolution)
+    if n <= _CHUNK:
+        return _h3ronpy_chunk(lat, lon, resolution)
+    threads = threads or min(os.cpu_count() or 1, 8)
+    bounds = list(range(0, n, _CHUNK)) + [n]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        parts = pool.map(
+            lambda ab: _h3ronpy_chunk(lat[ab[0]:ab[1]], lon[ab[0]:ab[1]], resolution),
+            zip(bounds[:-1], bounds[1:]),
+        )
+        return np.concatenate(list(parts))
+
+
+def cells_to_hex(cells: np.ndarray) -> list[str]:
+    """uint64 cells to H3 hex strings (for maps, reports and exports)."""
+    return [h3.int_to_str(int(c)) for c in np.asarray(cells, dtype=np.uint64)]
+
+
+def hex_to_cells(hexes) -> np.ndarray:
+    """H3 hex strings to uint64 cells; raises InvalidInputError naming the first bad value."""
+    out = np.empty(len(hexes), dtype=np.uint64)
+    for i, value in enumerate(hexes):
+        text = str(value).strip().lower()
+        if not h3.is_valid_cell(text):
+            raise InvalidInputError(f"Not a valid H3 cell: {value!r} (position {i}).")
+        out[i] = h3.str_to_int(text)
+    return out
+
+
+def cell_resolution(cells: np.ndarray) -> np.ndarray:
+    """Resolution of each uint64 cell, read from the index bits (vectorised)."""
+    return ((np.asarray(cells, dtype=np.uint64) >> np.uint64(52)) & np.uint64(0xF)).astype(np.int8)
+
+
+def cells_to_latlng(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cell centres as (lat, lon) arrays."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    lat = np.empty(cells.shape[0])
+    lon = np.empty(cells.shape[0])
+    for i, c in enumerate(cells):
+        lat[i], lon[i] = h3.cell_to_latlng(h3.int_to_str(int(c)))
+    return lat, lon
+
+
+def cell_boundary_lonlat(cell: int) -> list[tuple[float, float]]:
+    """Closed polygon ring of one cell as (lon, lat) pairs, GeoJSON order."""
+    ring = [(lon, lat) for lat, lon in h3.cell_to_boundary(h3.int_to_str(int(cell)))]
+    return ring + ring[:1]
+
+
+def grid_disk_cells(cells: np.ndarray, k: int) -> np.ndarray:
+    """Sorted unique cells within ``k`` rings of any of ``cells`` (the cells included)."""
+    if k < 0:
+        raise InvalidInputError(f"Ring distance k must be >= 0; received {k}.")
+    out: set[int] = set()
+    for c in np.unique(np.asarray(cells, dtype=np.uint64)):
+        out.update(h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k))
+    return np.array(sorted(out), dtype=np.uint64)
+
+
+def neighbour_matrix(cells: np.ndarray, k: int = 1) -> sp.csr_matrix:
+    """Binary spatial weights: W[i, j] = 1 iff cell j is in ``grid_disk(cell i, k)``.
+
+    Includes the diagonal (Gi* counts the cell itself). Neighbours outside ``cells``
+    are ignored, so the study area's edge cells simply have fewer neighbours.
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    if k < 0:
+        raise InvalidInputError(f"Ring distance k must be >= 0; received {k}.")
+    order = np.argsort(cells, kind="stable")
+    sorted_cells = cells[order]
+    if sorted_cells.size and np.any(sorted_cells[1:] == sorted_cells[:-1]):
+        raise InvalidInputError("Cells passed to neighbour_matrix must be unique.")
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, c in enumerate(cells):
+        disk = np.array(
+            [h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k)], dtype=np.uint64
+        )
+        pos = np.searchsorted(sorted_cells, disk)
+        pos = np.clip(pos, 0, max(len(sorted_cells) - 1, 0))
+        hit = sorted_cells[pos] == disk
+        rows.extend([i] * int(hit.sum()))
+        cols.extend(order[pos[hit]].tolist())
+    n = cells.shape[0]
+    data = np.ones(len(rows), dtype=np.float64)
+    return sp.csr_matrix((data, (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))), shape=(n, n))
+
+
+def polygon_to_cells(geometry, resolution: int = DEFAULT_RESOLUTION) -> np.ndarray:
+    """Cells overlapping a shapely (Multi)Polygon in lon/lat (EPSG:4326).
+
+    Uses overlap containment so that every point inside the polygon falls in a
+    returned cell: a point is "outside the study area" exactly when its cell is not
+    in this set.
+    """
+    resolution = _check_resolution(resolution)
+    polys = list(geometry.geoms) if hasattr(geometry, "geoms") else [geometry]
+    out: set[str] = set()
+    for poly in polys:
+        if poly.is_empty:
+            continue
+        outer = [(lat, lon) for lon, lat in poly.exterior.coords]
+        holes = [[(lat, lon) for lon, lat in ring.coords] for ring in poly.interiors]
+        shape = h3.LatLngPoly(outer, *holes)
+        out.update(h3.h3shape_to_cells_experimental(shape, resolution, contain="overlap"))
+    if not out:
+        raise InvalidInputError("The boundary polygon covers no H3 cells; is it empty or in the wrong CRS?")
+    return np.array(sorted(h3.str_to_int(c) for c in out), dtype=np.uint64)

@@ -1,0 +1,323 @@
+"""The ``hotspots`` command line (Typer). The only place errors become exit codes.
+
+User mistakes (bad files, missing store, wrong key, bad options) are ``HotspotError``s:
+they print one line ``Error: ...`` to stderr and exit with code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from analytics import __version__
+from analytics.errors import HotspotError, StoreError
+from analytics.privacy import key_fingerprint
+
+app = typer.Typer(
+    name="hotspots",
+    help="Weekly hotspot intelligence from missing-from-care episodes and location reports.\n\n"
+         "Example: hotspots demo",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = typer.Option(None, "--db", help="Store path (default $HOTSPOTS_DB or ./hotspots.duckdb).")
+
+
+def _fail(message: str) -> None:
+    err.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                    console=err, transient=True, disable=not err.is_terminal)
+
+
+# ------------------------------------------------------------------------------------------ init
+
+@app.command()
+def init(
+    db: Optional[Path] = DbOption,
+    resolution: int = typer.Option(9, "--res", help="H3 resolution of stored cells (9 ~ 0.1 km2)."),
+    tz: str = typer.Option("Australia/Sydney", "--tz", help="Time zone of ISO weeks and naive timestamps."),
+) -> None:
+    """Create (or migrate) the store and the pseudonymisation key.
+
+    Example: hotspots init --db force.duckdb
+    """
+    from pipelines import keys, store
+    path = store.resolve_db_path(db)
+    created_key = False
+    if os.environ.get(keys.ENV_KEY) is None:
+        created_key = keys.create_key_file(keys.key_file_for(path))
+    key = keys.load_key(path)
+    _check_timezone(tz)
+    _, applied = store.init_store(path, resolution, tz, key_fingerprint(key))
+    with store.opened(path) as st:
+        keys.check_key(key, st.setting("key_fingerprint"), path)
+        version = store.schema_version(st.con)
+    out.print(f"Store {path} ready (schema version {version}; applied {len(applied)} migration(s)).")
+    if created_key:
+        out.print(f"Created pseudonymisation key {keys.key_file_for(path)} (mode 0600). Keep it safe: "
+                  f"without it new data cannot be linked to old.")
+
+
+def _check_timezone(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise HotspotError(f"Unknown time zone {tz!r}; use an IANA name like Australia/Sydney.") from exc
+
+
+# ----------------------------------------------------------------------------------------- synth
+
+@app.command()
+def synth(
+    out_dir: Path = typer.Option(..., "--out", help="Folder to write the SYNTHETIC inputs to."),
+    seed: int = typer.Option(7, "--seed", help="Random seed (same seed -> identical bytes)."),
+    weeks: int = typer.Option(104, "--weeks", help="Number of ISO weeks from 2024-W27."),
+    scale: str = typer.Option("small", "--scale", help="small | medium | large | a number of location reports."),
+    fmt: str = typer.Option("csv", "--format", help="csv | parquet"),
+) -> None:
+    """Write a SYNTHETIC city (episodes, reports, places, boundary, ground truth).
+
+    Example: hotspots synth --out synthetic/ --seed 7 --scale small
+    """
+    from pipelines.synthesize import write_synthetic_city
+    scale_value: str | int = int(scale) if scale.isdigit() else scale
+    with _progress() as progress:
+        task = progress.add_task("Generating SYNTHETIC city", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        paths = write_synthetic_city(out_dir, seed=seed, weeks=weeks, scale=scale_value, fmt=fmt,
+                                     progress=on_progress)
+    out.print(f"SYNTHETIC data written to {out_dir}:")
+    for name, path in paths.items():
+        out.print(f"  {name:17s} {path}")
+
+
+# ---------------------------------------------------------------------------------------- ingest
+
+def _open_for_write(db: Optional[Path]):
+    from pipelines import keys, store
+    path = store.resolve_db_path(db)
+    st = store.open_store(path)
+    try:
+        key = keys.load_key(path)
+        keys.check_key(key, st.setting("key_fingerprint"), path)
+    except BaseException:
+        st.close()
+        raise
+    return st, key
+
+
+def _batch_table(results) -> Table:
+    table = Table(title="Ingest")
+    for col in ("file", "batch", "read", "accepted", "updated", "duplicate", "rejected", "top reasons"):
+        table.add_column(col, justify="right" if col in ("read", "accepted", "updated", "duplicate", "rejected") else "left")
+    for r in results:
+        reasons = ", ".join(f"{k} ({v})" for k, v in list(r.reasons.items())[:3])
+        table.add_row(r.file, r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
+                      str(r.duplicate), str(r.rejected), reasons or "-")
+    return table
+
+
+@app.command()
+def ingest(
+    kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary"),
+    files: List[Path] = typer.Argument(..., help="CSV or Parquet files (GeoJSON/GeoPackage for places and boundary)."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
+    drop_identifying: bool = typer.Option(
+        False, "--drop-identifying-columns",
+        help="Drop columns that identify a person (name, dob, address, phone, email, notes) instead of refusing the file."),
+) -> None:
+    """Validate and load input files, one batch (one transaction) per file.
+
+    Example: hotspots ingest reports data/location_reports.csv --db force.duckdb
+    """
+    from pipelines.ingest import ingest_file, resolve_kind
+    kind = resolve_kind(kind)
+    st, key = _open_for_write(db)
+    results = []
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"Ingesting {kind}", total=len(files))
+            for path in files:
+                progress.update(task, description=f"Ingesting {path.name}")
+                results.append(ingest_file(st, kind, path, key, drop_identifying))
+                progress.advance(task)
+    finally:
+        st.close()
+    if as_json:
+        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons")
+        print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
+    else:
+        out.print(_batch_table(results))
+        if any(r.rejected for r in results):
+            out.print("See rejected rows with: hotspots quarantine --batch <batch>")
+
+
+# ------------------------------------------------------------------------------------ quarantine
+
+@app.command()
+def quarantine(
+    db: Optional[Path] = DbOption,
+    batch: Optional[str] = typer.Option(None, "--batch", help="Only this batch (e.g. B000003)."),
+    reason: Optional[str] = typer.Option(None, "--reason", help="Only this reason (e.g. null_island)."),
+    limit: int = typer.Option(50, "--limit", help="Rows to show (0 = all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
+) -> None:
+    """List rejected rows with their reasons.
+
+    Example: hotspots quarantine --batch B000002 --reason lat_out_of_range
+    """
+    from pipelines import store
+    with store.opened(db, read_only=True) as st:
+        rows = st.con.execute(
+            "select batch_id, kind, row_number, record_id, reason, detail from quarantine "
+            "where ($b is null or batch_id = $b) and ($r is null or reason = $r) "
+            "order by batch_id, row_number", {"b": batch, "r": reason}).fetchall()
+    shown = rows if limit == 0 else rows[:limit]
+    if as_json:
+        names = ("batch_id", "kind", "row_number", "record_id", "reason", "detail")
+        print(json.dumps([dict(zip(names, r)) for r in shown], indent=2, default=str))
+        return
+    table = Table(title=f"Quarantine: {len(rows)} row(s)")
+    for col in ("batch", "kind", "row", "id", "reason", "detail"):
+        table.add_column(col)
+    for r in shown:
+        table.add_row(*[("" if v is None else str(v)) for v in r])
+    out.print(table)
+    if len(shown) < len(rows):
+        out.print(f"... {len(rows) - len(shown)} more; use --limit 0 to see all.")
+
+
+# ------------------------------------------------------------------------------------------ cube
+
+@app.command()
+def cube(
+    db: Optional[Path] = DbOption,
+    out_path: Path = typer.Option(Path("cube.parquet"), "--out", help="Parquet file to write."),
+    resolution: Optional[int] = typer.Option(None, "--res", help="H3 resolution (default: the store's)."),
+    first_week: Optional[str] = typer.Option(None, "--from", help="First ISO week, e.g. 2025-W01."),
+    last_week: Optional[str] = typer.Option(None, "--to", help="Last ISO week, e.g. 2025-W52."),
+) -> None:
+    """Build the cell x week cube over the study area and write it to Parquet.
+
+    Example: hotspots cube --res 8 --out cube_res8.parquet
+    """
+    from pipelines import cube as cube_mod, store
+    with store.opened(db, read_only=True) as st:
+        info = cube_mod.build_cube(st, resolution, first_week, last_week)
+        cube_mod.write_cube(st, out_path)
+    out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
+              f"resolution {info.resolution}, study area: {info.study_area}. Written to {out_path}.")
+    for choice in info.choices:
+        out.print(f"  note: {choice}")
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+DEMO_ORDER = (("boundary", "boundary"), ("places", "places"), ("episodes", "episodes"),
+              ("reports", "location_reports"), ("disruptions", "disruptions"))
+
+
+@app.command()
+def demo(
+    folder: Path = typer.Option(Path("demo"), "--dir", help="Folder for the demo's inputs, store and outputs."),
+) -> None:
+    """Run the whole pipeline on a small SYNTHETIC city and show where everything is.
+
+    Example: hotspots demo --dir /tmp/hotspots-demo
+    """
+    from pipelines import cube as cube_mod, keys, store
+    from pipelines.ingest import ingest_file
+    from pipelines.synthesize import write_synthetic_city
+
+    inputs = folder / "inputs"
+    db = folder / "hotspots.duckdb"
+    for stale in (db, db.with_name(db.name + ".wal")):
+        if stale.exists():
+            stale.unlink()
+    if inputs.exists():
+        shutil.rmtree(inputs)
+    out.print(f"[bold]safeguard-hotspots demo[/bold] — SYNTHETIC data, seed 7, in {folder}/")
+    with _progress() as progress:
+        task = progress.add_task("Generating SYNTHETIC city", total=None)
+        paths = write_synthetic_city(inputs, seed=7, scale="small", fmt="csv",
+                                     progress=lambda d, t: progress.update(task, completed=d, total=t))
+    if os.environ.get(keys.ENV_KEY) is None:
+        keys.create_key_file(keys.key_file_for(db))
+    key = keys.load_key(db)
+    store.init_store(db, key_fingerprint=key_fingerprint(key))
+    results = []
+    with store.opened(db) as st:
+        with _progress() as progress:
+            task = progress.add_task("Ingesting", total=len(DEMO_ORDER))
+            for kind, name in DEMO_ORDER:
+                progress.update(task, description=f"Ingesting {name}")
+                results.append(ingest_file(st, kind, paths[name], key))
+                progress.advance(task)
+        info = cube_mod.build_cube(st)
+        cube_path = cube_mod.write_cube(st, folder / "cube.parquet")
+    out.print(_batch_table(results))
+    out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
+              f"study area: {info.study_area}; {info.n_events} events.")
+    out.print("\n[bold]Where everything is[/bold]")
+    out.print(f"  SYNTHETIC inputs   {inputs}/ (ground truth: {paths['ground_truth']})")
+    out.print(f"  store              {db}")
+    out.print(f"  cube               {cube_path}")
+    out.print("\n[bold]What next[/bold]")
+    out.print(f"  hotspots quarantine --db {db}            rows the demo data planted as bad")
+    out.print(f"  hotspots cube --db {db} --res 8 --out {folder}/cube_res8.parquet")
+    out.print(f"  hotspots ingest reports YOUR_FILE.csv --db {db}")
+
+
+# ------------------------------------------------------------------------------------------ main
+
+@app.callback(invoke_without_command=True)
+def _root(version: bool = typer.Option(False, "--version", help="Show the version and exit.")) -> None:
+    if version:
+        out.print(f"safeguard-hotspots {__version__}")
+        raise typer.Exit()
+
+
+def main() -> None:
+    """Console entry point: run the app, turning HotspotErrors into one line and exit code 1."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except HotspotError as exc:
+        err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("Interrupted; the store is unchanged for the file being processed.")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

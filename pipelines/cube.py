@@ -1,0 +1,119 @@
+"""Build the cube (counts per H3 cell x ISO week over the study area) from the store.
+
+The cube lives in a temp table of the connection (``mart_cell_week_counts``), so it can
+be built on a read-only connection; ``write_cube`` exports it to Parquet. The study
+area is the ingested boundary's cells, or, without a boundary, the observed cells plus
+``ring`` rings around them (and the cube info says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics import grid
+from analytics.errors import InvalidInputError
+from analytics.weeks import parse_week, week_label
+from pipelines.checks import require_checks
+from pipelines.geo_inputs import current_boundary
+from pipelines.sqlrunner import run_sql
+from pipelines.store import Store
+
+
+@dataclass
+class CubeInfo:
+    """What the cube covers and every automatic choice made to build it."""
+
+    resolution: int
+    n_cells: int
+    n_weeks: int
+    first_week: str
+    last_week: str
+    study_area: str
+    n_events: int
+    choices: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def _study_cells(store: Store, resolution: int, ring: int, choices: list[str]) -> tuple[np.ndarray, str]:
+    con = store.con
+    stored = con.execute(
+        "select cell from study_area_cells where resolution = $r order by cell", {"r": resolution}
+    ).fetchnumpy()["cell"]
+    if len(stored):
+        return np.asarray(stored, dtype=np.uint64), "boundary"
+    polygon = current_boundary(con)
+    if polygon is not None:
+        return grid.polygon_to_cells(polygon, resolution), "boundary"
+    observed = con.execute(
+        "select distinct cell from int_cell_events where cell is not null").fetchnumpy()["cell"]
+    if not len(observed):
+        raise InvalidInputError("The store holds no located events yet; ingest episodes or reports first.")
+    choices.append(
+        f"No boundary ingested: study area set to the {len(observed)} observed cells plus {ring} ring(s)."
+    )
+    return grid.grid_disk_cells(np.asarray(observed, dtype=np.uint64), ring), f"observed cells + {ring} ring(s)"
+
+
+def build_cube(
+    store: Store, resolution: int | None = None, first_week: str | None = None,
+    last_week: str | None = None, ring: int = 1, check: bool = True,
+) -> CubeInfo:
+    """Build ``mart_cell_week_counts`` for the study area and run the cube checks."""
+    con = store.con
+    choices: list[str] = []
+    res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    run_sql(con, "intermediate/int_cell_events.sql",
+            {"resolution": res, "store_resolution": store.resolution, "tz": store.timezone})
+    cells, area = _study_cells(store, res, ring, choices)
+    con.register("cube_cells_df", pd.DataFrame({"cell": cells}))
+    con.execute("create or replace temp table cube_cells as select cast(cell as ubigint) as cell from cube_cells_df")
+    con.unregister("cube_cells_df")
+    lo, hi, n_events = con.execute(
+        "select min(week_start), max(week_start), count(*) from int_cell_events "
+        "where cell in (select cell from cube_cells)").fetchone()
+    if first_week:
+        lo = parse_week(first_week)
+    if last_week:
+        hi = parse_week(last_week)
+    if lo is None or hi is None:
+        raise InvalidInputError("No events fall inside the study area; nothing to build a cube from.")
+    if lo > hi:
+        raise InvalidInputError(f"First week {week_label(lo)} is after last week {week_label(hi)}.")
+    if not first_week:
+        choices.append(f"First week set to {week_label(lo)}, the earliest week with data.")
+    if not last_week:
+        choices.append(f"Last week set to {week_label(hi)}, the latest week with data.")
+    run_sql(con, "marts/mart_cell_week_counts.sql", {"first_week": lo, "last_week": hi})
+    if check:
+        require_checks(con, cube=True)
+    n_weeks = (hi - lo).days // 7 + 1
+    return CubeInfo(res, int(len(cells)), n_weeks, week_label(lo), week_label(hi), area, int(n_events), choices)
+
+
+def cube_frame(store: Store) -> pd.DataFrame:
+    """The built cube as a DataFrame (cells uint64)."""
+    return store.con.execute("select * from mart_cell_week_counts order by cell, week_start").df()
+
+
+def write_cube(store: Store, path: Path) -> Path:
+    """Export the cube to Parquet with cells as H3 hex strings (the edge format)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store.con.execute(
+        "copy (select h3_cell_to_hex(cell) as cell, * exclude (cell) from mart_cell_week_counts "
+        "order by cell, week_start) to $p (format parquet)", {"p": str(path)})
+    return path
+
+
+def latest_complete_week(store: Store, today: date | None = None) -> str | None:
+    """Last ISO week with data that has ended (used for default weeks)."""
+    row = store.con.execute("select max(week_start) from int_cell_events").fetchone()
+    if not row or row[0] is None:
+        return None
+    return week_label(row[0])

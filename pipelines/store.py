@@ -1,0 +1,241 @@
+"""Open, create and migrate the DuckDB store; register the SQL macros and H3 functions.
+
+The store is one DuckDB file. ``sql/schema/NNN_*.sql`` are migrations applied in order
+and recorded in ``schema_migrations``; a store made by a newer version of the tool is
+refused rather than misread. Settings fixed at init (H3 resolution, time zone, key
+fingerprint) live in the ``settings`` table.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import duckdb.sqltypes as T
+import h3
+import numpy as np
+import pyarrow as pa
+
+from analytics import __version__ as TOOL_VERSION
+from analytics import grid
+from analytics.errors import StoreError
+from pipelines.resources import shipped_dir
+from pipelines.sqlrunner import run_sql
+
+DEFAULT_DB = "hotspots.duckdb"
+DEFAULT_TIMEZONE = "Australia/Sydney"
+_MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+#: Macros in dependency order (each file is one ``create temp macro``).
+_MACROS = (
+    "clean", "reject", "parse_bool", "bool_problem", "timestamp_problem",
+    "coord_problem", "enum_problem", "iso_week", "iso_week_label",
+)
+
+
+def resolve_db_path(db: str | Path | None) -> Path:
+    """The store path: ``--db`` if given, else ``$HOTSPOTS_DB``, else ``./hotspots.duckdb``."""
+    return Path(db or os.environ.get("HOTSPOTS_DB") or DEFAULT_DB)
+
+
+def migrations() -> list[tuple[int, str]]:
+    """Shipped migrations as (version, relative path), in order."""
+    found = []
+    for path in sorted((shipped_dir("sql") / "schema").iterdir()):
+        m = _MIGRATION_RE.match(path.name)
+        if m:
+            found.append((int(m.group(1)), f"schema/{path.name}"))
+    return found
+
+
+def latest_schema_version() -> int:
+    """Schema version this tool writes."""
+    return migrations()[-1][0]
+
+
+@dataclass
+class Store:
+    """An open store: its path, connection and fixed settings."""
+
+    path: Path
+    con: duckdb.DuckDBPyConnection
+    resolution: int
+    timezone: str
+    read_only: bool
+
+    def setting(self, key: str) -> str | None:
+        row = self.con.execute("select value from settings where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: commit on success, roll back on any error."""
+        self.con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreError(
+                f"Store {path} is in use by another process; wait for it to finish and try again."
+            ) from exc
+        raise StoreError(f"Cannot open store {path}: {text.splitlines()[0]}") from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"Cannot open store {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def _h3_cell_udf(lat: pa.Array, lon: pa.Array, res: pa.Array) -> pa.Array:
+    """Arrow UDF: H3 cell (uint64) of each point; null where lat/lon is null."""
+    lat_np = lat.to_numpy(zero_copy_only=False).astype(np.float64)
+    lon_np = lon.to_numpy(zero_copy_only=False).astype(np.float64)
+    valid = np.isfinite(lat_np) & np.isfinite(lon_np)
+    resolutions = np.unique(res.to_numpy(zero_copy_only=False)) if len(res) else np.array([9])
+    if len(resolutions) != 1:
+        raise StoreError("h3_cell() needs one resolution per query.")
+    out = np.zeros(len(lat_np), dtype=np.uint64)
+    if valid.any():
+        out[valid] = grid.latlng_to_cells(lat_np[valid], lon_np[valid], int(resolutions[0]))
+    return pa.array(out, mask=~valid, type=pa.uint64())
+
+
+def _h3_hex_to_cell(value: str | None) -> int | None:
+    if value is None or not h3.is_valid_cell(value):
+        return None
+    return h3.str_to_int(value)
+
+
+def _h3_cell_to_hex(value: int | None) -> str | None:
+    return None if value is None else h3.int_to_str(int(value))
+
+
+def _h3_cell_to_parent(value: int | None, res: int) -> int | None:
+    if value is None:
+        return None
+    if h3.get_resolution(h3.int_to_str(int(value))) < res:
+        return None
+    return h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(value)), res))
+
+
+def register_functions(con: duckdb.DuckDBPyConnection, tz: str) -> None:
+    """Session set-up: time zone, SQL macros and the H3 functions (no DuckDB extension needed)."""
+    con.execute(f"set TimeZone = '{tz}'")
+    for name in _MACROS:
+        run_sql(con, f"macros/{name}.sql")
+    con.create_function("h3_cell", _h3_cell_udf, [T.DOUBLE, T.DOUBLE, T.INTEGER], T.UBIGINT,
+                        type="arrow", null_handling="special")
+    con.create_function("h3_hex_to_cell", _h3_hex_to_cell, [T.VARCHAR], T.UBIGINT)
+    con.create_function("h3_cell_to_hex", _h3_cell_to_hex, [T.UBIGINT], T.VARCHAR)
+    con.create_function("h3_cell_to_parent", _h3_cell_to_parent, [T.UBIGINT, T.INTEGER], T.UBIGINT)
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Highest applied migration, or 0 for an empty database."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations in one transaction; return the versions applied."""
+    current = schema_version(con)
+    pending = [(v, rel) for v, rel in migrations() if v > current]
+    if not pending:
+        return []
+    con.execute("begin transaction")
+    try:
+        for version, rel in pending:
+            run_sql(con, rel)
+            con.execute(
+                "insert into schema_migrations values (?, ?, ?, ?)",
+                [version, Path(rel).name, datetime.now(timezone.utc), TOOL_VERSION],
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return [v for v, _ in pending]
+
+
+def init_store(
+    path: Path, resolution: int = grid.DEFAULT_RESOLUTION, tz: str = DEFAULT_TIMEZONE,
+    key_fingerprint: str | None = None,
+) -> tuple[Path, list[int]]:
+    """Create (or migrate) the store at ``path``; return (path, migrations applied)."""
+    grid._check_resolution(resolution)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=False)
+    try:
+        _refuse_newer(con, path)
+        applied = migrate(con)
+        defaults = {"resolution": str(resolution), "timezone": tz,
+                    "created_with": TOOL_VERSION}
+        if key_fingerprint:
+            defaults["key_fingerprint"] = key_fingerprint
+        for key, value in defaults.items():
+            if not con.execute("select 1 from settings where key = ?", [key]).fetchone():
+                con.execute("insert into settings values (?, ?)", [key, value])
+    finally:
+        con.close()
+    return path, applied
+
+
+def _refuse_newer(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    version = schema_version(con)
+    if version > latest_schema_version():
+        raise StoreError(
+            f"Store {path} has schema version {version}, made by a newer safeguard-hotspots; "
+            f"this version ({TOOL_VERSION}) understands up to {latest_schema_version()}. Upgrade the tool."
+        )
+
+
+def open_store(path: str | Path | None = None, read_only: bool = False) -> Store:
+    """Open an existing, up-to-date store (run ``hotspots init`` first to create or migrate it)."""
+    db = resolve_db_path(path)
+    if not db.exists():
+        raise StoreError(f"No store at {db}; create one with: hotspots init --db {db}")
+    con = _connect(db, read_only=read_only)
+    try:
+        _refuse_newer(con, db)
+        version = schema_version(con)
+        if version < latest_schema_version():
+            if read_only:
+                raise StoreError(f"Store {db} needs migrating; run: hotspots init --db {db}")
+            migrate(con)
+        settings = dict(con.execute("select key, value from settings").fetchall())
+        store = Store(db, con, int(settings.get("resolution", grid.DEFAULT_RESOLUTION)),
+                      settings.get("timezone", DEFAULT_TIMEZONE), read_only)
+        register_functions(con, store.timezone)
+    except BaseException:
+        con.close()
+        raise
+    return store
+
+
+@contextmanager
+def opened(path: str | Path | None = None, read_only: bool = False) -> Iterator[Store]:
+    """Context manager around :func:`open_store` that always closes the connection."""
+    store = open_store(path, read_only=read_only)
+    try:
+        yield store
+    finally:
+        store.close()
