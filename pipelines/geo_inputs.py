@@ -52,7 +52,7 @@ def read_places(path: Path) -> pd.DataFrame:
 def read_boundary(path: Path) -> tuple[object, str | None, int, list[tuple[int, str, str]]]:
     """Boundary file -> (unioned polygon, name, features read, [(row, reason, detail)] rejected)."""
     frame = _read_geo(path)
-    identifying = sorted(c for c in frame.columns if c in IDENTIFYING_COLUMNS)
+    identifying = sorted(c for c in frame.columns if c in IDENTIFYING_COLUMNS and c != "name")
     if identifying:
         raise RefusedFileError(f"{path.name}: refused, it has identifying columns {', '.join(identifying)}.")
     rejected, polygons = [], []

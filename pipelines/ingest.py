@@ -161,15 +161,14 @@ def _map_columns(con, path: Path, contract: InputContract, drop_identifying: boo
         if name in normalised:
             raise RefusedFileError(f"{path.name}: duplicate column {name!r} in the header.")
         normalised[name] = col
-    identifying = sorted(n for n in normalised if n in contracts.IDENTIFYING_COLUMNS)
+    identifying = sorted(
+        n for n in normalised if n in contracts.IDENTIFYING_COLUMNS and n not in contract.columns)
     if identifying and not drop_identifying:
         raise RefusedFileError(
             f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; remove them, "
             f"or re-run with --drop-identifying-columns to drop them before anything is stored."
         )
     missing = [c for c in contract.required if c not in normalised]
-    if contract.kind == "places":
-        missing = [c for c in missing]  # geometry is checked row by row
     if missing:
         raise RefusedFileError(
             f"{path.name}: missing required column(s) {', '.join(missing)} for {contract.kind}; "

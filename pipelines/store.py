@@ -116,9 +116,10 @@ def _h3_cell_udf(lat: pa.Array, lon: pa.Array, res: pa.Array) -> pa.Array:
 
 
 def _h3_hex_to_cell(value: str | None) -> int | None:
-    if value is None or not h3.is_valid_cell(value):
+    try:  # h3 raises (with an empty message) on text that is not hex at all
+        return h3.str_to_int(value) if value is not None and h3.is_valid_cell(value) else None
+    except (ValueError, TypeError, h3.H3BaseException):
         return None
-    return h3.str_to_int(value)
 
 
 def _h3_cell_to_hex(value: int | None) -> str | None:
@@ -140,9 +141,10 @@ def register_functions(con: duckdb.DuckDBPyConnection, tz: str) -> None:
         run_sql(con, f"macros/{name}.sql")
     con.create_function("h3_cell", _h3_cell_udf, [T.DOUBLE, T.DOUBLE, T.INTEGER], T.UBIGINT,
                         type="arrow", null_handling="special")
-    con.create_function("h3_hex_to_cell", _h3_hex_to_cell, [T.VARCHAR], T.UBIGINT)
-    con.create_function("h3_cell_to_hex", _h3_cell_to_hex, [T.UBIGINT], T.VARCHAR)
-    con.create_function("h3_cell_to_parent", _h3_cell_to_parent, [T.UBIGINT, T.INTEGER], T.UBIGINT)
+    con.create_function("h3_hex_to_cell", _h3_hex_to_cell, [T.VARCHAR], T.UBIGINT, null_handling="special")
+    con.create_function("h3_cell_to_hex", _h3_cell_to_hex, [T.UBIGINT], T.VARCHAR, null_handling="special")
+    con.create_function("h3_cell_to_parent", _h3_cell_to_parent, [T.UBIGINT, T.INTEGER], T.UBIGINT,
+                        null_handling="special")
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
