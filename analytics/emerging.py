@@ -1,0 +1,439 @@
+"""Emerging hot spot categories (ArcGIS Pro definitions, explicit precedence).
+
+Inputs per cell: its weekly Gi* classes (``gi_class``, -3..3), the
+Mann-Kendall test of its Gi* z series, and its weekly counts. A week is
+*significantly hot* when ``gi_class >= min_class`` (default 2, i.e. 95 %
+confidence after FDR) and *significantly cold* when ``gi_class <= -min_class``.
+``T`` is the number of weeks analysed; "90 %" is ``hot_share``.
+
+Rules (hot side; each cold category mirrors it with hot and cold swapped and
+the trend direction reversed)
+
+=============  ================================================================
+new            hot in the final week; never hot before
+consecutive    one unbroken run of >= ``min_run`` hot weeks ending in the final
+               week; never hot before the run; < 90 % of weeks hot
+intensifying   >= 90 % of weeks hot, including the final week; MK trend of the
+               z series significantly increasing (cold: decreasing)
+persistent     >= 90 % of weeks hot, including the final week; no significant
+               trend
+diminishing    >= 90 % of weeks hot, including the final week; MK trend
+               significantly decreasing (cold: increasing)
+sporadic       hot in the final week; < 90 % of weeks hot; never cold
+oscillating    hot in the final week; < 90 % of weeks hot; cold in some
+               earlier week
+historical     not hot in the final week; >= 90 % of the earlier weeks hot
+no_pattern     none of the above
+=============  ================================================================
+
+"At least 90 %" is counted in whole weeks: ``hot_weeks >= ceil(0.9 * T)``
+(computed with a 1e-9 guard, so 9 of 10 and 18 of 20 weeks qualify, 17 of 20
+does not).
+
+Precedence (:data:`CATEGORY_PRECEDENCE`; the first matching category wins)::
+
+    new > consecutive > intensifying > persistent > diminishing
+        > sporadic > oscillating > historical > no_pattern
+
+with each hot category directly before its cold mirror. Why this order:
+
+1. **The final week first.** Every category except ``historical`` says the
+   cell is significant in the final week, and ``historical`` says it is
+   not; so hot and cold never compete except ``historical_*`` against a
+   final-week category of the other sign, and the final week wins (a place
+   hot for a year and significantly cold this week is "new cold", not
+   "historical hot"). ArcGIS's *persistent* does not mention the final week
+   while its *historical* does; the two overlap for a cell hot >= 90 % of
+   the time but not this week. We call that cell *historical*: no category
+   claims a place is currently hot when it was not hot this week. So
+   *persistent* here requires the final week, like *intensifying* and
+   *diminishing*.
+2. **New and consecutive before oscillating and sporadic.** A cell that was
+   significantly cold once long ago and is hot for the first time in the final
+   week satisfies both *new* and *oscillating*. sfdep (R) calls it
+   *oscillating*; we call it **new** (and the reason mentions the earlier cold
+   weeks), because for patrol planning the actionable fact is that the place
+   has become a hot spot for the first time; "oscillating" suggests repeated
+   hot episodes that never happened. The same holds for *consecutive*.
+3. *intensifying*, *persistent* and *diminishing* are mutually exclusive
+   (trend up / none / down), as are *sporadic* and *oscillating* (never /
+   sometimes cold), so their relative order is immaterial; it follows ArcGIS's
+   list.
+
+Mostly-zero cells: when at least ``mostly_zero_share`` of a cell's weekly
+counts are 0, its cold weeks are ignored (a place where nothing happens is
+not evidence of protection), so it gets no cold category and cannot be
+*oscillating hot*; the reason says so.
+
+The MK trend is "significant" when ``mk.p < params.alpha``, direction the sign
+of ``mk.s``; ``mk.trend`` (computed at the MK call's own alpha) is not used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analytics.errors import InvalidInputError
+from analytics.trend import MKResult
+
+PATTERNS = (
+    "new",
+    "consecutive",
+    "intensifying",
+    "persistent",
+    "diminishing",
+    "sporadic",
+    "oscillating",
+    "historical",
+)
+
+CATEGORY_PRECEDENCE: tuple[str, ...] = tuple(f"{p}_{side}" for p in PATTERNS for side in ("hot", "cold"))
+"""Categories in the order they are tested; the first match wins, else ``no_pattern``."""
+
+CATEGORIES: tuple[str, ...] = tuple(f"{p}_hot" for p in PATTERNS) + tuple(f"{p}_cold" for p in PATTERNS) + (
+    "no_pattern",
+)
+
+CATEGORY_DESCRIPTIONS: dict[str, str] = {
+    "new_hot": "Significant hot spot in the final week for the first time in the period analysed.",
+    "consecutive_hot": (
+        "An unbroken run of recent hot-spot weeks ending in the final week, never hot before the run, "
+        "hot in less than 90 % of weeks."
+    ),
+    "intensifying_hot": (
+        "Hot spot in at least 90 % of weeks including the final week, and the clustering is getting "
+        "significantly stronger."
+    ),
+    "persistent_hot": (
+        "Hot spot in at least 90 % of weeks including the final week, with no significant change in intensity."
+    ),
+    "diminishing_hot": (
+        "Hot spot in at least 90 % of weeks including the final week, but the clustering is getting "
+        "significantly weaker."
+    ),
+    "sporadic_hot": (
+        "Hot spot in the final week that has been on and off before (less than 90 % of weeks), never a cold spot."
+    ),
+    "oscillating_hot": (
+        "Hot spot in the final week that was a significant cold spot in some earlier week "
+        "(less than 90 % of weeks hot)."
+    ),
+    "historical_hot": (
+        "Not a hot spot in the final week, but a hot spot in at least 90 % of the earlier weeks."
+    ),
+    "new_cold": "Significant cold spot (fewer events than the area's rate) in the final week for the first time.",
+    "consecutive_cold": (
+        "An unbroken run of recent cold-spot weeks ending in the final week, never cold before the run."
+    ),
+    "intensifying_cold": (
+        "Cold spot in at least 90 % of weeks including the final week, becoming significantly colder."
+    ),
+    "persistent_cold": "Cold spot in at least 90 % of weeks including the final week, with no significant trend.",
+    "diminishing_cold": (
+        "Cold spot in at least 90 % of weeks including the final week, becoming significantly less cold."
+    ),
+    "sporadic_cold": "Cold spot in the final week, on and off before, never a hot spot.",
+    "oscillating_cold": "Cold spot in the final week that was a significant hot spot in some earlier week.",
+    "historical_cold": "Not a cold spot in the final week, but a cold spot in at least 90 % of the earlier weeks.",
+    "no_pattern": "No emerging hot or cold spot pattern in the period analysed.",
+}
+
+
+@dataclass(frozen=True)
+class EmergingParams:
+    """Thresholds of the emerging hot spot rules, validated on creation.
+
+    Parameters
+    ----------
+    hot_share : float, default 0.9
+        Share of weeks that makes a cell intensifying / persistent /
+        diminishing / historical ("90 %"). Must be in (0.5, 1].
+    min_class : int, default 2
+        Gi* class that counts as significant: 1, 2 or 3 (90 / 95 / 99 %).
+    min_weeks : int, default 10
+        Fewest weeks the classification accepts (ArcGIS asks for 10 time
+        steps for a meaningful Mann-Kendall trend); at least 3.
+    min_run : int, default 2
+        Shortest run of hot weeks for *consecutive*.
+    alpha : float, default 0.05
+        Significance level applied to the Mann-Kendall p-value.
+    mostly_zero_share : float, default 0.8
+        A cell with at least this share of zero-count weeks cannot be cold.
+        In (0, 1]; 1.0 means only all-zero cells.
+    """
+
+    hot_share: float = 0.9
+    min_class: int = 2
+    min_weeks: int = 10
+    min_run: int = 2
+    alpha: float = 0.05
+    mostly_zero_share: float = 0.8
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not _is_number(self.hot_share) or not 0.5 < self.hot_share <= 1:
+            problems.append(f"hot_share must be in (0.5, 1]; received {self.hot_share!r} (default 0.9)")
+        if not _is_int(self.min_class) or self.min_class not in (1, 2, 3):
+            problems.append(f"min_class must be 1, 2 or 3 (90/95/99 %); received {self.min_class!r} (default 2)")
+        if not _is_int(self.min_weeks) or self.min_weeks < 3:
+            problems.append(f"min_weeks must be an integer >= 3; received {self.min_weeks!r} (default 10)")
+        if not _is_int(self.min_run) or self.min_run < 2:
+            problems.append(f"min_run must be an integer >= 2; received {self.min_run!r} (default 2)")
+        if not _is_number(self.alpha) or not 0 < self.alpha < 1:
+            problems.append(f"alpha must be in (0, 1); received {self.alpha!r} (default 0.05)")
+        if not _is_number(self.mostly_zero_share) or not 0 < self.mostly_zero_share <= 1:
+            problems.append(
+                f"mostly_zero_share must be in (0, 1]; received {self.mostly_zero_share!r} (default 0.8)"
+            )
+        if problems:
+            raise InvalidInputError("Invalid emerging hot spot parameters:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _weeks_needed(share: float, weeks: int) -> int:
+    """Whole weeks making up ``share`` of ``weeks`` (ceil with a float guard)."""
+    return int(math.ceil(share * weeks - 1e-9))
+
+
+def _trailing_run(flags: np.ndarray) -> np.ndarray:
+    """Length of the run of True ending in the last column, per row."""
+    t = flags.shape[1]
+    rev_not = ~flags[:, ::-1]
+    first_false = np.argmax(rev_not, axis=1)
+    return np.where(rev_not.any(axis=1), first_false, t)
+
+
+def _validate(gi_class, mk: MKResult, counts, params: EmergingParams):
+    if not isinstance(params, EmergingParams):
+        raise InvalidInputError(f"params must be an EmergingParams; received {type(params).__name__}.")
+    g = np.asarray(gi_class)
+    if g.ndim != 2:
+        raise InvalidInputError(f"gi_class must be 2-D (n_cells, n_weeks); received shape {g.shape}.")
+    if g.size and (not np.all(np.isfinite(g)) or not np.all(g == np.round(g)) or g.min() < -3 or g.max() > 3):
+        raise InvalidInputError("gi_class must hold whole numbers from -3 to 3 (GiStarResult.gi_class).")
+    g = g.astype(np.int8)
+    n, t = g.shape
+    if t < params.min_weeks:
+        raise InvalidInputError(
+            f"Emerging hot spot analysis needs at least {params.min_weeks} weeks; received {t}. "
+            "Analyse a longer period or lower EmergingParams.min_weeks."
+        )
+    c = np.asarray(counts, dtype=np.float64)
+    if c.shape != g.shape:
+        raise InvalidInputError(f"counts has shape {c.shape}; gi_class has {g.shape}. Pass the same cube.")
+    for name in ("s", "p", "tau"):
+        arr = np.asarray(getattr(mk, name))
+        if arr.shape != (n,):
+            raise InvalidInputError(
+                f"mk.{name} has shape {arr.shape}; expected ({n},), one Mann-Kendall result per cell."
+            )
+    return g, c
+
+
+def emerging_predicates(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams()) -> dict:
+    """Every category's rule as a boolean mask, before precedence is applied.
+
+    Parameters
+    ----------
+    gi_class, mk, counts, params
+        As :func:`classify_emerging`.
+
+    Returns
+    -------
+    dict
+        ``{category: bool ndarray (n_cells,)}`` for the 16 categories in
+        :data:`CATEGORY_PRECEDENCE` order, plus ``"_hot_weeks"``,
+        ``"_cold_weeks"`` (raw), ``"_cold_used"``, ``"_cold_ignored"``,
+        ``"_run"`` helper arrays. Overlaps are visible here; precedence
+        resolves them in :func:`classify_emerging`.
+    """
+    g, c = _validate(gi_class, mk, counts, params)
+    return _predicates(g, mk, c, params)
+
+
+def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, params: EmergingParams) -> dict:
+    n, t = g.shape
+    hot = g >= params.min_class
+    cold_raw = g <= -params.min_class
+    zero_share = (c == 0).mean(axis=1)
+    cold_ignored = (zero_share >= params.mostly_zero_share - 1e-12) & cold_raw.any(axis=1)
+    cold = cold_raw & ~cold_ignored[:, None]
+
+    p = np.asarray(mk.p, dtype=np.float64)
+    s = np.asarray(mk.s, dtype=np.float64)
+    significant = p < params.alpha
+    up = significant & (s > 0)
+    down = significant & (s < 0)
+    need_all = _weeks_needed(params.hot_share, t)
+    need_earlier = _weeks_needed(params.hot_share, t - 1)
+
+    out: dict[str, np.ndarray] = {}
+    runs = {}
+    for side, mine, other, intens, dimin in (("hot", hot, cold, up, down), ("cold", cold, hot, down, up)):
+        count = mine.sum(axis=1)
+        final = mine[:, -1]
+        run = _trailing_run(mine)
+        many = count >= need_all
+        other_before = other[:, :-1].any(axis=1)
+        runs[side] = run
+        out[f"new_{side}"] = final & (count == 1)
+        out[f"consecutive_{side}"] = final & (run >= params.min_run) & (count == run) & ~many
+        out[f"intensifying_{side}"] = final & many & intens
+        out[f"persistent_{side}"] = final & many & ~significant
+        out[f"diminishing_{side}"] = final & many & dimin
+        out[f"sporadic_{side}"] = final & ~many & ~other.any(axis=1)
+        out[f"oscillating_{side}"] = final & ~many & other_before
+        out[f"historical_{side}"] = ~final & ((count - final) >= need_earlier)
+    preds = {name: out[name] for name in CATEGORY_PRECEDENCE}
+    preds.update(
+        _hot_weeks=hot.sum(axis=1),
+        _cold_weeks=cold_raw.sum(axis=1),
+        _cold_used=cold.sum(axis=1),
+        _cold_ignored=cold_ignored,
+        _zero_share=zero_share,
+        _run_hot=runs["hot"],
+        _run_cold=runs["cold"],
+    )
+    return preds
+
+
+_CLASS_TEXT = {
+    3: "hot (99 %)",
+    2: "hot (95 %)",
+    1: "hot (90 %)",
+    0: "not significant",
+    -1: "cold (90 %)",
+    -2: "cold (95 %)",
+    -3: "cold (99 %)",
+}
+
+
+def _fmt_p(p: float) -> str:
+    if p < 0.001:
+        return "p < 0.001"
+    if p < 0.01:
+        return f"p = {p:.3f}"
+    return f"p = {p:.2f}"
+
+
+def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: float, final: int,
+            ignored: bool, zero_share: float, hr: bool) -> str:
+    side, opp = ("hot", "cold") if cat.endswith("_hot") else ("cold", "hot")
+    mine, other = (hot_w, cold_w) if side == "hot" else (cold_w, hot_w)
+    pattern = cat.rsplit("_", 1)[0]
+    other_txt = f"; {opp} in {other} earlier week{'s' if other != 1 else ''}" if other else ""
+    if pattern == "new":
+        head = f"{side} in the final week for the first time (1 of {t} weeks){other_txt}"
+    elif pattern == "consecutive":
+        head = f"{side} in {run} of the last {run} weeks, first time{other_txt}"
+    elif pattern == "intensifying":
+        head = f"{side} in {mine} of {t} weeks including the final week, significantly intensifying"
+    elif pattern == "persistent":
+        head = f"{side} in {mine} of {t} weeks including the final week, no significant trend"
+    elif pattern == "diminishing":
+        head = f"{side} in {mine} of {t} weeks including the final week, significantly weakening"
+    elif pattern == "sporadic":
+        head = f"{side} in the final week and on and off before ({mine} of {t} weeks), never {opp}"
+    elif pattern == "oscillating":
+        head = f"{side} in the final week ({mine} of {t} weeks); {opp} in {other} earlier week{'s' if other != 1 else ''}"
+    elif pattern == "historical":
+        head = f"not {side} in the final week; {side} in {mine} of {t - 1} earlier weeks"
+    else:
+        state = _CLASS_TEXT[final]
+        head = f"no pattern: hot in {hot_w} and cold in {cold_w} of {t} weeks; final week {state}"
+    text = f"{head}; trend {tau:+.2f}, {_fmt_p(p)}{' (Hamed-Rao)' if hr else ''}"
+    if ignored:
+        text += f"; cold weeks ignored ({zero_share:.0%} of weeks without events)"
+    return text
+
+
+def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams()) -> pd.DataFrame:
+    """Emerging hot spot category and a one-line reason for every cell.
+
+    Parameters
+    ----------
+    gi_class : array_like of int, shape (n_cells, n_weeks)
+        Gi* classes -3..3 (``GiStarResult.gi_class``), weeks in time order.
+    mk : MKResult
+        Mann-Kendall test of each cell's Gi* z series (``mann_kendall(gi.z)``).
+    counts : array_like, shape (n_cells, n_weeks)
+        The cube's counts (for the mostly-zero rule).
+    params : EmergingParams, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell (same order) with ``category`` (one of
+        :data:`CATEGORIES`), ``reason``, ``hot_weeks``, ``cold_weeks`` (raw
+        significant-cold weeks), ``cold_ignored`` (mostly-zero rule applied),
+        ``final_class``, ``trend_tau`` and ``trend_p``.
+
+    Notes
+    -----
+    Category definitions: ArcGIS Pro, "How Emerging Hot Spot Analysis works"
+    (Esri); trend: Mann (1945) / Kendall (1975) on the Gi* z series, as
+    ArcGIS. Precedence and the mostly-zero rule are this module's decisions,
+    documented in the module docstring and :data:`CATEGORY_PRECEDENCE`.
+    The "trend" figure in a reason is Kendall's tau of the z series.
+
+    Examples
+    --------
+    >>> from analytics.trend import mann_kendall
+    >>> g = np.zeros((2, 10), dtype=np.int8)
+    >>> g[0, -1] = 2
+    >>> g[1, -3:] = 3
+    >>> df = classify_emerging(g, mann_kendall(g.astype(float)), np.ones((2, 10)))
+    >>> df["category"].tolist()
+    ['new_hot', 'consecutive_hot']
+    >>> df.loc[1, "reason"]
+    'hot in 3 of the last 3 weeks, first time; trend +0.47, p = 0.02'
+    """
+    g, c = _validate(gi_class, mk, counts, params)
+    n, t = g.shape
+    pred = _predicates(g, mk, c, params)
+    names = list(CATEGORY_PRECEDENCE)
+    category = np.select([pred[k] for k in names], names, default="no_pattern") if n else np.array([], dtype=object)
+    hot_w, cold_w, cold_used = pred["_hot_weeks"], pred["_cold_weeks"], pred["_cold_used"]
+    final = g[:, -1] if n else np.zeros(0, dtype=np.int8)
+    tau = np.asarray(mk.tau, dtype=np.float64)
+    p = np.asarray(mk.p, dtype=np.float64)
+    hr = getattr(mk, "method", "original") == "hamed_rao"
+    reasons = [
+        _reason(
+            str(category[i]),
+            t,
+            int(hot_w[i]),
+            int(cold_used[i]),
+            int(pred["_run_hot"][i] if str(category[i]).endswith("_hot") else pred["_run_cold"][i]),
+            float(tau[i]),
+            float(p[i]),
+            int(final[i]),
+            bool(pred["_cold_ignored"][i]),
+            float(pred["_zero_share"][i]),
+            hr,
+        )
+        for i in range(n)
+    ]
+    return pd.DataFrame(
+        {
+            "category": pd.Series(category, dtype="object"),
+            "reason": pd.Series(reasons, dtype="object"),
+            "hot_weeks": hot_w.astype(np.int64),
+            "cold_weeks": cold_w.astype(np.int64),
+            "cold_ignored": pred["_cold_ignored"].astype(bool),
+            "final_class": final.astype(np.int8),
+            "trend_tau": tau,
+            "trend_p": p,
+        }
+    )
