@@ -1,0 +1,762 @@
+"""Folium builders for the analyst map and the commander patrol map.
+
+This module builds :class:`folium.Map` objects and HTML strings; it never writes
+files (the weekly pipeline does). :func:`render_html` turns a map into one
+self-contained page through :func:`analytics.offline.offline_html`: Leaflet is
+inlined, nothing is fetched, and no tile layer is drawn unless one is configured.
+
+Palettes (chosen to read in greyscale and for colour-blind readers)
+-------------------------------------------------------------------
+Emerging categories use two ColorBrewer sequential ramps (Brewer 2003,
+colorbrewer2.org; both "colour-blind safe" and "print friendly"):
+
+* hot: **YlOrRd** (classes 2–9 of the 9-class ramp), darkest = most severe;
+* cold: **Blues** (classes 2–9), darkest = most severe.
+
+Lightness falls with severity in both ramps, so the order survives greyscale
+printing and every form of colour-vision deficiency; hot and cold of the same
+severity have similar lightness, so hot cells carry a solid dark outline and
+cold cells a dashed one (a cue that does not depend on colour). Severity order
+(:data:`SEVERITY_ORDER`), most to least urgent for presence next week:
+intensifying, persistent, new, consecutive, diminishing, sporadic, oscillating,
+historical — cells hot now and getting hotter first, cells no longer hot last.
+Gi* classes use the diverging **RdBu** ramp (7 classes, ±1/2/3 = 90/95/99 %
+confidence); the patrol map's priority bands use **RdPu** (dark = priority 1).
+
+Wording: the maps speak of risk to young people at a place. Counts of distinct
+young people or placements shown in tooltips are suppressed below ``k``.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import math
+from typing import Any, Iterable, Mapping
+
+import folium
+import h3
+import numpy as np
+import pandas as pd
+from branca.element import Element
+
+from analytics.errors import InvalidInputError
+from analytics.grid import cell_boundary_lonlat, cells_to_hex
+from analytics.offline import offline_html
+from analytics.patrol import CATEGORIES, CATEGORY_LABELS, SEVERITY_ORDER
+from analytics.privacy import DEFAULT_K, suppress_count
+
+__all__ = [
+    "analyst_map",
+    "patrol_map",
+    "render_html",
+    "cells_feature_collection",
+    "SEVERITY_ORDER",
+    "CATEGORIES",
+    "CATEGORY_COLOURS",
+    "CATEGORY_LABELS",
+    "GI_COLOURS",
+    "PRIORITY_COLOURS",
+    "PATROL_FIELDS",
+]
+
+_YLORRD = ["#800026", "#bd0026", "#e31a1c", "#fc4e2a", "#fd8d3c", "#feb24c", "#fed976", "#ffeda0"]
+_BLUES = ["#08306b", "#08519c", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef", "#deebf7"]
+
+#: Fill colour per category (``no_pattern`` is only drawn on request).
+CATEGORY_COLOURS: dict[str, str] = {
+    **{f"{s}_hot": c for s, c in zip(SEVERITY_ORDER, _YLORRD)},
+    **{f"{s}_cold": c for s, c in zip(SEVERITY_ORDER, _BLUES)},
+    "no_pattern": "#f0f0f0",
+}
+#: Gi* class (−3…3) -> colour (ColorBrewer RdBu, 7 classes); 0 is not drawn.
+GI_COLOURS = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 0: "#f7f7f7", 1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b"}
+GI_LABELS = {
+    -3: "Cold spot, 99 % confidence", -2: "Cold spot, 95 % confidence", -1: "Cold spot, 90 % confidence",
+    0: "Not significant",
+    1: "Hot spot, 90 % confidence", 2: "Hot spot, 95 % confidence", 3: "Hot spot, 99 % confidence",
+}
+#: Patrol priority band -> colour (ColorBrewer RdPu; 1 = darkest).
+PRIORITY_COLOURS = {1: "#7a0177", 2: "#c51b8a", 3: "#f768a1"}
+#: The only plan columns the patrol map reads (everything else is ignored).
+PATROL_FIELDS = ["rank", "priority", "cell", "places", "windows", "dose", "reason"]
+
+_DP = 5  # coordinate decimals: 5 dp ≈ 1 m, far below an H3 cell's ~170 m edge at res 9
+_CONVERGENCE_COLOUR = "#54278f"  # ColorBrewer Purples, darkest
+_STUDY_COLOUR = "#969696"
+
+_BASE_CSS = """
+.hs-box{background:rgba(255,255,255,.94);border:1px solid #777;border-radius:4px;padding:6px 8px;
+  font:12px/1.35 system-ui,-apple-system,'Segoe UI',Arial,sans-serif;color:#111;}
+.hs-legend{position:fixed;bottom:64px;left:10px;z-index:1000;max-height:70vh;overflow:auto;}
+.hs-legend h4{margin:4px 0 2px;font-size:12px;}
+.hs-legend .sw{display:inline-block;width:14px;height:11px;margin-right:5px;vertical-align:-1px;
+  border:1.5px solid #333;}
+.hs-legend .sw.cold{border-style:dashed;}
+.hs-title{position:fixed;top:38px;left:56px;z-index:1000;max-width:46vw;}
+.hs-title b{font-size:14px;}
+.hs-synthetic{position:fixed;top:0;left:50%;transform:translateX(-50%);z-index:1100;background:#000;color:#fff;
+  font:bold 15px/1.2 system-ui,Arial,sans-serif;letter-spacing:.12em;padding:4px 14px;border:2px solid #fff;}
+.leaflet-tooltip table th,.leaflet-popup-content table th{text-align:left;padding-right:6px;vertical-align:top;}
+.leaflet-tooltip table td{max-width:360px;white-space:normal;}
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+def _json_value(value: Any) -> Any:
+    """A JSON-safe, HTML-escaped scalar for feature properties ('' for missing)."""
+    if value is None:
+        return ""
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(float(value)):
+            return ""
+        return round(float(value), 4)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    # tooltips insert values with innerHTML: escape text from the data (place names, reasons)
+    return _html.escape(str(value), quote=False)
+
+
+def _ring(cell: int) -> list[list[float]]:
+    return [[round(lon, _DP), round(lat, _DP)] for lon, lat in cell_boundary_lonlat(int(cell))]
+
+
+def _as_uint64_cells(values, what: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.uint64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(f"{what}: 'cell' must hold uint64 H3 cells; {exc}") from exc
+
+
+def _hex_cells(values, what: str) -> np.ndarray:
+    """Cells given as uint64 ints or hex strings -> uint64."""
+    vals = list(values)
+    if vals and isinstance(vals[0], str):
+        out = np.empty(len(vals), dtype=np.uint64)
+        for i, v in enumerate(vals):
+            if not h3.is_valid_cell(v):
+                raise InvalidInputError(f"{what}: {v!r} (row {i}) is not a valid H3 cell.")
+            out[i] = h3.str_to_int(v)
+        return out
+    return _as_uint64_cells(vals, what)
+
+
+def cells_feature_collection(
+    cells: np.ndarray, properties: list[dict] | None = None, ids: Iterable[str] | None = None
+) -> dict:
+    """Hexagon Polygons (closed 7-point rings, 5 dp) as a GeoJSON FeatureCollection.
+
+    Parameters
+    ----------
+    cells : array of uint64
+    properties : list of dict, optional
+        One dict per cell (values must already be JSON-safe).
+    ids : iterable of str, optional
+        Feature ids; default the cells' hex strings.
+    """
+    cells = _as_uint64_cells(cells, "cells_feature_collection")
+    ids = list(ids) if ids is not None else cells_to_hex(cells)
+    properties = properties if properties is not None else [{} for _ in range(len(cells))]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": fid, "properties": props, "geometry": {"type": "Polygon", "coordinates": [_ring(c)]}}
+            for c, fid, props in zip(cells, ids, properties)
+        ],
+    }
+
+
+def _round_coords(coords):
+    if isinstance(coords, (list, tuple)) and coords and isinstance(coords[0], (int, float)):
+        return [round(float(coords[0]), _DP), round(float(coords[1]), _DP)]
+    return [_round_coords(c) for c in coords]
+
+
+def _geometry_dict(geom) -> dict:
+    gi = geom.__geo_interface__
+    return {"type": gi["type"], "coordinates": _round_coords(gi["coordinates"])}
+
+
+def _cells_outline(cells: np.ndarray) -> dict | None:
+    """Dissolved outline of many cells as one GeoJSON geometry (None if empty)."""
+    if len(cells) == 0:
+        return None
+    shape = h3.cells_to_h3shape([h3.int_to_str(int(c)) for c in np.unique(cells)])
+    return _geometry_dict(shape)
+
+
+def _bounds_of_cells(cells: np.ndarray) -> list[list[float]] | None:
+    if len(cells) == 0:
+        return None
+    lats, lons = [], []
+    for c in np.unique(cells):
+        for lon, lat in cell_boundary_lonlat(int(c)):
+            lats.append(lat)
+            lons.append(lon)
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def _style_fn(key: str, styles: Mapping[Any, dict], default: dict):
+    def style(feature):
+        return styles.get(feature["properties"].get(key), default)
+
+    return style
+
+
+def _tooltip(fields: list[str], aliases: list[str]) -> folium.GeoJsonTooltip:
+    return folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True, labels=True)
+
+
+def _new_map(tiles: str | None, title: str) -> folium.Map:
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_start=12, location=[0, 0])
+    m._hs_tiles = tiles  # read by render_html: the one URL allowed in the page
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr="Configured tile server", name="Base map", control=True).add_to(m)
+    m.get_root().header.add_child(Element(f"<title>{_html.escape(title)}</title>"), name="hs_title_tag")
+    m.get_root().header.add_child(Element(f"<style>{_BASE_CSS}</style>"), name="hs_base_css")
+    return m
+
+
+def _banner(m: folium.Map, synthetic: bool) -> None:
+    if synthetic:
+        m.get_root().html.add_child(
+            Element('<div class="hs-synthetic" id="hs-synthetic" role="alert">SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>'),
+            name="hs_synthetic",
+        )
+
+
+def _fit(m: folium.Map, cells: np.ndarray) -> None:
+    bounds = _bounds_of_cells(cells)
+    if bounds is not None:
+        m.fit_bounds(bounds, padding=(10, 10))
+
+
+def render_html(m: folium.Map) -> str:
+    """Self-contained HTML for a map built here (what the pipeline writes).
+
+    Render each map once: folium appends its ``addTo`` calls again on a second
+    render (harmless in Leaflet, but the page grows).
+    """
+    tiles = getattr(m, "_hs_tiles", None)
+    return offline_html(m, allowed_urls=[tiles] if tiles else [])
+
+
+# --------------------------------------------------------------------------- analyst map
+def _check_hotspots(hotspots: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(hotspots, pd.DataFrame):
+        raise InvalidInputError("hotspots must be a pandas DataFrame with columns cell and category.")
+    missing = {"cell", "category"} - set(hotspots.columns)
+    if missing:
+        raise InvalidInputError(
+            f"hotspots lacks column(s) {sorted(missing)}; expected cell, category, gi_class, count, z, p_fdr, reason, places."
+        )
+    bad = sorted(set(hotspots["category"].astype(str)) - set(CATEGORIES))
+    if bad:
+        raise InvalidInputError(f"hotspots has unknown category value(s) {bad[:5]}; allowed: {CATEGORIES}.")
+    out = hotspots.copy()
+    out["cell"] = _hex_cells(out["cell"], "hotspots")
+    if out["cell"].duplicated().any():
+        dup = h3.int_to_str(int(out.loc[out["cell"].duplicated(), "cell"].iloc[0]))
+        raise InvalidInputError(f"hotspots must have one row per cell; cell {dup} appears more than once.")
+    for col in ("gi_class", "count", "z", "p_fdr", "reason", "places"):
+        if col not in out.columns:
+            out[col] = None
+    return out
+
+
+def _legend_html(sections: list[tuple[str, list[tuple[str, str, str]]]], note: str = "") -> str:
+    parts = ['<div class="hs-box hs-legend" id="hs-legend" aria-label="Legend"><b>Legend</b>']
+    for heading, rows in sections:
+        parts.append(f"<h4>{_html.escape(heading)}</h4>")
+        for colour, label, cls in rows:
+            parts.append(
+                f'<div><span class="sw {cls}" style="background:{colour}"></span>{_html.escape(label)}</div>'
+            )
+    if note:
+        parts.append(f'<div style="margin-top:4px;max-width:240px;color:#444">{_html.escape(note)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _frame_props(df: pd.DataFrame, columns: list[str], suppress: Iterable[str], k: int | None) -> list[dict]:
+    suppress = set(suppress)
+    rows = []
+    for rec in df[columns].to_dict("records"):
+        props = {}
+        for col, val in rec.items():
+            if col in suppress and k is not None and val is not None and not (isinstance(val, float) and math.isnan(val)):
+                props[col] = _json_value(suppress_count(int(val), k))
+            else:
+                props[col] = _json_value(val)
+        rows.append(props)
+    return rows
+
+
+def _label(col: str) -> str:
+    return {
+        "cluster_rank": "Cluster rank", "kind": "Kind", "n_cells": "Cells", "window_start": "From",
+        "window_end": "To", "window_weeks": "Weeks", "observed": "Observed", "expected": "Expected",
+        "obs_exp": "Observed / expected", "relative_risk": "Relative risk", "p_value": "p", "recurrence_weeks":
+        "Recurrence (weeks)", "label": "Cluster", "n_events": "Events", "n_young_people": "Young people",
+        "n_placements": "Placements", "first_t": "First", "last_t": "Last", "area_m2": "Area (m²)",
+        "score": "Score", "rank": "Rank", "first_week": "First week", "last_week": "Last week", "cell": "Cell",
+    }.get(col, col.replace("_", " ").capitalize())
+
+
+def _add_geojson(
+    group, data: dict, style_key: str, styles: Mapping[Any, dict], default: dict,
+    fields: list[str] | None, aliases: list[str] | None, name: str,
+) -> folium.GeoJson:
+    gj = folium.GeoJson(
+        data,
+        name=name,
+        style_function=_style_fn(style_key, styles, default),
+        tooltip=_tooltip(fields, aliases) if fields else None,
+        smooth_factor=0.5,
+        control=False,
+    )
+    gj.add_to(group)
+    return gj
+
+
+def analyst_map(
+    hotspots: pd.DataFrame,
+    places=None,
+    scan_clusters=None,
+    st_clusters=None,
+    convergence: pd.DataFrame | None = None,
+    recent_weeks: pd.DataFrame | None = None,
+    tiles: str | None = None,
+    title: str = "Places where young people may be at risk — weekly hotspot map (analyst)",
+    synthetic: bool = False,
+    *,
+    show_no_pattern: bool = False,
+    n_recent_weeks: int = 4,
+    k: int | None = DEFAULT_K,
+    subtitle: str = "",
+) -> folium.Map:
+    """Analyst map: emerging categories, Gi* classes, clusters, convergence, places, recent weeks.
+
+    Parameters
+    ----------
+    hotspots : pandas.DataFrame
+        One row per cell: ``cell`` (uint64 or hex), ``category`` (one of
+        :data:`CATEGORIES`), and optionally ``gi_class`` (−3…3), ``count``,
+        ``z``, ``p_fdr``, ``reason``, ``places`` (text).
+    places : geopandas.GeoDataFrame, optional
+        ``name``, ``category`` and point/polygon geometry; one layer per category.
+    scan_clusters : DataFrame or GeoDataFrame, optional
+        Prospective scan clusters: a GeoDataFrame with geometry, or the
+        :attr:`analytics.scan.ScanResult.clusters` frame (``cells`` = tuples of
+        cells, drawn as the dissolved outline of the cluster's cells).
+    st_clusters : geopandas.GeoDataFrame, optional
+        ST-DBSCAN hulls from :func:`analytics.clusters.cluster_summaries`.
+    convergence : pandas.DataFrame, optional
+        :func:`analytics.convergence.find_convergence` output (``cell`` …).
+    recent_weeks : pandas.DataFrame, optional
+        ``cell``, ``week`` (label), ``count``: one layer per week (the last
+        ``n_recent_weeks``), off by default.
+    tiles : str, optional
+        Tile URL template of a configured (internal) server; no tiles by default.
+    title, subtitle : str
+        Title block text.
+    synthetic : bool
+        Show the SYNTHETIC banner.
+    show_no_pattern : bool, default False
+        Also draw ``no_pattern`` cells on the category layer (they are always
+        part of the study-area outline).
+    n_recent_weeks : int, default 4
+    k : int or None, default 5
+        Counts of young people / placements in tooltips below ``k`` show as
+        ``"<k"``; ``None`` shows exact counts.
+
+    Returns
+    -------
+    folium.Map
+        Feature groups (layer control names): "Study area", "Emerging hot and
+        cold spots", "Gi* hot/cold spots", "Scan clusters", "ST-DBSCAN
+        clusters", "Convergence sites", "Places: <category>", "Week <label>".
+        Each hexagon carries ``className`` ``hs-cell hs-<layer>`` so browser
+        tests can count drawn paths.
+    """
+    hs = _check_hotspots(hotspots)
+    m = _new_map(tiles, title)
+    all_cells = hs["cell"].to_numpy(dtype=np.uint64)
+
+    # Study area: the dissolved outline of every cell, no_pattern included.
+    study = folium.FeatureGroup(name="Study area", show=True)
+    outline = _cells_outline(all_cells)
+    if outline is not None:
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": [
+                {"type": "Feature", "id": "study_area", "properties": {"layer": "study"}, "geometry": outline}]},
+            name="study_area",
+            style_function=lambda f: {"color": _STUDY_COLOUR, "weight": 1.2, "fill": True, "fillOpacity": 0.03,
+                                      "fillColor": _STUDY_COLOUR, "interactive": False, "className": "hs-study"},
+            control=False,
+        ).add_to(study)
+    study.add_to(m)
+
+    # Emerging categories: one GeoJson, style keyed on the category property.
+    emerging = folium.FeatureGroup(name="Emerging hot and cold spots", show=True)
+    drawn = hs if show_no_pattern else hs[hs["category"] != "no_pattern"]
+    props = []
+    for rec in drawn[["category", "count", "z", "p_fdr", "gi_class", "reason", "places"]].to_dict("records"):
+        props.append({
+            "layer": "emerging",
+            "category": rec["category"],
+            "label": CATEGORY_LABELS[rec["category"]],
+            "count": _json_value(rec["count"]),
+            "z": _json_value(None if rec["z"] is None else round(float(rec["z"]), 2)),
+            "p_fdr": _json_value(None if rec["p_fdr"] is None else float(f"{float(rec['p_fdr']):.3g}")),
+            "reason": _json_value(rec["reason"]),
+            "places": _json_value(rec["places"]),
+        })
+    cat_styles = {
+        cat: {
+            "fillColor": colour, "fillOpacity": 0.72, "color": "#222" if cat.endswith("_hot") else "#08306b",
+            "weight": 1.2 if cat != "no_pattern" else 0.5,
+            "dashArray": "3 3" if cat.endswith("_cold") else None,
+            "className": "hs-cell hs-emerging",
+        }
+        for cat, colour in CATEGORY_COLOURS.items()
+    }
+    cat_styles = {c: {k_: v for k_, v in s.items() if v is not None} for c, s in cat_styles.items()}
+    if len(drawn):
+        _add_geojson(
+            emerging, cells_feature_collection(drawn["cell"].to_numpy(dtype=np.uint64), props), "category",
+            cat_styles, cat_styles["no_pattern"],
+            ["label", "count", "z", "p_fdr", "reason", "places"],
+            ["Pattern", "Count (this week)", "Gi* z", "p (FDR)", "Why", "Nearby places"], "emerging",
+        )
+    emerging.add_to(m)
+
+    # Gi* classes (significant cells only), off by default.
+    gi = hs[pd.to_numeric(hs["gi_class"], errors="coerce").fillna(0).astype(int) != 0]
+    if len(gi):
+        gi_group = folium.FeatureGroup(name="Gi* hot/cold spots (this week)", show=False)
+        gi_props = [
+            {"layer": "gistar", "gi_class": int(g), "label": GI_LABELS[int(g)], "z": _json_value(
+                None if z is None else round(float(z), 2))}
+            for g, z in zip(gi["gi_class"], gi["z"])
+        ]
+        gi_styles = {g: {"fillColor": c, "fillOpacity": 0.75, "color": "#333", "weight": 0.8,
+                         "className": "hs-cell hs-gistar"} for g, c in GI_COLOURS.items()}
+        _add_geojson(gi_group, cells_feature_collection(gi["cell"].to_numpy(dtype=np.uint64), gi_props),
+                     "gi_class", gi_styles, gi_styles[0], ["label", "z"], ["Gi* class", "Gi* z"], "gistar")
+        gi_group.add_to(m)
+
+    if scan_clusters is not None and len(scan_clusters):
+        _add_scan_layer(m, scan_clusters)
+    if st_clusters is not None and len(st_clusters):
+        _add_st_layer(m, st_clusters, k)
+    if convergence is not None and len(convergence):
+        _add_convergence_layer(m, convergence, k)
+    if places is not None and len(places):
+        _add_places_layers(m, places)
+    if recent_weeks is not None and len(recent_weeks):
+        _add_week_layers(m, recent_weeks, n_recent_weeks)
+
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    hot_rows = [(CATEGORY_COLOURS[f"{s}_hot"], CATEGORY_LABELS[f"{s}_hot"], "hot") for s in SEVERITY_ORDER]
+    cold_rows = [(CATEGORY_COLOURS[f"{s}_cold"], CATEGORY_LABELS[f"{s}_cold"], "cold") for s in SEVERITY_ORDER]
+    present = set(hs["category"])
+    hot_rows = [r for r, s in zip(hot_rows, SEVERITY_ORDER) if f"{s}_hot" in present] or hot_rows[:1]
+    cold_rows = [r for r, s in zip(cold_rows, SEVERITY_ORDER) if f"{s}_cold" in present]
+    sections = [("Hot spots (most urgent first)", hot_rows)]
+    if cold_rows:
+        sections.append(("Cold spots", cold_rows))
+    other = [("#ffffff", "Study area (outline)", "")]
+    if convergence is not None and len(convergence):
+        other.append((_CONVERGENCE_COLOUR, "Convergence site", ""))
+    sections.append(("Other layers", other))
+    m.get_root().html.add_child(Element(_legend_html(
+        sections, "Darker = more urgent. Hot: solid outline; cold: dashed. Hover a cell for why it is flagged.")),
+        name="hs_legend")
+    head = f"<b>{_html.escape(title)}</b>"
+    if subtitle:
+        head += f"<br>{_html.escape(subtitle)}"
+    if synthetic:
+        head += "<br><b>SYNTHETIC DATA</b>"
+    m.get_root().html.add_child(Element(f'<div class="hs-box hs-title" id="hs-title">{head}</div>'), name="hs_titlebox")
+    _banner(m, synthetic)
+    _fit(m, all_cells)
+    return m
+
+
+def _add_scan_layer(m: folium.Map, clusters) -> None:
+    group = folium.FeatureGroup(name="Scan clusters (emerging)", show=True)
+    cols = [c for c in ("cluster_rank", "kind", "n_cells", "window_start", "window_end", "observed", "expected",
+                        "relative_risk", "p_value", "recurrence_weeks") if c in clusters.columns]
+    props = _frame_props(clusters, cols, (), None)
+    feats = []
+    if "geometry" in getattr(clusters, "columns", []) and hasattr(clusters, "crs"):
+        geoms = clusters.to_crs("EPSG:4326").geometry if clusters.crs is not None else clusters.geometry
+        geoms = [None if g is None or g.is_empty else _geometry_dict(g) for g in geoms]
+    elif "cells" in clusters.columns:
+        geoms = [_cells_outline(_hex_cells(list(cs), "scan_clusters")) for cs in clusters["cells"]]
+    else:
+        raise InvalidInputError("scan_clusters needs a geometry column (GeoDataFrame) or a 'cells' column.")
+    for i, (p, g) in enumerate(zip(props, geoms)):
+        if g is not None:
+            feats.append({"type": "Feature", "id": f"scan{i}", "properties": {"layer": "scan", **p}, "geometry": g})
+    style = {"color": "#000000", "weight": 3, "fill": True, "fillOpacity": 0.0, "dashArray": "8 4",
+             "className": "hs-cluster hs-scan"}
+    _add_geojson(group, {"type": "FeatureCollection", "features": feats}, "layer", {"scan": style}, style,
+                 cols or None, [_label(c) for c in cols] or None, "scan")
+    group.add_to(m)
+
+
+def _add_st_layer(m: folium.Map, clusters, k: int | None) -> None:
+    if "geometry" not in clusters.columns:
+        raise InvalidInputError("st_clusters must be a GeoDataFrame of cluster hulls (analytics.clusters.cluster_summaries).")
+    group = folium.FeatureGroup(name="ST-DBSCAN clusters", show=False)
+    cols = [c for c in ("label", "n_events", "n_young_people", "first_t", "last_t") if c in clusters.columns]
+    props = _frame_props(clusters, cols, ("n_young_people",), k)
+    geoms = clusters.to_crs("EPSG:4326").geometry if getattr(clusters, "crs", None) is not None else clusters.geometry
+    feats = [
+        {"type": "Feature", "id": f"st{i}", "properties": {"layer": "st", **p}, "geometry": _geometry_dict(g)}
+        for i, (p, g) in enumerate(zip(props, geoms)) if g is not None and not g.is_empty
+    ]
+    style = {"color": "#4d4d4d", "weight": 2, "fillColor": "#bababa", "fillOpacity": 0.25, "className": "hs-cluster hs-st"}
+    _add_geojson(group, {"type": "FeatureCollection", "features": feats}, "layer", {"st": style}, style,
+                 cols or None, [_label(c) for c in cols] or None, "st")
+    group.add_to(m)
+
+
+def _add_convergence_layer(m: folium.Map, conv: pd.DataFrame, k: int | None) -> None:
+    if "cell" not in conv.columns:
+        raise InvalidInputError("convergence needs a 'cell' column (analytics.convergence.find_convergence).")
+    group = folium.FeatureGroup(name="Convergence sites", show=True)
+    cols = [c for c in ("rank", "n_young_people", "n_placements", "first_week", "last_week") if c in conv.columns]
+    props = [{"layer": "convergence", **p} for p in _frame_props(conv, cols, ("n_young_people", "n_placements"), k)]
+    style = {"color": _CONVERGENCE_COLOUR, "weight": 3.5, "fill": False, "className": "hs-cell hs-convergence"}
+    _add_geojson(group, cells_feature_collection(_hex_cells(conv["cell"], "convergence"), props,
+                                                 ids=[f"cv{i}" for i in range(len(conv))]),
+                 "layer", {"convergence": style}, style, cols or None, [_label(c) for c in cols] or None, "convergence")
+    group.add_to(m)
+
+
+_PLACE_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
+
+
+def _add_places_layers(m: folium.Map, places) -> None:
+    missing = {"name", "category", "geometry"} - set(places.columns)
+    if missing:
+        raise InvalidInputError(f"places lacks column(s) {sorted(missing)}; expected name, category, geometry.")
+    gdf = places.to_crs("EPSG:4326") if getattr(places, "crs", None) is not None else places
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    for i, (cat, grp) in enumerate(gdf.groupby(gdf["category"].astype(str), sort=True)):
+        pts = grp.geometry.representative_point()
+        feats = [
+            {"type": "Feature", "id": f"pl{i}_{j}", "properties": {"layer": "place", "name": _json_value(n),
+                                                                    "category": _json_value(cat)},
+             "geometry": {"type": "Point", "coordinates": [round(p.x, _DP), round(p.y, _DP)]}}
+            for j, (n, p) in enumerate(zip(grp["name"], pts))
+        ]
+        colour = _PLACE_COLOURS[i % len(_PLACE_COLOURS)]
+        group = folium.FeatureGroup(name=f"Places: {cat.replace('_', ' ')}", show=False)
+        style = {"color": "#000", "weight": 1, "fillColor": colour, "fillOpacity": 0.9, "radius": 5,
+                 "className": "hs-place"}
+        folium.GeoJson(
+            {"type": "FeatureCollection", "features": feats},
+            name=f"places_{cat}",
+            marker=folium.CircleMarker(radius=5),
+            style_function=lambda f, s=style: s,
+            tooltip=_tooltip(["name", "category"], ["Place", "Category"]),
+            control=False,
+        ).add_to(group)
+        group.add_to(m)
+
+
+_WEEK_BREAKS = [(1, 1, "#fed976"), (2, 3, "#feb24c"), (4, 6, "#fd8d3c"), (7, 10, "#e31a1c"), (11, None, "#800026")]
+
+
+def _week_class(n: float) -> int:
+    for i, (lo, hi, _) in enumerate(_WEEK_BREAKS):
+        if n >= lo and (hi is None or n <= hi):
+            return i
+    return -1
+
+
+def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int) -> None:
+    missing = {"cell", "week", "count"} - set(weeks.columns)
+    if missing:
+        raise InvalidInputError(f"recent_weeks lacks column(s) {sorted(missing)}; expected cell, week, count.")
+    w = weeks[pd.to_numeric(weeks["count"], errors="coerce").fillna(0) > 0].copy()
+    w["week"] = w["week"].astype(str)
+    labels = sorted(w["week"].unique())[-int(n_recent):]
+    styles = {i: {"fillColor": c, "fillOpacity": 0.7, "color": "#444", "weight": 0.6, "className": "hs-cell hs-week"}
+              for i, (_, _, c) in enumerate(_WEEK_BREAKS)}
+    for label in labels:
+        sub = w[w["week"] == label]
+        props = [{"layer": "week", "week": label, "count": int(c), "cls": _week_class(float(c))} for c in sub["count"]]
+        group = folium.FeatureGroup(name=f"Week {label}", show=False)
+        _add_geojson(group, cells_feature_collection(_hex_cells(sub["cell"], "recent_weeks"), props,
+                                                     ids=[f"w{label}_{i}" for i in range(len(sub))]),
+                     "cls", styles, styles[0], ["week", "count"], ["Week", "Count"], f"week_{label}")
+        group.add_to(m)
+
+
+# --------------------------------------------------------------------------- patrol map
+_PATROL_CSS = """
+@page { size: A4 landscape; margin: 10mm; }
+html, body { height: auto !important; min-height: 100%; }
+body { display: flex; flex-direction: column; font: 12px/1.35 system-ui,-apple-system,'Segoe UI',Arial,sans-serif; }
+.hs-synthetic-bar { order: -1; background:#000; color:#fff; text-align:center; font-weight:bold; font-size:15px;
+  letter-spacing:.12em; padding:3px; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.hs-head { order: 0; padding: 6px 10px; border-bottom: 2px solid #333; }
+.hs-head h1 { font-size: 17px; margin: 0 0 2px; }
+.hs-head .hs-sub { color: #333; }
+.hs-head .hs-synthetic-inline { display:inline-block; background:#000; color:#fff; font-weight:bold;
+  letter-spacing:.12em; padding:1px 8px; margin-left:8px; }
+#{map} { order: 1; height: 62vh !important; flex: none; }
+.hs-plan { order: 2; padding: 6px 10px; }
+.hs-plan table { border-collapse: collapse; width: 100%; }
+.hs-plan th, .hs-plan td { border: 1px solid #999; padding: 3px 5px; text-align: left; vertical-align: top; }
+.hs-plan th { background: #eee; }
+.hs-band { display:inline-block; min-width: 16px; text-align:center; color:#fff; font-weight:bold; border-radius:2px;
+  padding: 0 4px; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+.hs-rank { background: #fff; border: 1.5px solid #000; font-weight: bold; padding: 0 4px; box-shadow: none; }
+.hs-rank::before { display: none; }
+.hs-patrol-legend { position: static; }
+.hs-footer { order: 3; padding: 4px 10px 10px; color: #333; }
+@media print {
+  body { display: block; }
+  #{map} { height: 125mm !important; width: 100% !important; page-break-inside: avoid; }
+  .leaflet-control-zoom, .leaflet-control-layers { display: none !important; }
+  .hs-plan { page-break-before: auto; font-size: 10px; }
+  .hs-plan tr { page-break-inside: avoid; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+_RANK_LABEL_JS = (
+    "function(feature, layer) { layer.bindTooltip(String(feature.properties.rank), "
+    "{permanent: true, direction: 'right', offset: [7, 0], className: 'hs-rank', opacity: 0.95}); }"
+)
+
+
+def _check_plan(plan: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(plan, pd.DataFrame):
+        raise InvalidInputError("plan must be the DataFrame returned by analytics.patrol.patrol_plan.")
+    missing = set(PATROL_FIELDS) - set(plan.columns)
+    if missing:
+        raise InvalidInputError(
+            f"plan lacks column(s) {sorted(missing)}; build it with analytics.patrol.patrol_plan."
+        )
+    out = plan[PATROL_FIELDS].copy()  # whitelist: nothing else from the input can reach the page
+    bad = sorted(set(pd.to_numeric(out["priority"], errors="coerce").dropna().astype(int)) - set(PRIORITY_COLOURS))
+    if bad or out["priority"].isna().any():
+        raise InvalidInputError(f"plan priority must be 1, 2 or 3; found {bad or 'missing values'}.")
+    out["windows"] = [("; ".join(w) if isinstance(w, (list, tuple, np.ndarray)) else ("" if w is None else str(w)))
+                      for w in out["windows"]]
+    return out.sort_values("rank", kind="mergesort").reset_index(drop=True)
+
+
+def patrol_map(
+    plan: pd.DataFrame,
+    tiles: str | None = None,
+    synthetic: bool = False,
+    *,
+    title: str = "Protective presence plan — places where young people may be at risk",
+    subtitle: str = "",
+) -> folium.Map:
+    """Commander map: the plan's cells as priority bands, printable on A4 landscape.
+
+    Parameters
+    ----------
+    plan : pandas.DataFrame
+        Output of :func:`analytics.patrol.patrol_plan`. Only the columns in
+        :data:`PATROL_FIELDS` are read (rank, priority, cell, places, windows,
+        dose, reason) — anything else in the frame never reaches the page.
+    tiles : str, optional
+        Configured tile URL template; none by default.
+    synthetic : bool
+        Show the SYNTHETIC banner.
+    title, subtitle : str
+        Title block (e.g. subtitle "Week 2025-W07 · generated 2025-02-17").
+
+    Returns
+    -------
+    folium.Map
+        One hexagon per planned cell coloured by priority band (RdPu, 1 =
+        darkest) with its rank as a permanent label and a popup with nearby
+        places, time windows, dose guidance and the reason; a legend and a
+        printable table of the plan below the map. No counts of young people,
+        no person or episode references, no placement locations and no point
+        markers.
+    """
+    p = _check_plan(plan)
+    m = _new_map(tiles, title)
+    cells = _hex_cells(p["cell"], "plan")
+    props = []
+    for rec in p.to_dict("records"):
+        props.append({
+            "layer": "patrol", "rank": int(rec["rank"]), "priority": int(rec["priority"]),
+            "cell": _json_value(rec["cell"] if isinstance(rec["cell"], str) else h3.int_to_str(int(rec["cell"]))),
+            "places": _json_value(rec["places"]), "windows": _json_value(rec["windows"]),
+            "dose": _json_value(rec["dose"]), "reason": _json_value(rec["reason"]),
+        })
+    group = folium.FeatureGroup(name="Patrol cells", show=True)
+    styles = {b: {"fillColor": c, "fillOpacity": 0.8, "color": "#000", "weight": 3 if b == 1 else 2,
+                  "className": f"hs-cell hs-patrol hs-band{b}"} for b, c in PRIORITY_COLOURS.items()}
+    if len(p):
+        folium.GeoJson(
+            cells_feature_collection(cells, props),
+            name="patrol",
+            style_function=_style_fn("priority", styles, styles[3]),
+            popup=folium.GeoJsonPopup(
+                fields=["rank", "priority", "places", "windows", "dose", "reason", "cell"],
+                aliases=["Rank", "Priority band", "Nearby places", "When (2-hour windows)", "Dose", "Why", "H3 cell"],
+                max_width=420,
+            ),
+            on_each_feature=folium.JsCode(_RANK_LABEL_JS),
+            control=False,
+        ).add_to(group)
+    group.add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+
+    root = m.get_root()
+    root.header.add_child(Element(f"<style>{_PATROL_CSS.replace('{map}', m.get_name())}</style>"), name="hs_patrol_css")
+    sub = _html.escape(subtitle) if subtitle else ""
+    synth = '<span class="hs-synthetic-inline">SYNTHETIC</span>' if synthetic else ""
+    legend = " ".join(
+        f'<span class="hs-band" style="background:{c}">{b}</span> {lab}'
+        for (b, c), lab in zip(PRIORITY_COLOURS.items(), ["highest", "high", "elevated"])
+    )
+    root.html.add_child(Element(
+        f'<div class="hs-head" id="hs-title"><h1>{_html.escape(title)}{synth}</h1>'
+        f'<div class="hs-sub">{sub}</div>'
+        f'<div class="hs-legend hs-patrol-legend" id="hs-legend"><b>Legend</b> — priority band: {legend}. '
+        "Numbers on the map are ranks. Hexagons are map cells about 350 m across; click one for details.</div></div>"),
+        name="hs_head")
+    rows = "".join(
+        "<tr>"
+        f'<td>{r["rank"]}</td><td><span class="hs-band" style="background:{PRIORITY_COLOURS[r["priority"]]}">'
+        f'{r["priority"]}</span></td><td>{r["places"] or "—"}</td><td>{r["windows"] or "—"}</td>'
+        f'<td>{r["reason"]}</td><td><code>{r["cell"]}</code></td></tr>'
+        for r in props
+    )
+    dose = props[0]["dose"] if props else ""
+    root.html.add_child(Element(
+        '<div class="hs-plan" id="hs-plan"><table><thead><tr><th>Rank</th><th>Band</th><th>Nearby places</th>'
+        "<th>When (2-hour windows)</th><th>Why this place</th><th>H3 cell</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+        f'<div class="hs-footer"><b>Dose:</b> {dose}<br>This plan shows places and times only: no information about '
+        "individual young people is included. Use with local knowledge; record what was done so the effect can be "
+        "evaluated.</div>"),
+        name="hs_plan")
+    if synthetic:
+        root.html.add_child(Element('<div class="hs-synthetic-bar" id="hs-synthetic" role="alert">'
+                                    "SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>"), name="hs_synthetic")
+    _fit(m, cells)
+    return m
