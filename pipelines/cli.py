@@ -234,6 +234,61 @@ def cube(
         out.print(f"  note: {choice}")
 
 
+# -------------------------------------------------------------------------------------- hotspots
+
+@app.command()
+def hotspots(
+    db: Optional[Path] = DbOption,
+    week: Optional[str] = typer.Option(None, "--week", help="ISO week YYYY-Www (default: last complete week with data)."),
+    resolution: Optional[int] = typer.Option(None, "--res", help="H3 resolution (default: the store's, 9)."),
+    weeks_back: int = typer.Option(26, "--weeks-back", help="Weeks analysed, ending with --week."),
+    time_step: int = typer.Option(1, "--time-step", help="Gi* neighbourhood time step in weeks (0 = purely spatial)."),
+    k: int = typer.Option(1, "--k", help="Gi* neighbourhood: H3 rings around each cell."),
+    p_method: str = typer.Option("poisson", "--p-method", help="poisson (calibrated, default) | negbin | normal"),
+    fdr: str = typer.Option("cube", "--fdr", help="Benjamini-Hochberg over the cube | week | none"),
+    measure: str = typer.Option("reports", "--measure", help="Cube count analysed: reports | found_episodes | reports_sighting | ..."),
+    replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the space-time scan."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the scan's Monte Carlo."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: ./hotspots_out/<week>/)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+) -> None:
+    """Run the hotspot engine for one week: Gi*, trends, emerging categories, scan, clusters, convergence.
+
+    Example: hotspots hotspots --week 2026-W20 --res 9 --weeks-back 26 --out out/
+    """
+    from pipelines import store
+    from pipelines.hotspots_run import HotspotParams, run_hotspots
+    params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
+                           p_method=p_method, fdr=fdr, measure=measure, scan_replicates=replicates, seed=seed)
+    with store.opened(db, read_only=True) as st:
+        with _progress() as progress:
+            task = progress.add_task("Hotspot engine", total=8)
+
+            def step(name: str) -> None:
+                progress.update(task, description=f"Hotspot engine: {name}", advance=1)
+
+            target = out_dir or Path("hotspots_out") / (week or "latest")
+            run = run_hotspots(st, params, target, progress=step)
+    if out_dir is None and week is None:
+        final = Path("hotspots_out") / run.week
+        if final.exists():
+            shutil.rmtree(final)
+        target.rename(final)
+        run.outputs = {k: v.replace(str(target), str(final)) for k, v in run.outputs.items()}
+    if as_json:
+        print(json.dumps({"week": run.week, "outputs": run.outputs, "summary": run.summary,
+                          "choices": run.choices}, indent=2, default=str))
+        return
+    s = run.summary
+    out.print(f"Week {run.week}: {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
+              f"{s['cold_cells']} cold cells this week; {s['scan_clusters']} emerging scan cluster(s); "
+              f"{s['st_clusters']} space-time cluster(s); {s['convergence_cells']} convergence cell(s).")
+    for choice in run.choices:
+        out.print(f"  note: {choice}")
+    for name, path in run.outputs.items():
+        out.print(f"  {name:17s} {path}")
+
+
 # ------------------------------------------------------------------------------------------ demo
 
 DEMO_ORDER = (("boundary", "boundary"), ("places", "places"), ("episodes", "episodes"),

@@ -61,6 +61,14 @@ def _study_cells(store: Store, resolution: int, ring: int, choices: list[str]) -
     return grid.grid_disk_cells(np.asarray(observed, dtype=np.uint64), ring), f"observed cells + {ring} ring(s)"
 
 
+def prepare_events(store: Store, resolution: int | None = None) -> int:
+    """Build ``int_cell_events`` (every located event at the cube resolution); return the resolution."""
+    res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    run_sql(store.con, "intermediate/int_cell_events.sql",
+            {"resolution": res, "store_resolution": store.resolution, "tz": store.timezone})
+    return res
+
+
 def build_cube(
     store: Store, resolution: int | None = None, first_week: str | None = None,
     last_week: str | None = None, ring: int = 1, check: bool = True,
@@ -68,9 +76,7 @@ def build_cube(
     """Build ``mart_cell_week_counts`` for the study area and run the cube checks."""
     con = store.con
     choices: list[str] = []
-    res = store.resolution if resolution is None else grid._check_resolution(resolution)
-    run_sql(con, "intermediate/int_cell_events.sql",
-            {"resolution": res, "store_resolution": store.resolution, "tz": store.timezone})
+    res = prepare_events(store, resolution)
     cells, area = _study_cells(store, res, ring, choices)
     con.register("cube_cells_df", pd.DataFrame({"cell": cells}))
     con.execute("create or replace temp table cube_cells as select cast(cell as ubigint) as cell from cube_cells_df")

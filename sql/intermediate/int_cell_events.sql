@@ -12,6 +12,7 @@ with episodes_started as (
              else h3_cell(last_seen_lat, last_seen_lon, $resolution) end as cell,
         iso_week_start(missing_from, $tz) as week_start,
         missing_from as at,
+        last_seen_lat as lat, last_seen_lon as lon,
         person_key, placement_key, cast(null as varchar) as source, cast(null as varchar) as kind,
         cse_concern, risk_level
     from episodes
@@ -25,6 +26,7 @@ episodes_found as (
              else h3_cell(found_lat, found_lon, $resolution) end as cell,
         iso_week_start(coalesce(returned_at, missing_from), $tz) as week_start,
         coalesce(returned_at, missing_from) as at,
+        found_lat, found_lon,
         person_key, placement_key, null, null,
         cse_concern, risk_level
     from episodes
@@ -38,6 +40,7 @@ reports as (
              else h3_cell(r.lat, r.lon, $resolution) end as cell,
         iso_week_start(r.observed_at, $tz) as week_start,
         r.observed_at as at,
+        r.lat, r.lon,
         coalesce(r.person_key, e.person_key) as person_key, e.placement_key, r.source, r.kind,
         e.cse_concern, e.risk_level
     from location_reports r

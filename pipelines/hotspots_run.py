@@ -1,0 +1,341 @@
+"""The hotspot engine run for one ISO week: cube -> Gi* -> trend -> categories -> scan ->
+ST-DBSCAN -> convergence -> places -> files.
+
+Reads the store (read-only is enough), computes with ``analytics`` and writes one
+folder: ``cube.parquet``, ``hotspots.parquet`` + ``.geojson``, ``scan_clusters.geojson``,
+``clusters.geojson``, ``convergence.parquet`` and ``run.json`` (parameters, every
+automatic choice, input hashes, versions, timings).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely import wkt as shapely_wkt
+from shapely.geometry import Polygon
+from shapely.ops import unary_union
+
+from analytics import __version__ as TOOL_VERSION
+from analytics import grid
+from analytics.clusters import cluster_summaries, st_dbscan
+from analytics.convergence import find_convergence
+from analytics.emerging import EmergingParams, classify_emerging
+from analytics.errors import InvalidInputError
+from analytics.gistar import gi_star
+from analytics.places import choose_projected_crs, nearest_places, places_text
+from analytics.scan import space_time_permutation_scan, track_clusters
+from analytics.trend import mann_kendall
+from analytics.weeks import parse_week, week_label
+from pipelines import cube as cube_mod
+from pipelines.store import Store
+
+#: Cube columns that can be analysed (``--measure``).
+MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
+
+
+@dataclass(frozen=True)
+class HotspotParams:
+    """Every tunable of the engine run, recorded in run.json."""
+
+    week: str | None = None
+    resolution: int | None = None
+    weeks_back: int = 26
+    measure: str = "reports"
+    k: int = 1
+    time_step: int = 1
+    p_method: str = "poisson"
+    fdr: str = "cube"
+    trend_method: str = "original"
+    scan_radius: int = 2
+    scan_window: int = 4
+    scan_replicates: int = 999
+    seed: int = 0
+    eps_space_m: float = 300.0
+    eps_time_days: float = 14.0
+    min_samples: int = 4
+    cluster_weeks: int = 8
+    convergence_weeks: int = 8
+    convergence_young_people: int = 3
+    convergence_placements: int = 2
+    places_radius_m: float = 400.0
+    max_places: int = 3
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.measure not in MEASURES:
+            problems.append(f"measure must be one of {', '.join(MEASURES)}; received {self.measure!r}")
+        if self.weeks_back < 4:
+            problems.append(f"weeks_back must be at least 4; received {self.weeks_back}")
+        if self.time_step < 0 or self.k < 0:
+            problems.append("time_step and k must be >= 0")
+        if self.scan_replicates < 0:
+            problems.append("scan_replicates must be >= 0")
+        if problems:
+            raise InvalidInputError("Invalid hotspot parameters:\n- " + "\n- ".join(problems))
+
+
+@dataclass
+class HotspotRun:
+    """What a run produced: output paths, summary figures, choices and timings."""
+
+    week: str
+    out_dir: Path
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, object] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self, timings: dict[str, float], progress: Callable[[str], None] | None):
+        self.timings, self.progress = timings, progress
+
+    def step(self, name: str):
+        timer = self
+
+        class _Step:
+            def __enter__(self_inner):
+                if timer.progress:
+                    timer.progress(name)
+                self_inner.t0 = time.perf_counter()
+
+            def __exit__(self_inner, *exc):
+                timer.timings[name] = round(time.perf_counter() - self_inner.t0, 4)
+
+        return _Step()
+
+
+def default_week(store: Store, today: date | None = None) -> str:
+    """The last complete ISO week (ended before today) that holds data."""
+    today = today or datetime.now(timezone.utc).date()
+    row = store.con.execute(
+        "select max(week_start) from int_cell_events where week_start + 7 <= $today", {"today": today}
+    ).fetchone()
+    if not row or row[0] is None:
+        raise InvalidInputError("The store has no complete week of data yet; ingest reports first.")
+    return week_label(row[0])
+
+
+def _cube_arrays(frame: pd.DataFrame, measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[date]]:
+    """Cube frame (ordered by cell, week) -> cells, counts (n_cells, n_weeks), exposure, weeks."""
+    weeks = sorted(frame["week_start"].unique())
+    cells = frame["cell"].drop_duplicates().to_numpy(dtype=np.uint64)
+    shape = (len(cells), len(weeks))
+    counts = frame[measure].to_numpy(dtype=np.int64).reshape(shape)
+    exposure = frame["exposure"].to_numpy(dtype=np.float64).reshape(shape)
+    return cells, counts, exposure, [pd.Timestamp(w).date() for w in weeks]
+
+
+def _hex_polygon(cell: int) -> Polygon:
+    return Polygon(grid.cell_boundary_lonlat(cell))
+
+
+def _events(store: Store, first: date, last: date) -> pd.DataFrame:
+    return store.con.execute(
+        "select event, cell, week_start, \"at\", lat, lon, person_key, placement_key from int_cell_events "
+        "where cell in (select cell from cube_cells) and week_start between $a and $b "
+        "and event <> 'episode_started'", {"a": first, "b": last}).df()
+
+
+def _places(store: Store) -> gpd.GeoDataFrame | None:
+    rows = store.con.execute("select place_id, name, category, geometry_wkt from places").df()
+    if rows.empty:
+        return None
+    geometry = rows.pop("geometry_wkt").map(shapely_wkt.loads)
+    return gpd.GeoDataFrame(rows, geometry=geometry, crs=4326)
+
+
+def _st_clusters(events: pd.DataFrame, params: HotspotParams, first: date) -> gpd.GeoDataFrame:
+    recent = events[pd.to_datetime(events["week_start"]) >= pd.Timestamp(first)].dropna(subset=["lat", "lon"]).reset_index(drop=True)
+    empty = gpd.GeoDataFrame({"label": []}, geometry=[], crs=4326)
+    if len(recent) < params.min_samples:
+        return empty
+    crs = choose_projected_crs(recent["lon"].to_numpy(), recent["lat"].to_numpy())
+    pts = gpd.GeoSeries(gpd.points_from_xy(recent["lon"], recent["lat"]), crs=4326).to_crs(crs)
+    t_days = (pd.to_datetime(recent["at"], utc=True) - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds() / 86400
+    labels = st_dbscan(pts.x.to_numpy(), pts.y.to_numpy(), t_days.to_numpy(), params.eps_space_m,
+                       params.eps_time_days, params.min_samples)
+    if (labels < 0).all():
+        return empty
+    frame = pd.DataFrame({"lon": recent["lon"], "lat": recent["lat"], "t": pd.to_datetime(recent["at"], utc=True),
+                          "person_key": recent["person_key"]})
+    return cluster_summaries(frame, labels)
+
+
+def _scan(counts: np.ndarray, cells: np.ndarray, params: HotspotParams, weeks: list[date]) -> pd.DataFrame:
+    # Cells with no event in the period add nothing to any zone's observed or expected
+    # count, so scanning only cells with events gives the same statistic, much faster.
+    active = counts.sum(axis=1) > 0
+    counts, cells = counts[active], cells[active]
+    current = space_time_permutation_scan(counts, cells, params.scan_radius, params.scan_window,
+                                          params.scan_replicates, params.seed).clusters
+    previous = None
+    if counts.shape[1] > params.scan_window + 1:
+        previous = space_time_permutation_scan(counts[:, :-1], cells, params.scan_radius, params.scan_window,
+                                               params.scan_replicates, params.seed).clusters
+        previous = track_clusters(None, previous[previous["significant"]], week=week_label(weeks[-2]))
+    significant = current[current["significant"]]
+    return track_clusters(previous, significant, week=week_label(weeks[-1]))
+
+
+def _scan_geojson(scan: pd.DataFrame, weeks: list[date]) -> gpd.GeoDataFrame:
+    rows = []
+    for r in scan.itertuples():
+        rows.append({
+            "cluster_id": r.cluster_id, "status": r.status, "kind": r.kind, "center_cell": r.center_hex,
+            "radius": int(r.radius), "n_cells": int(r.n_cells),
+            "window_start": week_label(weeks[int(r.window_start)]), "window_end": week_label(weeks[int(r.window_end)]),
+            "observed": int(r.observed), "expected": round(float(r.expected), 3),
+            "relative_risk": round(float(r.relative_risk), 3), "llr": round(float(r.llr), 3),
+            "p": float(r.p_value), "recurrence_weeks": float(r.recurrence_weeks),
+            "geometry": unary_union([_hex_polygon(c) for c in r.cells]),
+        })
+    if not rows:
+        return gpd.GeoDataFrame({"cluster_id": []}, geometry=[], crs=4326)
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
+    if frame.empty:
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
+    else:
+        frame.to_file(path, driver="GeoJSON")
+
+
+def _versions() -> dict[str, str]:
+    import duckdb
+    import h3
+    import scipy
+    import sklearn
+    return {"safeguard_hotspots": TOOL_VERSION, "python": platform.python_version(), "duckdb": duckdb.__version__,
+            "h3": h3.__version__, "numpy": np.__version__, "pandas": pd.__version__, "scipy": scipy.__version__,
+            "scikit_learn": sklearn.__version__, "geopandas": gpd.__version__}
+
+
+def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
+                 progress: Callable[[str], None] | None = None) -> HotspotRun:
+    """Run the engine for one week and write its outputs into ``out_dir``."""
+    timings: dict[str, float] = {}
+    timer = _Timer(timings, progress)
+    choices: list[str] = []
+    with timer.step("cube"):
+        res = store.resolution if params.resolution is None else params.resolution
+        week = params.week
+        if week is None:
+            cube_mod.prepare_events(store, res)
+            week = default_week(store)
+            choices.append(f"Week set to {week}, the last complete ISO week with data.")
+        last = parse_week(week)
+        first = last - timedelta(weeks=params.weeks_back - 1)
+        info = cube_mod.build_cube(store, res, week_label(first), week)
+        choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
+        frame = cube_mod.cube_frame(store)
+        cells, counts, exposure, weeks = _cube_arrays(frame, params.measure)
+    with timer.step("gi_star"):
+        spatial = grid.neighbour_matrix(cells, params.k)
+        uniform = bool(np.all(exposure == 1.0))
+        gi = gi_star(counts, spatial, params.time_step, None if uniform else exposure,
+                     params.p_method, params.fdr)
+    with timer.step("trend_and_categories"):
+        mk = mann_kendall(gi.z, method=params.trend_method)
+        emerging = classify_emerging(gi.gi_class, mk, counts, EmergingParams())
+    with timer.step("scan"):
+        scan = _scan(counts, cells, params, weeks)
+    with timer.step("st_dbscan"):
+        events = _events(store, weeks[0], weeks[-1])
+        cluster_first = weeks[-1] - timedelta(weeks=params.cluster_weeks - 1)
+        st = _st_clusters(events, params, cluster_first)
+    with timer.step("convergence"):
+        conv_events = events.assign(week_index=((pd.to_datetime(events["week_start"]) - pd.Timestamp(weeks[0])).dt.days // 7))
+        convergence = find_convergence(
+            conv_events[["cell", "week_index", "person_key", "placement_key"]].astype(
+                {"cell": np.uint64, "week_index": np.int64}),
+            window_weeks=params.convergence_weeks, min_young_people=params.convergence_young_people,
+            min_placements=params.convergence_placements, end_week=len(weeks) - 1)
+    with timer.step("places"):
+        hot = emerging["category"].to_numpy() != "no_pattern"
+        hot |= gi.gi_class[:, -1] != 0
+        places = _places(store)
+        near = (nearest_places(cells[hot], places, params.places_radius_m, params.max_places)
+                if places is not None and hot.any() else pd.DataFrame())
+        text = places_text(near) if len(near) else {}
+    with timer.step("write"):
+        run = _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence,
+                             text, weeks)
+    hexes = grid.cells_to_hex(cells)
+    run.summary = {
+        "cells": int(len(cells)), "weeks": len(weeks), "first_week": week_label(weeks[0]), "last_week": week,
+        "events_in_week": int(counts[:, -1].sum()),
+        "hot_cells": int((gi.gi_class[:, -1] > 0).sum()), "cold_cells": int((gi.gi_class[:, -1] < 0).sum()),
+        "categories": emerging["category"].value_counts().to_dict(),
+        "scan_clusters": int(len(scan)), "st_clusters": int(len(st)), "convergence_cells": int(len(convergence)),
+        "study_area": info.study_area,
+        "top_cells": [hexes[i] for i in np.argsort(-gi.z[:, -1])[:10]],
+    }
+    run.choices = choices + list(gi.notes)
+    run.timings = timings
+    _write_run_json(store, run, params, res)
+    return run
+
+
+def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence, text, weeks):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    hexes = grid.cells_to_hex(cells)
+    hotspots = pd.DataFrame({
+        "cell": hexes, "week": week, "count": counts[:, -1].astype(np.int64),
+        "z": gi.z[:, -1], "p": gi.p[:, -1], "p_fdr": gi.p_fdr[:, -1], "gi_class": gi.gi_class[:, -1].astype(np.int8),
+        "expected": gi.expected[:, -1],
+        "category": emerging["category"].to_numpy(), "reason": emerging["reason"].to_numpy(),
+        "mk_tau": mk.tau, "mk_p": mk.p, "hot_weeks": emerging["hot_weeks"].to_numpy(),
+        "places": [text.get(int(c), "") for c in cells],
+    })
+    paths = {
+        "cube": cube_mod.write_cube(store, out_dir / "cube.parquet"),
+        "hotspots_parquet": out_dir / "hotspots.parquet",
+        "hotspots_geojson": out_dir / "hotspots.geojson",
+        "scan_clusters": out_dir / "scan_clusters.geojson",
+        "clusters": out_dir / "clusters.geojson",
+        "convergence": out_dir / "convergence.parquet",
+    }
+    hotspots.to_parquet(paths["hotspots_parquet"], index=False)
+    geo = gpd.GeoDataFrame(hotspots, geometry=[_hex_polygon(c) for c in cells], crs=4326)
+    _write_geojson(geo, paths["hotspots_geojson"])
+    _write_geojson(_scan_geojson(scan, weeks), paths["scan_clusters"])
+    st_out = st.copy()
+    for col in ("first_t", "last_t"):
+        if col in st_out:
+            st_out[col] = st_out[col].astype(str)
+    _write_geojson(st_out, paths["clusters"])
+    conv = convergence.copy()
+    if len(conv):
+        conv["cell"] = grid.cells_to_hex(conv["cell"].to_numpy(dtype=np.uint64))
+        for col in ("first_week", "last_week"):
+            if col in conv:
+                conv[col] = [week_label(weeks[int(i)]) for i in conv[col]]
+    conv.to_parquet(paths["convergence"], index=False)
+    return HotspotRun(week=week, out_dir=out_dir, outputs={k: str(v) for k, v in paths.items()})
+
+
+def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: int) -> None:
+    batches = store.con.execute(
+        "select batch_id, kind, file_name, file_sha256, synthetic from batches order by batch_id").fetchall()
+    payload = {
+        "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week,
+        "synthetic": bool(batches) and all(b[4] for b in batches if b[1] != "boundary"),
+        "parameters": {**asdict(params), "resolution": res}, "choices": run.choices,
+        "inputs": [{"batch_id": b[0], "kind": b[1], "file": b[2], "sha256": b[3]} for b in batches],
+        "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = run.out_dir / "run.json"
+    path.write_text(json.dumps(payload, indent=2, default=str))
+    run.outputs["run"] = str(path)
