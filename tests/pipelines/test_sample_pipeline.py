@@ -1,0 +1,94 @@
+"""End to end on the committed SYNTHETIC sample: batch accounting, cube checks, engine outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from analytics.privacy import key_fingerprint
+from pipelines import cube as cube_mod, store as store_mod
+from pipelines.checks import run_checks
+from pipelines.hotspots_run import HotspotParams, run_hotspots
+from pipelines.ingest import ingest_file
+from pipelines.resources import shipped_dir
+from tests.conftest import TEST_KEY
+
+SAMPLE = shipped_dir("data_samples")
+ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
+         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory):
+    """A store with the whole sample ingested once; yields (db path, batch results, ground truth)."""
+    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    with store_mod.opened(db) as st:
+        results = [ingest_file(st, kind, SAMPLE / name, TEST_KEY) for kind, name in ORDER]
+    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
+    return db, results, truth
+
+
+def test_batch_accounting_on_the_sample(sample_store):
+    db, results, truth = sample_store
+    for r in results:
+        assert r.read == r.accepted + r.updated + r.duplicate + r.rejected, r
+        assert r.synthetic or r.kind == "boundary"
+    planted = truth["planted_bad_rows"]
+    by_kind = {r.kind: r for r in results}
+    for kind, file_kind in (("episodes", "episodes"), ("reports", "location_reports"), ("disruptions", "disruptions")):
+        assert by_kind[kind].reasons == planted[file_kind], kind
+    assert by_kind["reports"].duplicate == truth["planted_duplicate_rows"]["location_reports"]
+    with store_mod.opened(db, read_only=True) as st:
+        assert all(c.failures == 0 for c in run_checks(st.con, cube=False))
+
+
+def test_reingesting_the_sample_changes_nothing(sample_store, tmp_path):
+    db, results, _ = sample_store
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(Path(db).read_bytes())
+    with store_mod.opened(copy) as st:
+        cube_mod.build_cube(st)
+        before = cube_mod.cube_frame(st)
+        again = ingest_file(st, "reports", SAMPLE / "location_reports.csv", TEST_KEY)
+        cube_mod.build_cube(st)
+        after = cube_mod.cube_frame(st)
+    first = next(r for r in results if r.kind == "reports")
+    assert again.accepted == 0 and again.updated == 0
+    assert again.duplicate == first.accepted + first.duplicate
+    assert before.equals(after)
+
+
+def test_cube_checks_and_real_zeros_on_the_sample(sample_store):
+    db, _, _ = sample_store
+    with store_mod.opened(db, read_only=True) as st:
+        info = cube_mod.build_cube(st)
+        assert all(c.failures == 0 for c in run_checks(st.con, cube=True))
+        n_rows, n_zero = st.con.execute(
+            "select count(*), count(*) filter (where reports = 0) from mart_cell_week_counts").fetchone()
+    assert info.study_area == "boundary"
+    assert n_rows == info.n_cells * info.n_weeks
+    assert n_zero > 0.9 * n_rows  # most cell-weeks are real zeros
+
+
+def test_engine_outputs_on_the_sample(sample_store, tmp_path):
+    db, _, truth = sample_store
+    with store_mod.opened(db, read_only=True) as st:
+        run = run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=99), tmp_path)
+    hot = pd.read_parquet(tmp_path / "hotspots.parquet")
+    assert {"cell", "week", "count", "z", "p", "p_fdr", "gi_class", "category", "reason", "mk_tau", "mk_p"} <= set(hot.columns)
+    assert len(hot) == run.summary["cells"] and hot["cell"].is_unique
+    assert hot["cell"].str.match(r"^[0-9a-f]{15}$").all()
+    cube = pd.read_parquet(tmp_path / "cube.parquet")
+    assert {"cell", "week", "exposure", "reports", "found_episodes"} <= set(cube.columns)
+    persistent = [c for s in truth["sites"] if s["kind"] == "persistent" for c in s["cells"]]
+    categories = hot.set_index("cell").loc[persistent, "category"]
+    assert (categories == "persistent_hot").all(), categories.to_dict()
+    assert gpd.read_file(tmp_path / "hotspots.geojson").crs.to_epsg() == 4326
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["synthetic"] is True and meta["parameters"]["k"] == 1 and meta["inputs"]
+    assert str(TEST_KEY.decode()) not in (tmp_path / "run.json").read_text()
