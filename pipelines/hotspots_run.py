@@ -221,6 +221,37 @@ def _versions() -> dict[str, str]:
             "scikit_learn": sklearn.__version__, "geopandas": gpd.__version__}
 
 
+@dataclass(frozen=True)
+class CubeAnalysis:
+    """The statistics of one analysed window: Gi*, trend, emerging categories, scan clusters."""
+
+    gi: object
+    mk: object
+    emerging: pd.DataFrame
+    scan: pd.DataFrame
+
+
+def analyse_cube(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | None, weeks: list[date],
+                 params: HotspotParams, timer: "_Timer | None" = None) -> CubeAnalysis:
+    """Gi* -> Mann-Kendall -> emerging categories -> prospective scan on a (cells x weeks) window.
+
+    The window's last week is the analysed week. Used by the weekly run and by the
+    recovery benchmark (which slides the window over a SYNTHETIC history).
+    """
+    timer = timer or _Timer({}, None)
+    with timer.step("gi_star"):
+        spatial = grid.neighbour_matrix(cells, params.k)
+        uniform = exposure is None or bool(np.all(exposure == 1.0))
+        gi = gi_star(counts, spatial, params.time_step, None if uniform else exposure,
+                     params.p_method, params.fdr)
+    with timer.step("trend_and_categories"):
+        mk = mann_kendall(gi.z, method=params.trend_method)
+        emerging = classify_emerging(gi.gi_class, mk, counts, EmergingParams())
+    with timer.step("scan"):
+        scan = _scan(counts, cells, params, weeks)
+    return CubeAnalysis(gi, mk, emerging, scan)
+
+
 def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                  progress: Callable[[str], None] | None = None) -> HotspotRun:
     """Run the engine for one week and write its outputs into ``out_dir``."""
@@ -240,16 +271,8 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
         frame = cube_mod.cube_frame(store)
         cells, counts, exposure, weeks = _cube_arrays(frame, params.measure)
-    with timer.step("gi_star"):
-        spatial = grid.neighbour_matrix(cells, params.k)
-        uniform = bool(np.all(exposure == 1.0))
-        gi = gi_star(counts, spatial, params.time_step, None if uniform else exposure,
-                     params.p_method, params.fdr)
-    with timer.step("trend_and_categories"):
-        mk = mann_kendall(gi.z, method=params.trend_method)
-        emerging = classify_emerging(gi.gi_class, mk, counts, EmergingParams())
-    with timer.step("scan"):
-        scan = _scan(counts, cells, params, weeks)
+    analysis = analyse_cube(counts, cells, exposure, weeks, params, timer)
+    gi, mk, emerging, scan = analysis.gi, analysis.mk, analysis.emerging, analysis.scan
     with timer.step("st_dbscan"):
         events = _events(store, weeks[0], weeks[-1])
         cluster_first = weeks[-1] - timedelta(weeks=params.cluster_weeks - 1)
