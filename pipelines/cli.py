@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 import shutil
 import sys
 from pathlib import Path
@@ -70,6 +71,9 @@ def init(
     with store.opened(path) as st:
         keys.check_key(key, st.setting("key_fingerprint"), path)
         version = store.schema_version(st.con)
+    from pipelines.audit import AuditEntry, append
+    append(path, AuditEntry("init", {"resolution": resolution, "tz": tz},
+                            row_counts={"migrations_applied": applied}), "ok")
     out.print(f"Store {path} ready (schema version {version}; applied {len(applied)} migration(s)).")
     if created_key:
         out.print(f"Created pseudonymisation key {keys.key_file_for(path)} (mode 0600). Keep it safe: "
@@ -153,19 +157,27 @@ def ingest(
 
     Example: hotspots ingest reports data/location_reports.csv --db force.duckdb
     """
+    from pipelines.audit import audited
     from pipelines.ingest import ingest_file, resolve_kind
+    from pipelines.store import resolve_db_path
     kind = resolve_kind(kind)
-    st, key = _open_for_write(db)
     results = []
-    try:
-        with _progress() as progress:
-            task = progress.add_task(f"Ingesting {kind}", total=len(files))
-            for path in files:
-                progress.update(task, description=f"Ingesting {path.name}")
-                results.append(ingest_file(st, kind, path, key, drop_identifying))
-                progress.advance(task)
-    finally:
-        st.close()
+    params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying}
+    with audited(resolve_db_path(db), "ingest", params) as entry:
+        st, key = _open_for_write(db)
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"Ingesting {kind}", total=len(files))
+                for path in files:
+                    progress.update(task, description=f"Ingesting {path.name}")
+                    entry.add_input(path)
+                    results.append(ingest_file(st, kind, path, key, drop_identifying))
+                    entry.row_counts[path.name] = {k: v for k, v in results[-1].as_json().items()
+                                                   if k in ("batch_id", "read", "accepted", "updated",
+                                                            "duplicate", "rejected")}
+                    progress.advance(task)
+        finally:
+            st.close()
     if as_json:
         keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons")
         print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
@@ -190,11 +202,14 @@ def quarantine(
     Example: hotspots quarantine --batch B000002 --reason lat_out_of_range
     """
     from pipelines import store
-    with store.opened(db, read_only=True) as st:
+    from pipelines.audit import audited
+    with audited(store.resolve_db_path(db), "quarantine", {"batch": batch, "reason": reason}) as entry, \
+            store.opened(db, read_only=True) as st:
         rows = st.con.execute(
             "select batch_id, kind, row_number, record_id, reason, detail from quarantine "
             "where ($b is null or batch_id = $b) and ($r is null or reason = $r) "
             "order by batch_id, row_number", {"b": batch, "r": reason}).fetchall()
+        entry.row_counts = {"rows": len(rows)}
     shown = rows if limit == 0 else rows[:limit]
     if as_json:
         names = ("batch_id", "kind", "row_number", "record_id", "reason", "detail")
@@ -225,9 +240,15 @@ def cube(
     Example: hotspots cube --res 8 --out cube_res8.parquet
     """
     from pipelines import cube as cube_mod, store
-    with store.opened(db, read_only=True) as st:
-        info = cube_mod.build_cube(st, resolution, first_week, last_week)
-        cube_mod.write_cube(st, out_path)
+    from pipelines.audit import audited
+    params = {"resolution": resolution, "from": first_week, "to": last_week, "out": out_path}
+    with audited(store.resolve_db_path(db), "cube", params) as entry:
+        with store.opened(db, read_only=True) as st, _progress() as progress:
+            progress.add_task("Building the cube", total=None)
+            info = cube_mod.build_cube(st, resolution, first_week, last_week)
+            cube_mod.write_cube(st, out_path)
+        entry.add_outputs([out_path])
+        entry.row_counts = {"cells": info.n_cells, "weeks": info.n_weeks}
     out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
               f"resolution {info.resolution}, study area: {info.study_area}. Written to {out_path}.")
     for choice in info.choices:
@@ -260,15 +281,19 @@ def hotspots(
     from pipelines.hotspots_run import HotspotParams, run_hotspots
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
                            p_method=p_method, fdr=fdr, measure=measure, scan_replicates=replicates, seed=seed)
-    with store.opened(db, read_only=True) as st:
-        with _progress() as progress:
-            task = progress.add_task("Hotspot engine", total=8)
+    from pipelines.audit import audited
+    with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
+        with store.opened(db, read_only=True) as st:
+            with _progress() as progress:
+                task = progress.add_task("Hotspot engine", total=8)
 
-            def step(name: str) -> None:
-                progress.update(task, description=f"Hotspot engine: {name}", advance=1)
+                def step(name: str) -> None:
+                    progress.update(task, description=f"Hotspot engine: {name}", advance=1)
 
-            target = out_dir or Path("hotspots_out") / (week or "latest")
-            run = run_hotspots(st, params, target, progress=step)
+                target = out_dir or Path("hotspots_out") / (week or "latest")
+                run = run_hotspots(st, params, target, progress=step)
+        entry.add_outputs(run.outputs.values())
+        entry.row_counts = {"week": run.week, "cells": run.summary["cells"]}
     if out_dir is None and week is None:
         final = Path("hotspots_out") / run.week
         if final.exists():
@@ -287,6 +312,34 @@ def hotspots(
         out.print(f"  note: {choice}")
     for name, path in run.outputs.items():
         out.print(f"  {name:17s} {path}")
+
+
+# ----------------------------------------------------------------------------------------- audit
+
+@app.command()
+def audit(
+    db: Optional[Path] = DbOption,
+    limit: int = typer.Option(50, "--limit", help="Newest rows to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
+) -> None:
+    """List the audit log: every command run against the store, by whom, with what outcome.
+
+    Example: hotspots audit --limit 20
+    """
+    from pipelines import store
+    from pipelines.audit import entries
+    with store.opened(db, read_only=True) as st:
+        rows = entries(st.con, limit)
+    names = ("run_at", "os_user", "command", "parameters", "outcome", "row_counts")
+    if as_json:
+        print(json.dumps([dict(zip(names, r)) for r in rows], indent=2, default=str))
+        return
+    table = Table(title=f"Audit log (newest {len(rows)})")
+    for col in names:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(v) for v in r])
+    out.print(table)
 
 
 # ------------------------------------------------------------------------------------------ demo
@@ -333,6 +386,10 @@ def demo(
                 progress.advance(task)
         info = cube_mod.build_cube(st)
         cube_path = cube_mod.write_cube(st, folder / "cube.parquet")
+    from pipelines.audit import AuditEntry, append
+    entry = AuditEntry("demo", {"dir": folder}, row_counts={r.file: r.read for r in results})
+    entry.add_outputs([cube_path])
+    append(db, entry, "ok")
     out.print(_batch_table(results))
     out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
               f"study area: {info.study_area}; {info.n_events} events.")

@@ -22,7 +22,7 @@ def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     return info.value.code, captured.out, captured.err
 
 
-COMMANDS = ["init", "synth", "ingest", "quarantine", "cube", "demo"]
+COMMANDS = ["init", "synth", "ingest", "quarantine", "cube", "hotspots", "audit", "demo"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -114,3 +114,20 @@ def test_missing_key_is_a_clear_error(monkeypatch, capsys, tmp_path, key_env):
     code, _, err = run(monkeypatch, capsys, "ingest", "reports", str(path), "--db", str(db))
     assert code == 1
     assert err.strip().startswith("Error: No pseudonymisation key: set HOTSPOTS_KEY or create the key file")
+
+
+def test_every_command_is_audited_with_its_outcome(monkeypatch, capsys, tmp_path, key_env):
+    db = tmp_path / "s.duckdb"
+    run(monkeypatch, capsys, "init", "--db", str(db))
+    good = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report()])
+    bad = write_csv(tmp_path / "bad.csv", ["report_id"], [["R1"]])
+    run(monkeypatch, capsys, "ingest", "reports", str(good), "--db", str(db))
+    assert run(monkeypatch, capsys, "ingest", "reports", str(bad), "--db", str(db))[0] == 1
+    run(monkeypatch, capsys, "quarantine", "--db", str(db))
+    code, out, _ = run(monkeypatch, capsys, "audit", "--db", str(db), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [r["command"] for r in rows] == ["quarantine", "ingest", "ingest", "init"]
+    assert rows[1]["outcome"].startswith("error: bad.csv: missing required column(s)")
+    assert rows[2]["outcome"] == "ok" and json.loads(rows[2]["row_counts"])["r.csv"]["accepted"] == 1
+    assert os.environ["HOTSPOTS_KEY"] not in out  # the key is never logged

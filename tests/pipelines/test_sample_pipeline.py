@@ -92,3 +92,18 @@ def test_engine_outputs_on_the_sample(sample_store, tmp_path):
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["synthetic"] is True and meta["parameters"]["k"] == 1 and meta["inputs"]
     assert str(TEST_KEY.decode()) not in (tmp_path / "run.json").read_text()
+
+
+def test_parquet_input_gives_the_same_result_as_csv(tmp_path, sample_store):
+    """The same SYNTHETIC reports as Parquet are accounted for exactly as the CSV was."""
+    from pipelines.synthesize import write_synthetic_city
+    _, results, _ = sample_store
+    paths = write_synthetic_city(tmp_path / "pq", seed=7, scale="small", fmt="parquet")
+    db = tmp_path / "pq.duckdb"
+    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    with store_mod.opened(db) as st:
+        ingest_file(st, "boundary", paths["boundary"], TEST_KEY)
+        got = ingest_file(st, "reports", paths["location_reports"], TEST_KEY)
+    csv = next(r for r in results if r.kind == "reports")
+    assert (got.read, got.accepted, got.duplicate, got.rejected, got.reasons) == (
+        csv.read, csv.accepted, csv.duplicate, csv.rejected, csv.reasons)
