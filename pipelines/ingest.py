@@ -117,39 +117,34 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _load_raw_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> None:
-    """Read the file as all-text columns into temp table ``raw_file`` with a 1-based ``_row``."""
+def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str, dict, list[str]]:
+    """The file as a DuckDB relation: (FROM expression, its parameters, its column names).
+
+    Nothing is loaded yet; DESCRIBE only sniffs the header (and a sample, for CSV).
+    """
     suffix = path.suffix.lower()
+    params = {"p": str(path)}
+    if suffix in PARQUET_SUFFIXES:
+        relation = "read_parquet($p)"
+    elif suffix in TABULAR_SUFFIXES:
+        relation = ("read_csv($p, all_varchar = true, header = true, encoding = 'utf-8', "
+                    "strict_mode = true)")
+    elif suffix in GEO_SUFFIXES and kind == "places":
+        con.register("raw_file_df", geo_inputs.read_places(path))
+        relation, params = "raw_file_df", {}
+    else:
+        allowed = "CSV or Parquet" + (" or GeoJSON/GeoPackage" if kind == "places" else "")
+        raise RefusedFileError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {allowed}.")
     try:
-        if suffix in PARQUET_SUFFIXES:
-            con.execute(
-                "create or replace temp table raw_file as "
-                "select row_number() over () as _row, * from read_parquet($p)", {"p": str(path)})
-            cols = [r[0] for r in con.execute("describe raw_file").fetchall() if r[0] != "_row"]
-            casts = ", ".join(f"cast({_quote(c)} as varchar) as {_quote(c)}" for c in cols)
-            con.execute(f"create or replace temp table raw_file as select _row, {casts} from raw_file")
-        elif suffix in TABULAR_SUFFIXES:
-            con.execute(
-                "create or replace temp table raw_file as "
-                "select row_number() over () as _row, * from read_csv($p, all_varchar = true, header = true, "
-                "encoding = 'utf-8', strict_mode = true)", {"p": str(path)})
-        elif suffix in GEO_SUFFIXES and kind == "places":
-            frame = geo_inputs.read_places(path)
-            frame.insert(0, "_row", range(1, len(frame) + 1))
-            con.register("raw_file_df", frame)
-            con.execute("create or replace temp table raw_file as select * from raw_file_df")
-            con.unregister("raw_file_df")
-        else:
-            allowed = "CSV or Parquet" + (" or GeoJSON/GeoPackage" if kind == "places" else "")
-            raise RefusedFileError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {allowed}.")
+        columns = [r[0] for r in con.execute(f"describe select * from {relation}", params).fetchall()]
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise RefusedFileError(f"{path.name}: cannot be read ({first}).") from exc
+        raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
+    return relation, params, columns
 
 
-def _map_columns(con, path: Path, contract: InputContract, drop_identifying: bool) -> tuple[dict, list, list]:
+def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
+                 drop_identifying: bool) -> tuple[dict, list, list]:
     """Contract column -> source column; refuse identifying or missing required columns."""
-    source_cols = [r[0] for r in con.execute("describe raw_file").fetchall() if r[0] != "_row"]
     if len(source_cols) == 1 and ";" in source_cols[0] and contract.kind != "places":
         raise RefusedFileError(
             f"{path.name}: only one column was found ({source_cols[0][:60]!r}); the file looks "
@@ -179,14 +174,23 @@ def _map_columns(con, path: Path, contract: InputContract, drop_identifying: boo
     return mapping, identifying, ignored
 
 
-def _build_raw_kind(con, kind: str, contract: InputContract, mapping: dict) -> None:
-    """Temp table ``raw_<kind>``: exactly the contract columns (absent ones as null text)."""
+def _build_raw_kind(con, path: Path, kind: str, contract: InputContract, mapping: dict,
+                    relation: str, params: dict) -> None:
+    """Temp table ``raw_<kind>`` in one pass: a 1-based ``_row`` and exactly the contract
+    columns as text (absent ones null). Identifying and unknown columns are never read."""
     cols = ", ".join(
-        f"{_quote(mapping[c])} as {_quote(c)}" if c in mapping else f"cast(null as varchar) as {_quote(c)}"
+        f"cast({_quote(mapping[c])} as varchar) as {_quote(c)}" if c in mapping
+        else f"cast(null as varchar) as {_quote(c)}"
         for c in contract.columns
     )
-    con.execute(f"create or replace temp table raw_{kind} as select _row, {cols} from raw_file")
-    con.execute("drop table if exists raw_file")
+    try:
+        con.execute(f"create or replace temp table raw_{kind} as "
+                    f"select row_number() over () as _row, {cols} from {relation}", params)
+    except duckdb.Error as exc:
+        raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
+    finally:
+        if relation == "raw_file_df":
+            con.unregister("raw_file_df")
 
 
 def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> None:
@@ -243,48 +247,53 @@ def _stored_columns(con, table: str) -> list[str]:
 # --------------------------------------------------------------------------- classify + apply
 
 def _classify(con, kind: str, spec: KindSpec, stored: list[str]) -> None:
-    """Temp table ``cls_<kind>``: each row's outcome (rejected, conflict, duplicate, new, update)."""
+    """Temp table ``cls_<kind>``: the staged rows with ``row_hash`` and ``outcome``.
+
+    Outcomes: rejected (failed a rule), conflict (same id, different content in this
+    file), duplicate (repeat in this file, or identical to the stored row), new, update.
+    """
     idc = spec.contract.id_column
-    stg = f"stg_{kind}"
-    content = ", ".join(f"{c} := {c}" for c in stored)
-    con.execute(f"alter table {stg} add column row_hash varchar")
-    con.execute(f"update {stg} set row_hash = md5(to_json(struct_pack({content})))")
+    # md5 over the text of every stored column (a unit separator between them, NUL for null):
+    # stable across DuckDB versions, unlike hash(), so re-ingesting old files stays a no-op.
+    content = ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in stored)
     con.execute(f"""
         create or replace temp table cls_{kind} as
-        with valid as (select * from {stg} where reject is null),
-        grp as (
-            select {idc} as id, count(distinct row_hash) as n_versions, min(_row) as first_row
-            from valid group by {idc}
+        with hashed as (
+            select *, md5(concat_ws(chr(31), {content})) as row_hash from stg_{kind}
         ),
-        current as (select {idc} as id, row_hash from {spec.table})
-        select s._row, s.{idc} as id,
+        grp as (
+            select {idc} as id, min(row_hash) <> max(row_hash) as conflict, min(_row) as first_row
+            from hashed where reject is null group by {idc}
+        ),
+        current as (select {idc} as id, row_hash as current_hash from {spec.table})
+        select h.*,
             case
-                when s.reject is not null then 'rejected'
-                when g.n_versions > 1 then 'conflict'
-                when s._row <> g.first_row then 'duplicate'
+                when h.reject is not null then 'rejected'
+                when g.conflict then 'conflict'
+                when h._row <> g.first_row then 'duplicate'
                 when c.id is null then 'new'
-                when c.row_hash = s.row_hash then 'duplicate'
+                when c.current_hash = h.row_hash then 'duplicate'
                 else 'update'
             end as outcome
-        from {stg} s
-        left join grp g on s.{idc} = g.id
-        left join current c on s.{idc} = c.id and s._row = g.first_row
+        from hashed h
+        left join grp g on h.{idc} = g.id
+        left join current c on h.{idc} = c.id and h._row = g.first_row
     """)
+    con.execute(f"drop table stg_{kind}")
 
 
 def _apply(con, kind: str, spec: KindSpec, stored: list[str], batch_id: str, now: datetime) -> None:
     """Write history, current rows and quarantine for one classified batch."""
     idc = spec.contract.id_column
     cols = ", ".join(stored)
-    updates = f"(select id from cls_{kind} where outcome = 'update')"
+    updates = f"(select {idc} from cls_{kind} where outcome = 'update')"
     con.execute(
         f"insert into {spec.table}_history select *, $b, $now from {spec.table} where {idc} in {updates}",
         {"b": batch_id, "now": now})
     con.execute(f"delete from {spec.table} where {idc} in {updates}")
     con.execute(
         f"insert into {spec.table} ({cols}, row_hash, batch_id) "
-        f"select {', '.join('s.' + c for c in stored)}, s.row_hash, $b from stg_{kind} s "
-        f"join cls_{kind} c using (_row) where c.outcome in ('new', 'update') order by s._row",
+        f"select {cols}, row_hash, $b from cls_{kind} where outcome in ('new', 'update')",
         {"b": batch_id})
     _insert_quarantine(con, kind, spec, batch_id)
 
@@ -296,13 +305,11 @@ def _insert_quarantine(con, kind: str, spec: KindSpec, batch_id: str) -> None:
         insert into quarantine
         select $b, $k, s._row, s.{idc},
             coalesce(s.reject.r, 'conflicting_duplicate_id'),
-            coalesce(s.reject.d, case when c.outcome = 'conflict'
+            coalesce(s.reject.d, case when s.outcome = 'conflict'
                 then '{idc} ' || s.{idc} || ' appears with different content in this file' end),
             to_json(struct_pack({raw_cols}))
-        from stg_{kind} s
-        join cls_{kind} c using (_row)
+        from (select * from cls_{kind} where outcome in ('rejected', 'conflict')) s
         join raw_{kind} r using (_row)
-        where c.outcome in ('rejected', 'conflict')
         order by s._row
     """, {"b": batch_id, "k": kind})
 
@@ -324,7 +331,7 @@ def _summarise(con, kind: str, spec: KindSpec, result: BatchResult, batch_id: st
         {"b": batch_id}).fetchall())
     idc = spec.contract.id_column
     n_ids, n_syn = con.execute(
-        f"select count({idc}), count(*) filter (where starts_with({idc}, '{SYNTHETIC_PREFIX}')) from stg_{kind}"
+        f"select count({idc}), count(*) filter (where starts_with({idc}, '{SYNTHETIC_PREFIX}')) from cls_{kind}"
     ).fetchone()
     result.synthetic = n_ids > 0 and n_ids == n_syn
 
@@ -340,8 +347,12 @@ def _record_batch(con, result: BatchResult, sha: str, started: datetime) -> None
 
 
 def _drop_temp(con, kind: str) -> None:
-    for t in (f"raw_{kind}", f"stg_{kind}", f"cls_{kind}", "raw_file"):
+    for t in (f"raw_{kind}", f"stg_{kind}", f"cls_{kind}"):
         con.execute(f"drop table if exists {t}")
+    try:
+        con.unregister("raw_file_df")
+    except duckdb.Error:
+        pass
 
 
 def ingest_file(
@@ -362,10 +373,10 @@ def ingest_file(
     con = store.con
     result = BatchResult(file=path.name, kind=kind, batch_id=None)
     try:
-        _load_raw_file(con, path, kind)
-        mapping, identifying, ignored = _map_columns(con, path, spec.contract, drop_identifying)
+        relation, params, columns = _source(con, path, kind)
+        mapping, identifying, ignored = _map_columns(columns, path, spec.contract, drop_identifying)
         result.dropped_columns, result.ignored_columns = identifying, ignored
-        _build_raw_kind(con, kind, spec.contract, mapping)
+        _build_raw_kind(con, path, kind, spec.contract, mapping, relation, params)
         with store.transaction():
             _pseudonymise_raw(con, kind, spec.contract, key)
             _stage(store, kind, spec, now)
