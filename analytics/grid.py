@@ -21,9 +21,11 @@ from analytics.errors import InvalidInputError
 
 try:  # optional fast path
     import pyarrow as pa
+    from h3ronpy import grid_disk as _h3ronpy_grid_disk
     from h3ronpy.vector import coordinates_to_cells as _h3ronpy_coordinates_to_cells
 except ImportError:  # pragma: no cover - exercised only without h3ronpy
     _h3ronpy_coordinates_to_cells = None
+    _h3ronpy_grid_disk = None
 
 DEFAULT_RESOLUTION = 9
 _CHUNK = 1 << 20  # rows per thread task: large enough to amortise Arrow overhead
@@ -133,6 +135,22 @@ def grid_disk_cells(cells: np.ndarray, k: int) -> np.ndarray:
     return np.array(sorted(out), dtype=np.uint64)
 
 
+def _disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """grid_disk of every cell as (owner index per member, member cells), vectorised when possible."""
+    if _h3ronpy_grid_disk is not None and len(cells):
+        lists = pa.array(_h3ronpy_grid_disk(pa.array(cells, type=pa.uint64()), k))
+        offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+        members = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.uint64)
+        owners = np.repeat(np.arange(len(cells)), np.diff(offsets))
+        return owners, members
+    owners_list, members_list = [], []
+    for i, c in enumerate(cells):
+        disk = [h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k)]
+        owners_list.extend([i] * len(disk))
+        members_list.extend(disk)
+    return np.array(owners_list, dtype=np.int64), np.array(members_list, dtype=np.uint64)
+
+
 def neighbour_matrix(cells: np.ndarray, k: int = 1) -> sp.csr_matrix:
     """Binary spatial weights: W[i, j] = 1 iff cell j is in ``grid_disk(cell i, k)``.
 
@@ -146,20 +164,15 @@ def neighbour_matrix(cells: np.ndarray, k: int = 1) -> sp.csr_matrix:
     sorted_cells = cells[order]
     if sorted_cells.size and np.any(sorted_cells[1:] == sorted_cells[:-1]):
         raise InvalidInputError("Cells passed to neighbour_matrix must be unique.")
-    rows: list[int] = []
-    cols: list[int] = []
-    for i, c in enumerate(cells):
-        disk = np.array(
-            [h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k)], dtype=np.uint64
-        )
-        pos = np.searchsorted(sorted_cells, disk)
-        pos = np.clip(pos, 0, max(len(sorted_cells) - 1, 0))
-        hit = sorted_cells[pos] == disk
-        rows.extend([i] * int(hit.sum()))
-        cols.extend(order[pos[hit]].tolist())
     n = cells.shape[0]
-    data = np.ones(len(rows), dtype=np.float64)
-    return sp.csr_matrix((data, (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))), shape=(n, n))
+    if n == 0:
+        return sp.csr_matrix((0, 0))
+    owners, members = _disks(cells, k)
+    pos = np.clip(np.searchsorted(sorted_cells, members), 0, n - 1)
+    hit = sorted_cells[pos] == members
+    rows, cols = owners[hit], order[pos[hit]]
+    data = np.ones(rows.shape[0], dtype=np.float64)
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
 
 
 def polygon_to_cells(geometry, resolution: int = DEFAULT_RESOLUTION) -> np.ndarray:
