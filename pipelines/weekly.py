@@ -1,0 +1,461 @@
+"""The weekly run (``hotspots weekly``): engine -> patrol plan -> maps -> report -> privacy scan.
+
+One ISO week, one folder ``<out_root>/<week>/`` holding
+
+* the hotspot engine's outputs (``cube.parquet``, ``hotspots.parquet`` + ``.geojson``,
+  ``scan_clusters.geojson``, ``clusters.geojson``, ``convergence.parquet``),
+* ``patrol_plan.csv`` + ``patrol_plan.geojson`` (commanders; cells, places and times only),
+* ``analyst_map.html`` (analyst) and ``patrol_map.html`` (commanders), both offline,
+* ``report.html`` (the analyst's weekly report, shareable with partners),
+* ``run.json``: the engine's record extended with the weekly parameters, every automatic
+  choice, the backtest, timings and the privacy scan's result.
+
+Steps, each recorded in run.json ``weekly.timings_s``:
+
+1. the hotspot engine (:func:`pipelines.hotspots_run.run_hotspots`) on the week;
+2. ``previous_week``: the same statistics on the window ending one week earlier (categories
+   for the headline "new / intensifying / ended", and last week's plan for the backtest when
+   no saved plan exists);
+3. ``patrol_plan``: cells ranked from category, recent excess, convergence and harm flags
+   (METHODS §8); time windows from the hour-of-week (store time zone) of every found/report
+   event in the planned cells up to the end of the week (``episode_started`` events are left
+   out: a last-seen location is often the placement itself);
+4. ``maps``, ``report``, ``privacy_scan`` (:mod:`pipelines.privacy_scan` over the folder with
+   every pseudonym, episode/report id and raw event coordinate of the store).
+
+Configuration (``hotspots.toml``, read by :func:`load_config`)::
+
+    tiles = "https://your-tile-server/{z}/{x}/{y}.png"   # default: no tiles (offline)
+    k_suppression = 5       # counts of distinct young people below k show as "<k"
+    top_n = 10              # hotspots in the report's table and equity section
+    equity_weeks = 8        # weeks of events behind each hotspot's equity breakdown
+    harm_weeks = 4          # weeks of cse_concern / high-risk events in the patrol score
+
+    [patrol]                # analytics.patrol.PatrolParams
+    n_cells = 10
+
+    [hotspots]              # pipelines.hotspots_run.HotspotParams (not week / resolution)
+    scan_replicates = 999
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+
+from analytics import grid
+from analytics.accuracy import hit_rate, max_capture, pai, pei_star
+from analytics.errors import HotspotError, InvalidInputError
+from analytics.maps import analyst_map, patrol_map, render_html
+from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
+from analytics.privacy import DEFAULT_K
+from analytics.weeks import parse_week, week_label
+from pipelines import cube as cube_mod
+from pipelines.hotspots_run import HotspotParams, _cube_arrays, _places, analyse_cube, default_week, run_hotspots
+from pipelines.store import Store
+
+__all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
+           "SHARED_OUTPUTS", "ANALYST_OUTPUTS", "weekly_outputs_for_demo"]
+
+#: Progress steps reported by :func:`run_weekly` (engine steps first), for a progress bar's total.
+WEEKLY_STEPS = ("cube", "gi_star", "trend_and_categories", "scan", "st_dbscan", "convergence", "places", "write",
+                "previous_week", "patrol_plan", "maps", "report", "privacy_scan")
+#: Files meant for commanders, partners and researchers: no person refs, placement or raw event
+#: coordinates, and counts of distinct young people below k suppressed (scanned in full).
+SHARED_OUTPUTS = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson")
+#: Analyst-only files (may hold exact counts and cluster hulls); scanned for person references only.
+ANALYST_OUTPUTS = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "clusters.geojson",
+                   "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json")
+
+_PATROL_KEYS = ("n_cells", "window_hours", "n_windows", "visit_minutes", "revisit_minutes", "w_category",
+                "w_excess", "w_convergence", "w_harm", "n_bands", "smoothing_hours")
+_HOTSPOT_KEYS = tuple(f.name for f in fields(HotspotParams) if f.name not in ("week", "resolution"))
+#: Top-level keys and their defaults (``patrol`` and ``hotspots`` are tables).
+DEFAULT_CONFIG: dict = {
+    "tiles": None, "k_suppression": DEFAULT_K, "top_n": 10, "equity_weeks": 8, "harm_weeks": 4,
+    "patrol": {}, "hotspots": {},
+}
+
+
+# ------------------------------------------------------------------------------------ config
+def _config_error(source: str, problems: list[str]) -> InvalidInputError:
+    return InvalidInputError(f"Invalid configuration in {source}: " + "; ".join(problems) + ".")
+
+
+def validate_config(raw: dict | None, source: str = "config") -> dict:
+    """Check a configuration dict (as parsed from ``hotspots.toml``) and fill in defaults.
+
+    Unknown keys, wrong types and out-of-range values raise :class:`InvalidInputError`
+    naming the key, the value received and what is allowed.
+    """
+    raw = dict(raw or {})
+    problems: list[str] = []
+    unknown = sorted(set(raw) - set(DEFAULT_CONFIG))
+    if unknown:
+        problems.append(f"unknown key(s) {', '.join(unknown)} (allowed: {', '.join(DEFAULT_CONFIG)})")
+    cfg = {**DEFAULT_CONFIG, **{k: v for k, v in raw.items() if k in DEFAULT_CONFIG}}
+    tiles = cfg["tiles"]
+    if tiles in ("", "none", "None"):
+        cfg["tiles"] = tiles = None
+    if tiles is not None:
+        if not isinstance(tiles, str) or not tiles.lower().startswith(("http://", "https://")) \
+                or not all(p in tiles for p in ("{z}", "{x}", "{y}")):
+            problems.append(f"tiles must be a URL template like \"https://your-tile-server/{{z}}/{{x}}/{{y}}.png\"; "
+                            f"received {tiles!r}")
+    for key, low, high in (("k_suppression", 2, 100), ("top_n", 1, 100), ("equity_weeks", 1, 104),
+                           ("harm_weeks", 1, 52)):
+        v = cfg[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            problems.append(f"{key} must be an integer from {low} to {high}; received {v!r}")
+    for table, allowed in (("patrol", _PATROL_KEYS), ("hotspots", _HOTSPOT_KEYS)):
+        sub = cfg[table]
+        if not isinstance(sub, dict):
+            problems.append(f"[{table}] must be a table; received {sub!r}")
+            continue
+        bad = sorted(set(sub) - set(allowed))
+        if bad:
+            problems.append(f"unknown key(s) {', '.join(bad)} in [{table}] (allowed: {', '.join(allowed)})")
+        cfg[table] = {k: v for k, v in sub.items() if k in allowed}
+    if problems:
+        raise _config_error(source, problems)
+    try:  # the parameter objects validate values and say what is allowed
+        PatrolParams(**cfg["patrol"])
+        HotspotParams(**cfg["hotspots"])
+    except (InvalidInputError, TypeError) as exc:
+        raise _config_error(source, [str(exc).replace("\n", " ")]) from exc
+    return cfg
+
+
+def load_config(path: Path | None) -> dict:
+    """Read ``hotspots.toml`` (or return the defaults when ``path`` is None) and validate it."""
+    if path is None:
+        return validate_config({})
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"Config file {path} not found; create it or leave out --config.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(f"Config file {path} is not valid TOML: {exc}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"Config file {path} cannot be read: {exc}.") from exc
+    return validate_config(raw, source=str(path))
+
+
+# ------------------------------------------------------------------------------------ run
+@dataclass
+class WeeklyRun:
+    """What a weekly run produced."""
+
+    week: str
+    out_dir: Path
+    outputs: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, object] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    synthetic: bool = False
+    privacy_findings: list = field(default_factory=list)
+
+
+class _Steps:
+    def __init__(self, timings: dict[str, float], progress: Callable[[str], None] | None):
+        self.timings, self.progress = timings, progress
+
+    def __call__(self, name: str):
+        steps = self
+
+        class _Step:
+            def __enter__(self_inner):
+                if steps.progress:
+                    steps.progress(name)
+                self_inner.t0 = time.perf_counter()
+
+            def __exit__(self_inner, *exc):
+                steps.timings[name] = round(time.perf_counter() - self_inner.t0, 4)
+
+        return _Step()
+
+
+HOT_NOW = ("intensifying_hot", "persistent_hot", "new_hot", "consecutive_hot", "diminishing_hot", "sporadic_hot",
+           "oscillating_hot")
+
+
+def _hot_now(categories: pd.Series) -> np.ndarray:
+    """Cells that are hot spots this week (every hot category but ``historical_hot``)."""
+    return categories.isin(HOT_NOW).to_numpy()
+
+
+def _harm_events(cube: pd.DataFrame, weeks: list[date], harm_weeks: int) -> pd.Series:
+    recent = pd.to_datetime(cube["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - harm_weeks)])
+    sub = cube[recent]
+    return (sub["cse_concern_episodes"] + sub["high_risk_episodes"]).groupby(sub["cell"]).sum()
+
+
+def _rank_frame(cells: np.ndarray, categories, count, expected, z, harm: pd.Series,
+                convergence: pd.Series | None, places=None) -> pd.DataFrame:
+    frame = pd.DataFrame({"cell": cells, "category": np.asarray(categories), "count": count, "expected": expected,
+                          "z": z})
+    frame["harm_events"] = harm.reindex(cells).fillna(0).to_numpy()
+    frame["convergence_score"] = (convergence.reindex(cells).fillna(0).to_numpy()
+                                  if convergence is not None else 0.0)
+    if places is not None:
+        frame["places"] = places
+    return frame
+
+
+def _event_times(store: Store, cells: np.ndarray, last_week: date) -> pd.DataFrame:
+    """Found/report events in ``cells`` up to the end of the analysed week (all history)."""
+    if len(cells) == 0:
+        return pd.DataFrame({"cell": np.array([], dtype=np.uint64), "timestamp": pd.to_datetime([], utc=True)})
+    store.con.register("weekly_plan_cells", pd.DataFrame({"cell": cells.astype(np.uint64)}))
+    try:
+        ev = store.con.execute(
+            "select cell, \"at\" as timestamp from int_cell_events "
+            "where event <> 'episode_started' and week_start <= $last "
+            "and cell in (select cast(cell as ubigint) from weekly_plan_cells)", {"last": last_week}).df()
+    finally:
+        store.con.unregister("weekly_plan_cells")
+    ev["cell"] = ev["cell"].astype(np.uint64)
+    return ev
+
+
+def _cell_area_km2(cells: np.ndarray) -> np.ndarray:
+    return np.array([h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in cells], dtype=np.float64)
+
+
+def _backtest(plan_cells: np.ndarray, cells: np.ndarray, this_week: np.ndarray, areas: np.ndarray) -> dict:
+    """Last week's plan cells scored against this week's events (hit rate, PAI, PEI*)."""
+    chosen = np.isin(cells, plan_cells)
+    n, N = float(this_week[chosen].sum()), float(this_week.sum())
+    a, A = float(areas[chosen].sum()), float(areas.sum())
+    n_star = max_capture(this_week, int(chosen.sum()))
+
+    def clean(v: float) -> float | None:
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)
+
+    return {"n_cells": int(chosen.sum()), "n": int(n), "N": int(N), "a_km2": round(a, 4), "A_km2": round(A, 3),
+            "n_star": int(n_star), "hit_rate": clean(hit_rate(n, N)), "pai": clean(pai(n, N, a, A)),
+            "pei_star": clean(pei_star(n, n_star)), "cells": grid.cells_to_hex(cells[chosen])}
+
+
+def _read_layer(path: Path) -> gpd.GeoDataFrame | None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not data.get("features"):
+        return None
+    return gpd.read_file(path)
+
+
+def _synthetic(out_dir: Path) -> bool:
+    return bool(json.loads((out_dir / "run.json").read_text(encoding="utf-8")).get("synthetic"))
+
+
+def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int | None = None,
+               config: dict | None = None, progress: Callable[[str], None] | None = None) -> WeeklyRun:
+    """Run the whole weekly job for one ISO week into ``out_root/<week>/``.
+
+    Parameters
+    ----------
+    store : Store
+        An open store (read-only is enough).
+    week : str or None
+        ISO week ``YYYY-Www``; default: the last complete ISO week with data (recorded as a choice).
+    out_root : Path
+        Parent folder; the week's folder is created (and its files overwritten) inside it.
+    resolution : int, optional
+        H3 resolution of the cube; default the store's.
+    config : dict, optional
+        As returned by :func:`load_config` (validated again here).
+    progress : callable, optional
+        Called with each step's name (:data:`WEEKLY_STEPS`) as it starts.
+    """
+    cfg = validate_config(config)
+    k = cfg["k_suppression"]
+    timings: dict[str, float] = {}
+    step = _Steps(timings, progress)
+    choices: list[str] = []
+    res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    if week is None:
+        cube_mod.prepare_events(store, res)
+        week = default_week(store)
+        choices.append(f"Week set to {week}, the last complete ISO week with data.")
+    else:
+        week = week_label(parse_week(week))
+    out_dir = Path(out_root) / week
+    params = HotspotParams(week=week, resolution=resolution, **cfg["hotspots"])
+    pparams = PatrolParams(**cfg["patrol"])
+
+    t0 = time.perf_counter()
+    engine = run_hotspots(store, params, out_dir, progress=progress)
+    engine_s = round(time.perf_counter() - t0, 4)
+    synthetic = _synthetic(out_dir)
+
+    cube_now = cube_mod.cube_frame(store)
+    cells, counts, exposure, weeks = _cube_arrays(cube_now, params.measure)
+    hotspots = pd.read_parquet(out_dir / "hotspots.parquet")
+    if grid.cells_to_hex(cells) != hotspots["cell"].tolist():
+        raise HotspotError("Internal error: hotspots.parquet and the cube list different cells.")
+    conv = pd.read_parquet(out_dir / "convergence.parquet")
+    conv_score = (pd.Series(conv["score"].to_numpy(dtype=float), index=grid.hex_to_cells(conv["cell"]))
+                  if len(conv) else None)
+    harm = _harm_events(cube_now, weeks, cfg["harm_weeks"])
+
+    # --- previous week: categories for the headline, and the plan it would have produced
+    with step("previous_week"):
+        prev_week = week_label(parse_week(week) - timedelta(weeks=1))
+        first_prev = weeks[0] - timedelta(weeks=1)
+        cube_mod.build_cube(store, res, week_label(first_prev), prev_week)
+        cube_prev = cube_mod.cube_frame(store)
+        p_cells, p_counts, p_exposure, p_weeks = _cube_arrays(cube_prev, params.measure)
+        prev = analyse_cube(p_counts, p_cells, p_exposure, p_weeks, replace(params, scan_replicates=0))
+        previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev.emerging["category"].to_numpy()})
+        saved_plan = Path(out_root) / prev_week / "patrol_plan.csv"
+        if saved_plan.is_file():
+            last_plan_cells = grid.hex_to_cells(pd.read_csv(saved_plan)["cell"].astype(str))
+            plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
+        else:
+            prev_rank = _rank_frame(p_cells, prev.emerging["category"], p_counts[:, -1], prev.gi.expected[:, -1],
+                                    prev.gi.z[:, -1], _harm_events(cube_prev, p_weeks, cfg["harm_weeks"]), None)
+            last_plan_cells = rank_cells(prev_rank, pparams)["cell"].to_numpy(dtype=np.uint64)
+            plan_source = (f"recomputed: no saved plan for {prev_week} in the output folder, so last week's plan was "
+                           "rebuilt from the window ending that week with the same patrol parameters "
+                           "(without the convergence term)")
+            choices.append(f"Backtest plan for {prev_week} {plan_source}.")
+        backtest = _backtest(last_plan_cells, cells, counts[:, -1], _cell_area_km2(cells))
+        backtest.update({"plan_week": prev_week, "events_week": week, "source": plan_source,
+                         "measure": params.measure})
+
+    # --- patrol plan
+    with step("patrol_plan"):
+        rank_in = _rank_frame(cells, hotspots["category"], hotspots["count"], hotspots["expected"], hotspots["z"],
+                              harm, conv_score, hotspots["places"].fillna("").to_numpy())
+        chosen = rank_cells(rank_in, pparams)["cell"].to_numpy(dtype=np.uint64)
+        events = _event_times(store, chosen, weeks[-1])
+        plan = patrol_plan(rank_in, events, params=pparams, tz=store.timezone)
+        if len(plan) < pparams.n_cells:
+            choices.append(f"Patrol plan holds {len(plan)} cell(s), fewer than n_cells = {pparams.n_cells}: "
+                           "only cells with a positive score are planned.")
+        plan_paths = {"patrol_plan_csv": out_dir / "patrol_plan.csv",
+                      "patrol_plan_geojson": out_dir / "patrol_plan.geojson"}
+        _write_plan(plan, plan_paths["patrol_plan_csv"], plan_paths["patrol_plan_geojson"], synthetic, week)
+
+    # --- maps
+    generated = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+    with step("maps"):
+        recent = cube_now[pd.to_datetime(cube_now["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - 4)])]
+        recent = recent[recent[params.measure] > 0]
+        recent_weeks = pd.DataFrame({"cell": recent["cell"].to_numpy(dtype=np.uint64), "week": recent["week"],
+                                     "count": recent[params.measure]})
+        amap = analyst_map(
+            hotspots, places=_places(store), scan_clusters=_read_layer(out_dir / "scan_clusters.geojson"),
+            st_clusters=_read_layer(out_dir / "clusters.geojson"), convergence=conv if len(conv) else None,
+            recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k,
+            subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · generated {generated}")
+        pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic,
+                          subtitle=f"Week after {week} · {len(plan)} cells · generated {generated}")
+        map_paths = {"analyst_map": out_dir / "analyst_map.html", "patrol_map": out_dir / "patrol_map.html"}
+        map_paths["analyst_map"].write_text(render_html(amap), encoding="utf-8")
+        map_paths["patrol_map"].write_text(render_html(pmap), encoding="utf-8")
+
+    # --- run.json (extended) and report
+    meta = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    headline = _headline(hotspots, previous)
+    outputs = {**engine.outputs, **{k_: str(v) for k_, v in {**plan_paths, **map_paths}.items()},
+               "report": str(out_dir / "report.html")}
+    meta.update({
+        "command": "hotspots weekly", "outputs": outputs, "choices": choices + meta.get("choices", []),
+    })
+    meta["weekly"] = {
+        "parameters": {"config": cfg, "patrol": _jsonable(asdict(pparams)), "k_suppression": k,
+                       "top_n": cfg["top_n"], "equity_weeks": cfg["equity_weeks"], "harm_weeks": cfg["harm_weeks"],
+                       "tiles": cfg["tiles"], "previous_week_scan_replicates": 0},
+        "previous_week": prev_week, "headline": headline, "backtest": backtest,
+        "plan_cells": plan["cell"].tolist(),
+        "privacy": {"shared_outputs": list(SHARED_OUTPUTS), "analyst_only": list(ANALYST_OUTPUTS), "k": k},
+    }
+    with step("report"):
+        from pipelines.report import build_report
+        html = build_report(store, meta=meta, hotspots=hotspots, cube=cube_now, weeks=weeks,
+                            measure=params.measure, previous=previous, plan=plan, k=k, top_n=cfg["top_n"],
+                            equity_weeks=cfg["equity_weeks"], generated=generated)
+        Path(outputs["report"]).write_text(html, encoding="utf-8")
+
+    with step("privacy_scan"):
+        from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_raw_points
+        findings = scan_outputs(out_dir, None, store_forbidden_strings(store), store_raw_points(store), k=k)
+    timings_weekly = {"engine": engine_s, **timings}
+    meta["weekly"]["privacy"]["findings"] = [f.as_dict() for f in findings]
+    meta["weekly"]["timings_s"] = timings_weekly
+    meta["timings_s"] = {**meta.get("timings_s", {}), **timings}
+    (out_dir / "run.json").write_text(json.dumps(_jsonable(meta), indent=2, default=str), encoding="utf-8")
+    outputs["run"] = str(out_dir / "run.json")
+
+    summary = {**engine.summary, "plan_cells": len(plan), "headline": {k_: len(v) for k_, v in headline.items()},
+               "backtest": {k_: backtest[k_] for k_ in ("plan_week", "n", "N", "hit_rate", "pai", "pei_star")},
+               "privacy_findings": len(findings)}
+    return WeeklyRun(week=week, out_dir=out_dir, outputs=outputs, summary=summary, choices=meta["choices"],
+                     timings={**engine.timings, **timings}, synthetic=synthetic, privacy_findings=findings)
+
+
+SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
+
+
+def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, synthetic: bool, week: str) -> None:
+    """Plan as CSV and GeoJSON; from synthetic data both say so on their face (a ``synthetic`` column /
+    property and the collection's ``name``). Real data gets exactly :data:`analytics.patrol.PLAN_COLUMNS`."""
+    out = plan.assign(synthetic=SYNTHETIC_LABEL) if synthetic else plan
+    out.to_csv(csv_path, index=False)
+    gj = plan_geojson(plan)
+    gj = {"type": gj["type"], "name": f"{'SYNTHETIC ' if synthetic else ''}patrol plan for the week after {week}",
+          "features": gj["features"]}
+    if synthetic:
+        for feature in gj["features"]:
+            feature["properties"]["synthetic"] = SYNTHETIC_LABEL
+    geojson_path.write_text(json.dumps(gj, ensure_ascii=False), encoding="utf-8")
+
+
+def _headline(hotspots: pd.DataFrame, previous: pd.DataFrame) -> dict[str, list[str]]:
+    """Cells that became, are intensifying, stayed, or stopped being hot spots since last week (by Gi* z)."""
+    both = hotspots[["cell", "category", "z"]].merge(previous.rename(columns={"category": "previous"}), on="cell",
+                                                     how="left")
+    both = both.sort_values(["z", "cell"], ascending=[False, True], kind="mergesort")  # strongest first
+    both["previous"] = both["previous"].fillna("no_pattern")
+    now, before = _hot_now(both["category"]), _hot_now(both["previous"])
+    return {
+        "new": both.loc[now & ~before, "cell"].tolist(),
+        "intensifying": both.loc[both["category"] == "intensifying_hot", "cell"].tolist(),
+        "ended": both.loc[~now & before, "cell"].tolist(),
+        "continuing": both.loc[now & before, "cell"].tolist(),
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def weekly_outputs_for_demo(db: Path, out_root: Path, week: str | None = None, config: dict | None = None,
+                            progress: Callable[[str], None] | None = None) -> WeeklyRun:
+    """Open the store read-only and run the weekly job (what ``hotspots demo`` calls at its end)."""
+    from pipelines import store as store_mod
+    with store_mod.opened(db, read_only=True) as st:
+        return run_weekly(st, week, out_root, config=config, progress=progress)

@@ -1,0 +1,267 @@
+"""The weekly run on the committed SYNTHETIC sample: files, patrol plan, report sections, privacy, sizes.
+
+One ingest of the sample and two weekly runs (the week before the sample's last week, then
+its last week, so the backtest reads a saved plan) are shared by this module, the privacy
+scanner's tests and the browser tests through :func:`sample_weekly` (memoised per process).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import timedelta
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from analytics.errors import InvalidInputError
+from analytics.patrol import PLAN_COLUMNS
+from analytics.privacy import key_fingerprint
+from analytics.weeks import parse_week, week_label
+from pipelines import store as store_mod
+from pipelines.ingest import ingest_file
+from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_raw_points
+from pipelines.resources import shipped_dir
+from pipelines.weekly import (ANALYST_OUTPUTS, SHARED_OUTPUTS, WEEKLY_STEPS, load_config, run_weekly,
+                              validate_config)
+from tests.conftest import TEST_KEY
+
+SAMPLE = shipped_dir("data_samples")
+ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
+         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
+#: Fast engine settings for tests (the scan's Monte Carlo is the slow part).
+FAST = {"hotspots": {"scan_replicates": 49}}
+_CACHE: dict = {}
+
+
+def sample_weekly(tmp_path_factory) -> dict:
+    """Ingest the sample once and run the weekly job for its last two weeks (memoised per process).
+
+    Returns a dict: ``db``, ``root`` (output root), ``week``, ``out`` (the last week's folder),
+    ``run`` (its WeeklyRun), ``prev_run``, ``truth`` (ground truth), ``seconds`` and ``steps``.
+    """
+    if "run" in _CACHE:
+        return _CACHE
+    base = tmp_path_factory.mktemp("weekly_sample")
+    db = base / "sample.duckdb"
+    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    with store_mod.opened(db) as st:
+        for kind, name in ORDER:
+            ingest_file(st, kind, SAMPLE / name, TEST_KEY)
+    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
+    week = truth["weeks"][1]
+    prev_week = week_label(parse_week(week) - timedelta(weeks=1))
+    root = base / "weekly"
+    steps: list[str] = []
+    t0 = time.perf_counter()
+    with store_mod.opened(db, read_only=True) as st:
+        prev_run = run_weekly(st, prev_week, root, config=FAST)
+        run = run_weekly(st, week, root, config=FAST, progress=steps.append)
+    _CACHE.update(db=db, root=root, week=week, out=root / week, run=run, prev_run=prev_run, truth=truth,
+                  seconds=time.perf_counter() - t0, steps=steps)
+    return _CACHE
+
+
+@pytest.fixture(scope="module")
+def weekly(tmp_path_factory):
+    return sample_weekly(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def report_html(weekly) -> str:
+    return (weekly["out"] / "report.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- files and run.json
+def test_every_output_is_written(weekly):
+    out = weekly["out"]
+    for name in SHARED_OUTPUTS + ANALYST_OUTPUTS:
+        assert (out / name).is_file(), name
+    assert weekly["steps"] == list(WEEKLY_STEPS)
+    print(f"\nweekly runs (2 weeks, incl. ingest-free engine runs): {weekly['seconds']:.1f} s; "
+          f"last week timings: {weekly['run'].timings}")
+
+
+def test_run_json_records_the_weekly_run(weekly):
+    meta = json.loads((weekly["out"] / "run.json").read_text())
+    assert meta["command"] == "hotspots weekly" and meta["week"] == weekly["week"] and meta["synthetic"] is True
+    for key in ("report", "analyst_map", "patrol_map", "patrol_plan_csv", "patrol_plan_geojson", "run", "cube"):
+        assert key in meta["outputs"] or key == "run", key
+    w = meta["weekly"]
+    assert w["parameters"]["k_suppression"] == 5 and w["parameters"]["patrol"]["n_cells"] == 10
+    assert w["parameters"]["config"]["hotspots"]["scan_replicates"] == FAST["hotspots"]["scan_replicates"]
+    assert w["parameters"]["tiles"] is None
+    assert set(w["timings_s"]) >= {"engine", "previous_week", "patrol_plan", "maps", "report", "privacy_scan"}
+    assert w["privacy"]["findings"] == [] and w["privacy"]["shared_outputs"] == list(SHARED_OUTPUTS)
+    assert "saved plan" in w["backtest"]["source"]  # the week before was run first
+    assert w["backtest"]["plan_week"] == weekly["prev_run"].week
+    assert str(TEST_KEY.decode()) not in json.dumps(meta)
+
+
+def test_headline_is_consistent(weekly):
+    meta = json.loads((weekly["out"] / "run.json").read_text())
+    hl = meta["weekly"]["headline"]
+    hot = pd.read_parquet(weekly["out"] / "hotspots.parquet")
+    hot_now = hot["category"].str.endswith("_hot") & (hot["category"] != "historical_hot")
+    assert len(hl["new"]) + len(hl["continuing"]) == int(hot_now.sum())
+    assert not set(hl["new"]) & set(hl["ended"])
+    assert set(hl["intensifying"]) == set(hot.loc[hot["category"] == "intensifying_hot", "cell"])
+
+
+def test_backtest_numbers(weekly):
+    bt = json.loads((weekly["out"] / "run.json").read_text())["weekly"]["backtest"]
+    prev_plan = pd.read_csv(weekly["root"] / bt["plan_week"] / "patrol_plan.csv")
+    assert bt["n_cells"] == len(prev_plan) and set(bt["cells"]) == set(prev_plan["cell"])
+    assert 0 <= bt["n"] <= bt["n_star"] <= bt["N"]
+    assert bt["hit_rate"] == pytest.approx(bt["n"] / bt["N"], abs=1e-4)
+    assert bt["pei_star"] == pytest.approx(bt["n"] / bt["n_star"], abs=1e-4)
+    assert bt["pai"] == pytest.approx((bt["n"] / bt["N"]) / (bt["a_km2"] / bt["A_km2"]), rel=1e-3)
+
+
+# ---------------------------------------------------------------- patrol plan
+def test_patrol_plan_has_places_and_times_only(weekly):
+    out = weekly["out"]
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    assert list(plan.columns) == PLAN_COLUMNS + ["synthetic"]  # real data: exactly PLAN_COLUMNS
+    assert (plan["synthetic"] == "SYNTHETIC — not real young people").all()
+    assert 1 <= len(plan) <= 10 and plan["rank"].tolist() == list(range(1, len(plan) + 1))
+    assert set(plan["priority"]) <= {1, 2, 3}
+    assert plan["windows"].fillna("").str.match(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:00").all()
+    text = (out / "patrol_plan.csv").read_text() + (out / "patrol_plan.geojson").read_text()
+    assert not re.search(r"pk_[0-9a-f]{8}|SYN-[EPHR]\d|young_people|n_events|count", text)
+    gj = json.loads((out / "patrol_plan.geojson").read_text())
+    assert [f["id"] for f in gj["features"]] == plan["cell"].tolist()
+    assert gj["name"].startswith("SYNTHETIC") and all(f["properties"]["synthetic"] for f in gj["features"])
+    assert gpd.read_file(out / "patrol_plan.geojson").crs.to_epsg() == 4326
+
+
+def test_plan_targets_planted_sites(weekly):
+    plan = pd.read_csv(weekly["out"] / "patrol_plan.csv")
+    truth = weekly["truth"]
+    planted = {c for s in truth["sites"] for c in s["cells"] + s.get("halo_cells", [])}
+    assert len(set(plan["cell"]) & planted) >= len(plan) // 2, "most planned cells should be planted sites"
+
+
+# ---------------------------------------------------------------- report
+SECTIONS = ("summary", "top-hotspots", "patrol", "backtest", "equity", "data-quality", "methods")
+
+
+def test_report_sections_and_banner(report_html):
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in report_html, sid
+    assert 'id="synthetic-banner"' in report_html and "SYNTHETIC DATA" in report_html
+    for text in ("New hot spots since last week", "Hit rate", "PAI", "PEI*", "Quarantined rows by reason",
+                 "Late-arriving records", "Feedback-loop check", "Automatic choices", "Age 12–13", "First Nations",
+                 "LGBTQIA+", "CALD", "Disability", "risk", "young people"):
+        assert text in report_html, text
+    assert "offender" not in report_html.lower() and "suspect" not in report_html.lower()
+
+
+def test_report_is_self_contained(report_html):
+    assert "http://" not in report_html and "https://" not in report_html
+    assert "<script" not in report_html and "<link" not in report_html and "@import" not in report_html
+    assert "<img" not in report_html and "url(" not in report_html
+    assert "@page" in report_html and "@media print" in report_html
+
+
+def test_report_sparklines_one_per_top_hotspot(report_html):
+    top = report_html.split('<section id="top-hotspots">')[1].split("</section>")[0]
+    rows = top.count("<tr>") - 1  # minus the header row
+    assert rows >= 1 and top.count('<svg class="spark"') == rows
+
+
+def test_report_quarantine_and_batches_match_the_store(weekly, report_html):
+    with store_mod.opened(weekly["db"], read_only=True) as st:
+        n_q = st.con.execute("select count(*) from quarantine").fetchone()[0]
+        files = [r[0] for r in st.con.execute("select file_name from batches").fetchall()]
+    assert f"Quarantined rows by reason ({n_q} in all)" in report_html
+    for f in files:
+        assert f in report_html
+
+
+def test_equity_counts_are_suppressed(report_html):
+    equity = report_html.split('<section id="equity">')[1].split("</section>")[0]
+    cells = re.findall(r'<td class="num yp">([^<]*)</td>', equity)
+    assert cells, "equity table has no cells"
+    assert "&lt;5" in cells, "the sample's small groups should show as <5"
+    for v in cells:
+        assert v in ("0", "&lt;5", "*") or (v.isdigit() and int(v) >= 5), v
+
+
+def test_police_feedback_flag_matches_the_cube(weekly, report_html):
+    cube = pd.read_parquet(weekly["out"] / "cube.parquet")
+    dq = report_html.split("Feedback-loop check")[1].split("</section>")[0]
+    flagged = dq.count("feedback-loop risk")
+    top = report_html.split('<section id="top-hotspots">')[1].split("</section>")[0]
+    top_cells = re.findall(r"<code>([0-9a-f]{15})</code>", top)
+    sums = cube[cube["cell"].isin(top_cells)].groupby("cell")[["reports", "reports_police"]].sum()
+    expected = int((sums["reports_police"] > 0.6 * sums["reports"]).sum())
+    assert flagged == expected
+
+
+# ---------------------------------------------------------------- maps, sizes, privacy
+def test_maps_offline_synthetic_and_small(weekly):
+    out = weekly["out"]
+    for name, limit_mb in (("patrol_map.html", 2), ("analyst_map.html", 10)):
+        html = (out / name).read_text(encoding="utf-8")
+        assert "http://" not in html and "https://" not in html, name
+        assert "SYNTHETIC" in html, name
+        size = (out / name).stat().st_size / 1e6
+        assert size <= limit_mb, f"{name} is {size:.2f} MB"
+    patrol = (out / "patrol_map.html").read_text(encoding="utf-8")
+    plan = pd.read_csv(out / "patrol_plan.csv")
+    for cell in plan["cell"]:
+        assert cell in patrol
+
+
+def test_privacy_scan_of_the_sample_outputs_is_clean(weekly):
+    placements = pd.read_csv(SAMPLE / "placements.csv")
+    with store_mod.opened(weekly["db"], read_only=True) as st:
+        forbidden = store_forbidden_strings(st) | set(placements["placement_ref"])
+        raw = store_raw_points(st)
+    findings = scan_outputs(weekly["out"], placements[["lat", "lon"]], forbidden, raw, k=5)
+    assert findings == [], "\n".join(map(str, findings))
+
+
+# ---------------------------------------------------------------- config
+def test_config_defaults_and_file(tmp_path):
+    cfg = load_config(None)
+    assert cfg["tiles"] is None and cfg["k_suppression"] == 5 and cfg["patrol"] == {}
+    path = tmp_path / "hotspots.toml"
+    path.write_text('tiles = "https://tiles.internal/{z}/{x}/{y}.png"\nk_suppression = 10\n\n'
+                    "[patrol]\nn_cells = 5\n\n[hotspots]\nscan_replicates = 99\n")
+    cfg = load_config(path)
+    assert cfg["tiles"].startswith("https://tiles.internal/") and cfg["k_suppression"] == 10
+    assert cfg["patrol"] == {"n_cells": 5} and cfg["hotspots"] == {"scan_replicates": 99}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('tile = "x"\n', "unknown key(s) tile"),
+    ('[patrol]\nbudget = 3\n', "unknown key(s) budget in [patrol]"),
+    ('[hotspots]\nweek = "2025-W01"\n', "unknown key(s) week in [hotspots]"),
+    ('tiles = "tiles.internal/x.png"\n', "tiles must be a URL template"),
+    ("k_suppression = 1\n", "k_suppression must be an integer from 2"),
+    ("[patrol]\nn_cells = 0\n", "n_cells must be an integer"),
+    ("k_suppression = \n", "not valid TOML"),
+])
+def test_config_errors_are_clear(tmp_path, text, message):
+    path = tmp_path / "hotspots.toml"
+    path.write_text(text)
+    with pytest.raises(InvalidInputError) as info:
+        load_config(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    assert validate_config({"tiles": ""})["tiles"] is None
+
+
+def test_bad_week_is_refused(weekly, tmp_path):
+    with store_mod.opened(weekly["db"], read_only=True) as st:
+        with pytest.raises(InvalidInputError, match="ISO week"):
+            run_weekly(st, "2026-26", tmp_path)
