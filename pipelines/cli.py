@@ -314,6 +314,75 @@ def hotspots(
         out.print(f"  {name:17s} {path}")
 
 
+# ---------------------------------------------------------------------------------------- weekly
+
+@app.command()
+def weekly(
+    week: Optional[str] = typer.Option(None, "--week", help="ISO week YYYY-Www (default: the last complete ISO week with data)."),
+    db: Optional[Path] = DbOption,
+    out_root: Path = typer.Option(Path("out"), "--out", help="Output folder; the week's files go to <out>/<week>/."),
+    resolution: Optional[int] = typer.Option(None, "--res", help="H3 resolution (default: the store's, 9)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="hotspots.toml (tiles, k_suppression, patrol.n_cells, "
+                                          "hotspots.scan_replicates ...); default ./hotspots.toml when it exists."),
+    as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+) -> None:
+    """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
+
+    Example: hotspots weekly --week 2026-W20
+    """
+    from pipelines import store
+    from pipelines.audit import audited
+    from pipelines.weekly import WEEKLY_STEPS, load_config, run_weekly
+    if config is None and Path("hotspots.toml").is_file():
+        config = Path("hotspots.toml")
+    cfg = load_config(config)
+    params = {"week": week, "out": out_root, "resolution": resolution, "config": config}
+    with audited(store.resolve_db_path(db), "weekly", params) as entry:
+        with store.opened(db, read_only=True) as st:
+            with _progress() as progress:
+                task = progress.add_task("Weekly run", total=len(WEEKLY_STEPS))
+
+                def step(name: str) -> None:
+                    progress.update(task, description=f"Weekly run: {name.replace('_', ' ')}", advance=1)
+
+                run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step)
+        entry.add_outputs(run.outputs.values())
+        entry.row_counts = {"week": run.week, "plan_cells": run.summary["plan_cells"],
+                            "privacy_findings": len(run.privacy_findings)}
+        _print_weekly(run, config, as_json)
+        if run.privacy_findings:
+            for f in run.privacy_findings:
+                err.print(f"  privacy: {f}", markup=False, highlight=False)
+            raise HotspotError(f"Privacy check found {len(run.privacy_findings)} leak(s) in {run.out_dir}; "
+                               "do not share these files (details in run.json, weekly.privacy.findings).")
+
+
+def _print_weekly(run, config: Optional[Path], as_json: bool) -> None:
+    s, bt = run.summary, run.summary["backtest"]
+    if as_json:
+        print(json.dumps({"week": run.week, "synthetic": run.synthetic, "outputs": run.outputs, "summary": s,
+                          "choices": run.choices, "privacy_findings": [f.as_dict() for f in run.privacy_findings]},
+                         indent=2, default=str))
+        return
+    hl = s["headline"]
+    pct = "—" if bt["hit_rate"] is None else f"{100 * bt['hit_rate']:.1f} %"
+    out.print(f"Week {run.week}{' (SYNTHETIC)' if run.synthetic else ''}: {hl['new'] + hl['continuing']} hot spot "
+              f"cell(s); {hl['new']} new, {hl['intensifying']} intensifying, {hl['ended']} ended since last week; "
+              f"patrol plan of {s['plan_cells']} cell(s).")
+    pai = "—" if bt["pai"] is None else f"{bt['pai']:.1f}"
+    pei = "—" if bt["pei_star"] is None else f"{bt['pei_star']:.2f}"
+    out.print(f"Last week's plan ({bt['plan_week']}) against this week: hit rate {pct}, PAI {pai}, PEI* {pei}.")
+    if config is not None:
+        out.print(f"  note: configuration read from {config}")
+    for choice in run.choices:
+        out.print(f"  note: {choice}")
+    out.print("[bold]Open[/bold] (work offline):")
+    for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
+                       ("patrol plan", "patrol_plan_csv"), ("patrol plan GIS", "patrol_plan_geojson"),
+                       ("run record", "run")):
+        out.print(f"  {label:16s} {run.outputs[key]}")
+
+
 # ----------------------------------------------------------------------------------------- audit
 
 @app.command()
@@ -393,11 +462,27 @@ def demo(
     out.print(_batch_table(results))
     out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
               f"study area: {info.study_area}; {info.n_events} events.")
+    from pipelines.weekly import WEEKLY_STEPS, weekly_outputs_for_demo
+    with _progress() as progress:
+        task = progress.add_task("Weekly run", total=len(WEEKLY_STEPS))
+        week_run = weekly_outputs_for_demo(db, folder / "weekly", progress=lambda name: progress.update(
+            task, description=f"Weekly run: {name.replace('_', ' ')}", advance=1))
+    append(db, AuditEntry("demo weekly", {"dir": folder / "weekly"},
+                          row_counts={"week": week_run.week}), "ok")
+    hl = week_run.summary["headline"]
+    out.print(f"Weekly run {week_run.week} (SYNTHETIC): {hl['new'] + hl['continuing']} hot spot cell(s), "
+              f"{hl['new']} new since last week; patrol plan of {week_run.summary['plan_cells']} cell(s); "
+              f"privacy check: {len(week_run.privacy_findings)} finding(s).")
     out.print("\n[bold]Where everything is[/bold]")
     out.print(f"  SYNTHETIC inputs   {inputs}/ (ground truth: {paths['ground_truth']})")
     out.print(f"  store              {db}")
     out.print(f"  cube               {cube_path}")
+    out.print("\n[bold]Open these[/bold] (offline; SYNTHETIC)")
+    for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
+                       ("patrol plan", "patrol_plan_csv")):
+        out.print(f"  {label:18s} {week_run.outputs[key]}")
     out.print("\n[bold]What next[/bold]")
+    out.print(f"  hotspots weekly --db {db} --week {week_run.week} --out {folder}/weekly")
     out.print(f"  hotspots quarantine --db {db}            rows the demo data planted as bad")
     out.print(f"  hotspots cube --db {db} --res 8 --out {folder}/cube_res8.parquet")
     out.print(f"  hotspots ingest reports YOUR_FILE.csv --db {db}")
