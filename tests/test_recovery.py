@@ -1,0 +1,79 @@
+"""Recovery of planted hotspots on the committed SYNTHETIC sample (seed 7): the fast slice of
+``python -m benchmarks.recovery`` (issue 3, "Evidence required: Recovery").
+
+The sample is ingested once and scored exactly as the script scores it (same
+parameters: 199 scan replicates, scan seed 0), so the figures here are the script's
+seed-7 row. Scoring is defined in the ``benchmarks.recovery`` docstring.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import recovery
+from pipelines.hotspots_run import HotspotParams
+
+# Measured on the sample (seed 7, 199 replicates): S3 (onset 2025-W39) is not flagged
+# within 3 weeks of onset (its core cell is sporadic_hot at onset+3: a background report
+# made it hot earlier in the window); S4 is new_hot at onset+1. 192 flagged cell-weeks over
+# the 8 detection weeks, 74 in/next to a planted site.
+RECALL_MISS = "seed 7 measured: recall 1/2 = 0.50 (S3 missed), strict precision 74/192 = 0.385"
+PRECISION_MISS = RECALL_MISS
+
+
+@pytest.fixture(scope="module")
+def sample_score(tmp_path_factory):
+    paths = recovery._sample_paths()
+    truth = json.loads(paths["ground_truth"].read_text())
+    assert truth["seed"] == recovery.SAMPLE_SEED
+    db = tmp_path_factory.mktemp("recovery") / "sample.duckdb"
+    recovery.ingest_city(paths, db)
+    score = recovery.score_store(db, truth, HotspotParams(scan_replicates=recovery.DEFAULT_REPLICATES),
+                                 recovery.SAMPLE_SEED, "committed sample", places_path=paths["places"],
+                                 placements_path=paths["placements"])
+    return score, recovery.summarise([score]), truth
+
+
+def test_scoring_covers_every_site(sample_score):
+    score, summary, truth = sample_score
+    kinds = [s["kind"] for s in truth["sites"]]
+    assert len(score.emerging) == kinds.count("emerging") > 0
+    assert len(score.persistent) == kinds.count("persistent") > 0
+    assert len(score.convergence) == kinds.count("convergence") == 1
+    # 4 detection weeks per emerging site (onset .. onset + 3), none shared on the sample.
+    assert len(score.analysed_weeks) == 4 * kinds.count("emerging")
+    assert score.flagged >= score.flagged_credited >= score.flagged_strict >= 0
+    assert sum(score.unplanted_flags.values()) == score.flagged - score.flagged_strict
+    assert set(summary["targets"]) == {"recall", "precision_strict", "persistent", "convergence"}
+    report = recovery.format_report([score], summary, HotspotParams(scan_replicates=199), 0.0)
+    assert "TARGET Recall" in report and "TARGET Precision" in report
+
+
+@pytest.mark.xfail(strict=True, reason=RECALL_MISS)
+def test_sample_recall_meets_target(sample_score):
+    _, summary, _ = sample_score
+    assert summary["recall"] >= recovery.TARGET_RECALL, summary
+
+
+@pytest.mark.xfail(strict=True, reason=PRECISION_MISS)
+def test_sample_precision_meets_target(sample_score):
+    _, summary, _ = sample_score
+    assert summary["precision_strict"] >= recovery.TARGET_PRECISION, summary
+
+
+def test_sample_persistent_sites_come_out_persistent(sample_score):
+    score, _, _ = sample_score
+    assert all(p["ok"] for p in score.persistent), score.persistent
+
+
+def test_sample_convergence_site_found(sample_score):
+    score, _, _ = sample_score
+    assert all(c["found"] for c in score.convergence), score.convergence
+
+
+def test_further_seeds_skip_the_sample():
+    assert recovery.further_seeds(3) == [1, 2, 3]
+    seeds = recovery.further_seeds(20)
+    assert len(seeds) == len(set(seeds)) == 20 and recovery.SAMPLE_SEED not in seeds
