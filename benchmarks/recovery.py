@@ -80,7 +80,7 @@ from analytics.convergence import find_convergence
 from analytics.privacy import key_fingerprint
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod, store as store_mod
-from pipelines.hotspots_run import HotspotParams, _cube_arrays, _events, analyse_cube
+from pipelines.hotspots_run import HotspotParams, _events, analyse_cube
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
 
@@ -191,11 +191,8 @@ def score_store(db: Path, truth: dict, params: HotspotParams, seed: int, source:
     first, last = truth["weeks"]
     with store_mod.opened(db, read_only=True) as st:
         cube_mod.build_cube(st, None, first, last)
-        frame = st.con.execute("select cell, week_start, reports, exposure from mart_cell_week_counts "
-                               "order by cell, week_start").df()
-        cells, counts, exposure, weeks = _cube_arrays(frame, "reports")
+        cells, counts, exposure, weeks = cube_mod.cube_arrays(st, "reports")
         events = _events(st, weeks[0], weeks[-1])
-    del frame
     score.seconds["cube"] = round(time.perf_counter() - t0, 2)
     index = {w: i for i, w in enumerate(weeks)}
     cell_pos = {int(c): i for i, c in enumerate(cells)}

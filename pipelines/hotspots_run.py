@@ -125,16 +125,6 @@ def default_week(store: Store, today: date | None = None) -> str:
     return week_label(row[0])
 
 
-def _cube_arrays(frame: pd.DataFrame, measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[date]]:
-    """Cube frame (ordered by cell, week) -> cells, counts (n_cells, n_weeks), exposure, weeks."""
-    weeks = sorted(frame["week_start"].unique())
-    cells = frame["cell"].drop_duplicates().to_numpy(dtype=np.uint64)
-    shape = (len(cells), len(weeks))
-    counts = frame[measure].to_numpy(dtype=np.int64).reshape(shape)
-    exposure = frame["exposure"].to_numpy(dtype=np.float64).reshape(shape)
-    return cells, counts, exposure, [pd.Timestamp(w).date() for w in weeks]
-
-
 def _hex_polygon(cell: int) -> Polygon:
     return Polygon(grid.cell_boundary_lonlat(cell))
 
@@ -269,8 +259,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         first = last - timedelta(weeks=params.weeks_back - 1)
         info = cube_mod.build_cube(store, res, week_label(first), week)
         choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
-        frame = cube_mod.cube_frame(store)
-        cells, counts, exposure, weeks = _cube_arrays(frame, params.measure)
+        cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
     analysis = analyse_cube(counts, cells, exposure, weeks, params, timer)
     gi, mk, emerging, scan = analysis.gi, analysis.mk, analysis.emerging, analysis.scan
     with timer.step("st_dbscan"):

@@ -62,7 +62,7 @@ from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
-from pipelines.hotspots_run import HotspotParams, _cube_arrays, _places, analyse_cube, default_week, run_hotspots
+from pipelines.hotspots_run import HotspotParams, _places, analyse_cube, default_week, run_hotspots
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
@@ -196,10 +196,12 @@ def _hot_now(categories: pd.Series) -> np.ndarray:
     return categories.isin(HOT_NOW).to_numpy()
 
 
-def _harm_events(cube: pd.DataFrame, weeks: list[date], harm_weeks: int) -> pd.Series:
-    recent = pd.to_datetime(cube["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - harm_weeks)])
-    sub = cube[recent]
-    return (sub["cse_concern_episodes"] + sub["high_risk_episodes"]).groupby(sub["cell"]).sum()
+def _harm_events(store, weeks: list[date], harm_weeks: int) -> pd.Series:
+    """Episodes with a CSE concern or high risk per cell over the last ``harm_weeks`` weeks of the cube."""
+    got = store.con.execute(
+        "select cell, sum(cse_concern_episodes + high_risk_episodes) as n from mart_cell_week_counts "
+        "where week_start >= $w group by cell", {"w": weeks[max(0, len(weeks) - harm_weeks)]}).fetchnumpy()
+    return pd.Series(np.asarray(got["n"], dtype=float), index=np.asarray(got["cell"], dtype=np.uint64))
 
 
 def _rank_frame(cells: np.ndarray, categories, count, expected, z, harm: pd.Series,
@@ -300,23 +302,22 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     engine_s = round(time.perf_counter() - t0, 4)
     synthetic = _synthetic(out_dir)
 
-    cube_now = cube_mod.cube_frame(store)
-    cells, counts, exposure, weeks = _cube_arrays(cube_now, params.measure)
+    cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
+    cube_now = cube_mod.cube_frame(store)  # before the previous week's rebuild replaces the mart
     hotspots = pd.read_parquet(out_dir / "hotspots.parquet")
     if grid.cells_to_hex(cells) != hotspots["cell"].tolist():
         raise HotspotError("Internal error: hotspots.parquet and the cube list different cells.")
     conv = pd.read_parquet(out_dir / "convergence.parquet")
     conv_score = (pd.Series(conv["score"].to_numpy(dtype=float), index=grid.hex_to_cells(conv["cell"]))
                   if len(conv) else None)
-    harm = _harm_events(cube_now, weeks, cfg["harm_weeks"])
+    harm = _harm_events(store, weeks, cfg["harm_weeks"])
 
     # --- previous week: categories for the headline, and the plan it would have produced
     with step("previous_week"):
         prev_week = week_label(parse_week(week) - timedelta(weeks=1))
         first_prev = weeks[0] - timedelta(weeks=1)
         cube_mod.build_cube(store, res, week_label(first_prev), prev_week)
-        cube_prev = cube_mod.cube_frame(store)
-        p_cells, p_counts, p_exposure, p_weeks = _cube_arrays(cube_prev, params.measure)
+        p_cells, p_counts, p_exposure, p_weeks = cube_mod.cube_arrays(store, params.measure)
         prev = analyse_cube(p_counts, p_cells, p_exposure, p_weeks, replace(params, scan_replicates=0))
         previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev.emerging["category"].to_numpy()})
         saved_plan = Path(out_root) / prev_week / "patrol_plan.csv"
@@ -325,7 +326,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
             plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
         else:
             prev_rank = _rank_frame(p_cells, prev.emerging["category"], p_counts[:, -1], prev.gi.expected[:, -1],
-                                    prev.gi.z[:, -1], _harm_events(cube_prev, p_weeks, cfg["harm_weeks"]), None)
+                                    prev.gi.z[:, -1], _harm_events(store, p_weeks, cfg["harm_weeks"]), None)
             last_plan_cells = rank_cells(prev_rank, pparams)["cell"].to_numpy(dtype=np.uint64)
             plan_source = (f"recomputed: no saved plan for {prev_week} in the output folder, so last week's plan was "
                            "rebuilt from the window ending that week with the same patrol parameters "
