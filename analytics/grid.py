@@ -104,6 +104,22 @@ def hex_to_cells(hexes) -> np.ndarray:
     return out
 
 
+def cells_from_any(values, what: str = "cells") -> np.ndarray:
+    """Cells given as uint64 ints or H3 hex strings -> uint64; the error names ``what`` and the row."""
+    vals = list(values)
+    if vals and isinstance(vals[0], str):
+        out = np.empty(len(vals), dtype=np.uint64)
+        for i, v in enumerate(vals):
+            if not h3.is_valid_cell(v):
+                raise InvalidInputError(f"{what}: {v!r} (row {i}) is not a valid H3 cell.")
+            out[i] = h3.str_to_int(v)
+        return out
+    try:
+        return np.asarray(vals, dtype=np.uint64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(f"{what}: 'cell' must hold uint64 H3 cells or hex strings ({exc}).") from exc
+
+
 def cell_resolution(cells: np.ndarray) -> np.ndarray:
     """Resolution of each uint64 cell, read from the index bits (vectorised)."""
     return ((np.asarray(cells, dtype=np.uint64) >> np.uint64(52)) & np.uint64(0xF)).astype(np.int8)

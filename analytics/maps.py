@@ -40,6 +40,7 @@ import pandas as pd
 from branca.element import Element
 
 from analytics.errors import InvalidInputError
+from analytics import grid
 from analytics.grid import cell_boundary_lonlat, cells_to_hex
 from analytics.offline import offline_html
 from analytics.patrol import CATEGORIES, CATEGORY_LABELS, SEVERITY_ORDER
@@ -134,19 +135,6 @@ def _as_uint64_cells(values, what: str) -> np.ndarray:
         return np.asarray(values, dtype=np.uint64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"{what}: 'cell' must hold uint64 H3 cells; {exc}") from exc
-
-
-def _hex_cells(values, what: str) -> np.ndarray:
-    """Cells given as uint64 ints or hex strings -> uint64."""
-    vals = list(values)
-    if vals and isinstance(vals[0], str):
-        out = np.empty(len(vals), dtype=np.uint64)
-        for i, v in enumerate(vals):
-            if not h3.is_valid_cell(v):
-                raise InvalidInputError(f"{what}: {v!r} (row {i}) is not a valid H3 cell.")
-            out[i] = h3.str_to_int(v)
-        return out
-    return _as_uint64_cells(vals, what)
 
 
 def cells_feature_collection(
@@ -262,7 +250,7 @@ def _check_hotspots(hotspots: pd.DataFrame) -> pd.DataFrame:
     if bad:
         raise InvalidInputError(f"hotspots has unknown category value(s) {bad[:5]}; allowed: {CATEGORIES}.")
     out = hotspots.copy()
-    out["cell"] = _hex_cells(out["cell"], "hotspots")
+    out["cell"] = grid.cells_from_any(out["cell"], "hotspots")
     if out["cell"].duplicated().any():
         dup = h3.int_to_str(int(out.loc[out["cell"].duplicated(), "cell"].iloc[0]))
         raise InvalidInputError(f"hotspots must have one row per cell; cell {dup} appears more than once.")
@@ -502,7 +490,7 @@ def _add_scan_layer(m: folium.Map, clusters) -> None:
         geoms = clusters.to_crs("EPSG:4326").geometry if clusters.crs is not None else clusters.geometry
         geoms = [None if g is None or g.is_empty else _geometry_dict(g) for g in geoms]
     elif "cells" in clusters.columns:
-        geoms = [_cells_outline(_hex_cells(list(cs), "scan_clusters")) for cs in clusters["cells"]]
+        geoms = [_cells_outline(grid.cells_from_any(list(cs), "scan_clusters")) for cs in clusters["cells"]]
     else:
         raise InvalidInputError("scan_clusters needs a geometry column (GeoDataFrame) or a 'cells' column.")
     for i, (p, g) in enumerate(zip(props, geoms)):
@@ -539,7 +527,7 @@ def _add_convergence_layer(m: folium.Map, conv: pd.DataFrame, k: int | None) -> 
     cols = [c for c in ("rank", "n_young_people", "n_placements", "first_week", "last_week") if c in conv.columns]
     props = [{"layer": "convergence", **p} for p in _frame_props(conv, cols, ("n_young_people", "n_placements"), k)]
     style = {"color": _CONVERGENCE_COLOUR, "weight": 3.5, "fill": False, "className": "hs-cell hs-convergence"}
-    _add_geojson(group, cells_feature_collection(_hex_cells(conv["cell"], "convergence"), props,
+    _add_geojson(group, cells_feature_collection(grid.cells_from_any(conv["cell"], "convergence"), props,
                                                  ids=[f"cv{i}" for i in range(len(conv))]),
                  "layer", {"convergence": style}, style, cols or None, [_label(c) for c in cols] or None, "convergence")
     group.add_to(m)
@@ -600,7 +588,7 @@ def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int) -> None:
         sub = w[w["week"] == label]
         props = [{"layer": "week", "week": label, "count": int(c), "cls": _week_class(float(c))} for c in sub["count"]]
         group = folium.FeatureGroup(name=f"Week {label}", show=False)
-        _add_geojson(group, cells_feature_collection(_hex_cells(sub["cell"], "recent_weeks"), props,
+        _add_geojson(group, cells_feature_collection(grid.cells_from_any(sub["cell"], "recent_weeks"), props,
                                                      ids=[f"w{label}_{i}" for i in range(len(sub))]),
                      "cls", styles, styles[0], ["week", "count"], ["Week", "Count"], f"week_{label}")
         group.add_to(m)
@@ -697,7 +685,7 @@ def patrol_map(
     """
     p = _check_plan(plan)
     m = _new_map(tiles, title)
-    cells = _hex_cells(p["cell"], "plan")
+    cells = grid.cells_from_any(p["cell"], "plan")
     props = []
     for rec in p.to_dict("records"):
         props.append({

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.errors import InvalidInputError
+from analytics import grid
 from analytics.grid import cell_boundary_lonlat, cells_to_hex
 
 __all__ = [
@@ -170,21 +171,6 @@ class PatrolParams:
 
 
 # --------------------------------------------------------------------------- 1. ranking
-def _cells_column(values, what: str) -> np.ndarray:
-    vals = list(values)
-    if vals and isinstance(vals[0], str):
-        out = np.empty(len(vals), dtype=np.uint64)
-        for i, v in enumerate(vals):
-            if not h3.is_valid_cell(v):
-                raise InvalidInputError(f"{what}: {v!r} (row {i}) is not a valid H3 cell.")
-            out[i] = h3.str_to_int(v)
-        return out
-    try:
-        return np.asarray(vals, dtype=np.uint64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidInputError(f"{what}: 'cell' must hold uint64 H3 cells or hex strings ({exc}).") from exc
-
-
 def _nonneg(df: pd.DataFrame, col: str) -> np.ndarray:
     if col not in df.columns:
         return np.zeros(len(df))
@@ -257,7 +243,7 @@ def rank_cells(hotspots: pd.DataFrame, params: PatrolParams | None = None, *, al
     bad = sorted(set(hotspots["category"].astype(str)) - set(CATEGORIES))
     if bad:
         raise InvalidInputError(f"hotspots has unknown category value(s) {bad[:5]}; allowed: {CATEGORIES}.")
-    cells = _cells_column(hotspots["cell"], "hotspots")
+    cells = grid.cells_from_any(hotspots["cell"], "hotspots")
     if len(np.unique(cells)) != len(cells):
         raise InvalidInputError("hotspots must have one row per cell (duplicate cells found).")
     observed = pd.to_numeric(hotspots["count"], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
@@ -414,9 +400,9 @@ def time_windows(
         raise InvalidInputError(f"smoothing must be a number of hours from 0 to 24; received {smoothing!r}.")
     if not isinstance(event_times, pd.DataFrame) or "cell" not in event_times.columns:
         raise InvalidInputError("event_times must be a DataFrame with a 'cell' column and hour-of-week or timestamps.")
-    want = _cells_column(cells, "cells")
+    want = grid.cells_from_any(cells, "cells")
     if len(event_times):
-        ev_cells = _cells_column(event_times["cell"], "event_times")
+        ev_cells = grid.cells_from_any(event_times["cell"], "event_times")
         how = _hour_of_week(event_times, tz)
     else:
         ev_cells, how = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
@@ -531,7 +517,7 @@ def patrol_plan(
 
         places = places_text(places)
     if places is None and "places" in hotspots.columns:
-        src = dict(zip(_cells_column(hotspots["cell"], "hotspots").tolist(), hotspots["places"]))
+        src = dict(zip(grid.cells_from_any(hotspots["cell"], "hotspots").tolist(), hotspots["places"]))
         places = {c: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)) for c, v in src.items()}
     places = places or {}
     if event_times is not None:

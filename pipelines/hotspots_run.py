@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import platform
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +36,7 @@ from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.store import Store
+from pipelines.timing import StepTimer
 
 #: Cube columns that can be analysed (``--measure``).
 MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
@@ -93,25 +93,6 @@ class HotspotRun:
     summary: dict[str, object] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-class _Timer:
-    def __init__(self, timings: dict[str, float], progress: Callable[[str], None] | None):
-        self.timings, self.progress = timings, progress
-
-    def step(self, name: str):
-        timer = self
-
-        class _Step:
-            def __enter__(self_inner):
-                if timer.progress:
-                    timer.progress(name)
-                self_inner.t0 = time.perf_counter()
-
-            def __exit__(self_inner, *exc):
-                timer.timings[name] = round(time.perf_counter() - self_inner.t0, 4)
-
-        return _Step()
 
 
 def default_week(store: Store, today: date | None = None) -> str:
@@ -222,13 +203,13 @@ class CubeAnalysis:
 
 
 def analyse_cube(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | None, weeks: list[date],
-                 params: HotspotParams, timer: "_Timer | None" = None) -> CubeAnalysis:
+                 params: HotspotParams, timer: StepTimer | None = None) -> CubeAnalysis:
     """Gi* -> Mann-Kendall -> emerging categories -> prospective scan on a (cells x weeks) window.
 
     The window's last week is the analysed week. Used by the weekly run and by the
     recovery benchmark (which slides the window over a SYNTHETIC history).
     """
-    timer = timer or _Timer({}, None)
+    timer = timer or StepTimer()
     with timer.step("gi_star"):
         spatial = grid.neighbour_matrix(cells, params.k)
         uniform = exposure is None or bool(np.all(exposure == 1.0))
@@ -246,7 +227,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                  progress: Callable[[str], None] | None = None) -> HotspotRun:
     """Run the engine for one week and write its outputs into ``out_dir``."""
     timings: dict[str, float] = {}
-    timer = _Timer(timings, progress)
+    timer = StepTimer(timings, progress)
     choices: list[str] = []
     with timer.step("cube"):
         res = store.resolution if params.resolution is None else params.resolution

@@ -62,6 +62,7 @@ from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines.timing import StepTimer
 from pipelines.hotspots_run import HotspotParams, _places, analyse_cube, default_week, run_hotspots
 from pipelines.store import Store
 
@@ -168,25 +169,6 @@ class WeeklyRun:
     privacy_findings: list = field(default_factory=list)
 
 
-class _Steps:
-    def __init__(self, timings: dict[str, float], progress: Callable[[str], None] | None):
-        self.timings, self.progress = timings, progress
-
-    def __call__(self, name: str):
-        steps = self
-
-        class _Step:
-            def __enter__(self_inner):
-                if steps.progress:
-                    steps.progress(name)
-                self_inner.t0 = time.perf_counter()
-
-            def __exit__(self_inner, *exc):
-                steps.timings[name] = round(time.perf_counter() - self_inner.t0, 4)
-
-        return _Step()
-
-
 HOT_NOW = ("intensifying_hot", "persistent_hot", "new_hot", "consecutive_hot", "diminishing_hot", "sporadic_hot",
            "oscillating_hot")
 
@@ -284,7 +266,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     cfg = validate_config(config)
     k = cfg["k_suppression"]
     timings: dict[str, float] = {}
-    step = _Steps(timings, progress)
+    step = StepTimer(timings, progress)
     choices: list[str] = []
     res = store.resolution if resolution is None else grid._check_resolution(resolution)
     if week is None:
