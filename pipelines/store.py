@@ -137,7 +137,10 @@ def _h3_cell_to_parent(value: int | None, res: int) -> int | None:
 def register_functions(con: duckdb.DuckDBPyConnection, tz: str) -> None:
     """Session set-up: time zone, SQL macros and the H3 functions (no DuckDB extension needed)."""
     con.execute(f"set TimeZone = '{tz}'")
-    con.execute("set enable_progress_bar = false")  # progress is the CLI's job (rich), not DuckDB's
+    try:  # progress is the CLI's job (rich), not DuckDB's; in Jupyter DuckDB refuses the setting
+        con.execute("set enable_progress_bar = false")
+    except duckdb.Error:
+        pass
     for name in _MACROS:
         run_sql(con, f"macros/{name}.sql")
     con.create_function("h3_cell", _h3_cell_udf, [T.DOUBLE, T.DOUBLE, T.INTEGER], T.UBIGINT,

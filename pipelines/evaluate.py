@@ -1,0 +1,649 @@
+"""The researcher run (``hotspots evaluate``): did a disruption work, and did it displace harm?
+
+Reads the store (read-only is enough), builds the cube over every week with data, and
+evaluates one target area from a start date with every estimator of
+:mod:`analytics.evaluation` (DiD against matched controls, ITS, WDD, WDQ, synthetic
+control) plus a power check. Writes into ``out_dir``:
+
+* ``evaluation.html`` — self-contained page (inline CSS and SVG, no URL): the series of the
+  treated area, its matched controls and the buffer; the estimates with intervals; a
+  plain-language verdict with its caveats;
+* ``evaluation.json`` — ``{"target", "outcome", "methods": {"did", "its", "wdd", "wdq",
+  "synthetic_control"}, ...}``; DiD, ITS and synthetic control give ``relative_effect``
+  (−0.30 = a 30 % fall), ``ci_low``, ``ci_high`` and ``p``;
+* ``series_weekly.csv`` and ``series_synthetic_control.csv`` — the series used.
+
+Targets (at the store's H3 resolution):
+
+* a **place id** from the ingested places: the place's cell and its ring 1 (7 cells; a
+  place that is a polygon: the cells it overlaps). Ring 1 is included because presence at
+  a venue covers its approaches, and a res-9 cell (~0.1 km²) is smaller than most venues;
+* a **comma list of H3 cells**;
+* a **boundary GeoJSON file**: the cells overlapping its polygons;
+* ``activity_kind`` (e.g. ``presence_patrol``) from the ingested disruptions: with a target,
+  the start defaults to the first such activity in the target cells; without one, the
+  target is the ring-connected group of cells (each with ≥ 2 such activities) holding the
+  most of them, from its first to its last activity.
+
+Periods: the ISO week holding ``start`` is the first post week (a partial week counts as
+treated, which can only dilute an effect); the post period ends with the week holding
+``end`` (default: the last week with data) and later weeks are left out. The pre period is
+every earlier week with data. The buffer is ``buffer_rings`` rings around the target;
+control cells exclude the target, the buffer and one more guard ring.
+
+The default outcome, ``reports_non_police`` (location reports from every source except
+police), is not inflated by presence itself; ``found`` and ``reports`` are, and the output
+warns when they are used.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import math
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+import h3
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from analytics import __version__ as TOOL_VERSION
+from analytics import grid
+from analytics.errors import InvalidInputError
+from analytics.evaluation import (DETECTION_DRIVEN, OUTCOMES, evaluate_panel, minimum_detectable_effect,
+                                  outcome_series)
+from analytics.weeks import parse_week, week_label
+from pipelines import cube as cube_mod
+from pipelines.store import Store
+
+__all__ = ["run_evaluation", "resolve_target", "EVALUATE_STEPS", "DEFAULT_OUTCOME", "TEMPLATE_DIR", "line_chart_svg",
+           "forest_svg"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+DEFAULT_OUTCOME = "reports_non_police"
+#: Progress steps reported by :func:`run_evaluation`.
+EVALUATE_STEPS = ("target", "cube", "estimators", "write")
+SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
+_CUBE_COLUMNS = ("reports", "reports_police", "found_episodes", "episodes_started")
+METHOD_LABELS = {"did": "Difference-in-differences (matched controls)", "its": "Interrupted time series",
+                 "synthetic_control": "Synthetic control"}
+
+
+# ------------------------------------------------------------------------------------------- dates
+def _monday(text: str | date | None, what: str) -> date | None:
+    """Monday of the ISO week of a date (``2025-08-04``) or an ISO week label (``2025-W32``)."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, datetime):
+        text = text.date()
+    if isinstance(text, date):
+        d = text
+    else:
+        s = str(text).strip()
+        if "W" in s.upper():
+            return parse_week(s)
+        try:
+            d = date.fromisoformat(s[:10])
+        except ValueError as exc:
+            raise InvalidInputError(f"{what} {text!r} is not a date like 2025-08-04 or an ISO week like 2025-W32.") \
+                from exc
+    return d - timedelta(days=d.weekday())
+
+
+# ------------------------------------------------------------------------------------------ target
+def _activities(store: Store, kind: str) -> pd.DataFrame:
+    known = [r[0] for r in store.con.execute("select distinct kind from disruptions order by 1").fetchall()]
+    if kind not in known:
+        raise InvalidInputError(f"No ingested disruptions of kind {kind!r}; the store holds "
+                                f"{', '.join(known) if known else 'no disruptions'}. Ingest them with "
+                                "`hotspots ingest disruptions FILE` or choose another --activity-kind.")
+    df = store.con.execute(
+        "select d.activity_id, coalesce(d.cell, p.cell) as cell, d.start_at from disruptions d "
+        "left join places p on p.place_id = d.place_id where d.kind = $k", {"k": kind}).fetchnumpy()
+    df = pd.DataFrame({k: (v.filled(np.nan) if hasattr(v, "filled") and k == "cell" else v) for k, v in df.items()})
+    df = df.dropna(subset=["cell"])
+    df["cell"] = df["cell"].astype(np.uint64)
+    df["local_date"] = pd.to_datetime(df["start_at"], utc=True).dt.tz_convert(store.timezone).dt.date
+    return df
+
+
+def _components(cells: np.ndarray) -> list[np.ndarray]:
+    """Ring-1-connected groups of cells."""
+    cells = np.asarray(sorted(set(int(c) for c in cells)), dtype=np.uint64)
+    if not len(cells):
+        return []
+    adj = grid.neighbour_matrix(cells, 1)
+    from scipy.sparse.csgraph import connected_components
+    n, labels = connected_components(adj, directed=False)
+    return [cells[labels == i] for i in range(n)]
+
+
+def resolve_target(store: Store, target: str | None, resolution: int,
+                   activity_kind: str | None = None) -> tuple[np.ndarray, dict, list[str], date | None, date | None]:
+    """Target cells, a description, choices made, and (start, end) suggested by activities (or None)."""
+    choices: list[str] = []
+    info: dict = {}
+    cells: np.ndarray | None = None
+    if target is not None and str(target).strip():
+        t = str(target).strip()
+        path = Path(t)
+        if path.suffix.lower() in (".geojson", ".json") or path.is_file():
+            if not path.is_file():
+                raise InvalidInputError(f"Target file {t} does not exist.")
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                from shapely.geometry import shape
+                from shapely.ops import unary_union
+                feats = data.get("features") or ([{"geometry": data.get("geometry", data)}])
+                geom = unary_union([shape(f["geometry"]) for f in feats if f.get("geometry")])
+            except Exception as exc:  # noqa: BLE001 - any parse problem is the user's file
+                raise InvalidInputError(f"Target file {t} is not a GeoJSON polygon file ({type(exc).__name__}: "
+                                        f"{str(exc)[:120]}).") from exc
+            if geom.geom_type not in ("Polygon", "MultiPolygon"):
+                raise InvalidInputError(f"Target file {t} holds {geom.geom_type}, not (multi)polygons.")
+            cells = grid.polygon_to_cells(geom, resolution)
+            info = {"kind": "boundary", "id": path.name}
+            choices.append(f"Target: the {len(cells)} cells overlapping the polygons of {path.name}.")
+        else:
+            row = store.con.execute("select place_id, name, category, cell, geometry_wkt from places "
+                                    "where place_id = $p", {"p": t}).fetchone()
+            if row is not None:
+                from shapely import wkt
+                geom = wkt.loads(row[4])
+                if geom.geom_type in ("Polygon", "MultiPolygon"):
+                    cells = grid.polygon_to_cells(geom, resolution)
+                    rule = "the cells its polygon overlaps"
+                else:
+                    centre = int(row[3]) if resolution == store.resolution else int(
+                        grid.latlng_to_cells(np.array([geom.y]), np.array([geom.x]), resolution)[0])
+                    cells = grid.grid_disk_cells(np.array([centre], dtype=np.uint64), 1)
+                    rule = "its cell and ring 1"
+                info = {"kind": "place", "id": row[0], "name": row[1], "category": row[2]}
+                choices.append(f"Target: place {row[0]} ({row[1]}), {rule} ({len(cells)} cells).")
+            else:
+                parts = [p.strip() for p in t.split(",") if p.strip()]
+                bad = [p for p in parts if not h3.is_valid_cell(p)]
+                if bad or not parts:
+                    raise InvalidInputError(
+                        f"Target {t!r} is not a place id in the store, a comma list of H3 cells, or a GeoJSON file.\n"
+                        f"- not valid H3 cells: {', '.join(bad[:5]) or '(empty)'}\n"
+                        "- fix: pass a place_id from the ingested places, cells like 89be0e25323ffff,89be0e25327ffff, "
+                        "or boundary.geojson")
+                res = {h3.get_resolution(p) for p in parts}
+                if res != {resolution}:
+                    raise InvalidInputError(f"Target cells are at resolution {sorted(res)}; the cube is at resolution "
+                                            f"{resolution}. Give cells at resolution {resolution}.")
+                cells = grid.hex_to_cells(parts)
+                info = {"kind": "cells", "id": t if len(t) <= 80 else f"{len(parts)} cells"}
+    start = end = None
+    if activity_kind:
+        acts = _activities(store, activity_kind)
+        if cells is not None:
+            inside = acts[acts["cell"].isin(set(int(c) for c in cells))]
+            if inside.empty:
+                raise InvalidInputError(f"No {activity_kind} activity falls in the target's cells; the start date "
+                                        "cannot be taken from the disruptions. Pass --start.")
+            start, end = min(inside["local_date"]), max(inside["local_date"])
+            choices.append(f"{len(inside)} {activity_kind} activities in the target, {start} to {end}.")
+        else:
+            per_cell = acts.groupby("cell").size()
+            busy = per_cell[per_cell >= 2].index.to_numpy(dtype=np.uint64)
+            comps = _components(busy)
+            if not comps:
+                raise InvalidInputError(f"No cell holds two or more {activity_kind} activities; give --target.")
+            totals = [int(per_cell.reindex(c).sum()) for c in comps]
+            best = int(np.argmax(totals))
+            cells = comps[best]
+            inside = acts[acts["cell"].isin(set(int(c) for c in cells))]
+            start, end = min(inside["local_date"]), max(inside["local_date"])
+            info = {"kind": "activity", "id": f"{activity_kind} cluster", "activity_kind": activity_kind}
+            others = sorted(totals, reverse=True)[1:]
+            choices.append(
+                f"Target: the {len(cells)} ring-connected cell(s) holding the most {activity_kind} activities "
+                f"({totals[best]} activities, {start} to {end})"
+                + (f"; {len(others)} smaller cluster(s) ({', '.join(map(str, others[:5]))} activities) were not "
+                   "evaluated: pass --target to choose one." if others else "."))
+        info["activity_kind"] = activity_kind
+        info["activities"] = int(len(inside))
+    if cells is None:
+        raise InvalidInputError("Give a target (--target PLACE_ID | CELLS | boundary.geojson) or --activity-kind.")
+    return np.asarray(cells, dtype=np.uint64), info, choices, start, end
+
+
+# ------------------------------------------------------------------------------------------ panel
+def _panel(store: Store, outcome: str) -> tuple[np.ndarray, list[date], np.ndarray, np.ndarray, np.ndarray]:
+    """Study-area cells, weeks, the outcome (cells × weeks) and reports / police reports (for the warning)."""
+    cells = np.sort(store.con.execute("select cell from cube_cells").fetchnumpy()["cell"].astype(np.uint64))
+    weeks = [pd.Timestamp(w).date() for w in
+             store.con.execute("select distinct week_start from mart_cell_week_counts order by 1").fetchnumpy()[
+                 "week_start"]]
+    cols = ", ".join(_CUBE_COLUMNS)
+    frame = store.con.execute(
+        f"select cell, week_start, {cols} from mart_cell_week_counts where "
+        + " or ".join(f"{c} > 0" for c in _CUBE_COLUMNS)).df()
+    rows = np.searchsorted(cells, frame["cell"].to_numpy(dtype=np.uint64))
+    wk_index = {w: i for i, w in enumerate(weeks)}
+    cols_idx = np.array([wk_index[pd.Timestamp(w).date()] for w in frame["week_start"]], dtype=np.int64)
+
+    def dense(values) -> np.ndarray:
+        out = np.zeros((len(cells), len(weeks)), dtype=np.float64)
+        np.add.at(out, (rows, cols_idx), np.asarray(values, dtype=np.float64))
+        return out
+
+    return (cells, weeks, dense(outcome_series(frame, outcome)), dense(frame["reports"]),
+            dense(frame["reports_police"]))
+
+
+def _is_synthetic(store: Store) -> bool:
+    rows = store.con.execute("select kind, synthetic from batches").fetchall()
+    data = [r for r in rows if r[0] != "boundary"]
+    return bool(data) and all(r[1] for r in data)
+
+
+# ------------------------------------------------------------------------------------------ run
+def run_evaluation(store: Store, target: str | None, start: str | date | None = None, end: str | date | None = None,
+                   outcome: str = DEFAULT_OUTCOME, buffer_rings: int = 1, out_dir: Path | str = Path("evaluation"),
+                   *, activity_kind: str | None = None, k: int = 20, k_buffer: int = 5, n_boot: int = 2000,
+                   period_weeks: int = 4, alpha: float = 0.05, seed: int = 0,
+                   progress: Callable[[str], None] | None = None) -> dict:
+    """Evaluate a disruption at ``target`` from ``start``; write the outputs; return evaluation.json's content.
+
+    Parameters
+    ----------
+    store : Store
+        An open store (read-only is enough).
+    target : str or None
+        Place id, comma list of H3 cells, or a boundary GeoJSON path (see the module doc).
+    start, end : date, ``YYYY-MM-DD`` or ``YYYY-Www``
+        First and last treated week (the ISO weeks holding them). ``start`` may be omitted
+        with ``activity_kind``; ``end`` defaults to the last activity (with
+        ``activity_kind``) or the last week with data.
+    outcome : str
+        ``reports_non_police`` (default), ``reports``, ``found`` or ``episodes_started``.
+    buffer_rings : int
+        Rings around the target watched for displacement (0 = none).
+    out_dir : Path
+    activity_kind : str, optional
+        Disruption kind (e.g. ``presence_patrol``) to take the target and/or dates from.
+    k, k_buffer : int
+        Matched control cells per treated / buffer cell (reduced automatically when the
+        study area is too small; the choice is recorded).
+    """
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def step(name):
+        if progress:
+            progress(name)
+        return time.perf_counter()
+
+    if outcome not in OUTCOMES:
+        raise InvalidInputError(f"Outcome {outcome!r} is not one of {', '.join(OUTCOMES)}.")
+    if isinstance(buffer_rings, bool) or not isinstance(buffer_rings, (int, np.integer)) or not 0 <= buffer_rings <= 5:
+        raise InvalidInputError(f"buffer_rings must be an integer from 0 to 5; received {buffer_rings!r}.")
+    out_dir = Path(out_dir)
+    res = store.resolution
+
+    t0 = step("target")
+    cells_t, target_info, choices, act_start, act_end = resolve_target(store, target, res, activity_kind)
+    start_w = _monday(start, "Start")
+    end_w = _monday(end, "End")
+    if start_w is None:
+        if act_start is None:
+            raise InvalidInputError("Give --start DATE (or --activity-kind to take it from the disruptions).")
+        start_w = _monday(act_start, "Start")
+        choices.append(f"Start set to {act_start} (week {week_label(start_w)}), the first {activity_kind} activity.")
+    if end_w is None and act_end is not None:
+        end_w = _monday(act_end, "End")
+        choices.append(f"End set to {act_end} (week {week_label(end_w)}), the last {activity_kind} activity.")
+    timings["target"] = round(time.perf_counter() - t0, 3)
+
+    t0 = step("cube")
+    cube_mod.build_cube(store, res)
+    cells, weeks, y, reports, police = _panel(store, outcome)
+    timings["cube"] = round(time.perf_counter() - t0, 3)
+    if end_w is None:
+        end_w = weeks[-1]
+        choices.append(f"End set to {week_label(end_w)}, the last week with data.")
+    if end_w < start_w:
+        raise InvalidInputError(f"End week {week_label(end_w)} is before start week {week_label(start_w)}.")
+    if end_w > weeks[-1]:
+        choices.append(f"End {week_label(end_w)} is after the last week with data; the post period ends at "
+                       f"{week_label(weeks[-1])}.")
+        end_w = weeks[-1]
+    keep_w = np.array([w <= end_w for w in weeks])
+    weeks = [w for w, kk in zip(weeks, keep_w) if kk]
+    y, reports, police = y[:, keep_w], reports[:, keep_w], police[:, keep_w]
+    post = np.array([w >= start_w for w in weeks])
+    n_pre, n_post = int((~post).sum()), int(post.sum())
+    if n_pre < 8:
+        raise InvalidInputError(f"Only {n_pre} week(s) of data before {week_label(start_w)}; at least 8 are needed "
+                                f"(data start {week_label(weeks[0]) if weeks else '—'}).")
+    if n_post < 1:
+        raise InvalidInputError(f"No week of data from {week_label(start_w)} on.")
+
+    pos = np.searchsorted(cells, cells_t)
+    pos = np.clip(pos, 0, len(cells) - 1)
+    inside = cells[pos] == cells_t
+    if not inside.all():
+        choices.append(f"{int((~inside).sum())} target cell(s) lie outside the study area and were left out.")
+    cells_t = cells_t[inside]
+    if not len(cells_t):
+        raise InvalidInputError("No target cell lies inside the study area.")
+    treated = np.searchsorted(cells, cells_t)
+    disk_b = grid.grid_disk_cells(cells_t, buffer_rings)
+    buffer_cells = np.setdiff1d(disk_b, cells_t)
+    buffer_cells = buffer_cells[np.isin(buffer_cells, cells)]
+    buffer = np.searchsorted(cells, buffer_cells)
+    guard = grid.grid_disk_cells(cells_t, buffer_rings + 1)
+    pool = np.flatnonzero(~np.isin(cells, guard))
+    need = len(treated) * k + len(buffer) * k_buffer
+    if len(pool) < need:
+        k_new = max(2, len(pool) // (len(treated) + len(buffer)) - 1)
+        choices.append(f"Matched controls per cell reduced from {k} to {k_new}: only {len(pool)} candidate cells.")
+        k, k_buffer = k_new, min(k_buffer, k_new)
+
+    t0 = step("estimators")
+    ev = evaluate_panel(y, post, treated, buffer, pool, k=k, k_buffer=k_buffer, alpha=alpha, n_boot=n_boot,
+                        period_weeks=period_weeks, seed=seed)
+    methods = ev.methods
+    timings["estimators"] = round(time.perf_counter() - t0, 3)
+
+    # power: what this design could detect, from the pre-period levels
+    t_pre_mean = float(ev.series["treated"][~post].mean())
+    c_pre_mean = float(y[ev.matches.ravel()][:, ~post].sum(0).mean())
+    disp = methods["did"].get("dispersion") or 1.0
+    power = {
+        "treated_pre_mean_per_week": round(t_pre_mean, 3), "weeks_before": n_pre, "weeks_after": n_post,
+        "alpha": alpha, "power": 0.8, "dispersion": disp,
+        "mde_did": (minimum_detectable_effect(t_pre_mean, n_pre, n_post, alpha=alpha, power=0.8,
+                                              control_per_week=c_pre_mean or None, dispersion=disp)
+                    if t_pre_mean > 0 else None),
+        "mde_single_series": (minimum_detectable_effect(t_pre_mean, n_pre, n_post, alpha=alpha, power=0.8,
+                                                        dispersion=disp) if t_pre_mean > 0 else None),
+    }
+    for key in ("mde_did", "mde_single_series"):
+        if power[key] is not None and not math.isfinite(power[key]):
+            power[key] = None
+
+    warnings = []
+    if outcome in DETECTION_DRIVEN:
+        warnings.append(f"Outcome {outcome!r} is detection-driven: {DETECTION_DRIVEN[outcome]}, so a real fall in "
+                        "harm can be hidden (or a rise created) by the disruption itself. Prefer "
+                        f"{DEFAULT_OUTCOME!r}.")
+    r_t, p_t = reports[treated], police[treated]
+    share = {period: (float(p_t[:, m].sum() / r_t[:, m].sum()) if r_t[:, m].sum() > 0 else None)
+             for period, m in (("before", ~post), ("after", post))}
+    if share["before"] is not None and share["after"] is not None and share["after"] > share["before"] + 0.10:
+        warnings.append(f"The police share of reports in the target rose from {share['before']:.0%} to "
+                        f"{share['after']:.0%}: officers present may be generating reports.")
+    if n_post < 8:
+        warnings.append(f"Only {n_post} post week(s): estimates are fragile; 8 or more are advisable.")
+    if t_pre_mean < 1:
+        warnings.append(f"The target averaged {t_pre_mean:.2f} events a week before the start: too few for any "
+                        "method to say much.")
+
+    synthetic = _is_synthetic(store)
+    hexes_t = grid.cells_to_hex(cells_t)
+    result = {
+        "target": {**target_info, "cells": hexes_t, "n_cells": len(hexes_t),
+                   "buffer_rings": int(buffer_rings), "buffer_cells": grid.cells_to_hex(buffer_cells),
+                   "n_control_cells": int(ev.matches.size), "n_buffer_control_cells": int(ev.buffer_matches.size)},
+        "outcome": outcome,
+        "methods": methods,
+        "synthetic": synthetic,
+        "periods": {"start_week": week_label(start_w), "end_week": week_label(end_w),
+                    "first_week": week_label(weeks[0]), "weeks_before": n_pre, "weeks_after": n_post},
+        "power": power,
+        "police_share_of_reports_in_target": share,
+        "warnings": warnings,
+        "choices": choices,
+        "parameters": {"k": k, "k_buffer": k_buffer, "n_boot": n_boot, "period_weeks": period_weeks,
+                       "alpha": alpha, "seed": seed, "resolution": res, "guard_rings": 1},
+    }
+    result["verdict"] = _verdict(result)
+
+    t0 = step("write")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = _write(out_dir, result, ev, weeks, post, synthetic)
+    timings["write"] = round(time.perf_counter() - t0, 3)
+    timings["total"] = round(time.perf_counter() - t_all, 3)
+    result["outputs"] = outputs
+    result["timings_s"] = timings
+    result["tool_version"] = TOOL_VERSION
+    result["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    Path(outputs["json"]).write_text(json.dumps(result, indent=2, default=str, allow_nan=False), encoding="utf-8")
+    return result
+
+
+# ------------------------------------------------------------------------------------------ verdict
+def _pct(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "—"
+    return f"{v * 100:+.0f} %"
+
+
+def _verdict(result: dict) -> dict:
+    """Plain-language headline, the methods' agreement, displacement and caveats."""
+    m = result["methods"]
+    did, its, sc = m["did"], m["its"], m["synthetic_control"]
+    rel, lo, hi, p = (did.get(x) for x in ("relative_effect", "ci_low", "ci_high", "p"))
+    outcome = result["outcome"]
+    lines = []
+    if rel is None:
+        headline = "No estimate: the target or its controls had no events in one of the periods."
+    elif hi is not None and hi < 0 and p is not None and p < 0.05:
+        headline = (f"{outcome} fell by about {abs(rel) * 100:.0f} % (95 % interval {abs(hi) * 100:.0f} % to "
+                    f"{abs(lo) * 100:.0f} %) compared with matched control places (placebo p = {p:.3f}).")
+    elif lo is not None and lo > 0 and p is not None and p < 0.05:
+        headline = (f"{outcome} rose by about {rel * 100:.0f} % (95 % interval {lo * 100:.0f} % to {hi * 100:.0f} %) "
+                    f"compared with matched control places (placebo p = {p:.3f}).")
+    else:
+        headline = (f"No clear change in {outcome}: the best estimate is {_pct(rel)}, but the 95 % interval "
+                    f"({_pct(lo)} to {_pct(hi)}) includes no change (placebo p = "
+                    f"{'—' if p is None else f'{p:.3f}'}).")
+    agree = []
+    for key in ("did", "its", "synthetic_control"):
+        e = m[key]
+        if e.get("relative_effect") is None:
+            continue
+        sig = (e.get("p") is not None and e["p"] < 0.05)
+        agree.append(f"{METHOD_LABELS[key]}: {_pct(e['relative_effect'])} "
+                     f"[{_pct(e.get('ci_low'))}, {_pct(e.get('ci_high'))}], p = "
+                     f"{'—' if e.get('p') is None else format(e['p'], '.3f')}{' (significant)' if sig else ''}")
+    signs = {np.sign(m[k]["relative_effect"]) for k in ("did", "its", "synthetic_control")
+             if m[k].get("relative_effect") is not None}
+    lines.append("The three methods agree on the direction." if len(signs) == 1 else
+                 "The methods disagree on the direction: treat any conclusion as weak.")
+    disp = []
+    b = did.get("buffer")
+    q = m["wdq"]
+    if b and b.get("relative_effect") is not None:
+        if b.get("ci_low") is not None and b["ci_low"] > 0:
+            disp.append(f"Events in the surrounding ring rose by about {b['relative_effect'] * 100:.0f} % against "
+                        "its own matched controls: possible displacement of harm to nearby places.")
+        elif b.get("ci_high") is not None and b["ci_high"] < 0:
+            disp.append(f"Events in the surrounding ring fell by about {abs(b['relative_effect']) * 100:.0f} %: "
+                        "a diffusion of benefits.")
+        else:
+            disp.append(f"No clear change in the surrounding ring ({_pct(b['relative_effect'])}, interval "
+                        f"{_pct(b.get('ci_low'))} to {_pct(b.get('ci_high'))}); this does not prove there was no "
+                        "displacement.")
+    if q.get("meaningful"):
+        disp.append(f"WDQ = {q['wdq']:.2f} ({q['interpretation']}).")
+    else:
+        disp.append("WDQ is not meaningful here: the target did not improve relative to its controls.")
+    w = m["wdd"]
+    disp.append(f"WDD = {w['wdd']:.1f} events net of the buffer (z = {w['z']:.2f}, p = {w['p']:.3f}); "
+                f"buffer component {w['displacement']:+.1f} ({'displacement' if w['displacement'] > 0 else 'diffusion'} "
+                "direction).")
+    caveats = list(result["warnings"])
+    mde = result["power"].get("mde_did")
+    if mde is not None:
+        caveats.append(f"With this much data the DiD design reliably (80 % power) detects only falls larger than "
+                       f"about {abs(mde) * 100:.0f} %; smaller real effects may go unseen. Hot-spot policing "
+                       "averages ~8–16 % reductions (Braga & Weisburd 2020).")
+    pre = did.get("pre_fit", {})
+    if pre.get("pre_correlation") is not None:
+        caveats.append(f"DiD assumes the target would have followed its controls; their weekly pre-period "
+                       f"correlation is {pre['pre_correlation']:.2f} (the controls were matched on level and trend).")
+    caveats.append("Fewer reports can mean less harm or less reporting; read the result with partners' knowledge of "
+                   "the place, and check for other changes at the same time (openings, closures, other operations).")
+    caveats.append("The week holding the start date counts as treated; a partial first week can only dilute the "
+                   "estimate.")
+    if result.get("synthetic"):
+        caveats.append("SYNTHETIC data: no real young person, placement or venue.")
+    return {"headline": headline, "methods": agree, "agreement": lines, "displacement": disp, "caveats": caveats}
+
+
+# ------------------------------------------------------------------------------------------ SVG
+_COLOURS = {"treated": "#b2182b", "control": "#2166ac", "buffer": "#e08214", "buffer_control": "#8073ac",
+            "its_counterfactual": "#333333", "synthetic": "#1b7837"}
+
+
+def line_chart_svg(x_labels: list[str], series: dict[str, np.ndarray], start_index: int | None = None,
+                   width: int = 900, height: int = 260, title: str = "", dashed: tuple = ()) -> Markup:
+    """An inline SVG line chart (no script, no external asset); a shaded post period from ``start_index``."""
+    n = len(x_labels)
+    vals = np.concatenate([np.asarray(v, dtype=float)[np.isfinite(np.asarray(v, dtype=float))]
+                           for v in series.values()] or [np.zeros(1)])
+    top = float(vals.max()) if vals.size and vals.max() > 0 else 1.0
+    top = top * 1.08
+    L, R, T, B = 44, 12, 22, 34
+    pw, ph = width - L - R, height - T - B
+
+    def X(i):
+        return L + pw * (i / max(n - 1, 1))
+
+    def Y(v):
+        return T + ph - ph * (v / top)
+
+    parts = [f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{_html.escape(title)}">'
+             f'<title>{_html.escape(title)}</title>']
+    if start_index is not None and 0 <= start_index < n:
+        parts.append(f'<rect x="{X(start_index) - 0.5 * pw / max(n - 1, 1):.1f}" y="{T}" '
+                     f'width="{L + pw - X(start_index) + 0.5 * pw / max(n - 1, 1):.1f}" height="{ph}" '
+                     'fill="#f2f2f2"/>')
+        parts.append(f'<text x="{X(start_index) + 3:.1f}" y="{T + 11}" font-size="10" fill="#555">'
+                     'intervention period</text>')
+    for frac in (0, 0.25, 0.5, 0.75, 1.0):
+        v = top / 1.08 * frac
+        parts.append(f'<line x1="{L}" y1="{Y(v):.1f}" x2="{L + pw}" y2="{Y(v):.1f}" stroke="#ddd" stroke-width="0.6"/>'
+                     f'<text x="{L - 4}" y="{Y(v) + 3:.1f}" font-size="9" text-anchor="end" fill="#444">'
+                     f'{v:.1f}</text>')
+    step_lbl = max(1, n // 8)
+    for i in range(0, n, step_lbl):
+        parts.append(f'<text x="{X(i):.1f}" y="{height - B + 14}" font-size="9" text-anchor="middle" fill="#444">'
+                     f'{_html.escape(x_labels[i])}</text>')
+    legend_x = L + 4
+    for name, v in series.items():
+        arr = np.asarray(v, dtype=float)
+        colour = _COLOURS.get(name, "#555")
+        pts = " ".join(f"{X(i):.1f},{Y(a):.1f}" for i, a in enumerate(arr) if math.isfinite(a))
+        dash = ' stroke-dasharray="5,3"' if name in dashed else ""
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.4"{dash} points="{pts}"/>')
+        label = name.replace("_", " ")
+        parts.append(f'<rect x="{legend_x}" y="{height - 13}" width="10" height="3" fill="{colour}"/>'
+                     f'<text x="{legend_x + 13}" y="{height - 9}" font-size="10" fill="#222">{_html.escape(label)}'
+                     '</text>')
+        legend_x += 22 + 6.5 * len(label)
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def forest_svg(rows: list[tuple[str, float | None, float | None, float | None]], width: int = 900) -> Markup:
+    """Relative effects with 95 % intervals on one axis (−100 % … +100 % or wider), zero marked."""
+    finite = [v for r in rows for v in r[1:] if v is not None and math.isfinite(v)]
+    lo_ax = min([-0.6] + finite) - 0.05
+    hi_ax = max([0.4] + finite) + 0.05
+    L, R, rh = 300, 30, 26
+    height = 30 + rh * len(rows)
+    pw = width - L - R
+
+    def X(v):
+        return L + pw * (v - lo_ax) / (hi_ax - lo_ax)
+
+    parts = [f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
+             'aria-label="Relative effects with 95 % intervals">'
+             '<title>Relative effects with 95 % intervals</title>',
+             f'<line x1="{X(0):.1f}" y1="6" x2="{X(0):.1f}" y2="{height - 20}" stroke="#333" stroke-width="1"/>']
+    for tick in np.arange(math.ceil(lo_ax * 10) / 10, hi_ax, 0.2 if hi_ax - lo_ax > 1 else 0.1):
+        parts.append(f'<text x="{X(tick):.1f}" y="{height - 6}" font-size="9" text-anchor="middle" fill="#444">'
+                     f'{tick * 100:+.0f}%</text>')
+    for i, (label, est, lo, hi) in enumerate(rows):
+        yy = 18 + i * rh
+        parts.append(f'<text x="{L - 8}" y="{yy + 4}" font-size="11" text-anchor="end">{_html.escape(label)}</text>')
+        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+            parts.append(f'<line x1="{X(lo):.1f}" y1="{yy}" x2="{X(hi):.1f}" y2="{yy}" stroke="#2166ac" '
+                         'stroke-width="2"/>')
+        if est is not None and math.isfinite(est):
+            parts.append(f'<circle cx="{X(est):.1f}" cy="{yy}" r="4" fill="#b2182b"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+# ------------------------------------------------------------------------------------------ write
+def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray, synthetic: bool) -> dict:
+    labels = [week_label(w) for w in weeks]
+    s = ev.series.copy()
+    s.insert(0, "week", labels)
+    s.insert(1, "week_start", [w.isoformat() for w in weeks])
+    s["period"] = np.where(post, "after", "before")
+    s = s.drop(columns=["post"])
+    s = s.rename(columns={"control": "control_mean_of_matched_groups",
+                          "buffer_control": "buffer_control_mean_of_matched_groups"})
+    if synthetic:
+        s["synthetic"] = SYNTHETIC_LABEL
+    weekly_csv = out_dir / "series_weekly.csv"
+    s.round(4).to_csv(weekly_csv, index=False)
+    scm = result["methods"]["synthetic_control"]
+    pw = scm["period_weeks"]
+    n_sc = len(ev.sc_series)
+    t0 = int(np.argmax(post))
+    first = t0 - scm["n_pre_periods"] * pw
+    sc = ev.sc_series.copy()
+    sc.insert(0, "period_start_week", [labels[first + i * pw] if first + i * pw < len(labels) else ""
+                                       for i in range(n_sc)])
+    sc["period"] = ["after" if i >= scm["n_pre_periods"] else "before" for i in range(n_sc)]
+    if synthetic:
+        sc["synthetic_data"] = SYNTHETIC_LABEL
+    sc_csv = out_dir / "series_synthetic_control.csv"
+    sc.round(4).to_csv(sc_csv, index=False)
+
+    m = result["methods"]
+    chart = line_chart_svg(labels, {"treated": s["treated"].to_numpy(),
+                                    "control": s["control_mean_of_matched_groups"].to_numpy(),
+                                    "its_counterfactual": s["its_counterfactual"].to_numpy()},
+                           start_index=t0, title="Weekly events: target, matched controls and the ITS "
+                                                 "counterfactual", dashed=("its_counterfactual",))
+    chart_buffer = line_chart_svg(labels, {"buffer": s["buffer"].to_numpy(),
+                                           "buffer_control": s["buffer_control_mean_of_matched_groups"].to_numpy()},
+                                  start_index=t0, title="Weekly events: buffer ring and its matched controls")
+    chart_sc = line_chart_svg(sc["period_start_week"].tolist(), {"treated": sc["treated"].to_numpy(),
+                                                                  "synthetic": sc["synthetic"].to_numpy()},
+                              start_index=scm["n_pre_periods"], height=220,
+                              title=f"Synthetic control, periods of {pw} weeks", dashed=("synthetic",))
+    rows = [(METHOD_LABELS[k_], m[k_].get("relative_effect"), m[k_].get("ci_low"), m[k_].get("ci_high"))
+            for k_ in ("did", "its", "synthetic_control")]
+    if m["did"].get("buffer"):
+        b = m["did"]["buffer"]
+        rows.append(("Buffer ring, DiD (displacement > 0)", b.get("relative_effect"), b.get("ci_low"),
+                     b.get("ci_high")))
+    if m["its"].get("buffer"):
+        b = m["its"]["buffer"]
+        rows.append(("Buffer ring, ITS", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template("evaluation.html.j2").render(
+        r=result, m=m, chart=chart, chart_buffer=chart_buffer, chart_sc=chart_sc, forest=forest_svg(rows),
+        pct=_pct, labels=METHOD_LABELS,
+        generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M"))
+    html_path = out_dir / "evaluation.html"
+    html_path.write_text(html, encoding="utf-8")
+    return {"html": str(html_path), "json": str(out_dir / "evaluation.json"), "series_weekly_csv": str(weekly_csv),
+            "series_synthetic_control_csv": str(sc_csv)}

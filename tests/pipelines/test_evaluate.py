@@ -1,0 +1,119 @@
+"""``run_evaluation`` on the committed SYNTHETIC sample's planted intervention (effect −0.30, buffer +0.25)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics.errors import InvalidInputError
+from analytics.privacy import key_fingerprint
+from pipelines import store as store_mod
+from pipelines.evaluate import run_evaluation
+from pipelines.ingest import ingest_file
+from pipelines.resources import shipped_dir
+from tests.conftest import TEST_KEY
+
+SAMPLE = shipped_dir("data_samples")
+ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
+         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("eval") / "sample.duckdb"
+    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    with store_mod.opened(db) as st:
+        for kind, name in ORDER:
+            ingest_file(st, kind, SAMPLE / name, TEST_KEY)
+    return db
+
+
+@pytest.fixture(scope="module")
+def truth():
+    return json.loads((SAMPLE / "ground_truth.json").read_text())["interventions"][0]
+
+
+@pytest.fixture(scope="module")
+def planted(sample_db, truth, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval_out")
+    with store_mod.opened(sample_db, read_only=True) as st:
+        result = run_evaluation(st, truth["place_id"], truth["start_week"], truth["end_week"], "reports_non_police",
+                                2, out, n_boot=500)
+    return result, out
+
+
+def test_json_shape_and_files(planted):
+    result, out = planted
+    on_disk = json.loads((out / "evaluation.json").read_text())
+    assert {"target", "outcome", "methods"} <= set(on_disk)
+    assert set(on_disk["methods"]) == {"did", "its", "wdd", "wdq", "synthetic_control"}
+    for name in ("did", "its", "synthetic_control"):
+        assert {"relative_effect", "ci_low", "ci_high", "p"} <= set(on_disk["methods"][name]), name
+        m = on_disk["methods"][name]
+        assert m["ci_low"] <= m["relative_effect"] <= m["ci_high"] and 0 < m["p"] <= 1
+    assert on_disk["outcome"] == "reports_non_police" and on_disk["warnings"] == []
+    for name in ("evaluation.html", "series_weekly.csv", "series_synthetic_control.csv"):
+        assert (out / name).is_file()
+    weekly = pd.read_csv(out / "series_weekly.csv")
+    assert {"week", "treated", "control_mean_of_matched_groups", "buffer", "period", "synthetic"} <= set(weekly)
+    assert (weekly["period"] == "after").sum() == 16
+
+
+def test_target_and_buffer_match_the_planted_truth(planted, truth):
+    result, _ = planted
+    assert sorted(result["target"]["cells"]) == sorted(truth["cells"])      # place cell + ring 1
+    assert sorted(result["target"]["buffer_cells"]) == sorted(truth["buffer_cells"])   # rings 2-3 of the place
+    assert result["periods"]["start_week"] == truth["start_week"] and result["periods"]["weeks_before"] >= 52
+
+
+def test_did_finds_the_planted_fall(planted, truth):
+    did = planted[0]["methods"]["did"]
+    assert did["relative_effect"] < 0 and did["ci_high"] < 0
+    assert did["ci_low"] <= truth["effect"] <= did["ci_high"]
+
+
+def test_html_is_self_contained_and_says_synthetic(planted):
+    html = (planted[1] / "evaluation.html").read_text()
+    assert "SYNTHETIC DATA" in html and "<svg" in html and "Verdict" in html
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    assert "offender" not in html.lower()
+
+
+def test_activity_kind_finds_the_patrolled_place(sample_db, truth, tmp_path):
+    with store_mod.opened(sample_db, read_only=True) as st:
+        r = run_evaluation(st, None, None, None, "found", 1, tmp_path, activity_kind="presence_patrol", n_boot=100)
+    assert sorted(r["target"]["cells"]) == sorted(truth["cells"])
+    assert r["periods"]["start_week"] == truth["start_week"] and r["periods"]["end_week"] == truth["end_week"]
+    assert any("detection-driven" in w for w in r["warnings"])
+    assert "detection-driven" in (tmp_path / "evaluation.html").read_text()
+
+
+def test_cells_target_and_errors(sample_db, truth, tmp_path):
+    with store_mod.opened(sample_db, read_only=True) as st:
+        r = run_evaluation(st, ",".join(truth["cells"][:3]), "2025-08-06", None, "reports", 0, tmp_path, n_boot=100)
+        assert r["target"]["kind"] == "cells" and r["target"]["buffer_cells"] == []
+        assert any("End set to" in c for c in r["choices"])
+        with pytest.raises(InvalidInputError, match="not a place id"):
+            run_evaluation(st, "no-such-place", "2025-08-04", None, "reports", 1, tmp_path)
+        with pytest.raises(InvalidInputError, match="Outcome"):
+            run_evaluation(st, truth["place_id"], "2025-08-04", None, "harm", 1, tmp_path)
+        with pytest.raises(InvalidInputError, match="before"):
+            run_evaluation(st, truth["place_id"], "2024-07-08", None, "reports", 1, tmp_path)
+        with pytest.raises(InvalidInputError, match="--start"):
+            run_evaluation(st, truth["place_id"], None, None, "reports", 1, tmp_path)
+
+
+def test_boundary_file_target(sample_db, truth, tmp_path):
+    import h3
+    ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(truth["cells"][0])]
+    gj = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}]}
+    path = tmp_path / "target.geojson"
+    path.write_text(json.dumps(gj))
+    with store_mod.opened(sample_db, read_only=True) as st:
+        r = run_evaluation(st, str(path), truth["start_week"], truth["end_week"], "reports_non_police", 1,
+                           tmp_path / "out", n_boot=100)
+    assert r["target"]["kind"] == "boundary" and truth["cells"][0] in r["target"]["cells"]
