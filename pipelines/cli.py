@@ -383,6 +383,119 @@ def _print_weekly(run, config: Optional[Path], as_json: bool) -> None:
         out.print(f"  {label:16s} {run.outputs[key]}")
 
 
+# --------------------------------------------------------------------------------------- evaluate
+
+@app.command()
+def evaluate(
+    target: Optional[str] = typer.Option(None, "--target", help="PLACE_ID | comma list of H3 cells | boundary.geojson "
+                                         "(default with --activity-kind: the cells where that activity concentrated)."),
+    start: Optional[str] = typer.Option(None, "--start", help="First day (YYYY-MM-DD) or ISO week (YYYY-Www) of the "
+                                        "disruption; default with --activity-kind: its first activity."),
+    end: Optional[str] = typer.Option(None, "--end", help="Last day or ISO week (default: last activity, or the last "
+                                      "week with data)."),
+    outcome: str = typer.Option("reports_non_police", "--outcome", help="reports_non_police (default; not inflated by "
+                                "presence) | reports | found | episodes_started"),
+    buffer_rings: int = typer.Option(1, "--buffer-rings", help="H3 rings around the target watched for displacement."),
+    activity_kind: Optional[str] = typer.Option(None, "--activity-kind", help="Take the target and/or dates from "
+                                                "ingested disruptions of this kind, e.g. presence_patrol."),
+    out_dir: Path = typer.Option(Path("evaluation"), "--out", help="Output folder."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the matching tie-breaks and bootstrap."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print evaluation.json to stdout."),
+) -> None:
+    """Evaluate a disruption: DiD vs matched controls, ITS, WDD, WDQ, synthetic control, power (HTML + JSON + CSV).
+
+    Example: hotspots evaluate --target SYN-PL0018 --start 2025-08-04 --end 2025-11-23 --buffer-rings 2
+    """
+    from pipelines import store
+    from pipelines.audit import audited
+    from pipelines.evaluate import EVALUATE_STEPS, run_evaluation
+    params = {"target": target, "start": start, "end": end, "outcome": outcome, "buffer_rings": buffer_rings,
+              "activity_kind": activity_kind, "out": out_dir, "seed": seed}
+    with audited(store.resolve_db_path(db), "evaluate", params) as entry:
+        with store.opened(db, read_only=True) as st, _progress() as progress:
+            task = progress.add_task("Evaluation", total=len(EVALUATE_STEPS))
+
+            def step(name: str) -> None:
+                progress.update(task, description=f"Evaluation: {name}", advance=1)
+
+            result = run_evaluation(st, target, start, end, outcome, buffer_rings, out_dir,
+                                    activity_kind=activity_kind, seed=seed, progress=step)
+        entry.add_outputs(result["outputs"].values())
+        entry.row_counts = {"target_cells": result["target"]["n_cells"], **result["periods"]}
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+        return
+    m = result["methods"]
+    out.print(f"{'SYNTHETIC — ' if result['synthetic'] else ''}{result['verdict']['headline']}", markup=False)
+    for name in ("did", "its", "synthetic_control"):
+        e = m[name]
+        if e.get("relative_effect") is not None:
+            out.print(f"  {name:18s} {e['relative_effect']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}] "
+                      f"p={e['p']:.3f}", markup=False)
+    for line in result["verdict"]["displacement"]:
+        out.print(f"  {line}", markup=False)
+    for warning in result["warnings"]:
+        err.print(f"  warning: {warning}", markup=False, highlight=False)
+    for choice in result["choices"]:
+        out.print(f"  note: {choice}", markup=False)
+    for name, path in result["outputs"].items():
+        out.print(f"  {name:30s} {path}", markup=False)
+
+
+# --------------------------------------------------------------------------------------- backtest
+
+@app.command()
+def backtest(
+    weeks: int = typer.Option(26, "--weeks", help="Origin weeks, each scored against the week after it."),
+    coverage: str = typer.Option("1,5,10,20", "--coverage", help="Shares of the study area (%) to score at."),
+    out_dir: Path = typer.Option(Path("backtest"), "--out", help="Output folder."),
+    config: Optional[Path] = typer.Option(None, "--config", help="hotspots.toml (patrol and engine parameters); "
+                                          "default ./hotspots.toml when it exists."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print backtest.json to stdout."),
+) -> None:
+    """Rolling-origin backtest of the patrol ranking vs last week's counts and a KDE: hit rate, PAI, PEI*, RRI.
+
+    Example: hotspots backtest --weeks 26 --coverage 1,5,10,20 --out backtest/
+    """
+    from analytics.errors import InvalidInputError
+    from pipelines import store
+    from pipelines.audit import audited
+    from pipelines.backtest import run_backtest
+    from pipelines.weekly import load_config
+    try:
+        shares = tuple(float(c) for c in coverage.split(",") if c.strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"--coverage must be numbers like 1,5,10,20; received {coverage!r}.") from exc
+    if config is None and Path("hotspots.toml").is_file():
+        config = Path("hotspots.toml")
+    cfg = load_config(config)
+    params = {"weeks": weeks, "coverage": coverage, "out": out_dir, "config": config}
+    with audited(store.resolve_db_path(db), "backtest", params) as entry:
+        with store.opened(db, read_only=True) as st, _progress() as progress:
+            task = progress.add_task("Backtest", total=weeks)
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, description=f"Backtest: origin {done}/{total}")
+
+            result = run_backtest(st, weeks, shares, out_dir, config=cfg, progress=step)
+        entry.add_outputs(result["outputs"].values())
+        entry.row_counts = {"origins": result["origins"]["n"]}
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+        return
+    out.print(f"{'SYNTHETIC — ' if result['synthetic'] else ''}{result['engine_vs_last_week']['verdict']}",
+              markup=False)
+    for row in result["summary"]:
+        out.print(f"  {row['method']:14s} {row['coverage']:>5} %  hit rate {row['hit_rate']}  PAI {row['pai']}  "
+                  f"PEI* {row['pei_star']}  RRI {row['rri']}", markup=False)
+    for note in result["notes"]:
+        out.print(f"  note: {note}", markup=False)
+    for name, path in result["outputs"].items():
+        out.print(f"  {name:12s} {path}", markup=False)
+
+
 # ----------------------------------------------------------------------------------------- audit
 
 @app.command()
