@@ -25,6 +25,19 @@ PLACE_CATEGORIES = (
 DISRUPTION_KINDS = (
     "presence_patrol", "warning_notice", "premises_visit", "outreach", "licensing_check", "other",
 )
+#: Ingest limits (documented in README "What it refuses and why").
+#: A field longer than this is rejected as ``field_too_long:<col>`` (places' geometry_wkt is exempt).
+MAX_FIELD_CHARS = 1000
+#: A CSV line longer than this (bytes) makes the file unreadable: refused whole.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+#: An episode returned more than this many days after it began is an ``absurd_duration``.
+MAX_EPISODE_DAYS = 365
+#: Timestamps before this are ``implausible_timestamp`` (a mis-read date, e.g. 03/04/25 as year 3).
+EARLIEST_TIMESTAMP = "1970-01-01T00:00:00+00:00"
+#: How d/m/y-style dates (03/04/2025) are read: ``ymd`` = ISO 8601 / year-first only (d/m/y
+#: dates are rejected as ``ambiguous_date``), ``dmy`` = day first, ``mdy`` = month first.
+DATE_ORDERS = ("ymd", "dmy", "mdy")
+
 #: Report sources whose volume rises when officers are present (feedback-loop risk).
 DETECTION_DRIVEN_SOURCES = ("police",)
 

@@ -7,13 +7,34 @@ duplicate + rejected`` is checked before the batch commits. A file that cannot b
 trusted at all (unreadable, missing required columns, identifying columns) is refused
 whole with a message naming the file and the problem.
 
-Validation rules live in ``sql/staging/stg_<kind>.sql``; this module runs them and
-does the generic bookkeeping (raw load, pseudonyms, H3, dedupe, history, batches).
+Validation rules live in ``sql/staging/stg_<kind>.sql`` (and the macros they call);
+this module runs them and does the generic bookkeeping (raw load, pseudonyms, H3,
+dedupe, history, batches).
+
+What is refused whole (``RefusedFileError``, store unchanged) rather than row by row:
+
+* an empty file; a CSV that is not UTF-8 (the message names the byte offset and line);
+  a CSV whose header repeats a column; a semicolon-delimited CSV (the delimiter is pinned
+  to ``,`` -- ``\t`` for ``.tsv`` -- and never sniffed, because a sniffer that guesses
+  wrong shifts columns silently); a row with the wrong number of fields or an
+  unterminated quote (the message names the line); a line over ``MAX_LINE_BYTES``;
+* a truncated or corrupt Parquet file (checked by its ``PAR1`` magic bytes);
+* missing required columns or identifying columns (see ``_map_columns``);
+* coordinates that look swapped: every located row is outside the study area (or has a
+  latitude beyond +-90) but would be inside with lat and lon exchanged.
+
+A UTF-8 byte-order mark is accepted (the header is normalised). A header-only file is a
+valid, empty batch (read = 0). Dates: ``date_order`` says how d/m/y text is read (see
+``contracts.DATE_ORDERS``); spreadsheet day numbers (45717.5) are rejected as
+``excel_serial_date`` unless ``excel_dates=True`` converts them (local time).
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,8 +46,8 @@ import pandas as pd
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError, StoreError
-from analytics.privacy import pseudonymise
 from pipelines import geo_inputs
+from pipelines.keys import pseudonymise_chain
 from pipelines.sqlrunner import run_sql
 from pipelines.store import Store
 
@@ -35,6 +56,10 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
 FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew allowed before "future_timestamp"
 SYNTHETIC_PREFIX = "SYN-"
+#: Macros the staging SQL needs beyond the store's own, registered (in this order) per ingest.
+INGEST_MACROS = ("norm_enum", "dmy_like", "excel_like", "parse_ts", "too_long", "ts_problem")
+#: Characters of each field kept in a quarantined row's row_json (the full length is in the detail).
+QUARANTINE_FIELD_CHARS = 2000
 
 #: CLI names of the input kinds -> contract kind.
 KIND_ALIASES = {
@@ -84,6 +109,7 @@ class BatchResult:
     dropped_columns: list[str] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     synthetic: bool = False
+    hints: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -94,11 +120,35 @@ class BatchResult:
 
 def file_sha256(path: Path) -> str:
     """sha256 of a file, streamed."""
+    return _scan_file(path, check_utf8=False)[0]
+
+
+def _scan_file(path: Path, check_utf8: bool) -> tuple[str, tuple[int, int, int] | None]:
+    """One streamed pass: (sha256, first invalid UTF-8 as (byte offset, line, byte) or None)."""
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    offset, lines, bad = 0, 1, None
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            if check_utf8 and bad is None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    # exc.start counts from the decoder's buffered tail (<= 3 bytes) plus this block
+                    pending = len(exc.object) - len(block)
+                    at = offset - pending + exc.start
+                    data = exc.object[: exc.start]
+                    bad = (at, lines + data.count(b"\n"), exc.object[exc.start])
+                else:
+                    lines += block.count(b"\n")
+            offset += len(block)
+    if check_utf8 and bad is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:  # the file ends inside a multi-byte character
+            bad = (offset - len(exc.object) + exc.start, lines, exc.object[exc.start])
+    return digest.hexdigest(), bad
 
 
 def resolve_kind(kind: str) -> str:
@@ -117,18 +167,89 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_header(path: Path, delimiter: str) -> list[str]:
+    """The header row as written (BOM removed), parsed with the same dialect DuckDB is given."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False):
+            if any(cell.strip() for cell in row):
+                return [cell if cell.strip() else f"_unnamed_{i + 1}" for i, cell in enumerate(row)]
+    raise RefusedFileError(f"{path.name}: empty file; nothing to ingest (a CSV needs at least a header row).")
+
+
+def _csv_relation(path: Path) -> tuple[str, list[str]]:
+    """read_csv with a pinned dialect and the header's own column names: nothing is sniffed."""
+    if path.stat().st_size == 0:
+        raise RefusedFileError(f"{path.name}: empty file; nothing to ingest (a CSV needs at least a header row).")
+    _, bad = _scan_file(path, check_utf8=True)
+    if bad is not None:
+        at, line, byte = bad
+        raise RefusedFileError(
+            f"{path.name}: not UTF-8 text: byte 0x{byte:02x} at offset {at} (line {line}) is not valid UTF-8; "
+            f"save the file as UTF-8 (in Excel: 'CSV UTF-8') and ingest it again.")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    header = _csv_header(path, delimiter)
+    seen: dict[str, str] = {}
+    for col in header:
+        name = normalise_column_name(col)
+        if name in seen:
+            raise RefusedFileError(f"{path.name}: duplicate column {name!r} in the header.")
+        seen[name] = col
+    columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in header) + "}"
+    relation = (f"read_csv($p, auto_detect = false, header = true, delim = {_literal(delimiter)}, "
+                f"quote = '\"', escape = '\"', encoding = 'utf-8', strict_mode = true, "
+                f"max_line_size = {contracts.MAX_LINE_BYTES}, columns = {columns})")
+    return relation, header
+
+
+def _check_parquet(path: Path) -> None:
+    """Refuse a file that cannot be a whole Parquet file (both ends carry the magic PAR1)."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(size - 4, 0))
+        tail = fh.read(4)
+    if size == 0:
+        raise RefusedFileError(f"{path.name}: empty file; nothing to ingest.")
+    if head != b"PAR1":
+        raise RefusedFileError(f"{path.name}: cannot be read (not a Parquet file: it does not start with PAR1).")
+    if size < 12 or tail != b"PAR1":
+        raise RefusedFileError(
+            f"{path.name}: cannot be read (truncated or corrupt Parquet: no PAR1 footer); export it again.")
+
+
+def _csv_error(path: Path, exc: duckdb.Error) -> RefusedFileError:
+    """DuckDB's multi-line CSV error as one line naming the file, the line and the problem."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    if line:
+        problems = [ln.strip() for ln in text.splitlines()[1:]
+                    if ln.strip() and not ln.startswith(("Original Line", "Possible", "*", "LINE", "  "))]
+        problem = problems[0].rstrip(".") if problems else "malformed row"
+        if "maximum line size" in text.lower():
+            problem = f"a line longer than {contracts.MAX_LINE_BYTES} bytes"
+        return RefusedFileError(f"{path.name}: malformed CSV at line {line.group(1)}: {problem}; "
+                                f"fix that line (quote fields that contain commas) and ingest again.")
+    return RefusedFileError(f"{path.name}: cannot be read ({text.strip().splitlines()[0]}).")
+
+
 def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str, dict, list[str]]:
     """The file as a DuckDB relation: (FROM expression, its parameters, its column names).
 
-    Nothing is loaded yet; DESCRIBE only sniffs the header (and a sample, for CSV).
+    Nothing is loaded yet. A CSV's dialect is pinned (never sniffed) and its header read
+    here; a Parquet file is checked for its magic bytes first.
     """
     suffix = path.suffix.lower()
     params = {"p": str(path)}
     if suffix in PARQUET_SUFFIXES:
+        _check_parquet(path)
         relation = "read_parquet($p)"
     elif suffix in TABULAR_SUFFIXES:
-        relation = ("read_csv($p, all_varchar = true, header = true, encoding = 'utf-8', "
-                    "strict_mode = true)")
+        relation, header = _csv_relation(path)
+        return relation, params, header
     elif suffix in GEO_SUFFIXES and kind == "places":
         con.register("raw_file_df", geo_inputs.read_places(path))
         relation, params = "raw_file_df", {}
@@ -187,20 +308,23 @@ def _build_raw_kind(con, path: Path, kind: str, contract: InputContract, mapping
         con.execute(f"create or replace temp table raw_{kind} as "
                     f"select row_number() over () as _row, {cols} from {relation}", params)
     except duckdb.Error as exc:
-        raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
+        raise _csv_error(path, exc) from exc
     finally:
         if relation == "raw_file_df":
             con.unregister("raw_file_df")
 
 
 def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> None:
-    """Replace person/placement references by keyed pseudonyms before anything else sees them."""
+    """Replace person/placement references by keyed pseudonyms before anything else sees them.
+
+    ``key`` is the store's key chain (one key, or several after ``rekey``; see pipelines.keys).
+    """
     for col in contract.pseudonymised:
         values = [r[0] for r in con.execute(
             f"select distinct clean({col}) from raw_{kind} where clean({col}) is not null").fetchall()]
         if not values:
             continue
-        mapping = pd.DataFrame({"raw": values, "pseudonym": pseudonymise(values, key)})
+        mapping = pd.DataFrame({"raw": values, "pseudonym": pseudonymise_chain(values, key)})
         con.register("pseudonym_map_df", mapping)
         con.execute(
             f"update raw_{kind} set {col} = m.pseudonym from pseudonym_map_df m "
@@ -210,11 +334,18 @@ def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> No
 
 # --------------------------------------------------------------------------- staging
 
-def _stage(store: Store, kind: str, spec: KindSpec, now: datetime) -> None:
-    params = {name: list(contracts.ENUM_PARAMS[name]) for name in spec.enum_params}
-    if spec.checks_future:
-        params["not_after"] = now + FUTURE_TOLERANCE
-    run_sql(store.con, f"staging/stg_{kind}.sql", params)
+def _register_macros(con) -> None:
+    for name in INGEST_MACROS:
+        run_sql(con, f"macros/{name}.sql")
+
+
+def _stage(store: Store, kind: str, spec: KindSpec, now: datetime, date_order: str, excel_dates: bool) -> None:
+    params: dict = {name: list(contracts.ENUM_PARAMS[name]) for name in spec.enum_params}
+    params.update(
+        not_before=datetime.fromisoformat(contracts.EARLIEST_TIMESTAMP), not_after=now + FUTURE_TOLERANCE,
+        date_order=date_order, excel_dates=excel_dates, max_field_chars=contracts.MAX_FIELD_CHARS,
+        max_episode_days=contracts.MAX_EPISODE_DAYS)
+    run_sql(store.con, f"staging/stg_{kind}.sql", params)  # passes only the params the file declares
     con = store.con
     stg = f"stg_{kind}"
     if kind == "disruptions":
@@ -240,11 +371,77 @@ def _stage(store: Store, kind: str, spec: KindSpec, now: datetime) -> None:
                 f"(select cell from study_area_cells where resolution = $res)", {"res": store.resolution})
 
 
+def _refuse_swapped(store: Store, kind: str, spec: KindSpec, path: Path) -> None:
+    """Refuse the file when every located row looks like lat and lon were exchanged.
+
+    "Looks swapped": as given, the point is impossible (|lat| > 90) or outside the study
+    area; exchanged, it is possible and (when there is a study area) inside it. Only
+    when that holds for ALL located rows is the file refused; otherwise rows are judged
+    one by one (lat_out_of_range, outside_study_area).
+    """
+    con = store.con
+    has_area = bool(con.execute(
+        "select count(*) from study_area_cells where resolution = $res", {"res": store.resolution}).fetchone()[0])
+    area = "(select cell from study_area_cells where resolution = $res)"
+    in_area = (f"coalesce(h3_cell(case when abs(lat) <= 90 then lat end, lon, $res) in {area}, false)"
+               if has_area else "true")
+    swapped_in = (f"coalesce(h3_cell(case when abs(lon) <= 90 then lon end, lat, $res) in {area}, false)"
+                  if has_area else "true")
+    params = {"res": store.resolution} if has_area else {}
+    for lat, lon, cell in spec.cells:
+        # cheap exit, the usual case: some row already indexed by _stage is fine as given
+        fine = (f"{cell} in {area}" if has_area else f"abs({lat}) <= 90 and abs({lon}) <= 180")
+        if con.execute(f"select exists (select 1 from stg_{kind} where {fine})", params).fetchone()[0]:
+            continue
+        n, n_swapped, row, a, b = con.execute(f"""
+            with located as (
+                select _row, {lat} as lat, {lon} as lon from stg_{kind}
+                where isfinite({lat}) and isfinite({lon}) and not ({lat} = 0 and {lon} = 0)
+                    and abs({lat}) <= 180 and abs({lon}) <= 180
+            ),
+            judged as (
+                select _row, lat, lon,
+                    (abs(lat) > 90 or not {in_area}) and abs(lon) <= 90 and {swapped_in} as swapped
+                from located
+            )
+            select count(*), count(*) filter (where swapped), min(_row), arg_min(lat, _row), arg_min(lon, _row)
+            from judged
+        """, params).fetchone()
+        if n and n == n_swapped:
+            where = "the study area" if has_area else "the valid latitude range (-90 to 90)"
+            raise RefusedFileError(
+                f"{path.name}: refused, lat and lon look swapped: all {n} located row(s) fall outside {where} "
+                f"but would be inside it with {lat} and {lon} exchanged (e.g. row {row}: {lat}={a:g}, {lon}={b:g}). "
+                f"Swap the two columns and ingest again.")
+
+
+def _hints(result: BatchResult) -> list[str]:
+    """One line per reject reason that a re-run with an option would fix."""
+    hints = []
+    if result.reasons.get("ambiguous_date"):
+        hints.append(f"{result.reasons['ambiguous_date']} row(s) have day/month dates such as 03/04/2025 whose "
+                     f"order is unknown; re-run with --date-order dmy (day first) or --date-order mdy (month first).")
+    if result.reasons.get("excel_serial_date"):
+        hints.append(f"{result.reasons['excel_serial_date']} row(s) have spreadsheet day numbers (e.g. 45717.5) "
+                     f"as dates; export dates as ISO 8601 text, or re-run with --excel-dates to convert them.")
+    return hints
+
+
 def _stored_columns(con, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] not in ("row_hash", "batch_id")]
 
 
 # --------------------------------------------------------------------------- classify + apply
+
+def row_hash_sql(stored: list[str]) -> str:
+    """SQL expression of a stored row's content hash (rekey recomputes it with this too).
+
+    md5 over the text of every stored column (a unit separator between them, NUL for null):
+    stable across DuckDB versions, unlike hash(), so re-ingesting old files stays a no-op.
+    """
+    content = ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in stored)
+    return f"md5(concat_ws(chr(31), {content}))"
+
 
 def _classify(con, kind: str, spec: KindSpec, stored: list[str]) -> None:
     """Temp table ``cls_<kind>``: the staged rows with ``row_hash`` and ``outcome``.
@@ -253,13 +450,10 @@ def _classify(con, kind: str, spec: KindSpec, stored: list[str]) -> None:
     file), duplicate (repeat in this file, or identical to the stored row), new, update.
     """
     idc = spec.contract.id_column
-    # md5 over the text of every stored column (a unit separator between them, NUL for null):
-    # stable across DuckDB versions, unlike hash(), so re-ingesting old files stays a no-op.
-    content = ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in stored)
     con.execute(f"""
         create or replace temp table cls_{kind} as
         with hashed as (
-            select *, md5(concat_ws(chr(31), {content})) as row_hash from stg_{kind}
+            select *, {row_hash_sql(stored)} as row_hash from stg_{kind}
         ),
         grp as (
             select {idc} as id, min(row_hash) <> max(row_hash) as conflict, min(_row) as first_row
@@ -300,7 +494,11 @@ def _apply(con, kind: str, spec: KindSpec, stored: list[str], batch_id: str, now
 
 def _insert_quarantine(con, kind: str, spec: KindSpec, batch_id: str) -> None:
     idc = spec.contract.id_column
-    raw_cols = ", ".join(f"{_quote(c)} := r.{_quote(c)}" for c in spec.contract.columns)
+    n = QUARANTINE_FIELD_CHARS
+    raw_cols = ", ".join(
+        f"{_quote(c)} := case when length(r.{_quote(c)}) > {n} then left(r.{_quote(c)}, {n}) || "
+        f"'...[' || cast(length(r.{_quote(c)}) - {n} as varchar) || ' more characters]' else r.{_quote(c)} end"
+        for c in spec.contract.columns)
     con.execute(f"""
         insert into quarantine
         select $b, $k, s._row, s.{idc},
@@ -355,12 +553,27 @@ def _drop_temp(con, kind: str) -> None:
         pass
 
 
+def _check_date_order(date_order: str) -> str:
+    value = str(date_order).strip().lower()
+    if value not in contracts.DATE_ORDERS:
+        raise InvalidInputError(
+            f"Unknown date order {date_order!r}; use ymd (ISO 8601, the default), dmy (day first: 03/04/2025 = "
+            f"3 April) or mdy (month first: 03/04/2025 = March 4).")
+    return value
+
+
 def ingest_file(
     store: Store, kind: str, path: Path, key: bytes, drop_identifying: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, date_order: str = "ymd", excel_dates: bool = False,
 ) -> BatchResult:
-    """Ingest one file as one batch in one transaction; return its accounting."""
+    """Ingest one file as one batch in one transaction; return its accounting.
+
+    ``date_order``: how d/m/y dates are read (``ymd`` = ISO only: they are rejected as
+    ``ambiguous_date``; ``dmy``; ``mdy``). ``excel_dates``: convert spreadsheet day numbers
+    (local time) instead of rejecting them as ``excel_serial_date``.
+    """
     kind = resolve_kind(kind)
+    date_order = _check_date_order(date_order)
     path = Path(path)
     if not path.is_file():
         raise RefusedFileError(f"{path}: no such file.")
@@ -377,14 +590,17 @@ def ingest_file(
         mapping, identifying, ignored = _map_columns(columns, path, spec.contract, drop_identifying)
         result.dropped_columns, result.ignored_columns = identifying, ignored
         _build_raw_kind(con, path, kind, spec.contract, mapping, relation, params)
+        _register_macros(con)
         with store.transaction():
             _pseudonymise_raw(con, kind, spec.contract, key)
-            _stage(store, kind, spec, now)
+            _stage(store, kind, spec, now, date_order, excel_dates)
+            _refuse_swapped(store, kind, spec, path)
             stored = _stored_columns(con, spec.table)
             _classify(con, kind, spec, stored)
             result.batch_id = _next_batch_id(con)
             _apply(con, kind, spec, stored, result.batch_id, now)
             _summarise(con, kind, spec, result, result.batch_id)
+            result.hints = _hints(result)
             if not result.balanced():
                 raise StoreError(f"{path.name}: row accounting does not balance ({result.as_json()}); rolled back.")
             _record_batch(con, result, sha, started)
@@ -397,12 +613,13 @@ def ingest_file(
 
 def ingest_files(
     store: Store, kind: str, paths: Sequence[Path], key: bytes, drop_identifying: bool = False,
-    on_file: Callable[[BatchResult], None] | None = None,
+    on_file: Callable[[BatchResult], None] | None = None, date_order: str = "ymd", excel_dates: bool = False,
 ) -> list[BatchResult]:
     """Ingest several files, one batch each, in the order given."""
     results = []
     for path in paths:
-        result = ingest_file(store, kind, Path(path), key, drop_identifying)
+        result = ingest_file(store, kind, Path(path), key, drop_identifying,
+                             date_order=date_order, excel_dates=excel_dates)
         results.append(result)
         if on_file:
             on_file(result)

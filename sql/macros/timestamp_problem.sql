@@ -1,3 +1,5 @@
+-- DEPRECATED: staging uses ts_problem (date order, Excel dates, implausible dates). Kept only
+-- because pipelines/store.py registers every macro in its _MACROS list at open.
 -- timestamp_problem(raw, col, not_after): reject struct for an unparseable or future timestamp.
 -- Naive timestamps are read in the session time zone (the store's configured zone).
 create or replace temp macro timestamp_problem(raw, col, not_after) as

@@ -1,7 +1,9 @@
 -- Stage one file of missing episodes: trim, cast and validate every data row.
 -- Grain: one row per data row of raw_episodes. reject as in stg_reports.
 -- person_ref / placement_ref are already pseudonymised in raw_episodes.
--- params: not_after, placement_types, risk_levels
+-- An episode returned more than $max_episode_days after it began is an absurd_duration
+-- (almost always a mistyped year), not a real episode.
+-- params: not_before, not_after, date_order, excel_dates, max_field_chars, max_episode_days, placement_types, risk_levels
 create or replace temp table stg_episodes as
 with src as (
     select * from raw_episodes
@@ -12,18 +14,18 @@ typed as (
         _row,
         clean(episode_id) as episode_id,
         clean(person_ref) as person_key,
-        try_cast(clean(missing_from) as timestamptz) as missing_from,
-        try_cast(clean(returned_at) as timestamptz) as returned_at,
-        try_cast(clean(reported_at) as timestamptz) as reported_at,
+        parse_ts(missing_from, $date_order, $excel_dates) as missing_from,
+        parse_ts(returned_at, $date_order, $excel_dates) as returned_at,
+        parse_ts(reported_at, $date_order, $excel_dates) as reported_at,
         clean(placement_ref) as placement_key,
-        lower(clean(placement_type)) as placement_type,
+        norm_enum(placement_type) as placement_type,
         try_cast(clean(last_seen_lat) as double) as last_seen_lat,
         try_cast(clean(last_seen_lon) as double) as last_seen_lon,
         cast(null as ubigint) as last_seen_cell,           -- filled by the H3 step
         try_cast(clean(found_lat) as double) as found_lat,
         try_cast(clean(found_lon) as double) as found_lon,
         cast(null as ubigint) as found_cell,
-        lower(clean(risk_level)) as risk_level,
+        norm_enum(risk_level) as risk_level,
         parse_bool(cse_concern) as cse_concern,
         parse_bool(rhi_completed) as rhi_completed,
         try_cast(clean(age_years) as integer) as age_years,
@@ -33,15 +35,39 @@ typed as (
         parse_bool(cald) as cald,
         parse_bool(lgbtqia) as lgbtqia,
         coalesce(
+            too_long(episode_id, 'episode_id', $max_field_chars),
+            too_long(person_ref, 'person_ref', $max_field_chars),
+            too_long(missing_from, 'missing_from', $max_field_chars),
+            too_long(returned_at, 'returned_at', $max_field_chars),
+            too_long(reported_at, 'reported_at', $max_field_chars),
+            too_long(placement_ref, 'placement_ref', $max_field_chars),
+            too_long(placement_type, 'placement_type', $max_field_chars),
+            too_long(last_seen_lat, 'last_seen_lat', $max_field_chars),
+            too_long(last_seen_lon, 'last_seen_lon', $max_field_chars),
+            too_long(found_lat, 'found_lat', $max_field_chars),
+            too_long(found_lon, 'found_lon', $max_field_chars),
+            too_long(risk_level, 'risk_level', $max_field_chars),
+            too_long(cse_concern, 'cse_concern', $max_field_chars),
+            too_long(rhi_completed, 'rhi_completed', $max_field_chars),
+            too_long(age_years, 'age_years', $max_field_chars),
+            too_long(gender, 'gender', $max_field_chars),
+            too_long(disability, 'disability', $max_field_chars),
+            too_long(first_nations, 'first_nations', $max_field_chars),
+            too_long(cald, 'cald', $max_field_chars),
+            too_long(lgbtqia, 'lgbtqia', $max_field_chars),
             case when clean(episode_id) is null then reject('missing_required:episode_id', null) end,
             case when clean(person_ref) is null then reject('missing_required:person_ref', null) end,
             case when clean(missing_from) is null then reject('missing_required:missing_from', null) end,
-            timestamp_problem(missing_from, 'missing_from', $not_after),
-            timestamp_problem(returned_at, 'returned_at', $not_after),
-            timestamp_problem(reported_at, 'reported_at', $not_after),
+            ts_problem(missing_from, 'missing_from', $not_before, $not_after, $date_order, $excel_dates),
+            ts_problem(returned_at, 'returned_at', $not_before, $not_after, $date_order, $excel_dates),
+            ts_problem(reported_at, 'reported_at', $not_before, $not_after, $date_order, $excel_dates),
             case
-                when try_cast(clean(returned_at) as timestamptz) < try_cast(clean(missing_from) as timestamptz)
+                when parse_ts(returned_at, $date_order, $excel_dates) < parse_ts(missing_from, $date_order, $excel_dates)
                     then reject('returned_before_missing', clean(returned_at) || ' < ' || clean(missing_from))
+                when parse_ts(returned_at, $date_order, $excel_dates)
+                        > parse_ts(missing_from, $date_order, $excel_dates) + to_days(cast($max_episode_days as integer))
+                    then reject('absurd_duration', clean(missing_from) || ' .. ' || clean(returned_at)
+                                || ' (more than ' || cast($max_episode_days as varchar) || ' days)')
             end,
             coord_problem(last_seen_lat, last_seen_lon, 'last_seen_'),
             coord_problem(found_lat, found_lon, 'found_'),

@@ -1,7 +1,8 @@
 -- Stage one file of places (read from GeoJSON/GeoPackage/CSV into raw_places by ingest,
 -- which also derives lat/lon of a representative point and the WKT geometry).
--- Grain: one row per feature/row. reject as in stg_reports.
--- params: place_categories
+-- Grain: one row per feature/row. reject as in stg_reports. geometry_wkt has no length
+-- limit (a detailed polygon is legitimately long); every other field has max_field_chars.
+-- params: max_field_chars, place_categories
 create or replace temp table stg_places as
 with src as (
     select * from raw_places
@@ -12,12 +13,17 @@ typed as (
         _row,
         clean(place_id) as place_id,
         clean(name) as name,
-        lower(clean(category)) as category,
+        norm_enum(category) as category,
         try_cast(clean(lat) as double) as lat,
         try_cast(clean(lon) as double) as lon,
         cast(null as ubigint) as cell,                     -- filled by the H3 step
         coalesce(clean(geometry_wkt), 'POINT (' || clean(lon) || ' ' || clean(lat) || ')') as geometry_wkt,
         coalesce(
+            too_long(place_id, 'place_id', $max_field_chars),
+            too_long(name, 'name', $max_field_chars),
+            too_long(category, 'category', $max_field_chars),
+            too_long(lat, 'lat', $max_field_chars),
+            too_long(lon, 'lon', $max_field_chars),
             case when clean(place_id) is null then reject('missing_required:place_id', null) end,
             case when clean(name) is null then reject('missing_required:name', null) end,
             case when clean(category) is null then reject('missing_required:category', null) end,
