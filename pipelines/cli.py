@@ -125,7 +125,7 @@ def _open_for_write(db: Optional[Path]):
     st = store.open_store(path)
     try:
         key = keys.load_key(path)
-        keys.check_key(key, st.setting("key_fingerprint"), path)
+        keys.check_key(key, st.setting("key_fingerprint"), path, st.setting("key_chain"))
     except BaseException:
         st.close()
         raise
@@ -152,6 +152,13 @@ def ingest(
     drop_identifying: bool = typer.Option(
         False, "--drop-identifying-columns",
         help="Drop columns that identify a person (name, dob, address, phone, email, notes) instead of refusing the file."),
+    date_order: str = typer.Option(
+        "ymd", "--date-order",
+        help="How d/m/y dates like 03/04/2025 are read: ymd (ISO 8601 only; such rows are rejected as "
+             "ambiguous_date), dmy (day first) or mdy (month first)."),
+    excel_dates: bool = typer.Option(
+        False, "--excel-dates",
+        help="Convert spreadsheet day numbers (45717.5) to local time instead of rejecting them as excel_serial_date."),
 ) -> None:
     """Validate and load input files, one batch (one transaction) per file.
 
@@ -162,7 +169,8 @@ def ingest(
     from pipelines.store import resolve_db_path
     kind = resolve_kind(kind)
     results = []
-    params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying}
+    params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
+              "date_order": date_order, "excel_dates": excel_dates}
     with audited(resolve_db_path(db), "ingest", params) as entry:
         st, key = _open_for_write(db)
         try:
@@ -171,7 +179,8 @@ def ingest(
                 for path in files:
                     progress.update(task, description=f"Ingesting {path.name}")
                     entry.add_input(path)
-                    results.append(ingest_file(st, kind, path, key, drop_identifying))
+                    results.append(ingest_file(st, kind, path, key, drop_identifying,
+                                               date_order=date_order, excel_dates=excel_dates))
                     entry.row_counts[path.name] = {k: v for k, v in results[-1].as_json().items()
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}
@@ -183,6 +192,9 @@ def ingest(
         print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
     else:
         out.print(_batch_table(results))
+        for r in results:
+            for hint in r.hints:
+                out.print(f"  hint ({r.file}): {hint}", markup=False)
         if any(r.rejected for r in results):
             out.print("See rejected rows with: hotspots quarantine --batch <batch>")
 
@@ -494,6 +506,32 @@ def backtest(
         out.print(f"  note: {note}", markup=False)
     for name, path in result["outputs"].items():
         out.print(f"  {name:12s} {path}", markup=False)
+
+
+# ------------------------------------------------------------------------------------------ rekey
+
+@app.command()
+def rekey(
+    new_key_file: Path = typer.Option(
+        ..., "--new-key-file",
+        help="File holding ONE new random key, mode 0600 (e.g. python -c \"import secrets; "
+             "print(secrets.token_hex(32))\" > new.key; chmod 600 new.key)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Re-pseudonymise the store under a new key, in one transaction; the key file becomes the chain old+new (keep it).
+
+    Example: hotspots rekey --new-key-file new.key
+    """
+    from pipelines import store
+    from pipelines.audit import audited
+    from pipelines.rekey import rekey_store
+    path = store.resolve_db_path(db)
+    with audited(path, "rekey", {"new": str(new_key_file)}) as entry:
+        result, key_file = rekey_store(path, new_key_file)
+        entry.row_counts = {"pseudonyms": result.pseudonyms, "chain_length": result.chain_length}
+    out.print(f"Store {path} re-pseudonymised: {result.pseudonyms} pseudonym(s) mapped; key chain of "
+              f"{result.chain_length} key(s) written to {key_file} (mode 0600). Keep it safe; {new_key_file} "
+              f"may now be deleted.")
 
 
 # ----------------------------------------------------------------------------------------- audit

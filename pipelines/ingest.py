@@ -56,8 +56,6 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
 FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew allowed before "future_timestamp"
 SYNTHETIC_PREFIX = "SYN-"
-#: Macros the staging SQL needs beyond the store's own, registered (in this order) per ingest.
-INGEST_MACROS = ("norm_enum", "dmy_like", "excel_like", "parse_ts", "too_long", "ts_problem")
 #: Characters of each field kept in a quarantined row's row_json (the full length is in the detail).
 QUARANTINE_FIELD_CHARS = 2000
 
@@ -334,11 +332,6 @@ def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> No
 
 # --------------------------------------------------------------------------- staging
 
-def _register_macros(con) -> None:
-    for name in INGEST_MACROS:
-        run_sql(con, f"macros/{name}.sql")
-
-
 def _stage(store: Store, kind: str, spec: KindSpec, now: datetime, date_order: str, excel_dates: bool) -> None:
     params: dict = {name: list(contracts.ENUM_PARAMS[name]) for name in spec.enum_params}
     params.update(
@@ -590,7 +583,6 @@ def ingest_file(
         mapping, identifying, ignored = _map_columns(columns, path, spec.contract, drop_identifying)
         result.dropped_columns, result.ignored_columns = identifying, ignored
         _build_raw_kind(con, path, kind, spec.contract, mapping, relation, params)
-        _register_macros(con)
         with store.transaction():
             _pseudonymise_raw(con, kind, spec.contract, key)
             _stage(store, kind, spec, now, date_order, excel_dates)

@@ -33,8 +33,8 @@ DEFAULT_TIMEZONE = "Australia/Sydney"
 _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 #: Macros in dependency order (each file is one ``create temp macro``).
 _MACROS = (
-    "clean", "reject", "parse_bool", "bool_problem", "timestamp_problem",
-    "coord_problem", "enum_problem", "iso_week", "iso_week_label",
+    "clean", "reject", "norm_enum", "parse_bool", "bool_problem", "dmy_like", "excel_like", "parse_ts",
+    "too_long", "ts_problem", "coord_problem", "enum_problem", "iso_week", "iso_week_label",
 )
 
 

@@ -22,7 +22,7 @@ def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     return info.value.code, captured.out, captured.err
 
 
-COMMANDS = ["init", "synth", "ingest", "quarantine", "cube", "hotspots", "weekly", "evaluate", "backtest", "audit", "demo"]
+COMMANDS = ["init", "synth", "ingest", "quarantine", "cube", "hotspots", "weekly", "evaluate", "backtest", "rekey", "audit", "demo"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
