@@ -337,6 +337,9 @@ def weekly(
     config: Optional[Path] = typer.Option(None, "--config", help="hotspots.toml (tiles, k_suppression, patrol.n_cells, "
                                           "hotspots.scan_replicates ...); default ./hotspots.toml when it exists."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
+    analyst_detail: bool = typer.Option(
+        False, "--analyst-detail",
+        help="Also write report_analyst_detail.html with UNSUPPRESSED counts (analyst only; recorded in the audit log)."),
 ) -> None:
     """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
 
@@ -348,7 +351,8 @@ def weekly(
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     cfg = load_config(config)
-    params = {"week": week, "out": out_root, "resolution": resolution, "config": config}
+    params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
+              "analyst_detail": analyst_detail}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
         with store.opened(db, read_only=True) as st:
             with _progress() as progress:
@@ -357,7 +361,8 @@ def weekly(
                 def step(name: str) -> None:
                     progress.update(task, description=f"Weekly run: {name.replace('_', ' ')}", advance=1)
 
-                run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step)
+                run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step,
+                                 analyst_detail=analyst_detail)
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "plan_cells": run.summary["plan_cells"],
                             "privacy_findings": len(run.privacy_findings)}

@@ -48,7 +48,8 @@ __all__ = ["Finding", "scan_outputs", "store_forbidden_strings", "store_raw_poin
 
 SHARED_FILES = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson")
 ANALYST_ONLY_FILES = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "clusters.geojson",
-                      "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json")
+                      "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json",
+                      "report_analyst_detail.html")
 SCANNED_SUFFIXES = (".html", ".htm", ".csv", ".geojson", ".json", ".parquet")
 PLACEMENT_RADIUS_M = 50.0
 _GRID_RESOLUTIONS = range(5, 12)

@@ -264,7 +264,7 @@ def _flatten(prefix: str, value, out: list[tuple[str, str]]) -> None:
 # --------------------------------------------------------------------------- build
 def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFrame, weeks: list[date],
                  measure: str, previous: pd.DataFrame, plan: pd.DataFrame, k: int, top_n: int,
-                 equity_weeks: int, generated: str) -> str:
+                 equity_weeks: int, generated: str, analyst_detail: bool = False) -> str:
     """Gather every section of the weekly report and render it (returns the HTML text)."""
     week = meta["week"]
     top = _top_hotspots(hotspots, top_n)
@@ -313,6 +313,7 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
         "inputs": meta.get("inputs", []), "timings": meta.get("timings_s", {}), "k": k,
         "resolution": meta.get("parameters", {}).get("resolution"),
         "study_area": meta.get("summary", {}).get("study_area", ""),
+        "analyst_detail": analyst_detail,
     }
     return render_report(context)
 

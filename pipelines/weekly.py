@@ -62,6 +62,7 @@ from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
 from pipelines.hotspots_run import HotspotParams, _places, analyse_cube, default_week, run_hotspots
 from pipelines.store import Store
@@ -74,10 +75,9 @@ WEEKLY_STEPS = ("cube", "gi_star", "trend_and_categories", "scan", "st_dbscan", 
                 "previous_week", "patrol_plan", "maps", "report", "privacy_scan")
 #: Files meant for commanders, partners and researchers: no person refs, placement or raw event
 #: coordinates, and counts of distinct young people below k suppressed (scanned in full).
-SHARED_OUTPUTS = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson")
+SHARED_OUTPUTS = SHARED_FILES
 #: Analyst-only files (may hold exact counts and cluster hulls); scanned for person references only.
-ANALYST_OUTPUTS = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "clusters.geojson",
-                   "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json")
+ANALYST_OUTPUTS = ANALYST_ONLY_FILES
 
 _PATROL_KEYS = ("n_cells", "window_hours", "n_windows", "visit_minutes", "revisit_minutes", "w_category",
                 "w_excess", "w_convergence", "w_harm", "n_bands", "smoothing_hours")
@@ -245,7 +245,8 @@ def _synthetic(out_dir: Path) -> bool:
 
 
 def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int | None = None,
-               config: dict | None = None, progress: Callable[[str], None] | None = None) -> WeeklyRun:
+               config: dict | None = None, progress: Callable[[str], None] | None = None,
+               analyst_detail: bool = False) -> WeeklyRun:
     """Run the whole weekly job for one ISO week into ``out_root/<week>/``.
 
     Parameters
@@ -372,6 +373,13 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
                             measure=params.measure, previous=previous, plan=plan, k=k, top_n=cfg["top_n"],
                             equity_weeks=cfg["equity_weeks"], generated=generated)
         Path(outputs["report"]).write_text(html, encoding="utf-8")
+        if analyst_detail:  # unsuppressed counts: an analyst-only file, never the shared report
+            outputs["report_analyst_detail"] = str(out_dir / "report_analyst_detail.html")
+            detail = build_report(store, meta=meta, hotspots=hotspots, cube=cube_now, weeks=weeks,
+                                  measure=params.measure, previous=previous, plan=plan, k=1, top_n=cfg["top_n"],
+                                  equity_weeks=cfg["equity_weeks"], generated=generated, analyst_detail=True)
+            Path(outputs["report_analyst_detail"]).write_text(detail, encoding="utf-8")
+            meta["choices"].append("--analyst-detail: report_analyst_detail.html shows unsuppressed counts (analyst only).")
 
     with step("privacy_scan"):
         from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_raw_points

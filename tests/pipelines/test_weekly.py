@@ -58,7 +58,7 @@ def sample_weekly(tmp_path_factory) -> dict:
     t0 = time.perf_counter()
     with store_mod.opened(db, read_only=True) as st:
         prev_run = run_weekly(st, prev_week, root, config=FAST)
-        run = run_weekly(st, week, root, config=FAST, progress=steps.append)
+        run = run_weekly(st, week, root, config=FAST, progress=steps.append, analyst_detail=True)
     _CACHE.update(db=db, root=root, week=week, out=root / week, run=run, prev_run=prev_run, truth=truth,
                   seconds=time.perf_counter() - t0, steps=steps)
     return _CACHE
@@ -265,3 +265,37 @@ def test_bad_week_is_refused(weekly, tmp_path):
     with store_mod.opened(weekly["db"], read_only=True) as st:
         with pytest.raises(InvalidInputError, match="ISO week"):
             run_weekly(st, "2026-26", tmp_path)
+
+
+def test_analyst_detail_is_a_separate_unsuppressed_analyst_only_report(weekly, report_html):
+    detail_path = weekly["out"] / "report_analyst_detail.html"
+    detail = detail_path.read_text(encoding="utf-8")
+    assert 'id="analyst-detail-banner"' in detail and 'id="analyst-detail-banner"' not in report_html
+    equity = detail.split('<section id="equity">')[1].split("</section>")[0]
+    values = re.findall(r'<td class="num yp">([^<]*)</td>', equity)
+    assert "&lt;5" not in values and any(v.isdigit() and 0 < int(v) < 5 for v in values)
+    assert "report_analyst_detail.html" in ANALYST_OUTPUTS and "report_analyst_detail.html" not in SHARED_OUTPUTS
+
+
+def test_analyst_detail_flag_is_recorded_in_the_audit_log(weekly, tmp_path, monkeypatch, capsys):
+    import sys
+    from pipelines import cli
+    db = tmp_path / "copy.duckdb"
+    db.write_bytes(weekly["db"].read_bytes())
+    config = tmp_path / "hotspots.toml"
+    config.write_text("[hotspots]\nscan_replicates = 0\n")
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["hotspots", *args])
+        with pytest.raises(SystemExit) as info:
+            cli.main()
+        captured = capsys.readouterr()
+        assert info.value.code == 0, captured.err
+        return captured.out
+
+    run("weekly", "--db", str(db), "--week", weekly["week"], "--out", str(tmp_path / "o"),
+        "--config", str(config), "--analyst-detail")
+    assert (tmp_path / "o" / weekly["week"] / "report_analyst_detail.html").is_file()
+    rows = json.loads(run("audit", "--db", str(db), "--json"))
+    assert rows[0]["command"] == "weekly" and rows[0]["outcome"] == "ok"
+    assert json.loads(rows[0]["parameters"])["analyst_detail"] is True
