@@ -409,21 +409,22 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
     tau = np.asarray(mk.tau, dtype=np.float64)
     p = np.asarray(mk.p, dtype=np.float64)
     hr = getattr(mk, "method", "original") == "hamed_rao"
+    # one Python pass over plain lists (indexing numpy arrays per cell costs more than the text)
+    cats = [str(c) for c in category.tolist()]
     reasons = [
-        _reason(
-            str(category[i]),
-            t,
-            int(hot_w[i]),
-            int(cold_used[i]),
-            int(pred["_run_hot"][i] if str(category[i]).endswith("_hot") else pred["_run_cold"][i]),
-            float(tau[i]),
-            float(p[i]),
-            int(final[i]),
-            bool(pred["_cold_ignored"][i]),
-            float(pred["_zero_share"][i]),
-            hr,
+        _reason(cat, t, hw, cu, rh if cat.endswith("_hot") else rc, ta, pv, fi, ig, zs, hr)
+        for cat, hw, cu, rh, rc, ta, pv, fi, ig, zs in zip(
+            cats,
+            hot_w.astype(np.int64).tolist(),
+            cold_used.astype(np.int64).tolist(),
+            np.asarray(pred["_run_hot"], dtype=np.int64).tolist(),
+            np.asarray(pred["_run_cold"], dtype=np.int64).tolist(),
+            tau.tolist(),
+            p.tolist(),
+            final.astype(np.int64).tolist(),
+            pred["_cold_ignored"].astype(bool).tolist(),
+            np.asarray(pred["_zero_share"], dtype=np.float64).tolist(),
         )
-        for i in range(n)
     ]
     return pd.DataFrame(
         {

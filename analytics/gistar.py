@@ -145,19 +145,21 @@ def _check_spatial(spatial, n_cells: int | None = None) -> sp.csr_matrix:
 
 
 def _check_counts(counts, p_method: str) -> np.ndarray:
-    x = np.asarray(counts, dtype=np.float64)
+    raw = np.asarray(counts)
+    integral = raw.dtype.kind in "iub"  # integer input: finite and whole by construction
+    x = np.asarray(raw, dtype=np.float64)
     if x.ndim != 2:
         raise InvalidInputError(f"counts must be 2-D (n_cells, n_weeks); received {x.ndim}-D shape {x.shape}.")
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise InvalidInputError(f"counts is empty (shape {x.shape}); the cube needs at least one cell and one week.")
-    if not np.isfinite(x).all():
+    if not integral and not np.isfinite(x).all():
         raise InvalidInputError("counts contain NaN or infinite values; the cube must hold real zeros, not gaps.")
     if p_method != "normal":
-        if (x < 0).any():
+        if raw.dtype.kind != "u" and (raw < 0).any():
             raise InvalidInputError(
                 f"counts must be >= 0 for p_method={p_method!r}; minimum received {x.min()!r}."
             )
-        if not np.all(x == np.round(x)):
+        if not integral and not np.all(x == np.round(x)):
             raise InvalidInputError(
                 f"counts must be whole numbers for p_method={p_method!r} (Poisson / NB tails); "
                 "use p_method='normal' for non-count values."
@@ -252,10 +254,20 @@ def space_time_weights(spatial, n_weeks: int, time_step: int = 1) -> sp.csr_matr
     return sp.kron(spatial, band, format="csr")
 
 
-def _window_sum(a: np.ndarray, time_step: int) -> np.ndarray:
-    """Moving sum over weeks t - time_step .. t (axis 1), truncated at week 0."""
+def _window_sum(a: np.ndarray, time_step: int, whole: bool = False) -> np.ndarray:
+    """Moving sum over weeks t - time_step .. t (axis 1), truncated at week 0.
+
+    ``whole=True`` (``a`` holds whole numbers, so every sum is exact) adds the shifted
+    columns directly: cheaper than a cumulative sum along short rows for small
+    ``time_step`` and bit-identical. Otherwise the cumulative-sum difference is kept.
+    """
     if time_step == 0:
         return a
+    if whole and time_step <= 8:
+        out = a.copy()
+        for d in range(1, min(time_step, a.shape[1] - 1) + 1):
+            out[:, d:] += a[:, :-d]
+        return out
     c = np.cumsum(a, axis=1)
     out = c.copy()
     if time_step + 1 < a.shape[1]:
@@ -263,8 +275,8 @@ def _window_sum(a: np.ndarray, time_step: int) -> np.ndarray:
     return out
 
 
-def _neighbourhood_sum(spatial: sp.csr_matrix, a: np.ndarray, time_step: int) -> np.ndarray:
-    return _window_sum(np.asarray(spatial @ a), time_step)
+def _neighbourhood_sum(spatial: sp.csr_matrix, a: np.ndarray, time_step: int, whole: bool = False) -> np.ndarray:
+    return _window_sum(np.asarray(spatial @ a), time_step, whole)
 
 
 def benjamini_hochberg(p: np.ndarray, by: str = "cube") -> np.ndarray:
@@ -385,12 +397,14 @@ def _negbin_tails(n: np.ndarray, e: np.ndarray, v: np.ndarray) -> tuple[np.ndarr
     return p_hot, p_cold
 
 
-def _keyed_tables(card, week_mean, nsum, time_step, p_method, overdispersion, n_cells, n_bins):
+def _keyed_tables(card, week_mean, nsum, time_step, p_method, overdispersion, n_cells, n_bins, zparts=None):
     """Tails per (cardinality, week, N) key when there is no exposure; None if not worth it.
 
-    Returns ``(key, hot, cold, count)``: ``key`` indexes the flattened
+    Returns ``(key, hot, cold, count, z, p_norm)``: ``key`` indexes the flattened
     ``(n_card, n_weeks, max_N + 1)`` tables for every bin, ``count`` how many
-    bins share each key (for Benjamini-Hochberg on the table).
+    bins share each key (for Benjamini-Hochberg on the table). With ``zparts =
+    (xbar, sd, n, n_back)`` the Gi* z and its normal p are tabulated on the same
+    keys (same formula, so the gathered values are bit-identical); else ``None``.
     """
     if p_method == "normal":
         return None
@@ -410,11 +424,26 @@ def _keyed_tables(card, week_mean, nsum, time_step, p_method, overdispersion, n_
         hot, cold = _negbin_tails(np.ascontiguousarray(n_tab), np.ascontiguousarray(e_tab), np.ascontiguousarray(v))
     hot = np.clip(hot, 0.0, 1.0)
     cold = np.clip(cold, 0.0, 1.0)
-    key = (cidx.astype(np.int64)[:, None] * n_weeks + np.arange(n_weeks)[None, :]) * (max_n + 1) + nsum.astype(
-        np.int64
-    )
+    key = (cidx.astype(np.int64)[:, None] * n_weeks + np.arange(n_weeks)[None, :]) * (max_n + 1)
+    key += nsum.astype(np.int64)
     count = np.bincount(key.ravel(), minlength=size).reshape(hot.shape)
-    return key, hot, cold, count
+    z_tab = pn_tab = None
+    if zparts is not None:
+        xbar, sd, n, n_back = zparts
+        w = ucard[:, None] * n_back[None, :]
+        w = np.broadcast_to(w[:, :, None], n_tab.shape)
+        z_tab, pn_tab = _z_and_pnorm(np.ascontiguousarray(n_tab), np.ascontiguousarray(w), xbar, sd, n)
+    return key, hot, cold, count, z_tab, pn_tab
+
+
+def _z_and_pnorm(nsum, w, xbar, sd, n):
+    """Gi* z from neighbourhood sums and weight sums (elementwise), and its two-sided normal p."""
+    den2 = (n * w - w * w) / (n - 1) if n > 1 else np.zeros_like(w)
+    ok = (den2 > 0) & (sd > 0)
+    z = np.zeros_like(nsum)
+    np.divide(nsum - xbar * w, sd * np.sqrt(np.where(ok, den2, 1.0)), out=z, where=ok)
+    p_norm = 2.0 * special.ndtr(-np.abs(z))
+    return z, p_norm
 
 
 def _bh_weighted(pv: np.ndarray, cnt: np.ndarray) -> np.ndarray:
@@ -555,15 +584,11 @@ def gi_star(
     n = x.size
     xbar = float(x.mean())
     sd = float(x.std())  # population SD (ddof=0), as ArcGIS and esda
-    nsum = _neighbourhood_sum(spatial, x, time_step)
+    nsum = _neighbourhood_sum(spatial, x, time_step, whole=p_method != "normal")
     card = np.asarray(spatial.sum(axis=1)).ravel()
     n_back = np.minimum(np.arange(n_weeks), time_step) + 1.0
     w = card[:, None] * n_back[None, :]
-    den2 = (n * w - w * w) / (n - 1) if n > 1 else np.zeros_like(w)
-    ok = (den2 > 0) & (sd > 0)
-    z = np.zeros_like(nsum)
-    np.divide(nsum - xbar * w, sd * np.sqrt(np.where(ok, den2, 1.0)), out=z, where=ok)
-    p_norm = 2.0 * special.ndtr(-np.abs(z))
+    z = p_norm = None  # computed per key below when the keyed tables apply, else per bin
 
     # ---- calibrated null ------------------------------------------------- #
     week_total = x.sum(axis=0)
@@ -586,18 +611,21 @@ def gi_star(
         # the tails once per (cardinality, week, N) key and gather.
         week_mean = week_total / n_cells
         expected = card[:, None] * _window_sum(week_mean[None, :], time_step)
-        keyed = _keyed_tables(card, week_mean, nsum, time_step, p_method, overdispersion, n_cells, x.size)
+        keyed = _keyed_tables(card, week_mean, nsum, time_step, p_method, overdispersion, n_cells, x.size,
+                              zparts=(xbar, sd, n, n_back))
     else:
         expected = _neighbourhood_sum(spatial, np.ascontiguousarray(m), time_step)
 
     if keyed is not None:
-        key, tab_hot, tab_cold, tab_count = keyed
+        key, tab_hot, tab_cold, tab_count, tab_z, tab_pn = keyed
         tab_p = np.minimum(1.0, 2.0 * np.minimum(tab_hot, tab_cold))
         tab_fdr = _bh_table(tab_p, tab_count, fdr, n_weeks)
         tab_class = _classes(tab_hot, tab_cold, tab_fdr, levels)
         p_hot, p_cold, p = tab_hot.ravel()[key], tab_cold.ravel()[key], tab_p.ravel()[key]
         p_fdr, gi_class = tab_fdr.ravel()[key], tab_class.ravel()[key]
+        z, p_norm = tab_z.ravel()[key], tab_pn.ravel()[key]
     else:
+        z, p_norm = _z_and_pnorm(nsum, w, xbar, sd, n)
         if p_method == "poisson":
             p_hot, p_cold = _poisson_tails(nsum, expected)
         elif p_method == "negbin":

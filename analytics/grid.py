@@ -28,7 +28,14 @@ except ImportError:  # pragma: no cover - exercised only without h3ronpy
     _h3ronpy_grid_disk = None
 
 DEFAULT_RESOLUTION = 9
-_CHUNK = 1 << 20  # rows per thread task: large enough to amortise Arrow overhead
+_CHUNK = 1 << 20  # most rows per thread task (bounds the Arrow copies of one task)
+_MIN_CHUNK = 1 << 16  # fewest rows per thread task: amortises the per-call Arrow overhead
+_TASKS_PER_THREAD = 4  # several tasks per thread: a core busy elsewhere does not hold back the end
+
+
+def _chunk_rows(n: int, threads: int) -> int:
+    """Rows per thread task: ~n / (threads * 4), clipped to [_MIN_CHUNK, _CHUNK]."""
+    return int(min(_CHUNK, max(_MIN_CHUNK, -(-n // (threads * _TASKS_PER_THREAD)))))
 
 
 def _check_resolution(resolution: int) -> int:
@@ -76,10 +83,11 @@ def latlng_to_cells(
         raise InvalidInputError("lat/lon contain NaN or infinite values; validate before indexing.")
     if _h3ronpy_coordinates_to_cells is None:
         return latlng_to_cells_loop(lat, lon, resolution)
-    if n <= _CHUNK:
-        return _h3ronpy_chunk(lat, lon, resolution)
     threads = threads or min(os.cpu_count() or 1, 8)
-    bounds = list(range(0, n, _CHUNK)) + [n]
+    chunk = _chunk_rows(n, threads)
+    if threads == 1 or n <= chunk:
+        return _h3ronpy_chunk(lat, lon, resolution)
+    bounds = list(range(0, n, chunk)) + [n]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = pool.map(
             lambda ab: _h3ronpy_chunk(lat[ab[0]:ab[1]], lon[ab[0]:ab[1]], resolution),
@@ -145,8 +153,11 @@ def grid_disk_cells(cells: np.ndarray, k: int) -> np.ndarray:
     """Sorted unique cells within ``k`` rings of any of ``cells`` (the cells included)."""
     if k < 0:
         raise InvalidInputError(f"Ring distance k must be >= 0; received {k}.")
+    unique = np.unique(np.asarray(cells, dtype=np.uint64))
+    if _h3ronpy_grid_disk is not None and len(unique):
+        return np.unique(_disks(unique, k)[1])  # vectorised (h3ronpy), sorted unique
     out: set[int] = set()
-    for c in np.unique(np.asarray(cells, dtype=np.uint64)):
+    for c in unique:
         out.update(h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k))
     return np.array(sorted(out), dtype=np.uint64)
 

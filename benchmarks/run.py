@@ -95,8 +95,9 @@ def render_markdown(rows: list[Row], timings: dict, sizes: Sizes, info: dict, to
 def main(argv: list[str] | None = None, sizes_override: Sizes | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="small sizes (under 3 minutes on 2 cores)")
-    mode.add_argument("--full", action="store_true", help="ingest/cube at 10 M reports (issue 6 target size)")
+    mode.add_argument("--quick", action="store_true",
+                      help="small sizes (under 3 minutes on 2 cores; weekly on 100k reports)")
+    mode.add_argument("--full", action="store_true", help="issue 6 target sizes: ingest/cube at 10 M reports, `hotspots weekly` at 5 M")
     ap.add_argument("--json", type=Path, metavar="FILE", help="write the rows as a JSON list")
     ap.add_argument("--only", nargs="+", metavar="NAME", help=f"figures to run: {', '.join(FIGURES)}")
     ap.add_argument("--results", type=Path, default=RESULTS, metavar="PATH",

@@ -133,9 +133,11 @@ def cube_arrays(store: Store, measure: str) -> tuple[np.ndarray, np.ndarray, np.
 def write_cube(store: Store, path: Path) -> Path:
     """Export the cube to Parquet with cells as H3 hex strings (the edge format)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # An H3 index's hex string is its uint64 in lower-case hex without padding (h3.int_to_str),
+    # so DuckDB's to_hex gives it without a Python UDF call per row (~1.4 us x cells x weeks).
     store.con.execute(
-        "copy (select h3_cell_to_hex(cell) as cell, * exclude (cell) from mart_cell_week_counts "
-        "order by cell, week_start) to $p (format parquet)", {"p": str(path)})
+        "copy (select lower(to_hex(cell)) as cell, * exclude (cell) from mart_cell_week_counts "
+        "order by mart_cell_week_counts.cell, week_start) to $p (format parquet)", {"p": str(path)})
     return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -147,13 +148,22 @@ def _scan(counts: np.ndarray, cells: np.ndarray, params: HotspotParams, weeks: l
     # count, so scanning only cells with events gives the same statistic, much faster.
     active = counts.sum(axis=1) > 0
     counts, cells = counts[active], cells[active]
-    current = space_time_permutation_scan(counts, cells, params.scan_radius, params.scan_window,
-                                          params.scan_replicates, params.seed).clusters
+
+    def scan(window: np.ndarray) -> pd.DataFrame:
+        return space_time_permutation_scan(window, cells, params.scan_radius, params.scan_window,
+                                           params.scan_replicates, params.seed).clusters
+
     previous = None
     if counts.shape[1] > params.scan_window + 1:
-        previous = space_time_permutation_scan(counts[:, :-1], cells, params.scan_radius, params.scan_window,
-                                               params.scan_replicates, params.seed).clusters
+        # The two scans are independent (each seeds its own generator), and their numpy work
+        # releases the GIL: run them side by side (same results, ~2 cores instead of 1).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            fut_previous = pool.submit(scan, counts[:, :-1])
+            current = scan(counts)
+            previous = fut_previous.result()
         previous = track_clusters(None, previous[previous["significant"]], week=week_label(weeks[-2]))
+    else:
+        current = scan(counts)
     significant = current[current["significant"]]
     return track_clusters(previous, significant, week=week_label(weeks[-1]))
 

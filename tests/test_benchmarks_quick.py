@@ -16,7 +16,8 @@ from benchmarks.common import ROW_KEYS, Row, ratio_of
 from benchmarks.figures import FIGURES, NOT_YET, QUICK
 
 TOY = replace(QUICK, label="toy", h3_points=20_000, gi_cells=500, gi_weeks=20, esda_weeks=2, pmk_cells=50,
-              scan_cells=200, scan_weeks=20, scan_replicates=19, reports=5_000, repeats=1)
+              scan_cells=200, scan_weeks=20, scan_replicates=19, reports=5_000, weekly_reports=5_000,
+              weekly_scan_replicates=19, map_cells=(500, 6_000), repeats=1)
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,12 @@ def test_only_selects_figures(tmp_path):
     run.main(["--only", "scan", "--results", str(tmp_path / "R.md"), "--json", str(js)], sizes_override=TOY)
     rows = json.loads(js.read_text(encoding="utf-8"))
     assert len(rows) == 1 and "scan" in rows[0]["figure"]
+
+
+def test_weekly_and_map_figures_are_measured(toy_run):
+    _, md, rows = toy_run
+    weekly = [r for r in rows if r["figure"].startswith("`hotspots weekly` end to end")]
+    assert len(weekly) == 1 and weekly[0]["unit"] == "s"
+    assert "run.json timings_s" in md and "weekly.timings_s" in md
+    maps = [r for r in rows if r["figure"].startswith("Analyst map")]
+    assert {r["unit"] for r in maps} == {"s", "MB"} and len(maps) == 4  # time + size for each of 2 sizes

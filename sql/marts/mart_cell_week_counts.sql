@@ -12,12 +12,16 @@ with weeks as (
         as week_start
 ),
 
+week_labels as (  -- label each week once, not once per cell-week
+    select week_start, iso_week_label(week_start) as week from weeks
+),
+
 cells as (
     select distinct cell from cube_cells
 ),
 
 bins as (
-    select cells.cell, weeks.week_start from cells cross join weeks
+    select cells.cell, w.week, w.week_start from cells cross join week_labels w
 ),
 
 events as (
@@ -31,8 +35,6 @@ counts as (
         week_start,
         count(*) filter (where event = 'episode_started') as episodes_started,
         count(*) filter (where event = 'episode_found') as found_episodes,
-        count(distinct person_key) as young_people,
-        count(distinct placement_key) as placements,
         count(*) filter (where event = 'report') as reports,
         count(*) filter (where event = 'report' and kind = 'sighting') as reports_sighting,
         count(*) filter (where event = 'report' and kind = 'found') as reports_found,
@@ -55,15 +57,29 @@ counts as (
     group by cell, week_start
 ),
 
+-- distinct young people / placements per bin: de-duplicate (bin, key) pairs with a plain hash
+-- aggregate, then count; much cheaper than count(distinct ...) next to 20 other aggregates
+people as (
+    select cell, week_start, count(*) as young_people
+    from (select distinct cell, week_start, person_key from events where person_key is not null)
+    group by cell, week_start
+),
+
+placements as (
+    select cell, week_start, count(*) as placements
+    from (select distinct cell, week_start, placement_key from events where placement_key is not null)
+    group by cell, week_start
+),
+
 final as (
     select
         b.cell,
-        iso_week_label(b.week_start) as week,
+        b.week,
         b.week_start,
         coalesce(a.episodes_started, 0) as episodes_started,
         coalesce(a.found_episodes, 0) as found_episodes,
-        coalesce(a.young_people, 0) as young_people,
-        coalesce(a.placements, 0) as placements,
+        coalesce(pp.young_people, 0) as young_people,
+        coalesce(pl.placements, 0) as placements,
         coalesce(a.reports, 0) as reports,
         coalesce(a.reports_sighting, 0) as reports_sighting,
         coalesce(a.reports_found, 0) as reports_found,
@@ -85,6 +101,8 @@ final as (
         cast(1.0 as double) as exposure          -- weekly exposure weight; 1 = uniform
     from bins b
     left join counts a on a.cell = b.cell and a.week_start = b.week_start
+    left join people pp on pp.cell = b.cell and pp.week_start = b.week_start
+    left join placements pl on pl.cell = b.cell and pl.week_start = b.week_start
 )
 
 select * from final  -- unordered: readers order (sorting 3.6 M rows costs more than building them)
