@@ -63,6 +63,9 @@ def _check_xyt(x_m, y_m, t_days):
     return x, y, t
 
 
+_QUERY_CHUNK = 20_000  # query points per KD-tree call: bounds the candidate lists' memory
+
+
 def st_neighbour_graph(x_m, y_m, t_days, eps_space_m: float, eps_time_days: float) -> sp.csr_matrix:
     """Sparse ST-DBSCAN neighbour graph with every neighbour stored explicitly.
 
@@ -85,23 +88,35 @@ def st_neighbour_graph(x_m, y_m, t_days, eps_space_m: float, eps_time_days: floa
 
     Notes
     -----
-    Candidates come from a KD-tree radius query (O(n log n + pairs)), then the
-    time filter is applied to the pairs. Memory is proportional to the number
-    of spatial neighbour pairs.
+    Candidates come from one KD-tree over (x, y, t·eps_space/eps_time): both limits
+    hold only inside the 3-D ball of radius √2·eps_space, so a radius query on it
+    returns every neighbour pair (and some extra) without first listing all spatial
+    pairs across the whole period, which is quadratic at busy places. The exact space
+    and time limits are then applied to the candidates. Queries run in chunks so
+    memory stays proportional to the number of neighbour pairs.
     """
     x, y, t = _check_xyt(x_m, y_m, t_days)
     n = x.size
     if n == 0:
         return sp.csr_matrix((0, 0))
-    xy = np.column_stack([x, y])
-    ind, dist = KDTree(xy).query_radius(xy, r=float(eps_space_m), return_distance=True)
-    counts = np.fromiter((a.size for a in ind), dtype=np.int64, count=n)
-    rows = np.repeat(np.arange(n), counts)
-    cols = np.concatenate(ind).astype(np.int64)
-    d = np.concatenate(dist)
-    keep = np.abs(t[rows] - t[cols]) <= float(eps_time_days)
-    rows, cols, d = rows[keep], cols[keep], d[keep]
-    d = np.maximum(d, float(eps_space_m) * 1e-9)
+    eps_s, eps_t = float(eps_space_m), float(eps_time_days)
+    scale = eps_s / eps_t if eps_t > 0 else 0.0
+    tree = KDTree(np.column_stack([x, y, t * scale]))
+    radius = eps_s * np.sqrt(2.0) * (1 + 1e-12)
+    parts_r, parts_c, parts_d = [], [], []
+    for lo in range(0, n, _QUERY_CHUNK):
+        hi = min(n, lo + _QUERY_CHUNK)
+        ind = tree.query_radius(np.column_stack([x[lo:hi], y[lo:hi], t[lo:hi] * scale]), r=radius)
+        counts = np.fromiter((a.size for a in ind), dtype=np.int64, count=hi - lo)
+        rows = np.repeat(np.arange(lo, hi), counts)
+        cols = np.concatenate(ind).astype(np.int64) if len(ind) else np.empty(0, dtype=np.int64)
+        d = np.hypot(x[rows] - x[cols], y[rows] - y[cols])
+        keep = (d <= eps_s) & (np.abs(t[rows] - t[cols]) <= eps_t)
+        parts_r.append(rows[keep])
+        parts_c.append(cols[keep])
+        parts_d.append(d[keep])
+    rows, cols, d = np.concatenate(parts_r), np.concatenate(parts_c), np.concatenate(parts_d)
+    d = np.maximum(d, eps_s * 1e-9)
     return sp.csr_matrix((d, (rows, cols)), shape=(n, n))
 
 

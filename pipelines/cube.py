@@ -130,14 +130,19 @@ def cube_arrays(store: Store, measure: str) -> tuple[np.ndarray, np.ndarray, np.
     return cells, counts, exposure, [pd.Timestamp(w).date() for w in weeks]
 
 
-def write_cube(store: Store, path: Path) -> Path:
-    """Export the cube to Parquet with cells as H3 hex strings (the edge format)."""
+def write_cube(store: Store, path: Path, label: str | None = None) -> Path:
+    """Export the cube to Parquet with cells as H3 hex strings (the edge format).
+
+    ``label`` (e.g. the SYNTHETIC label) is written as a ``synthetic`` column in every row.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     # An H3 index's hex string is its uint64 in lower-case hex without padding (h3.int_to_str),
     # so DuckDB's to_hex gives it without a Python UDF call per row (~1.4 us x cells x weeks).
+    extra = ", cast($label as varchar) as synthetic" if label else ""
+    params = {"p": str(path), **({"label": label} if label else {})}
     store.con.execute(
-        "copy (select lower(to_hex(cell)) as cell, * exclude (cell) from mart_cell_week_counts "
-        "order by mart_cell_week_counts.cell, week_start) to $p (format parquet)", {"p": str(path)})
+        f"copy (select lower(to_hex(cell)) as cell, * exclude (cell){extra} from mart_cell_week_counts "
+        "order by mart_cell_week_counts.cell, week_start) to $p (format parquet)", params)
     return path
 
 

@@ -59,6 +59,7 @@ from analytics.evaluation import (DETECTION_DRIVEN, OUTCOMES, evaluate_panel, mi
                                   outcome_series)
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines.hotspots_run import SYNTHETIC_LABEL
 from pipelines.store import Store
 
 __all__ = ["run_evaluation", "resolve_target", "EVALUATE_STEPS", "DEFAULT_OUTCOME", "TEMPLATE_DIR", "line_chart_svg",
@@ -68,7 +69,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 DEFAULT_OUTCOME = "reports_non_police"
 #: Progress steps reported by :func:`run_evaluation`.
 EVALUATE_STEPS = ("target", "cube", "estimators", "write")
-SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
 _CUBE_COLUMNS = ("reports", "reports_police", "found_episodes", "episodes_started")
 METHOD_LABELS = {"did": "Difference-in-differences (matched controls)", "its": "Interrupted time series",
                  "synthetic_control": "Synthetic control"}

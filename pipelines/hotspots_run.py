@@ -64,6 +64,7 @@ class HotspotParams:
     eps_time_days: float = 14.0
     min_samples: int = 4
     cluster_weeks: int = 8
+    st_max_events: int = 100_000     # ST-DBSCAN input cap (memory); above it a fixed-seed sample is used
     convergence_weeks: int = 8
     convergence_young_people: int = 3
     convergence_placements: int = 2
@@ -126,16 +127,27 @@ def _places(store: Store) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame(rows, geometry=geometry, crs=4326)
 
 
-def _st_clusters(events: pd.DataFrame, params: HotspotParams, first: date) -> gpd.GeoDataFrame:
+def _st_clusters(events: pd.DataFrame, params: HotspotParams, first: date,
+                 choices: list[str]) -> gpd.GeoDataFrame:
+    """ST-DBSCAN over the recent events; above ``st_max_events`` a fixed-seed sample keeps memory bounded."""
     recent = events[pd.to_datetime(events["week_start"]) >= pd.Timestamp(first)].dropna(subset=["lat", "lon"]).reset_index(drop=True)
     empty = gpd.GeoDataFrame({"label": []}, geometry=[], crs=4326)
-    if len(recent) < params.min_samples:
+    min_samples = params.min_samples
+    if len(recent) > params.st_max_events:
+        # The neighbour graph grows with the square of the events at busy places; a uniform
+        # sample with min_samples scaled by the sampling fraction keeps the same density rule.
+        share = params.st_max_events / len(recent)
+        recent = recent.sample(n=params.st_max_events, random_state=params.seed).reset_index(drop=True)
+        min_samples = max(2, int(round(params.min_samples * share)))
+        choices.append(f"ST-DBSCAN ran on a fixed-seed sample of {params.st_max_events:,} of the recent events "
+                       f"({share:.0%}), with min_samples scaled to {min_samples}.")
+    if len(recent) < min_samples:
         return empty
     crs = choose_projected_crs(recent["lon"].to_numpy(), recent["lat"].to_numpy())
     pts = gpd.GeoSeries(gpd.points_from_xy(recent["lon"], recent["lat"]), crs=4326).to_crs(crs)
     t_days = (pd.to_datetime(recent["at"], utc=True) - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds() / 86400
     labels = st_dbscan(pts.x.to_numpy(), pts.y.to_numpy(), t_days.to_numpy(), params.eps_space_m,
-                       params.eps_time_days, params.min_samples)
+                       params.eps_time_days, min_samples)
     if (labels < 0).all():
         return empty
     frame = pd.DataFrame({"lon": recent["lon"], "lat": recent["lat"], "t": pd.to_datetime(recent["at"], utc=True),
@@ -256,7 +268,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     with timer.step("st_dbscan"):
         events = _events(store, weeks[0], weeks[-1])
         cluster_first = weeks[-1] - timedelta(weeks=params.cluster_weeks - 1)
-        st = _st_clusters(events, params, cluster_first)
+        st = _st_clusters(events, params, cluster_first, choices)
     with timer.step("convergence"):
         conv_events = events.assign(week_index=((pd.to_datetime(events["week_start"]) - pd.Timestamp(weeks[0])).dt.days // 7))
         convergence = find_convergence(
@@ -290,8 +302,23 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     return run
 
 
+SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
+
+
+def store_is_synthetic(store: Store) -> bool:
+    """True when every data batch (boundary aside) came from the SYNTHETIC generator."""
+    flags = [r[0] for r in store.con.execute("select synthetic from batches where kind <> 'boundary'").fetchall()]
+    return bool(flags) and all(flags)
+
+
+def _label(frame: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+    """Outputs made from synthetic data say so on their face: a ``synthetic`` column in every row."""
+    return frame.assign(synthetic=SYNTHETIC_LABEL) if synthetic and len(frame) else frame
+
+
 def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence, text, weeks):
     out_dir.mkdir(parents=True, exist_ok=True)
+    synthetic = store_is_synthetic(store)
     hexes = grid.cells_to_hex(cells)
     hotspots = pd.DataFrame({
         "cell": hexes, "week": week, "count": counts[:, -1].astype(np.int64),
@@ -301,8 +328,9 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "mk_tau": mk.tau, "mk_p": mk.p, "hot_weeks": emerging["hot_weeks"].to_numpy(),
         "places": [text.get(int(c), "") for c in cells],
     })
+    hotspots = _label(hotspots, synthetic)
     paths = {
-        "cube": cube_mod.write_cube(store, out_dir / "cube.parquet"),
+        "cube": cube_mod.write_cube(store, out_dir / "cube.parquet", label=SYNTHETIC_LABEL if synthetic else None),
         "hotspots_parquet": out_dir / "hotspots.parquet",
         "hotspots_geojson": out_dir / "hotspots.geojson",
         "scan_clusters": out_dir / "scan_clusters.geojson",
@@ -312,19 +340,19 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
     hotspots.to_parquet(paths["hotspots_parquet"], index=False)
     geo = gpd.GeoDataFrame(hotspots, geometry=[_hex_polygon(c) for c in cells], crs=4326)
     _write_geojson(geo, paths["hotspots_geojson"])
-    _write_geojson(_scan_geojson(scan, weeks), paths["scan_clusters"])
+    _write_geojson(_label(_scan_geojson(scan, weeks), synthetic), paths["scan_clusters"])
     st_out = st.copy()
     for col in ("first_t", "last_t"):
         if col in st_out:
             st_out[col] = st_out[col].astype(str)
-    _write_geojson(st_out, paths["clusters"])
+    _write_geojson(_label(st_out, synthetic), paths["clusters"])
     conv = convergence.copy()
     if len(conv):
         conv["cell"] = grid.cells_to_hex(conv["cell"].to_numpy(dtype=np.uint64))
         for col in ("first_week", "last_week"):
             if col in conv:
                 conv[col] = [week_label(weeks[int(i)]) for i in conv[col]]
-    conv.to_parquet(paths["convergence"], index=False)
+    _label(conv, synthetic).to_parquet(paths["convergence"], index=False)
     return HotspotRun(week=week, out_dir=out_dir, outputs={k: str(v) for k, v in paths.items()})
 
 
@@ -333,7 +361,7 @@ def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: i
         "select batch_id, kind, file_name, file_sha256, synthetic from batches order by batch_id").fetchall()
     payload = {
         "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week,
-        "synthetic": bool(batches) and all(b[4] for b in batches if b[1] != "boundary"),
+        "synthetic": store_is_synthetic(store),
         "parameters": {**asdict(params), "resolution": res}, "choices": run.choices,
         "inputs": [{"batch_id": b[0], "kind": b[1], "file": b[2], "sha256": b[3]} for b in batches],
         "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),

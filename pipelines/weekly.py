@@ -64,7 +64,7 @@ from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
-from pipelines.hotspots_run import HotspotParams, _places, analyse_cube, default_week, run_hotspots
+from pipelines.hotspots_run import SYNTHETIC_LABEL, HotspotParams, _places, analyse_cube, default_week, run_hotspots
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
@@ -398,7 +398,6 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
                      timings={**engine.timings, **timings}, synthetic=synthetic, privacy_findings=findings)
 
 
-SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
 
 
 def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, synthetic: bool, week: str) -> None:

@@ -107,3 +107,23 @@ def test_parquet_input_gives_the_same_result_as_csv(tmp_path, sample_store):
     csv = next(r for r in results if r.kind == "reports")
     assert (got.read, got.accepted, got.duplicate, got.rejected, got.reasons) == (
         csv.read, csv.accepted, csv.duplicate, csv.rejected, csv.reasons)
+
+
+def test_st_dbscan_input_is_capped_with_a_recorded_choice(sample_store, tmp_path):
+    db, _, truth = sample_store
+    with store_mod.opened(db, read_only=True) as st:
+        run = run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=0, st_max_events=500), tmp_path)
+    assert any(c.startswith("ST-DBSCAN ran on a fixed-seed sample of 500") for c in run.choices)
+    assert json.loads((tmp_path / "run.json").read_text())["parameters"]["st_max_events"] == 500
+
+
+def test_engine_outputs_from_synthetic_data_say_so_in_every_row(sample_store, tmp_path):
+    db, _, truth = sample_store
+    with store_mod.opened(db, read_only=True) as st:
+        run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=0), tmp_path)
+    for name in ("hotspots.parquet", "cube.parquet", "convergence.parquet"):
+        frame = pd.read_parquet(tmp_path / name)
+        assert len(frame) and (frame["synthetic"].str.startswith("SYNTHETIC")).all(), name
+    for name in ("hotspots.geojson", "clusters.geojson"):
+        frame = gpd.read_file(tmp_path / name)
+        assert len(frame) and (frame["synthetic"].str.startswith("SYNTHETIC")).all(), name
