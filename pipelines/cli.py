@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import asdict
 import shutil
 import sys
@@ -40,6 +41,16 @@ DbOption = typer.Option(None, "--db", help="Store path (default $HOTSPOTS_DB or 
 def _fail(message: str) -> None:
     err.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+@contextmanager
+def _reader(db: Optional[Path]):
+    """Open the store read-only (or its snapshot while an ingest runs, saying so on stderr)."""
+    from pipelines import store
+    with store.opened(db, read_only=True) as st:
+        if st.notice:
+            err.print(f"Note: {st.notice}", markup=False, highlight=False, soft_wrap=True)
+        yield st
 
 
 def _progress() -> Progress:
@@ -185,6 +196,9 @@ def ingest(
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}
                     progress.advance(task)
+            if results:
+                from pipelines.store import publish_snapshot
+                publish_snapshot(st)
         finally:
             st.close()
     if as_json:
@@ -216,7 +230,7 @@ def quarantine(
     from pipelines import store
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "quarantine", {"batch": batch, "reason": reason}) as entry, \
-            store.opened(db, read_only=True) as st:
+            _reader(db) as st:
         rows = st.con.execute(
             "select batch_id, kind, row_number, record_id, reason, detail from quarantine "
             "where ($b is null or batch_id = $b) and ($r is null or reason = $r) "
@@ -255,7 +269,7 @@ def cube(
     from pipelines.audit import audited
     params = {"resolution": resolution, "from": first_week, "to": last_week, "out": out_path}
     with audited(store.resolve_db_path(db), "cube", params) as entry:
-        with store.opened(db, read_only=True) as st, _progress() as progress:
+        with _reader(db) as st, _progress() as progress:
             progress.add_task("Building the cube", total=None)
             info = cube_mod.build_cube(st, resolution, first_week, last_week)
             cube_mod.write_cube(st, out_path)
@@ -295,7 +309,7 @@ def hotspots(
                            p_method=p_method, fdr=fdr, measure=measure, scan_replicates=replicates, seed=seed)
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
-        with store.opened(db, read_only=True) as st:
+        with _reader(db) as st:
             with _progress() as progress:
                 task = progress.add_task("Hotspot engine", total=8)
 
@@ -354,7 +368,7 @@ def weekly(
     params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
               "analyst_detail": analyst_detail}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
-        with store.opened(db, read_only=True) as st:
+        with _reader(db) as st:
             with _progress() as progress:
                 task = progress.add_task("Weekly run", total=len(WEEKLY_STEPS))
 
@@ -430,7 +444,7 @@ def evaluate(
     params = {"target": target, "start": start, "end": end, "outcome": outcome, "buffer_rings": buffer_rings,
               "activity_kind": activity_kind, "out": out_dir, "seed": seed}
     with audited(store.resolve_db_path(db), "evaluate", params) as entry:
-        with store.opened(db, read_only=True) as st, _progress() as progress:
+        with _reader(db) as st, _progress() as progress:
             task = progress.add_task("Evaluation", total=len(EVALUATE_STEPS))
 
             def step(name: str) -> None:
@@ -490,7 +504,7 @@ def backtest(
     cfg = load_config(config)
     params = {"weeks": weeks, "coverage": coverage, "out": out_dir, "config": config}
     with audited(store.resolve_db_path(db), "backtest", params) as entry:
-        with store.opened(db, read_only=True) as st, _progress() as progress:
+        with _reader(db) as st, _progress() as progress:
             task = progress.add_task("Backtest", total=weeks)
 
             def step(done: int, total: int) -> None:
@@ -553,7 +567,7 @@ def audit(
     """
     from pipelines import store
     from pipelines.audit import entries
-    with store.opened(db, read_only=True) as st:
+    with _reader(db) as st:
         rows = entries(st.con, limit)
     names = ("run_at", "os_user", "command", "parameters", "outcome", "row_counts")
     if as_json:
@@ -587,7 +601,7 @@ def demo(
 
     inputs = folder / "inputs"
     db = folder / "hotspots.duckdb"
-    for stale in (db, db.with_name(db.name + ".wal")):
+    for stale in (db, db.with_name(db.name + ".wal"), store.snapshot_path(db)):
         if stale.exists():
             stale.unlink()
     if inputs.exists():
@@ -611,6 +625,7 @@ def demo(
                 progress.advance(task)
         info = cube_mod.build_cube(st)
         cube_path = cube_mod.write_cube(st, folder / "cube.parquet")
+        store.publish_snapshot(st)
     from pipelines.audit import AuditEntry, append
     entry = AuditEntry("demo", {"dir": folder}, row_counts={r.file: r.read for r in results})
     entry.add_outputs([cube_path])

@@ -250,7 +250,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     """Run the engine for one week and write its outputs into ``out_dir``."""
     timings: dict[str, float] = {}
     timer = StepTimer(timings, progress)
-    choices: list[str] = []
+    choices: list[str] = [store.notice] if store.notice else []
     with timer.step("cube"):
         res = store.resolution if params.resolution is None else params.resolution
         week = params.week

@@ -191,5 +191,7 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
             pending.unlink(missing_ok=True)
             raise
         st.con.execute("checkpoint")
+        if store_mod.snapshot_path(db_path).exists():  # never leave old-key pseudonyms in the snapshot
+            store_mod.publish_snapshot(st)
     os.replace(pending, key_file)
     return result, key_file

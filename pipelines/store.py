@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -67,6 +69,7 @@ class Store:
     resolution: int
     timezone: str
     read_only: bool
+    notice: str | None = None   # set when a reader fell back to the published snapshot
 
     def setting(self, key: str) -> str | None:
         row = self.con.execute("select value from settings where key = ?", [key]).fetchone()
@@ -219,7 +222,17 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
     db = resolve_db_path(path)
     if not db.exists():
         raise StoreError(f"No store at {db}; create one with: hotspots init --db {db}")
-    con = _connect(db, read_only=read_only)
+    notice = None
+    try:
+        con = _connect(db, read_only=read_only)
+    except StoreError as exc:
+        snapshot = snapshot_path(db)
+        if not (read_only and "in use by another process" in str(exc) and snapshot.exists()):
+            raise
+        con = _connect(snapshot, read_only=True)
+        taken = datetime.fromtimestamp(snapshot.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        notice = (f"Store {db} is being written by another process; reading its snapshot of {taken} "
+                  f"(the state after the last completed ingest).")
     try:
         _refuse_newer(con, db)
         version = schema_version(con)
@@ -229,12 +242,34 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
             migrate(con)
         settings = dict(con.execute("select key, value from settings").fetchall())
         store = Store(db, con, int(settings.get("resolution", grid.DEFAULT_RESOLUTION)),
-                      settings.get("timezone", DEFAULT_TIMEZONE), read_only)
+                      settings.get("timezone", DEFAULT_TIMEZONE), read_only, notice)
         register_functions(con, store.timezone)
     except BaseException:
         con.close()
         raise
     return store
+
+
+def snapshot_path(db: Path) -> Path:
+    """Where a store's read-only snapshot lives: ``<store>.snapshot`` beside it."""
+    return db.with_name(db.name + ".snapshot")
+
+
+def publish_snapshot(store: Store) -> Path:
+    """After a completed write: checkpoint, then copy the store to ``<store>.snapshot`` atomically.
+
+    DuckDB admits no reader while another process writes, so readers (weekly, evaluate,
+    cube...) that find the store locked open this snapshot instead and say so. It is taken
+    by the writer itself at a quiet moment (all transactions committed and checkpointed),
+    so it is never torn; it holds the same pseudonymised data as the store.
+    """
+    store.con.execute("checkpoint")
+    target = snapshot_path(store.path)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(store.path, tmp)
+    os.chmod(tmp, stat.S_IMODE(os.stat(store.path).st_mode))
+    os.replace(tmp, target)
+    return target
 
 
 @contextmanager

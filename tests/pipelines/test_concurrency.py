@@ -3,11 +3,11 @@
 DuckDB locks the store file per process: one writing process excludes everyone else
 (writers AND read-only readers); several read-only processes may share it. Measured:
 a read-only connection while another process holds the write connection fails with
-"Could not set lock on file". So readers (weekly, evaluate, cube, quarantine, audit) do
-not run during an ingest: they get the same clear one-line message and exit code 1, and
-are simply run again afterwards. Copying the file as a "snapshot" while a writer holds it
-is not done: the writer may be checkpointing, and a copy of the file (without, or with a
-different moment of, its WAL) can be torn or silently stale.
+"Could not set lock on file". So the writer publishes a snapshot (``<store>.snapshot``)
+after every completed ingest, at a quiet moment (committed and checkpointed, so never
+torn); readers (weekly, evaluate, cube, quarantine, audit) that find the store locked
+read that snapshot and say so. Without a snapshot they get the clear one-line message
+and exit code 1. A second writer always gets that message.
 """
 
 from __future__ import annotations
@@ -113,3 +113,40 @@ def test_writer_during_a_read_gets_the_clear_message(db_path, holder, tmp_path):
     proc = _cli("ingest", "reports", str(path), "--db", str(db_path))
     assert proc.returncode == 1
     assert " ".join(proc.stderr.split()) == _in_use(db_path)
+
+
+def test_ingest_publishes_a_snapshot_that_readers_use_during_a_write(db_path, holder, tmp_path):
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(), report(report_id="R2", lat="0", lon="0")])
+    assert _cli("ingest", "reports", str(path), "--db", str(db_path)).returncode == 0
+    assert store_mod.snapshot_path(db_path).is_file()
+    holder(read_only=False)  # an ingest is running now
+    proc = _cli("quarantine", "--db", str(db_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["record_id"] for r in __import__("json").loads(proc.stdout)] == ["R2"]
+    assert "is being written by another process; reading its snapshot of" in " ".join(proc.stderr.split())
+    with store_mod.opened(db_path, read_only=True) as st:
+        assert st.notice and st.con.execute("select count(*) from location_reports").fetchone()[0] == 1
+
+
+def test_rekey_refreshes_the_snapshot(tmp_path):
+    """After a rekey the snapshot holds the new pseudonyms, never the old ones."""
+    import duckdb
+    db = tmp_path / "s.duckdb"
+    key_file = tmp_path / "s.duckdb.key"
+    env = {k: v for k, v in _env().items() if k != "HOTSPOTS_KEY"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pipelines", *a], cwd=ROOT, env=env,  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    assert run("init", "--db", str(db)).returncode == 0
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report()])
+    assert run("ingest", "reports", str(path), "--db", str(db)).returncode == 0
+    new_key = tmp_path / "new.key"
+    new_key.write_text("n" * 64 + "\n")
+    new_key.chmod(0o600)
+    done = run("rekey", "--new-key-file", str(new_key), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    keys = {}
+    for name, p in (("store", db), ("snapshot", store_mod.snapshot_path(db))):
+        con = duckdb.connect(str(p), read_only=True)
+        keys[name] = con.execute("select distinct person_key from location_reports").fetchall()
+        con.close()
+    assert keys["store"] == keys["snapshot"] and key_file.is_file()
