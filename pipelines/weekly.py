@@ -64,7 +64,7 @@ from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
-from pipelines.hotspots_run import SYNTHETIC_LABEL, HotspotParams, _places, analyse_cube, default_week, run_hotspots
+from pipelines.hotspots_run import SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_cube, default_week, run_hotspots
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
@@ -156,15 +156,9 @@ def load_config(path: Path | None) -> dict:
 
 # ------------------------------------------------------------------------------------ run
 @dataclass
-class WeeklyRun:
-    """What a weekly run produced."""
+class WeeklyRun(HotspotRun):
+    """What a weekly run produced: the engine run's fields, plus the data's origin and privacy findings."""
 
-    week: str
-    out_dir: Path
-    outputs: dict[str, str] = field(default_factory=dict)
-    summary: dict[str, object] = field(default_factory=dict)
-    choices: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
     synthetic: bool = False
     privacy_findings: list = field(default_factory=list)
 
