@@ -65,6 +65,32 @@ counts are 0, its cold weeks are ignored (a place where nothing happens is
 not evidence of protection), so it gets no cold category and cannot be
 *oscillating hot*; the reason says so.
 
+Evidence for a rise (hot side only). ArcGIS's *new*, *consecutive* and
+*intensifying* look only at Gi* classes, so a busy place that has always had
+a few reports a week becomes "new hot" the first week its count crosses the
+significance line: Poisson noise, not a change. On SYNTHETIC cities this made
+most emerging flags fall on steady venues (benchmarks/recovery.py). Here those
+three hot categories also need evidence that the place has *risen*:
+
+* a **rise test**: the neighbourhood's reports in the recent weeks (the hot run
+  for *new*/*consecutive*, the later half of the period for *intensifying*)
+  are more than its own earlier weeks predict. Under "no change", the
+  neighbourhood keeps its share of the study area's weekly reports, so its
+  recent count is Binomial(its period total, the recent weeks' share of the
+  area's reports); one-sided exact p < ``change_alpha`` (a space-time
+  interaction test as in the permutation scan, conditioning on each place's
+  own total and each week's total; Kulldorff et al. 2005);
+* at least ``min_run_events`` reports in the neighbourhood over those recent
+  weeks, ``min_cell_events`` of them in the cell itself (a hot ring around a
+  busy cell is Gi* smoothing; the rise belongs to the cell with the reports).
+
+The neighbourhood is the Gi* spatial neighbourhood (``spatial``; the cell
+alone when none is passed). A cell that fails falls through the precedence:
+a first-time or first-run hot cell becomes *sporadic* (or *oscillating* if it
+was cold before) and an unconfirmed *intensifying* cell becomes *persistent*;
+the reason says what the evidence was. Cold categories keep the ArcGIS rules.
+``EmergingParams.arcgis()`` switches the evidence off (pure ArcGIS Pro rules).
+
 The MK trend is "significant" when ``mk.p < params.alpha``, direction the sign
 of ``mk.s``; ``mk.trend`` (computed at the MK call's own alpha) is not used.
 """
@@ -76,6 +102,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
 
 from analytics.errors import InvalidInputError
 from analytics.trend import MKResult
@@ -99,24 +127,29 @@ CATEGORIES: tuple[str, ...] = tuple(f"{p}_hot" for p in PATTERNS) + tuple(f"{p}_
 )
 
 CATEGORY_DESCRIPTIONS: dict[str, str] = {
-    "new_hot": "Significant hot spot in the final week for the first time in the period analysed.",
+    "new_hot": (
+        "Significant hot spot in the final week for the first time in the period analysed, with a confirmed "
+        "rise in reports (not a busy place at its usual level)."
+    ),
     "consecutive_hot": (
         "An unbroken run of recent hot-spot weeks ending in the final week, never hot before the run, "
-        "hot in less than 90 % of weeks."
+        "hot in less than 90 % of weeks, with a confirmed rise in reports."
     ),
     "intensifying_hot": (
         "Hot spot in at least 90 % of weeks including the final week, and the clustering is getting "
-        "significantly stronger."
+        "significantly stronger, confirmed by more reports in the later half of the period."
     ),
     "persistent_hot": (
-        "Hot spot in at least 90 % of weeks including the final week, with no significant change in intensity."
+        "Hot spot in at least 90 % of weeks including the final week, with no significant change in intensity "
+        "(or an upward trend the reports do not confirm)."
     ),
     "diminishing_hot": (
         "Hot spot in at least 90 % of weeks including the final week, but the clustering is getting "
         "significantly weaker."
     ),
     "sporadic_hot": (
-        "Hot spot in the final week that has been on and off before (less than 90 % of weeks), never a cold spot."
+        "Hot spot in the final week that has been on and off before, or is hot for the first time without a "
+        "confirmed rise in reports (less than 90 % of weeks), never a cold spot."
     ),
     "oscillating_hot": (
         "Hot spot in the final week that was a significant cold spot in some earlier week "
@@ -164,6 +197,15 @@ class EmergingParams:
     mostly_zero_share : float, default 0.8
         A cell with at least this share of zero-count weeks cannot be cold.
         In (0, 1]; 1.0 means only all-zero cells.
+    change_alpha : float, default 0.05
+        Level of the one-sided rise test that *new*, *consecutive* and
+        *intensifying* hot need (module docstring). In (0, 1]; 1 switches
+        the test off.
+    min_run_events : int, default 5
+        Fewest reports in the cell's neighbourhood over the recent weeks for
+        those three categories; 0 switches it off.
+    min_cell_events : int, default 1
+        Of those, fewest in the cell itself; 0 switches it off.
     """
 
     hot_share: float = 0.9
@@ -172,6 +214,19 @@ class EmergingParams:
     min_run: int = 2
     alpha: float = 0.05
     mostly_zero_share: float = 0.8
+    change_alpha: float = 0.05
+    min_run_events: int = 5
+    min_cell_events: int = 1
+
+    @classmethod
+    def arcgis(cls, **overrides) -> "EmergingParams":
+        """The pure ArcGIS Pro rules: no evidence-for-a-rise requirement."""
+        return cls(**{"change_alpha": 1.0, "min_run_events": 0, "min_cell_events": 0, **overrides})
+
+    @property
+    def needs_evidence(self) -> bool:
+        """True when new / consecutive / intensifying hot must show a rise."""
+        return self.change_alpha < 1 or self.min_run_events > 0 or self.min_cell_events > 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -189,6 +244,12 @@ class EmergingParams:
             problems.append(
                 f"mostly_zero_share must be in (0, 1]; received {self.mostly_zero_share!r} (default 0.8)"
             )
+        if not _is_number(self.change_alpha) or not 0 < self.change_alpha <= 1:
+            problems.append(f"change_alpha must be in (0, 1]; received {self.change_alpha!r} (default 0.05)")
+        for name, default in (("min_run_events", 5), ("min_cell_events", 1)):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                problems.append(f"{name} must be an integer >= 0; received {value!r} (default {default})")
         if problems:
             raise InvalidInputError("Invalid emerging hot spot parameters:\n" + "\n".join(f"- {p}" for p in problems))
 
@@ -214,7 +275,7 @@ def _trailing_run(flags: np.ndarray) -> np.ndarray:
     return np.where(rev_not.any(axis=1), first_false, t)
 
 
-def _validate(gi_class, mk: MKResult, counts, params: EmergingParams):
+def _validate(gi_class, mk: MKResult, counts, params: EmergingParams, spatial=None):
     if not isinstance(params, EmergingParams):
         raise InvalidInputError(f"params must be an EmergingParams; received {type(params).__name__}.")
     g = np.asarray(gi_class)
@@ -238,10 +299,18 @@ def _validate(gi_class, mk: MKResult, counts, params: EmergingParams):
             raise InvalidInputError(
                 f"mk.{name} has shape {arr.shape}; expected ({n},), one Mann-Kendall result per cell."
             )
-    return g, c
+    if spatial is None:
+        return g, c, c
+    if not sp.issparse(spatial) or spatial.shape != (n, n):
+        raise InvalidInputError(
+            f"spatial must be a sparse ({n}, {n}) neighbour matrix (grid.neighbour_matrix); "
+            f"received {type(spatial).__name__} of shape {getattr(spatial, 'shape', None)}."
+        )
+    return g, c, np.asarray(spatial @ c, dtype=np.float64)
 
 
-def emerging_predicates(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams()) -> dict:
+def emerging_predicates(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams(),
+                        spatial=None) -> dict:
     """Every category's rule as a boolean mask, before precedence is applied.
 
     Parameters
@@ -255,14 +324,66 @@ def emerging_predicates(gi_class, mk: MKResult, counts, params: EmergingParams =
         ``{category: bool ndarray (n_cells,)}`` for the 16 categories in
         :data:`CATEGORY_PRECEDENCE` order, plus ``"_hot_weeks"``,
         ``"_cold_weeks"`` (raw), ``"_cold_used"``, ``"_cold_ignored"``,
-        ``"_run"`` helper arrays. Overlaps are visible here; precedence
-        resolves them in :func:`classify_emerging`.
+        ``"_run"`` and ``"_rise_*"`` helper arrays. Overlaps are visible here;
+        precedence resolves them in :func:`classify_emerging`.
     """
-    g, c = _validate(gi_class, mk, counts, params)
-    return _predicates(g, mk, c, params)
+    g, c, nb = _validate(gi_class, mk, counts, params, spatial)
+    return _predicates(g, mk, c, nb, params)
 
 
-def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, params: EmergingParams) -> dict:
+def rise_evidence(counts: np.ndarray, neighbourhood: np.ndarray, recent: np.ndarray,
+                  area_weekly: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reports in each row's last ``recent`` weeks and the one-sided p of a rise.
+
+    Returns ``(neighbourhood reports, cell reports, p)`` per row. Under "no
+    change" a neighbourhood keeps its share of the area's weekly reports, so
+    its recent count is Binomial(its total over all weeks, the recent weeks'
+    share of the area's reports); ``p = P(X >= observed)``, exact. Rows with
+    ``recent`` 0 or no reports get ``p = 1``. ``area_weekly`` is the whole
+    study area's reports per week (default: the column sums of ``counts``,
+    right only when ``counts`` holds every cell).
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    nb = np.asarray(neighbourhood, dtype=np.float64)
+    recent = np.asarray(recent, dtype=np.int64)
+    t = c.shape[1]
+    rows = np.arange(c.shape[0])
+
+    def tail_sums(a: np.ndarray) -> np.ndarray:  # column L = sum of the last L weeks
+        return np.concatenate([np.zeros((a.shape[0], 1)), np.cumsum(a[:, ::-1], axis=1)], axis=1)
+
+    weekly = c.sum(axis=0) if area_weekly is None else np.asarray(area_weekly, dtype=np.float64)
+    area = tail_sums(weekly[None, :])[0]
+    x = np.rint(tail_sums(nb)[rows, recent])
+    own = np.rint(tail_sums(c)[rows, recent])
+    total = np.rint(nb.sum(axis=1))
+    share = area[recent] / area[t] if area[t] > 0 else np.ones(len(recent))
+    p = np.where((recent > 0) & (total > 0), stats.binom.sf(x - 1, total, np.clip(share, 0, 1)), 1.0)
+    return x, own, np.minimum(p, 1.0)
+
+
+def _rise_check(hot: np.ndarray, many: np.ndarray, up: np.ndarray, run: np.ndarray, c: np.ndarray,
+                nb: np.ndarray, params: EmergingParams) -> dict:
+    """Evidence for a rise for the cells whose Gi* classes say new / consecutive / intensifying hot."""
+    n, t = hot.shape
+    count = hot.sum(axis=1)
+    candidate = hot[:, -1] & (((count == run) & ~many) | (many & up))
+    recent = np.where(many, t - t // 2, run)
+    events, cell_events, p = np.zeros(n), np.zeros(n), np.ones(n)
+    idx = np.flatnonzero(candidate)
+    if idx.size:
+        events[idx], cell_events[idx], p[idx] = rise_evidence(c[idx], nb[idx], recent[idx], c.sum(axis=0))
+    ok = (events >= params.min_run_events) & (cell_events >= params.min_cell_events)
+    if params.change_alpha < 1:
+        ok &= p < params.change_alpha
+    if not params.needs_evidence:
+        ok[:] = True
+    return {"_rise_checked": candidate & params.needs_evidence, "_rise_ok": ok | ~candidate,
+            "_rise_weeks": np.where(candidate, recent, 0), "_rise_events": events,
+            "_rise_cell_events": cell_events, "_rise_p": p}
+
+
+def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, params: EmergingParams) -> dict:
     n, t = g.shape
     hot = g >= params.min_class
     cold_raw = g <= -params.min_class
@@ -290,11 +411,18 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, params: EmergingPara
         out[f"new_{side}"] = final & (count == 1)
         out[f"consecutive_{side}"] = final & (run >= params.min_run) & (count == run) & ~many
         out[f"intensifying_{side}"] = final & many & intens
+        if side == "hot":
+            out["final_many_up"] = final & many & intens
         out[f"persistent_{side}"] = final & many & ~significant
         out[f"diminishing_{side}"] = final & many & dimin
         out[f"sporadic_{side}"] = final & ~many & ~other.any(axis=1)
         out[f"oscillating_{side}"] = final & ~many & other_before
         out[f"historical_{side}"] = ~final & ((count - final) >= need_earlier)
+    rise = _rise_check(hot, hot.sum(axis=1) >= need_all, up, runs["hot"], c, nb, params)
+    unconfirmed = ~rise["_rise_ok"]
+    for name in ("new_hot", "consecutive_hot", "intensifying_hot"):
+        out[name] = out[name] & rise["_rise_ok"]
+    out["persistent_hot"] = out["persistent_hot"] | (out["final_many_up"] & unconfirmed)
     preds = {name: out[name] for name in CATEGORY_PRECEDENCE}
     preds.update(
         _hot_weeks=hot.sum(axis=1),
@@ -304,6 +432,7 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, params: EmergingPara
         _zero_share=zero_share,
         _run_hot=runs["hot"],
         _run_cold=runs["cold"],
+        **rise,
     )
     return preds
 
@@ -327,8 +456,15 @@ def _fmt_p(p: float) -> str:
     return f"p = {p:.2f}"
 
 
+def _rise_text(ev: tuple) -> str:
+    """'12 reports nearby in the last 3 weeks (12 in the cell), rise p < 0.001'."""
+    _, _, weeks, events, cell_events, p = ev
+    return (f"{events} report{'s' if events != 1 else ''} nearby in the last {weeks} week{'s' if weeks != 1 else ''} "
+            f"({cell_events} in the cell), rise {_fmt_p(p)}")
+
+
 def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: float, final: int,
-            ignored: bool, zero_share: float, hr: bool) -> str:
+            ignored: bool, zero_share: float, hr: bool, rise: tuple | None = None) -> str:
     side, opp = ("hot", "cold") if cat.endswith("_hot") else ("cold", "hot")
     mine, other = (hot_w, cold_w) if side == "hot" else (cold_w, hot_w)
     pattern = cat.rsplit("_", 1)[0]
@@ -352,13 +488,23 @@ def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: 
     else:
         state = _CLASS_TEXT[final]
         head = f"no pattern: hot in {hot_w} and cold in {cold_w} of {t} weeks; final week {state}"
+    if rise is not None:
+        if rise[1]:
+            head += f"; {_rise_text(rise)}"
+        elif pattern == "persistent":
+            head += f"; trend up but no confirmed rise ({_rise_text(rise)})"
+        else:
+            head = (f"{side} in the final week ({mine} of {t} weeks, the last {run} in a row), first time, "
+                    f"but no confirmed rise ({_rise_text(rise)})"
+                    + (f"; {opp} in {other} earlier week{'s' if other != 1 else ''}" if other else ""))
     text = f"{head}; trend {tau:+.2f}, {_fmt_p(p)}{' (Hamed-Rao)' if hr else ''}"
     if ignored:
         text += f"; cold weeks ignored ({zero_share:.0%} of weeks without events)"
     return text
 
 
-def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams()) -> pd.DataFrame:
+def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams(),
+                      spatial=None) -> pd.DataFrame:
     """Emerging hot spot category and a one-line reason for every cell.
 
     Parameters
@@ -368,8 +514,11 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
     mk : MKResult
         Mann-Kendall test of each cell's Gi* z series (``mann_kendall(gi.z)``).
     counts : array_like, shape (n_cells, n_weeks)
-        The cube's counts (for the mostly-zero rule).
+        The cube's counts (mostly-zero rule, evidence for a rise).
     params : EmergingParams, optional
+    spatial : scipy.sparse matrix (n_cells, n_cells), optional
+        The Gi* spatial neighbour matrix (``grid.neighbour_matrix``), whose
+        neighbourhood counts the rise evidence uses; the cell alone if None.
 
     Returns
     -------
@@ -377,7 +526,8 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
         One row per cell (same order) with ``category`` (one of
         :data:`CATEGORIES`), ``reason``, ``hot_weeks``, ``cold_weeks`` (raw
         significant-cold weeks), ``cold_ignored`` (mostly-zero rule applied),
-        ``final_class``, ``trend_tau`` and ``trend_p``.
+        ``final_class``, ``trend_tau``, ``trend_p``, and the rise evidence
+        ``rise_weeks``, ``rise_events``, ``rise_p`` (0 / 0 / 1 where not checked).
 
     Notes
     -----
@@ -390,18 +540,23 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
     Examples
     --------
     >>> from analytics.trend import mann_kendall
-    >>> g = np.zeros((2, 10), dtype=np.int8)
+    >>> g = np.zeros((3, 10), dtype=np.int8)
     >>> g[0, -1] = 2
     >>> g[1, -3:] = 3
-    >>> df = classify_emerging(g, mann_kendall(g.astype(float)), np.ones((2, 10)))
+    >>> counts = np.zeros((3, 10))
+    >>> counts[0, -1], counts[1, -3:], counts[2] = 5, 4, 3  # cell 2: a steady 3 a week
+    >>> df = classify_emerging(g, mann_kendall(g.astype(float)), counts)
     >>> df["category"].tolist()
-    ['new_hot', 'consecutive_hot']
+    ['new_hot', 'consecutive_hot', 'no_pattern']
     >>> df.loc[1, "reason"]
-    'hot in 3 of the last 3 weeks, first time; trend +0.47, p = 0.02'
+    'hot in 3 of the last 3 weeks, first time; 12 reports nearby in the last 3 weeks (12 in the cell), rise p < 0.001; trend +0.47, p = 0.02'
+    >>> steady = classify_emerging(g, mann_kendall(g.astype(float)), np.ones((3, 10)))
+    >>> steady["category"].tolist()  # the same classes on a steady 1 a week: no rise
+    ['sporadic_hot', 'sporadic_hot', 'no_pattern']
     """
-    g, c = _validate(gi_class, mk, counts, params)
+    g, c, nb = _validate(gi_class, mk, counts, params, spatial)
     n, t = g.shape
-    pred = _predicates(g, mk, c, params)
+    pred = _predicates(g, mk, c, nb, params)
     names = list(CATEGORY_PRECEDENCE)
     category = np.select([pred[k] for k in names], names, default="no_pattern") if n else np.array([], dtype=object)
     hot_w, cold_w, cold_used = pred["_hot_weeks"], pred["_cold_weeks"], pred["_cold_used"]
@@ -411,9 +566,16 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
     hr = getattr(mk, "method", "original") == "hamed_rao"
     # one Python pass over plain lists (indexing numpy arrays per cell costs more than the text)
     cats = [str(c) for c in category.tolist()]
+    checked = pred["_rise_checked"].astype(bool)
+    rise = [
+        (ck, ok, int(w), int(e), int(ce), float(rp)) if ck else None
+        for ck, ok, w, e, ce, rp in zip(checked.tolist(), pred["_rise_ok"].tolist(), pred["_rise_weeks"].tolist(),
+                                         pred["_rise_events"].tolist(), pred["_rise_cell_events"].tolist(),
+                                         pred["_rise_p"].tolist())
+    ]
     reasons = [
-        _reason(cat, t, hw, cu, rh if cat.endswith("_hot") else rc, ta, pv, fi, ig, zs, hr)
-        for cat, hw, cu, rh, rc, ta, pv, fi, ig, zs in zip(
+        _reason(cat, t, hw, cu, rh if cat.endswith("_hot") else rc, ta, pv, fi, ig, zs, hr, ev)
+        for cat, hw, cu, rh, rc, ta, pv, fi, ig, zs, ev in zip(
             cats,
             hot_w.astype(np.int64).tolist(),
             cold_used.astype(np.int64).tolist(),
@@ -424,6 +586,7 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
             final.astype(np.int64).tolist(),
             pred["_cold_ignored"].astype(bool).tolist(),
             np.asarray(pred["_zero_share"], dtype=np.float64).tolist(),
+            rise,
         )
     ]
     return pd.DataFrame(
@@ -436,5 +599,8 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
             "final_class": final.astype(np.int8),
             "trend_tau": tau,
             "trend_p": p,
+            "rise_weeks": np.where(checked, pred["_rise_weeks"], 0).astype(np.int64),
+            "rise_events": np.where(checked, pred["_rise_events"], 0).astype(np.int64),
+            "rise_p": np.where(checked, pred["_rise_p"], 1.0),
         }
     )

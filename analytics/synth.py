@@ -115,6 +115,12 @@ PLACE_PLAN = (
     ("other", 6, 0.6, "Other place", 3.0),
 )
 
+# Reports a week (scale small) at an emerging site in its onset week, before it ramps up to its
+# peak: a step to the level of a persistent site (S2: 3.5). A start at 1.5 a week, below twice a
+# busy venue's ~0.7, was undetectable within 3 weeks of onset by any rule we measured (its first
+# weeks look like a venue's Poisson noise); see the README, "Recovery of planted hotspots".
+EMERGING_ONSET_RATE = 3.0
+
 # Hour-of-day profiles (index = local hour). Residential homes peak 22:00-01:00.
 HOURS_RESIDENTIAL = np.array([6, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9, 11, 14, 13], float)
 HOURS_OTHER_CARE = np.array([2, 1, 1, .5, .5, .5, 1, 1, 2, 2, 2, 3, 3, 4, 5, 7, 8, 8, 8, 7, 6, 5, 4, 3], float)
@@ -609,7 +615,8 @@ class SyntheticCity:
             elif kind == "emerging":
                 onset = int(round((0.62 if sid == "S3" else 0.8) * W))
                 peak, ramp = (6.0, 12) if sid == "S3" else (5.0, 10)
-                rate = np.where(w >= onset, 1.5 + (peak - 1.5) * np.minimum(1, (w - onset) / ramp), 0.0)
+                start = EMERGING_ONSET_RATE
+                rate = np.where(w >= onset, start + (peak - start) * np.minimum(1, (w - onset) / ramp), 0.0)
                 site = Site(sid, kind, place, cell, halo, rate * f, onset_week=onset)
             elif kind == "diminishing":
                 rate = 1.5 + 6.0 * np.exp(-3.0 * w / W)

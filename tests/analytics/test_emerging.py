@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 
 from analytics.emerging import (
@@ -16,6 +18,7 @@ from analytics.emerging import (
     EmergingParams,
     classify_emerging,
     emerging_predicates,
+    rise_evidence,
 )
 from analytics.errors import InvalidInputError
 from analytics.trend import MKResult, mann_kendall
@@ -53,7 +56,11 @@ def _series(weeks: int = T, **at) -> list[int]:
     return out
 
 
-def _classify(rows, trends, counts=None, params=EmergingParams()) -> pd.DataFrame:
+#: The pure ArcGIS Pro rules; the evidence-for-a-rise rule has its own tests below.
+ARCGIS = EmergingParams.arcgis()
+
+
+def _classify(rows, trends, counts=None, params=ARCGIS) -> pd.DataFrame:
     g = np.array(rows, dtype=np.int8)
     counts = np.ones(g.shape) if counts is None else np.asarray(counts)
     return classify_emerging(g, _mk(trends), counts, params)
@@ -118,7 +125,7 @@ def test_reason_text():
 # --------------------------------------------------------------------------- #
 def test_early_cold_then_hot_final_week_is_new_not_oscillating():
     row = _series(h=[19], c=[2])
-    pred = emerging_predicates(np.array([row]), _mk([FLAT]), np.ones((1, T)))
+    pred = emerging_predicates(np.array([row]), _mk([FLAT]), np.ones((1, T)), ARCGIS)
     assert pred["new_hot"][0] and pred["oscillating_hot"][0]  # both rules match (sfdep: oscillating)
     df = _classify([row], [FLAT])
     assert df.loc[0, "category"] == "new_hot"
@@ -221,9 +228,9 @@ def test_end_to_end_with_real_mann_kendall():
     rng = np.random.default_rng(4)
     z = np.vstack([np.linspace(2.5, 6, 30), np.full(30, 3.0) + rng.normal(0, 0.01, 30)])
     g = np.where(z > 1.96, 2, 0).astype(np.int8)
-    df = classify_emerging(g, mann_kendall(z), np.ones(z.shape))
+    df = classify_emerging(g, mann_kendall(z), np.ones(z.shape), ARCGIS)
     assert df["category"].tolist() == ["intensifying_hot", "persistent_hot"]
-    hr = classify_emerging(g, mann_kendall(z, method="hamed_rao"), np.ones(z.shape))
+    hr = classify_emerging(g, mann_kendall(z, method="hamed_rao"), np.ones(z.shape), ARCGIS)
     assert "(Hamed-Rao)" in hr.loc[0, "reason"]
 
 
@@ -254,6 +261,11 @@ def test_descriptions_cover_categories():
         ("alpha", True),
         ("mostly_zero_share", 0.0),
         ("mostly_zero_share", 1.5),
+        ("change_alpha", 0.0),
+        ("change_alpha", 1.5),
+        ("min_run_events", -1),
+        ("min_run_events", 2.5),
+        ("min_cell_events", -1),
     ],
 )
 def test_params_validation(field, value):
@@ -308,3 +320,91 @@ def test_docstring_examples():
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --------------------------------------------------------------------------- #
+# evidence for a rise (new / consecutive / intensifying hot)                   #
+# --------------------------------------------------------------------------- #
+def _with_background(rows_counts: list, weeks: int = T, background: float = 10.0) -> np.ndarray:
+    """Counts for the given cells plus one steady background cell (the rest of the area)."""
+    return np.vstack([np.asarray(r, dtype=float) for r in rows_counts] + [np.full(weeks, background)])
+
+
+def test_rise_p_worked_by_hand():
+    # cell: 6 reports in 20 weeks, 4 of them in the final week; area: 10 a week + the cell's own.
+    cell = np.zeros(T)
+    cell[[3, 11]] = 1
+    cell[-1] = 4
+    counts = _with_background([cell])
+    share = counts[:, -1].sum() / counts.sum()  # 14 / 206
+    by_hand = sum(math.comb(6, k) * share**k * (1 - share) ** (6 - k) for k in range(4, 7))
+    x, own, p = rise_evidence(counts[:1], counts[:1], np.array([1]), counts.sum(axis=0))
+    assert (x[0], own[0]) == (4, 4)
+    assert p[0] == pytest.approx(by_hand, rel=1e-12)
+    assert p[0] < 0.001
+
+
+def test_new_hot_needs_a_rise_a_steady_busy_place_is_sporadic():
+    g = np.array([_series(h=[19]), _series(h=[19])], dtype=np.int8)
+    g = np.vstack([g, np.zeros((1, T), dtype=np.int8)])
+    step = np.r_[np.zeros(T - 1), 6.0]          # nothing, then 6 reports: a rise
+    steady = np.full(T, 5.0)                    # 5 a week throughout: no rise
+    df = classify_emerging(g, _mk([FLAT] * 3), _with_background([step, steady]))
+    assert df["category"].tolist()[:2] == ["new_hot", "sporadic_hot"]
+    assert df.loc[0, "rise_events"] == 6 and df.loc[0, "rise_p"] < 0.001
+    assert "no confirmed rise" in df.loc[1, "reason"] and "5 reports nearby in the last 1 week" in df.loc[1, "reason"]
+    assert df.loc[2, "rise_weeks"] == 0 and df.loc[2, "rise_p"] == 1.0  # not a candidate: not checked
+    # the same classes under the pure ArcGIS rules: both new
+    arc = classify_emerging(g, _mk([FLAT] * 3), _with_background([step, steady]), ARCGIS)
+    assert arc["category"].tolist()[:2] == ["new_hot", "new_hot"]
+
+
+def test_too_few_reports_is_not_new_even_when_the_rise_is_significant():
+    g = np.vstack([np.array([_series(h=[19])], dtype=np.int8), np.zeros((1, T), dtype=np.int8)])
+    few = np.r_[np.zeros(T - 1), 3.0]
+    df = classify_emerging(g, _mk([FLAT] * 2), _with_background([few]))
+    assert df.loc[0, "rise_p"] < 0.01 and df.loc[0, "category"] == "sporadic_hot"
+    lenient = EmergingParams(min_run_events=3)
+    assert classify_emerging(g, _mk([FLAT] * 2), _with_background([few]), lenient).loc[0, "category"] == "new_hot"
+
+
+def test_hot_ring_around_a_busy_cell_needs_reports_of_its_own():
+    # cells 0 and 1 are neighbours; the reports are all in cell 0, both are hot (Gi* smoothing)
+    g = np.vstack([np.array([_series(h=range(17, 20))] * 2, dtype=np.int8), np.zeros((1, T), dtype=np.int8)])
+    busy = np.r_[np.zeros(T - 3), 5.0, 6.0, 7.0]
+    counts = _with_background([busy, np.zeros(T)])
+    spatial = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=float))
+    df = classify_emerging(g, _mk([UP] * 3), counts, spatial=spatial)
+    assert df["category"].tolist()[:2] == ["consecutive_hot", "sporadic_hot"]
+    assert df.loc[1, "rise_events"] == 18 and "(0 in the cell)" in df.loc[1, "reason"]
+
+
+def test_unconfirmed_intensifying_is_persistent():
+    g = np.vstack([np.full((2, T), 2, dtype=np.int8), np.zeros((1, T), dtype=np.int8)])
+    rising = np.linspace(1, 12, T).round()
+    steady = np.full(T, 6.0)
+    df = classify_emerging(g, _mk([UP, UP, FLAT]), _with_background([rising, steady]))
+    assert df["category"].tolist()[:2] == ["intensifying_hot", "persistent_hot"]
+    assert df.loc[0, "rise_weeks"] == T - T // 2
+    assert "trend up but no confirmed rise" in df.loc[1, "reason"]
+
+
+def test_cold_categories_are_unchanged_by_the_evidence_rule():
+    rows = [GOLDEN[n][0] for n in GOLDEN if n.endswith("_cold")]
+    trends = [GOLDEN[n][1] for n in GOLDEN if n.endswith("_cold")]
+    g = np.array(rows, dtype=np.int8)
+    default = classify_emerging(g, _mk(trends), np.ones(g.shape))
+    assert default["category"].tolist() == [n for n in GOLDEN if n.endswith("_cold")]
+
+
+def test_spatial_matrix_is_validated():
+    g = np.zeros((2, T), dtype=np.int8)
+    with pytest.raises(InvalidInputError, match="spatial must be a sparse"):
+        classify_emerging(g, _mk([FLAT] * 2), np.ones((2, T)), spatial=np.eye(2))
+    with pytest.raises(InvalidInputError, match="spatial must be a sparse"):
+        classify_emerging(g, _mk([FLAT] * 2), np.ones((2, T)), spatial=sp.eye(3, format="csr"))
+
+
+def test_arcgis_params_switch_the_evidence_off():
+    assert not EmergingParams.arcgis().needs_evidence and EmergingParams().needs_evidence
+    assert EmergingParams.arcgis(min_class=3).min_class == 3

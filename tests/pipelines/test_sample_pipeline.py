@@ -89,6 +89,10 @@ def test_engine_outputs_on_the_sample(sample_store, tmp_path):
     categories = hot.set_index("cell").loc[persistent, "category"]
     assert (categories == "persistent_hot").all(), categories.to_dict()
     assert gpd.read_file(tmp_path / "hotspots.geojson").crs.to_epsg() == 4326
+    scan = gpd.read_file(tmp_path / "scan_clusters.geojson")
+    assert {"pattern", "young_people", "unnamed_events"} <= set(scan.columns) or scan.empty
+    assert set(scan.get("pattern", [])) <= {"place", "repeat_missing"}
+    assert run.summary["scan_place_clusters"] == int((scan.get("pattern", pd.Series(dtype=object)) == "place").sum())
     meta = json.loads((tmp_path / "run.json").read_text())
     assert meta["synthetic"] is True and meta["parameters"]["k"] == 1 and meta["inputs"]
     assert str(TEST_KEY.decode()) not in (tmp_path / "run.json").read_text()
