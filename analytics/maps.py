@@ -30,6 +30,7 @@ young people or placements shown in tooltips are suppressed below ``k``.
 from __future__ import annotations
 
 import html as _html
+import json
 import math
 from typing import Any, Iterable, Mapping
 
@@ -37,13 +38,15 @@ import folium
 import h3
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element
 
 from analytics.errors import InvalidInputError
 from analytics import grid
-from analytics.grid import cell_boundary_lonlat, cells_to_hex
-from analytics.offline import offline_html
+from analytics.grid import cells_to_hex
+from analytics.offline import RawElement, offline_html
 from analytics.patrol import CATEGORIES, CATEGORY_LABELS, SEVERITY_ORDER
+from analytics.places import cell_rings
 from analytics.privacy import DEFAULT_K, suppress_count
 
 __all__ = [
@@ -126,8 +129,93 @@ def _json_value(value: Any) -> Any:
     return _html.escape(str(value), quote=False)
 
 
-def _ring(cell: int) -> list[list[float]]:
-    return [[round(lon, _DP), round(lat, _DP)] for lon, lat in cell_boundary_lonlat(int(cell))]
+def _rings(cells: np.ndarray) -> list[list[list[float]]]:
+    """Closed [lon, lat] rings (``_DP`` decimals) of many cells, rounded in numpy, not per vertex."""
+    lonlat, sizes = cell_rings(cells)
+    flat = np.round(lonlat, _DP).tolist()
+    ends = np.cumsum(sizes).tolist()
+    return [flat[e - n:e] for e, n in zip(ends, sizes.tolist())]
+
+
+#: Compact JSON (no spaces, ASCII only) for data embedded in the page.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _html_safe(text: str) -> str:
+    """JSON text safe inside ``<script>``: the same escapes as Jinja's ``tojson`` (< > & ')."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+
+
+def _rings_json(lonlat: np.ndarray, sizes: np.ndarray) -> list[str]:
+    """Each ring of ``lonlat`` (consecutive runs of ``sizes`` points) as JSON text ``[[lon,lat],...]``.
+
+    Coordinates are rounded to ``_DP`` decimals in numpy and all rings are encoded by one
+    C-level ``json`` call, then split: no Python work per vertex.
+    """
+    if len(sizes) == 0:
+        return []
+    flat = np.round(lonlat, _DP).tolist()
+    ends = np.cumsum(sizes).tolist()
+    text = _ENCODE([flat[e - n:e] for e, n in zip(ends, np.asarray(sizes).tolist())])  # "[[[x,y],..],[[x,y],..]]"
+    return ["[[" + part + "]]" for part in text[3:-3].split("]],[[")]
+
+
+#: Page variable holding every hexagon ring of the analyst map once (see :class:`_RingTable`).
+RINGS_VAR = "hs_rings"
+
+
+class _RingTable:
+    """Each drawn cell's closed ring, once per page, as the JavaScript array ``hs_rings``.
+
+    Why: the analyst map draws the same cell on up to seven layers (emerging, Gi*,
+    convergence, four recent weeks); writing its ring into every layer made the page
+    (and its build, write and scans) several times larger. Features carry the index of
+    their ring (foreign member ``"ring"``, ``"geometry": null``); each layer's ``_add``
+    function restores a GeoJSON Polygon before Leaflet reads it. Boundaries come from h3
+    once per cell and are formatted without Python work per vertex.
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[int, int] = {}
+        self._text: list[str] = []
+
+    def index(self, cells: np.ndarray) -> list[int]:
+        """The ring index of each cell in ``cells`` (uint64), adding new cells to the table."""
+        cells = np.asarray(cells, dtype=np.uint64)
+        known = np.fromiter(self._index, dtype=np.uint64, count=len(self._index))
+        missing = np.setdiff1d(np.unique(cells), known)
+        if len(missing):
+            start = len(self._text)
+            self._index.update(zip(missing.tolist(), range(start, start + len(missing))))
+            self._text.extend(_rings_json(*cell_rings(missing)))
+        return [self._index[c] for c in cells.tolist()]
+
+    def script(self) -> str:
+        """``var hs_rings = [[[lon,lat],...], ...];``"""
+        return f"var {RINGS_VAR} = [" + ",".join(self._text) + "];"
+
+
+#: Restores each feature's Polygon from ``hs_rings`` (before Leaflet's addData).
+_RESTORE_RINGS_JS = ("data.features.forEach(function(f) { if (f.ring !== undefined) { "
+                     f'f.geometry = {{"type": "Polygon", "coordinates": [{RINGS_VAR}[f.ring]]}}; }} }});')
+
+
+def _cells_json(rings: _RingTable, cells: np.ndarray, properties: list[dict], ids: list[str] | None = None) -> str:
+    """A FeatureCollection of hexagons as compact, script-safe JSON text (built as strings, not dicts).
+
+    Geometry is ``null`` with the cell's index in :class:`_RingTable` as ``"ring"``.
+    """
+    head = '{"type":"Feature",' if ids is None else None
+    feats = []
+    for i, (ring, props) in enumerate(zip(rings.index(cells), properties)):
+        start = head or '{"type":"Feature","id":%s,' % _ENCODE(ids[i])
+        feats.append('%s"properties":%s,"geometry":null,"ring":%d}' % (start, _ENCODE(props), ring))
+    return _html_safe('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}")
+
+
+def _collection_json(features: list[dict]) -> str:
+    """Features (plain dicts) as one compact, script-safe FeatureCollection text."""
+    return _html_safe(_ENCODE({"type": "FeatureCollection", "features": features}))
 
 
 def _as_uint64_cells(values, what: str) -> np.ndarray:
@@ -156,8 +244,8 @@ def cells_feature_collection(
     return {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "id": fid, "properties": props, "geometry": {"type": "Polygon", "coordinates": [_ring(c)]}}
-            for c, fid, props in zip(cells, ids, properties)
+            {"type": "Feature", "id": fid, "properties": props, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+            for ring, fid, props in zip(_rings(cells), ids, properties)
         ],
     }
 
@@ -173,6 +261,41 @@ def _geometry_dict(geom) -> dict:
     return {"type": gi["type"], "coordinates": _round_coords(gi["coordinates"])}
 
 
+def _geometries_json(geoms) -> list[str]:
+    """GeoJSON geometry text (``_DP`` decimals) of each shapely geometry (none None or empty).
+
+    Polygons without holes (cluster hulls) are encoded together through one coordinate
+    array; anything else goes through :func:`_geometry_dict`.
+    """
+    arr = np.asarray(list(geoms), dtype=object)
+    out = [""] * len(arr)
+    simple = (shapely.get_type_id(arr) == 3) & (shapely.get_num_interior_rings(arr) == 0)
+    idx = np.flatnonzero(simple)
+    if len(idx):
+        coords, which = shapely.get_coordinates(shapely.get_exterior_ring(arr[idx]), return_index=True)
+        rings = _rings_json(coords, np.bincount(which, minlength=len(idx)))
+        for i, ring in zip(idx.tolist(), rings):
+            out[i] = '{"type":"Polygon","coordinates":[%s]}' % ring
+    for i in np.flatnonzero(~simple).tolist():
+        out[i] = _ENCODE(_geometry_dict(arr[i]))
+    return out
+
+
+def _outline_bounds(outline: dict) -> list[list[float]]:
+    """[[lat_min, lon_min], [lat_max, lon_max]] of a GeoJSON geometry (the study-area outline)."""
+    pts = np.array([p for p in _positions(outline["coordinates"])], dtype=np.float64)
+    (lon_min, lat_min), (lon_max, lat_max) = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+    return [[lat_min, lon_min], [lat_max, lon_max]]
+
+
+def _positions(coords) -> Iterable[list[float]]:
+    if coords and isinstance(coords[0], (int, float)):
+        yield coords
+    else:
+        for c in coords:
+            yield from _positions(c)
+
+
 def _cells_outline(cells: np.ndarray) -> dict | None:
     """Dissolved outline of many cells as one GeoJSON geometry (None if empty)."""
     if len(cells) == 0:
@@ -184,12 +307,9 @@ def _cells_outline(cells: np.ndarray) -> dict | None:
 def _bounds_of_cells(cells: np.ndarray) -> list[list[float]] | None:
     if len(cells) == 0:
         return None
-    lats, lons = [], []
-    for c in np.unique(cells):
-        for lon, lat in cell_boundary_lonlat(int(c)):
-            lats.append(lat)
-            lons.append(lon)
-    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+    lonlat, _ = cell_rings(np.unique(cells))
+    (lon_min, lat_min), (lon_max, lat_max) = lonlat.min(axis=0).tolist(), lonlat.max(axis=0).tolist()
+    return [[lat_min, lon_min], [lat_max, lon_max]]
 
 
 def _style_fn(key: str, styles: Mapping[Any, dict], default: dict):
@@ -299,20 +419,87 @@ def _label(col: str) -> str:
     }.get(col, col.replace("_", " ").capitalize())
 
 
+_TOOLTIP_CSS = """<style>
+.foliumtooltip table{margin:auto;}
+.foliumtooltip tr{text-align:left;}
+.foliumtooltip th{padding:2px;padding-right:8px;}
+</style>"""
+
+#: folium's GeoJsonTooltip table (same fields/aliases text), bound once per layer.
+_TOOLTIP_JS = """%(name)s.bindTooltip(function(layer){
+    let div = L.DomUtil.create('div');
+    let handleObject = feature => {
+        if (feature === null) { return ''; }
+        else if (typeof(feature)=='object') { return JSON.stringify(feature); }
+        else { return feature; }
+    }
+    let fields = %(fields)s;
+    let aliases = %(aliases)s;
+    let table = '<table>' + String(fields.map((v,i)=>
+        `<tr><th>${aliases[i]}</th><td>${handleObject(layer.feature.properties[v])}</td></tr>`).join(''))
+        + '</table>';
+    div.innerHTML=table;
+    return div;
+}, {"sticky": true, "className": "foliumtooltip"});"""
+
+
+class _JsonLayer(folium.map.Layer):
+    """A GeoJSON layer whose data is embedded as ready-made JSON text (never re-serialised).
+
+    Why: ``folium.GeoJson`` re-encodes its data, lists every feature id in a style switch
+    and compiles the rendered script (tens of MB on a busy week) as a Jinja template; at
+    millions of reports that was most of the maps step. The page keeps folium's shape —
+    ``geo_json_<id>_add({FeatureCollection})``, one shared style per value of
+    ``style_key`` and folium's tooltip table — so Leaflet draws the same paths.
+    """
+
+    def __init__(self, data_json: str, style_key: str, styles: Mapping[Any, dict], default: dict,
+                 fields: list[str] | None = None, aliases: list[str] | None = None, rings: _RingTable | None = None):
+        super().__init__(overlay=True, control=False, show=True)
+        self.rings = rings
+        self._name = "GeoJson"  # page variables are named geo_json_<id>, as folium names them
+        self.data_json = data_json
+        self.style_key = style_key
+        self.styles = {str(k): v for k, v in styles.items()}
+        self.default = default
+        self.fields = fields
+        self.aliases = aliases or fields
+
+    def script(self) -> str:
+        """The layer's JavaScript: styles, the L.geoJson layer, its data and tooltip."""
+        name = self.get_name()
+        lines = [
+            f"var {name}_styles = {_html_safe(_ENCODE(self.styles))};",
+            f"function {name}_styler(feature) {{ var s = {name}_styles[feature.properties[{_ENCODE(self.style_key)}]];"
+            f" return s === undefined ? {_html_safe(_ENCODE(self.default))} : s; }}",
+            f"var {name} = L.geoJson(null, {{smoothFactor: 0.5, style: {name}_styler}});",
+            f"function {name}_add (data) {{ {_RESTORE_RINGS_JS if self.rings else ''}{name}.addData(data); }}",
+            f"{name}_add({self.data_json});",
+        ]
+        if self.fields:
+            lines.append(_TOOLTIP_JS % {"name": name, "fields": _html_safe(json.dumps(self.fields)),
+                                        "aliases": _html_safe(json.dumps(self.aliases))})
+        return "\n".join(lines)
+
+    def render(self, **kwargs) -> None:
+        """Write the script verbatim (no template), then let folium add the layer to its group."""
+        figure = self.get_root()
+        if self.fields:
+            figure.header.add_child(RawElement(_TOOLTIP_CSS), name="hs_tooltip_css")
+        if self.rings is not None and RINGS_VAR not in figure.script._children:  # once, before the first layer
+            figure.script.add_child(RawElement(self.rings.script()), name=RINGS_VAR)
+        figure.script.add_child(RawElement(self.script()), name=self.get_name())
+        super().render(**kwargs)
+
+
 def _add_geojson(
-    group, data: dict, style_key: str, styles: Mapping[Any, dict], default: dict,
-    fields: list[str] | None, aliases: list[str] | None, name: str,
-) -> folium.GeoJson:
-    gj = folium.GeoJson(
-        data,
-        name=name,
-        style_function=_style_fn(style_key, styles, default),
-        tooltip=_tooltip(fields, aliases) if fields else None,
-        smooth_factor=0.5,
-        control=False,
-    )
-    gj.add_to(group)
-    return gj
+    group, data_json: str, style_key: str, styles: Mapping[Any, dict], default: dict,
+    fields: list[str] | None, aliases: list[str] | None, rings: _RingTable | None = None,
+) -> _JsonLayer:
+    """Add a layer of pre-encoded features to ``group`` (see :class:`_JsonLayer`); ``rings`` when they use the table."""
+    layer = _JsonLayer(data_json, style_key, styles, default, fields, aliases, rings)
+    layer.add_to(group)
+    return layer
 
 
 def analyst_map(
@@ -378,19 +565,16 @@ def analyst_map(
     hs = _check_hotspots(hotspots)
     m = _new_map(tiles, title)
     all_cells = hs["cell"].to_numpy(dtype=np.uint64)
+    rings = _RingTable()  # every hexagon layer below shares one ring per cell
 
     # Study area: the dissolved outline of every cell, no_pattern included.
     study = folium.FeatureGroup(name="Study area", show=True)
     outline = _cells_outline(all_cells)
     if outline is not None:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": [
-                {"type": "Feature", "id": "study_area", "properties": {"layer": "study"}, "geometry": outline}]},
-            name="study_area",
-            style_function=lambda f: {"color": _STUDY_COLOUR, "weight": 1.2, "fill": True, "fillOpacity": 0.03,
-                                      "fillColor": _STUDY_COLOUR, "interactive": False, "className": "hs-study"},
-            control=False,
-        ).add_to(study)
+        style = {"color": _STUDY_COLOUR, "weight": 1.2, "fill": True, "fillOpacity": 0.03,
+                 "fillColor": _STUDY_COLOUR, "interactive": False, "className": "hs-study"}
+        _add_geojson(study, _collection_json([{"type": "Feature", "id": "study_area", "properties": {"layer": "study"},
+                                               "geometry": outline}]), "layer", {"study": style}, style, None, None)
     study.add_to(m)
 
     # Emerging categories: one GeoJson, style keyed on the category property.
@@ -419,11 +603,12 @@ def analyst_map(
     }
     cat_styles = {c: {k_: v for k_, v in s.items() if v is not None} for c, s in cat_styles.items()}
     if len(drawn):
+        drawn_cells = drawn["cell"].to_numpy(dtype=np.uint64)
         _add_geojson(
-            emerging, cells_feature_collection(drawn["cell"].to_numpy(dtype=np.uint64), props), "category",
+            emerging, _cells_json(rings, drawn_cells, props, cells_to_hex(drawn_cells)), "category",
             cat_styles, cat_styles["no_pattern"],
             ["label", "count", "z", "p_fdr", "reason", "places"],
-            ["Pattern", "Count (this week)", "Gi* z", "p (FDR)", "Why", "Nearby places"], "emerging",
+            ["Pattern", "Count (this week)", "Gi* z", "p (FDR)", "Why", "Nearby places"], rings,
         )
     emerging.add_to(m)
 
@@ -438,8 +623,9 @@ def analyst_map(
         ]
         gi_styles = {g: {"fillColor": c, "fillOpacity": 0.75, "color": "#333", "weight": 0.8,
                          "className": "hs-cell hs-gistar"} for g, c in GI_COLOURS.items()}
-        _add_geojson(gi_group, cells_feature_collection(gi["cell"].to_numpy(dtype=np.uint64), gi_props),
-                     "gi_class", gi_styles, gi_styles[0], ["label", "z"], ["Gi* class", "Gi* z"], "gistar")
+        gi_cells = gi["cell"].to_numpy(dtype=np.uint64)
+        _add_geojson(gi_group, _cells_json(rings, gi_cells, gi_props, cells_to_hex(gi_cells)),
+                     "gi_class", gi_styles, gi_styles[0], ["label", "z"], ["Gi* class", "Gi* z"], rings)
         gi_group.add_to(m)
 
     if scan_clusters is not None and len(scan_clusters):
@@ -447,11 +633,11 @@ def analyst_map(
     if st_clusters is not None and len(st_clusters):
         _add_st_layer(m, st_clusters, k)
     if convergence is not None and len(convergence):
-        _add_convergence_layer(m, convergence, k)
+        _add_convergence_layer(m, convergence, k, rings)
     if places is not None and len(places):
         _add_places_layers(m, places)
     if recent_weeks is not None and len(recent_weeks):
-        _add_week_layers(m, recent_weeks, n_recent_weeks)
+        _add_week_layers(m, recent_weeks, n_recent_weeks, rings)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     hot_rows = [(CATEGORY_COLOURS[f"{s}_hot"], CATEGORY_LABELS[f"{s}_hot"], "hot") for s in SEVERITY_ORDER]
@@ -476,7 +662,8 @@ def analyst_map(
         head += "<br><b>SYNTHETIC DATA</b>"
     m.get_root().html.add_child(Element(f'<div class="hs-box hs-title" id="hs-title">{head}</div>'), name="hs_titlebox")
     _banner(m, synthetic)
-    _fit(m, all_cells)
+    if outline is not None:  # the outline's vertices are the outer vertices of all cells
+        m.fit_bounds(_outline_bounds(outline), padding=(10, 10))
     return m
 
 
@@ -498,8 +685,8 @@ def _add_scan_layer(m: folium.Map, clusters) -> None:
             feats.append({"type": "Feature", "id": f"scan{i}", "properties": {"layer": "scan", **p}, "geometry": g})
     style = {"color": "#000000", "weight": 3, "fill": True, "fillOpacity": 0.0, "dashArray": "8 4",
              "className": "hs-cluster hs-scan"}
-    _add_geojson(group, {"type": "FeatureCollection", "features": feats}, "layer", {"scan": style}, style,
-                 cols or None, [_label(c) for c in cols] or None, "scan")
+    _add_geojson(group, _collection_json(feats), "layer", {"scan": style}, style,
+                 cols or None, [_label(c) for c in cols] or None)
     group.add_to(m)
 
 
@@ -510,26 +697,26 @@ def _add_st_layer(m: folium.Map, clusters, k: int | None) -> None:
     cols = [c for c in ("label", "n_events", "n_young_people", "first_t", "last_t") if c in clusters.columns]
     props = _frame_props(clusters, cols, ("n_young_people",), k)
     geoms = clusters.to_crs("EPSG:4326").geometry if getattr(clusters, "crs", None) is not None else clusters.geometry
-    feats = [
-        {"type": "Feature", "id": f"st{i}", "properties": {"layer": "st", **p}, "geometry": _geometry_dict(g)}
-        for i, (p, g) in enumerate(zip(props, geoms)) if g is not None and not g.is_empty
-    ]
+    keep = [i for i, g in enumerate(geoms) if g is not None and not g.is_empty]
+    geom_json = _geometries_json(geoms.iloc[keep] if hasattr(geoms, "iloc") else [geoms[i] for i in keep])
+    feats = ['{"type":"Feature","id":"st%d","properties":%s,"geometry":%s}' % (i, _ENCODE({"layer": "st", **props[i]}), g)
+             for i, g in zip(keep, geom_json)]
     style = {"color": "#4d4d4d", "weight": 2, "fillColor": "#bababa", "fillOpacity": 0.25, "className": "hs-cluster hs-st"}
-    _add_geojson(group, {"type": "FeatureCollection", "features": feats}, "layer", {"st": style}, style,
-                 cols or None, [_label(c) for c in cols] or None, "st")
+    data = _html_safe('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}")
+    _add_geojson(group, data, "layer", {"st": style}, style, cols or None, [_label(c) for c in cols] or None)
     group.add_to(m)
 
 
-def _add_convergence_layer(m: folium.Map, conv: pd.DataFrame, k: int | None) -> None:
+def _add_convergence_layer(m: folium.Map, conv: pd.DataFrame, k: int | None, rings: _RingTable) -> None:
     if "cell" not in conv.columns:
         raise InvalidInputError("convergence needs a 'cell' column (analytics.convergence.find_convergence).")
     group = folium.FeatureGroup(name="Convergence sites", show=True)
     cols = [c for c in ("rank", "n_young_people", "n_placements", "first_week", "last_week") if c in conv.columns]
     props = [{"layer": "convergence", **p} for p in _frame_props(conv, cols, ("n_young_people", "n_placements"), k)]
     style = {"color": _CONVERGENCE_COLOUR, "weight": 3.5, "fill": False, "className": "hs-cell hs-convergence"}
-    _add_geojson(group, cells_feature_collection(grid.cells_from_any(conv["cell"], "convergence"), props,
-                                                 ids=[f"cv{i}" for i in range(len(conv))]),
-                 "layer", {"convergence": style}, style, cols or None, [_label(c) for c in cols] or None, "convergence")
+    _add_geojson(group, _cells_json(rings, grid.cells_from_any(conv["cell"], "convergence"), props,
+                                    ids=[f"cv{i}" for i in range(len(conv))]),
+                 "layer", {"convergence": style}, style, cols or None, [_label(c) for c in cols] or None, rings)
     group.add_to(m)
 
 
@@ -575,7 +762,7 @@ def _week_class(n: float) -> int:
     return -1
 
 
-def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int) -> None:
+def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int, rings: _RingTable) -> None:
     missing = {"cell", "week", "count"} - set(weeks.columns)
     if missing:
         raise InvalidInputError(f"recent_weeks lacks column(s) {sorted(missing)}; expected cell, week, count.")
@@ -588,9 +775,8 @@ def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int) -> None:
         sub = w[w["week"] == label]
         props = [{"layer": "week", "week": label, "count": int(c), "cls": _week_class(float(c))} for c in sub["count"]]
         group = folium.FeatureGroup(name=f"Week {label}", show=False)
-        _add_geojson(group, cells_feature_collection(grid.cells_from_any(sub["cell"], "recent_weeks"), props,
-                                                     ids=[f"w{label}_{i}" for i in range(len(sub))]),
-                     "cls", styles, styles[0], ["week", "count"], ["Week", "Count"], f"week_{label}")
+        _add_geojson(group, _cells_json(rings, grid.cells_from_any(sub["cell"], "recent_weeks"), props),
+                     "cls", styles, styles[0], ["week", "count"], ["Week", "Count"], rings)
         group.add_to(m)
 
 

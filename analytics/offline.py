@@ -38,7 +38,7 @@ from branca.element import Element, Figure
 
 from analytics.errors import InvalidInputError
 
-__all__ = ["offline_html", "leaflet_assets", "find_urls", "LEAFLET_VERSION"]
+__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION"]
 
 _URL_RE = re.compile(r"https?://[^\s\"'<>()]*", re.IGNORECASE)
 
@@ -122,6 +122,23 @@ def find_urls(html: str, allowed_urls: Iterable[str] = ()) -> list[str]:
     return _URL_RE.findall(html)
 
 
+class RawElement(Element):
+    """A page fragment written out verbatim: never compiled or rendered as a Jinja template.
+
+    Why: a branca ``Element(text)`` compiles ``text`` as a template, which for Leaflet's
+    150 kB script (and any large embedded data) costs far more than writing it, and would
+    misread any ``{{`` in the data.
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        """The text as given."""
+        return self._text
+
+
 def _walk(element) -> Iterable:
     yield element
     for child in list(element._children.values()):
@@ -170,8 +187,8 @@ def offline_html(fig: folium.Map | Figure, allowed_urls: Iterable[str] = ()) -> 
     header = root.header
     # Leaflet must come first: every later script calls L.*; add at the front of the header.
     assets = [
-        ("hs_leaflet_css", Element(f"<style>\n{css}\n</style>")),
-        ("hs_leaflet_js", Element(f"<script>\n{js}\n</script>")),
+        ("hs_leaflet_css", RawElement(f"<style>\n{css}\n</style>")),
+        ("hs_leaflet_js", RawElement(f"<script>\n{js}\n</script>")),
     ]
     for name, _ in assets:
         header._children.pop(name, None)

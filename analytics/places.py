@@ -12,17 +12,20 @@ polygon: a place inside or touching a cell is at 0 m.
 from __future__ import annotations
 
 import math
+from itertools import chain
 
 import geopandas as gpd
+import h3
 import numpy as np
 import pandas as pd
 import pyproj
-from shapely.geometry import Polygon
+import shapely
 
 from analytics.errors import InvalidInputError
-from analytics.grid import cell_boundary_lonlat, cells_to_latlng
+from analytics.grid import cells_to_hex, cells_to_latlng
 
-__all__ = ["choose_projected_crs", "cells_to_polygons", "nearest_places", "places_text", "PLACE_COLUMNS"]
+__all__ = ["choose_projected_crs", "cells_to_polygons", "cell_rings", "nearest_places", "places_text",
+           "PLACE_COLUMNS"]
 
 #: Columns of :func:`nearest_places`' result, in order.
 PLACE_COLUMNS = ["cell", "place_id", "name", "category", "distance_m", "rank"]
@@ -90,10 +93,28 @@ def choose_projected_crs(lon, lat) -> pyproj.CRS:
     return pyproj.CRS.from_epsg((32600 if clat >= 0 else 32700) + zone)
 
 
+def cell_rings(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closed boundary rings of many cells: all (lon, lat) vertices in one array, and each ring's length.
+
+    The same vertices as :func:`analytics.grid.cell_boundary_lonlat` (one h3 call per
+    cell), gathered once so that rounding, polygons and bounds are array operations
+    instead of Python work per vertex. Rings have 7 points (6 for pentagons; more for
+    the few cells that cross an icosahedron edge).
+    """
+    bounds = [h3.cell_to_boundary(hx) for hx in cells_to_hex(np.asarray(cells, dtype=np.uint64))]
+    sizes = np.fromiter((len(b) + 1 for b in bounds), dtype=np.int64, count=len(bounds))
+    latlon = np.fromiter(chain.from_iterable(chain.from_iterable(b + b[:1] for b in bounds)),
+                         dtype=np.float64, count=2 * int(sizes.sum()))
+    return latlon.reshape(-1, 2)[:, ::-1].copy(), sizes
+
+
 def cells_to_polygons(cells: np.ndarray) -> gpd.GeoSeries:
-    """H3 cells (uint64) as polygons in EPSG:4326."""
-    cells = np.asarray(cells, dtype=np.uint64)
-    return gpd.GeoSeries([Polygon(cell_boundary_lonlat(int(c))) for c in cells], crs="EPSG:4326")
+    """H3 cells (uint64) as polygons in EPSG:4326 (built in one vectorised shapely call)."""
+    lonlat, sizes = cell_rings(cells)
+    if len(sizes) == 0:
+        return gpd.GeoSeries([], crs="EPSG:4326")
+    rings = shapely.linearrings(lonlat, indices=np.repeat(np.arange(len(sizes)), sizes))
+    return gpd.GeoSeries(shapely.polygons(rings), crs="EPSG:4326")
 
 
 def nearest_places(

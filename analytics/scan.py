@@ -18,8 +18,10 @@ every study cell ``c`` and ``r = 0 … R``, crossed with windows of ``1 … W``
 weeks that end in the last week (prospective surveillance).
 
 Everything is vectorised: zone membership is a sparse matrix, window sums are
-cumulative sums over the last ``W`` weeks, and Monte Carlo replicates are
-processed in batches with one sparse-dense product per batch.
+cumulative sums over the last ``W`` weeks, Monte Carlo replicates are drawn as
+cell × week tables (never event by event, so their cost does not grow with the
+number of events) and processed in batches with one sparse-dense product per
+batch.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ CLUSTER_COLUMNS = [
 ]
 
 _BATCH_ELEMENTS = 4_000_000  # zones × windows × replicates per batch (~32 MB of float64)
+_TOL = 1e-9                  # relative tolerance when a replicate's max LLR is compared with an observed one
+_MVH_MAX_TOTAL = 10**9       # numpy's "marginals" multivariate hypergeometric needs sum(colors) < 10**9
+_COUNT_MAX_TOTAL = 2**18     # "count" method (shuffles sum(colors) items) only while that array stays in cache
+_COUNT_PER_COLOUR = 64       # ... and is cheaper than one univariate draw per colour
 
 
 @dataclass(frozen=True)
@@ -271,13 +277,254 @@ def _window_sums(tail: np.ndarray) -> np.ndarray:
     return np.cumsum(tail[:, ::-1], axis=1)
 
 
-def _max_llr_batch(zones, sims_cum, mu, total, min_cases):
-    """Max LLR per replicate. ``sims_cum`` is (B, n_cells, W)."""
-    b, n_cells, w = sims_cum.shape
-    dense = np.ascontiguousarray(sims_cum.transpose(1, 0, 2).reshape(n_cells, b * w), dtype=np.float64)
-    cz = (zones @ dense).reshape(zones.shape[0], b, w)
-    llr = scan_llr(cz, mu[:, None, :], total, min_cases)
-    return llr.max(axis=(0, 2))
+@dataclass(frozen=True)
+class _LLRKernel:
+    """The LLR of every cylinder for integer counts, without a logarithm per cylinder and replicate.
+
+    Why: the Monte Carlo evaluates ``scan_llr`` on zones × windows × replicates (10^8–10^9
+    values); its logs and divisions were most of the scan's time. For a cylinder with
+    expected ``μ`` and an integer count ``c``,
+
+    ``LLR = c ln(c/μ) + (C−c) ln((C−c)/(C−μ)) = T[c] − c·a − b`` with
+    ``T[c] = c ln c + (C−c) ln(1 − c/C)`` (tabulated once for ``c = 0 … k``),
+    ``a = ln μ − ln(1 − μ/C)`` and ``b = C ln(1 − μ/C)`` (once per cylinder).
+
+    Using ``log1p`` for ``ln(1 − x/C)`` keeps the second term accurate (it is a small
+    difference of large numbers); the result agrees with :func:`scan_llr` to ~1e-11
+    relative, far inside the 1e-9 tolerance of the p-value comparison. The candidate mask
+    ``c > μ and c >= min_cases`` is ``c > thr`` with ``thr = max(μ, min_cases − 1)``
+    because ``c`` is a whole number.
+    """
+
+    table: np.ndarray   # T[c], c = 0 … k
+    a: np.ndarray       # (n_zones, W)
+    b: np.ndarray       # (n_zones, W)
+    thr: np.ndarray     # (n_zones, W)
+
+    @classmethod
+    def build(cls, mu: np.ndarray, total: int, k: int, min_cases: int) -> "_LLRKernel":
+        c = np.arange(k + 1, dtype=np.float64)
+        rest = total - c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table = (np.where(c > 0, c * np.log(c), 0.0)
+                     + np.where(rest > 0, rest * np.log1p(-c / total), 0.0))
+            log_out = np.log1p(-mu / total)
+            a = np.log(mu) - log_out
+        live = mu > 0  # a zone with no events in the whole history can never be a candidate
+        return cls(table, np.where(live, a, 0.0), np.where(live, total * log_out, 0.0),
+                   np.maximum(mu, min_cases - 1))
+
+    def max_llr(self, cz: np.ndarray) -> np.ndarray:
+        """Max LLR per replicate of counts ``cz`` (n_zones, B, W) holding whole numbers."""
+        ci = cz.astype(np.intp)
+        llr = self.table[ci]
+        llr -= ci * self.a[:, None, :]
+        llr -= self.b[:, None, :]
+        llr[ci <= self.thr[:, None, :]] = 0.0
+        return llr.max(axis=0).max(axis=1)
+
+    def min_count(self, level: float) -> np.ndarray:
+        """Per cylinder, the smallest whole count whose LLR reaches ``level`` (k + 1 if none does).
+
+        The LLR rises with ``c`` above ``μ``, so a vectorised bisection over ``c`` finds it.
+        ``level`` is lowered by a relative 1e-9 so that rounding in the tabulated LLR (~1e-11)
+        can never hide a cylinder that reaches ``level`` (see :meth:`max_llr_pruned`).
+        """
+        target = level - _TOL * max(1.0, abs(level))
+        k = self.table.shape[0] - 1
+        lo = np.floor(self.thr).astype(np.int64) + 1       # smallest candidate count
+        hi = np.full(lo.shape, k + 1, dtype=np.int64)
+        lo = np.minimum(lo, hi)
+        while np.any(lo < hi):
+            mid = (lo + hi) // 2
+            ok = self.table[np.minimum(mid, k)] - mid * self.a - self.b >= target
+            ok &= mid <= k
+            hi = np.where(ok, mid, hi)
+            lo = np.where(ok, lo, mid + 1)
+        return hi
+
+    def max_llr_pruned(self, cz: np.ndarray, need: np.ndarray, level: float) -> np.ndarray:
+        """:meth:`max_llr`, exactly, evaluating the LLR only where ``cz >= need`` (``need = min_count(level)``).
+
+        Why: a replicate's maximum is one of a handful of cylinders; a comparison per cylinder
+        is several times cheaper than its LLR. Where the LLR reaches ``level``, ``cz >= need``,
+        so a replicate whose pruned maximum reaches ``level`` has its true maximum; the few
+        replicates below ``level`` are evaluated in full.
+        """
+        zi, bi, wi = np.nonzero(cz >= need[:, None, :])
+        c = cz[zi, bi, wi].astype(np.float64)
+        llr = self.table[c.astype(np.intp)] - c * self.a[zi, wi] - self.b[zi, wi]
+        out = np.zeros(cz.shape[1])
+        np.maximum.at(out, bi, llr)
+        low = out < level
+        if low.any():
+            out[low] = self.max_llr(cz[:, low, :])
+        return out
+
+
+def _mvh_method(total: int, n_colors: int) -> str:
+    """numpy's multivariate hypergeometric algorithm for an urn of ``total`` items in ``n_colors`` colours.
+
+    ``"count"`` shuffles a temporary array of ``total`` items (cheap while it stays in cache);
+    ``"marginals"`` makes one univariate hypergeometric draw per colour (``O(n_colors)`` whatever
+    ``total`` is, but ~100–200 ns a draw, and it needs ``total < 10**9``). Both are exact, so the
+    choice only changes speed; it depends on the data alone, so a seed still fixes the result.
+    """
+    return "count" if total <= min(_COUNT_MAX_TOTAL, _COUNT_PER_COLOUR * n_colors) else "marginals"
+
+
+def _replicate_tables(rng: np.random.Generator, cell_tot: np.ndarray, tail_weeks: np.ndarray,
+                      b: int) -> np.ndarray:
+    """Cell × recent-week tables of ``b`` permutation replicates, drawn without touching single events.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The replicate stream (the only source of randomness).
+    cell_tot : numpy.ndarray of int64, shape (K,)
+        ``C_z`` of each cell (all of them > 0: an empty cell always gets 0).
+    tail_weeks : numpy.ndarray of int64, shape (W,)
+        ``C_T, C_{T−1}, …``: totals of the last ``W`` weeks, last week first.
+    b : int
+        Replicates.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (b, K, W)
+        ``out[i, z, s]``: events of cell ``z`` in week ``T − s`` in replicate ``i``. Every
+        replicate has the observed margins: ``out[i, :, s].sum() == tail_weeks[s]`` and
+        ``out[i, z].sum() <= cell_tot[z]`` (the rest of the cell's events fall in earlier weeks).
+
+    Notes
+    -----
+    Why: the permutation null (Kulldorff et al. 2005) shuffles the week labels of all ``C``
+    events, keeping their cells. Shuffling them explicitly costs ``O(C)`` per replicate (15 ms
+    at 5 M events); only the table it produces matters, and its exact distribution, the
+    multiple hypergeometric distribution of a table with fixed margins, can be drawn in
+    ``O(K·W)`` C-level steps:
+
+    1. the ``R = Σ tail_weeks`` recent labels land on a uniformly random ``R``-subset of the
+       events, so the number per cell is multivariate hypergeometric with colours ``C_z``
+       and ``R`` draws (one batched call for all ``b`` replicates);
+    2. given those, the recent labels are a uniformly random arrangement of ``C_T`` labels
+       ``T``, ``C_{T−1}`` labels ``T − 1``, … over the ``R`` recent events, so week ``T``'s
+       events per cell are multivariate hypergeometric with colours = each cell's recent
+       count and ``C_T`` draws; removing them, week ``T − 1`` is drawn from what is left, and
+       so on; the oldest of the ``W`` weeks gets what remains.
+
+    Every step is a conditional distribution of the permutation's table, so the product is
+    its joint distribution: replicates have the same law as shuffling events, not an
+    approximation of it (the random stream differs, so individual replicates differ).
+    """
+    k, w = cell_tot.shape[0], tail_weeks.shape[0]
+    recent = int(tail_weeks.sum())
+    out = np.empty((b, k, w), dtype=np.int64)
+    rest = rng.multivariate_hypergeometric(cell_tot, recent, size=b,
+                                           method=_mvh_method(int(cell_tot.sum()), k))
+    split = _mvh_method(recent, k)
+    for i in range(b):               # per replicate: W − 1 draws, each O(K) in C
+        left = rest[i]
+        for s in range(w - 1):
+            take = rng.multivariate_hypergeometric(left, int(tail_weeks[s]), method=split)
+            out[i, :, s] = take
+            left -= take
+        out[i, :, w - 1] = left
+    return out
+
+
+def _window_block(tables: np.ndarray, active: np.ndarray, n_cells: int, dtype) -> np.ndarray:
+    """Window sums of a batch of replicate tables as one dense (n_cells, B·W) block.
+
+    ``tables`` is :func:`_replicate_tables` output for the cells ``active``; cells with no
+    events get zero rows. The block is laid out cell-major so that the zone product needs no
+    transpose; the cumulative sum over weeks (last week first) gives windows of 1 … W weeks.
+    """
+    b, _, w = tables.shape
+    dense = np.zeros((n_cells, b, w), dtype=dtype)
+    dense[active] = tables.transpose(1, 0, 2)
+    for s in range(1, w):            # W vector adds: far faster than cumsum along a short last axis
+        dense[:, :, s] += dense[:, :, s - 1]
+    return dense.reshape(n_cells, b * w)
+
+
+def _first_stop(llr_sim: np.ndarray, done: int, llr_top: float, tol: float, stop_after: int) -> bool:
+    """Sequential Monte Carlo (Besag & Clifford 1991): stop once the top cluster cannot be significant.
+
+    ``stop_after`` is the number of replicates at or above the top observed LLR at which
+    ``p = (1 + g)/(R + 1)`` exceeds alpha whatever the remaining replicates give. Every
+    reported cluster's LLR is at most the top one's, so none of them can be significant
+    either: the significance of every cluster is exactly that of the full run.
+    """
+    return int(np.sum(llr_sim[:done] >= llr_top - tol * max(1.0, abs(llr_top)))) >= stop_after
+
+
+def _stop_count(replicates: int, alpha: float) -> int:
+    """Smallest number ``g`` of replicates at or above an observed LLR with ``(1 + g)/(R + 1) > alpha``."""
+    g = max(0, int(np.floor(alpha * (replicates + 1))) - 1)
+    while (1 + g) / (replicates + 1) <= alpha:
+        g += 1
+    while g > 0 and g / (replicates + 1) > alpha:
+        g -= 1
+    return g
+
+
+def _monte_carlo(counts: np.ndarray, zones: sp.csr_matrix, mu: np.ndarray, total: int, w_max: int,
+                 replicates: int, seed: int, min_cases: int, llr_top: float,
+                 stop_alpha: float | None) -> np.ndarray:
+    """Max LLR of each Monte Carlo replicate (see the Notes of :func:`space_time_permutation_scan`).
+
+    Replicate tables come from :func:`_replicate_tables` (exact permutation null, cost
+    independent of the number of events), drawn batch by batch from one generator seeded with
+    ``seed``, so a seed gives the same replicates, and a run stopped early holds the first
+    replicates of the full run. With ``stop_alpha``, stops after the first batch at which the
+    top observed cluster (LLR ``llr_top``) can no longer be significant (:func:`_first_stop`);
+    the result then holds only the replicates run.
+
+    Raises
+    ------
+    InvalidInputError
+        ``total >= 10**9`` events (numpy's multivariate hypergeometric sampler needs fewer).
+    """
+    n_cells = counts.shape[0]
+    if stop_alpha is not None and llr_top <= 0:
+        return np.zeros(0)          # nothing to test: no replicate is needed
+    llr_sim = np.zeros(replicates)
+    tail_weeks = counts.sum(axis=0)[::-1][:w_max].astype(np.int64)    # C_T, C_{T-1}, ...
+    k = int(tail_weeks.sum())
+    if not replicates or k == 0:
+        return llr_sim              # no events in the last W weeks: every replicate has max LLR 0
+    if total >= _MVH_MAX_TOTAL:
+        raise InvalidInputError(
+            f"the permutation scan draws replicates for fewer than {_MVH_MAX_TOTAL:,} events; "
+            f"received {total:,}. Scan a shorter history or a smaller area."
+        )
+    rng = np.random.default_rng(seed)
+    kernel = _LLRKernel.build(mu, total, k, min_cases)
+    # Whole-number sums are exact in float32 below 2^24, and float32 halves the product's memory traffic.
+    dtype = np.float32 if k < 2**24 else np.float64
+    zones = zones.astype(dtype)
+    cell_tot = counts.sum(axis=1)
+    active = np.flatnonzero(cell_tot)           # a cell with no events never gets any
+    cell_tot = cell_tot[active].astype(np.int64)
+    stop_after = _stop_count(replicates, stop_alpha) if stop_alpha is not None else None
+    batch = max(1, _BATCH_ELEMENTS // max(1, zones.shape[0] * w_max))
+    need = level = None
+    for start in range(0, replicates, batch):
+        b = min(batch, replicates - start)
+        tables = _replicate_tables(rng, cell_tot, tail_weeks, b)
+        dense = _window_block(tables, active, n_cells, dtype)
+        cz = (zones @ dense).reshape(zones.shape[0], b, w_max)
+        if need is None:
+            llr_sim[start:start + b] = kernel.max_llr(cz)
+            # The first batch's smallest maximum: most later maxima exceed it, so few
+            # cylinders per replicate need their LLR evaluated (the rest are evaluated in full).
+            level = float(llr_sim[:start + b].min())
+            need = kernel.min_count(level).astype(dtype) if level > 0 else None
+        else:
+            llr_sim[start:start + b] = kernel.max_llr_pruned(cz, need, level)
+        if stop_after is not None and _first_stop(llr_sim, start + b, llr_top, _TOL, stop_after):
+            return llr_sim[:start + b]
+    return llr_sim
 
 
 # --------------------------------------------------------------------------- the scan
@@ -294,6 +541,7 @@ def space_time_permutation_scan(
     max_secondary: int = 10,
     *,
     min_cases: int = 2,
+    stop_early: bool = False,
 ) -> ScanResult:
     """Prospective space-time permutation scan (Kulldorff 2005) on an H3 cube.
 
@@ -324,6 +572,15 @@ def space_time_permutation_scan(
         cases in a cluster", default 2 for prospective space-time permutation
         analyses). It stops a single event in a quiet cell from being reported
         as an emerging cluster.
+    stop_early : bool, default False
+        Sequential Monte Carlo (Besag & Clifford 1991): stop the replicates as
+        soon as the top cluster cannot reach ``p <= alpha`` any more (checked
+        after each batch). Which clusters are significant, and the p-values of
+        significant clusters, are exactly those of the full run; a
+        non-significant cluster's p-value is then ``(1 + g)/(L + 1)`` over the
+        ``L`` replicates run (still > alpha), and ``llr_sim`` holds ``L``
+        values. A run with nothing to report (no cylinder with an excess)
+        draws no replicates at all.
 
     Returns
     -------
@@ -345,13 +602,17 @@ def space_time_permutation_scan(
     (:func:`scan_llr`); the test statistic is the maximum over cylinders.
 
     *Inference.* Each replicate shuffles the week labels of the individual
-    events while keeping their cells, i.e. draws a cell × week table with the
-    observed margins. Both margins are fixed, so every ``μ_A`` is the same in
-    every replicate and only ``c_A`` changes. Only events that land in the last
-    ``W`` weeks matter, so a replicate draws a random ordered subset of
-    ``Σ_{last W} C_d`` events without replacement and assigns the first
-    ``C_T`` to the last week, the next ``C_{T−1}`` to the one before, and so on
-    (equivalent to a full permutation). ``p = (1 + #{sim ≥ obs})/(R + 1)``.
+    events while keeping their cells (the permutation null of Kulldorff et al.
+    2005), i.e. draws a cell × week table with the observed margins. Both
+    margins are fixed, so every ``μ_A`` is the same in every replicate and only
+    ``c_A`` changes. Only the last ``W`` weeks matter, and their part of the
+    shuffled table is drawn exactly without shuffling single events: the
+    recent events per cell are multivariate hypergeometric, then split among
+    the ``W`` weeks by successive multivariate hypergeometric draws
+    (:func:`_replicate_tables`), ``O(cells × W)`` per replicate whatever ``C``.
+    ``p = (1 + #{sim ≥ obs})/(R + 1)``. Replicate LLRs use the same formula
+    evaluated through a table of ``c ln c`` terms (:class:`_LLRKernel`),
+    agreeing to ~1e-11 relative. ``C`` must be below 10⁹ (numpy's sampler).
 
     *Secondary clusters* are taken greedily in decreasing LLR among cylinders
     sharing no cell with any cluster already reported (all windows end in the
@@ -413,26 +674,8 @@ def space_time_permutation_scan(
     c_obs = np.asarray(zones @ obs_cum.astype(np.float64))      # (n_zones, W)
     llr_obs = scan_llr(c_obs, mu, total, min_cases)
 
-    # Monte Carlo
-    rng = np.random.default_rng(seed)
-    llr_sim = np.zeros(int(replicates))
-    tail_weeks = week_tot[::-1][:w_max].astype(np.int64)        # C_T, C_{T-1}, ...
-    k = int(tail_weeks.sum())
-    if replicates and k > 0:
-        event_cell = np.repeat(np.arange(n_cells), counts.sum(axis=1))
-        slot = np.repeat(np.arange(w_max), tail_weeks)          # 0 = last week
-        batch = max(1, _BATCH_ELEMENTS // max(1, n_zones * w_max))
-        for start in range(0, int(replicates), batch):
-            b = min(batch, int(replicates) - start)
-            draws = np.empty((b, k), dtype=np.int64)
-            for i in range(b):
-                draws[i] = rng.choice(total, size=k, replace=False, shuffle=True)
-            key = (np.arange(b)[:, None] * n_cells + event_cell[draws]) * w_max + slot[None, :]
-            sims = np.bincount(key.ravel(), minlength=b * n_cells * w_max).reshape(b, n_cells, w_max)
-            sims = np.cumsum(sims, axis=2)
-            llr_sim[start:start + b] = _max_llr_batch(zones, sims, mu, total, min_cases)
-    elif replicates:
-        pass  # no events in the last W weeks: every replicate has max LLR 0
+    llr_sim = _monte_carlo(counts, zones, mu, total, w_max, int(replicates), seed, min_cases,
+                           float(llr_obs.max(initial=0.0)), float(alpha) if stop_early else None)
 
     # primary + non-overlapping secondary clusters
     flat = llr_obs.ravel()
@@ -455,12 +698,12 @@ def space_time_permutation_scan(
             break
 
     rows = []
-    tol = 1e-9
+    tol = _TOL
     for rank, (z, w) in enumerate(picked):
         members = np.sort(cells[indices[indptr[z]:indptr[z + 1]]])
         c, m, llr = float(c_obs[z, w]), float(mu[z, w]), float(llr_obs[z, w])
         if replicates:
-            p = (1 + int(np.sum(llr_sim >= llr - tol * max(1.0, abs(llr))))) / (int(replicates) + 1)
+            p = (1 + int(np.sum(llr_sim >= llr - tol * max(1.0, abs(llr))))) / (len(llr_sim) + 1)
         else:
             p = float("nan")
         rr = (c / m) / ((total - c) / (total - m)) if total > c else float("inf")

@@ -196,7 +196,7 @@ def fig_gistar(sizes: Sizes) -> list[Row]:
     with Timer() as t_mk:
         mk = mann_kendall(gi.z)
     with Timer() as t_cat:
-        cats = classify_emerging(gi.gi_class, mk, counts)
+        cats = classify_emerging(gi.gi_class, mk, counts, spatial=S)  # with the rise evidence, as the engine
     ours = t_w.s + t_gi.s + t_mk.s + t_cat.s
 
     # baseline: libpysal W once, esda G_Local per week (sampled), pymannkendall per cell (sampled)
@@ -306,13 +306,24 @@ def write_reports_parquet(path: Path, n: int, seed: int = 4) -> Path:
     return path
 
 
-def _duckdb_group_by(path: Path) -> tuple[float, int]:
+def _report_count_columns() -> str:
+    """The cube's report columns as DuckDB aggregates: all reports, by kind and by source."""
+    from analytics.contracts import REPORT_KINDS, REPORT_SOURCES
+
+    cols = ["count(*) as reports"]
+    cols += [f"count(*) filter (where kind = '{k}') as reports_{k}" for k in REPORT_KINDS]
+    cols += [f"count(*) filter (where source = '{s}') as reports_{s}" for s in REPORT_SOURCES]
+    return ", ".join(cols)
+
+
+def _duckdb_group_by(path: Path, columns: str = "count(*) as n") -> tuple[float, int]:
+    """DuckDB read_parquet + GROUP BY (round(lat, 3), round(lon, 3), week) into a temp table: seconds, groups."""
     import duckdb
 
     con = duckdb.connect()
     try:
         sql = ("create or replace temp table g as select round(lat, 3) as la, round(lon, 3) as lo, "
-               "date_trunc('week', observed_at) as wk, count(*) as n from read_parquet($p) group by all")
+               f"date_trunc('week', observed_at) as wk, {columns} from read_parquet($p) group by all")
         with Timer() as t:
             con.execute(sql, {"p": str(path)})
         groups = con.execute("select count(*) from g").fetchone()[0]
@@ -336,8 +347,10 @@ def fig_cube(sizes: Sizes) -> list[Row]:
         if proc.returncode != 0:
             raise RuntimeError(f"ingest child failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1]}")
         child = json.loads(proc.stdout.strip().splitlines()[-1])
-        t_gb, groups = min((_duckdb_group_by(parquet) for _ in range(max(1, min(sizes.repeats, 2)))),
-                           key=lambda x: x[0])
+        runs = max(1, min(sizes.repeats, 2))
+        columns = _report_count_columns()
+        t_gb, groups = min((_duckdb_group_by(parquet, columns) for _ in range(runs)), key=lambda x: x[0])
+        t_count, _ = min((_duckdb_group_by(parquet) for _ in range(runs)), key=lambda x: x[0])
         size_mb = parquet.stat().st_size / 1e6
     ingest_rate = n / child["ingest_s"]
     rss_gb = child["ingest_maxrss_kb"] / 1024 / 1024
@@ -353,11 +366,17 @@ def fig_cube(sizes: Sizes) -> list[Row]:
             "GB", rss_gb, INGEST_TARGET_GB, "lower", 1.0, f"≤ {INGEST_TARGET_GB:g} GB",
             notes=["ru_maxrss of a fresh subprocess that only opens the store and ingests"]),
         Row(f"Cube build ({lbl} reports, {child['cube_cells']:,} cells × {child['cube_weeks']} weeks) vs "
-            f"DuckDB read_parquet + GROUP BY (round(lat,3), round(lon,3), week) on the same Parquet",
+            f"DuckDB read_parquet + GROUP BY (round(lat,3), round(lon,3), week) with the cube's 16 report "
+            f"counts on the same Parquet",
             "s", child["cube_s"], t_gb, "lower", 0.5, "within 2× (ratio ≥ 0.5)",
-            notes=[f"cube build {n / child['cube_s']:,.0f} rows/s incl. checks (study area = observed cells + "
-                   f"1 ring, zero bins included: {child['cube_rows']:,} rows); raw GROUP BY {n / t_gb:,.0f} rows/s, "
-                   f"{groups:,} groups (DuckDB has no h3 extension here)"]),
+            notes=[f"ours (build_cube, {n / child['cube_s']:,.0f} rows/s): every event at the cube resolution in "
+                   f"local ISO weeks (reports joined to episodes), study area = observed cells + 1 ring, "
+                   f"{child['cube_rows']:,} rows with zero bins, 24 count columns incl. distinct young people "
+                   f"and placements, and the cube checks",
+                   f"baseline ({n / t_gb:,.0f} rows/s): the 16 report columns (all, by kind, by source) per "
+                   f"rounded lat/lon and UTC week, {groups:,} groups; no zero bins, no checks, no join, no "
+                   f"distinct counts (DuckDB has no h3 extension here)",
+                   f"the same GROUP BY with count(*) only took {t_count:.3f} s (ratio {t_count / child['cube_s']:.2f})"]),
     ]
     return rows
 

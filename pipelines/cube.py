@@ -71,12 +71,18 @@ def prepare_events(store: Store, resolution: int | None = None) -> int:
 
 def build_cube(
     store: Store, resolution: int | None = None, first_week: str | None = None,
-    last_week: str | None = None, ring: int = 1, check: bool = True,
+    last_week: str | None = None, ring: int = 1, check: bool = True, events_ready: bool = False,
 ) -> CubeInfo:
-    """Build ``mart_cell_week_counts`` for the study area and run the cube checks."""
+    """Build ``mart_cell_week_counts`` for the study area and run the cube checks.
+
+    ``events_ready=True`` reuses ``int_cell_events`` that :func:`prepare_events` built on this
+    connection at this resolution since the last ingest (a weekly run builds two cubes from
+    the same events; preparing them is a full pass over every episode and report).
+    """
     con = store.con
     choices: list[str] = []
-    res = prepare_events(store, resolution)
+    res = (store.resolution if resolution is None else grid._check_resolution(resolution)) if events_ready \
+        else prepare_events(store, resolution)
     cells, area = _study_cells(store, res, ring, choices)
     con.register("cube_cells_df", pd.DataFrame({"cell": cells}))
     con.execute("create or replace temp table cube_cells as select cast(cell as ubigint) as cell from cube_cells_df")

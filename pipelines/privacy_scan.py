@@ -43,7 +43,7 @@ import pandas as pd
 
 from analytics.privacy import DEFAULT_K
 
-__all__ = ["Finding", "scan_outputs", "store_forbidden_strings", "store_raw_points", "SHARED_FILES",
+__all__ = ["Finding", "scan_outputs", "store_forbidden", "store_forbidden_strings", "store_raw_points", "SHARED_FILES",
            "ANALYST_ONLY_FILES", "PLACEMENT_RADIUS_M"]
 
 SHARED_FILES = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson")
@@ -245,20 +245,141 @@ def _table_checks(frame: pd.DataFrame, coords: list, counts: list) -> None:
 
 
 # --------------------------------------------------------------------------- checks
-def _person_refs(name: str, text: str, forbidden: set[str], multi: list[str]) -> list[Finding]:
+_MAX_PREFIXES = 64  # above this many distinct 3-character prefixes, every file is tokenised
+
+
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def _prefixed_tokens(text: str, prefix: str) -> set[str]:
+    """Distinct whole tokens of ``text`` (maximal runs of token characters) that start with ``prefix``.
+
+    Occurrences are found with ``str.find`` (C speed over tens of MB) and only they are
+    tokenised, so a big file costs one fast pass per prefix instead of a regex over every word.
+    """
+    found: set[str] = set()
+    pos = text.find(prefix)
+    while pos >= 0:
+        if pos == 0 or text[pos - 1] not in _TOKEN_CHARS:
+            run = _TOKEN_RUN_RE.match(text, pos)
+            found.add(run.group(0))
+            pos = run.end()
+        else:
+            pos += 1
+        pos = text.find(prefix, pos)
+    return found
+
+
+def _candidate_tokens(text: str, prefixes: frozenset[str] | None, rx: re.Pattern) -> set[str]:
+    """Distinct tokens of ``text`` that could be forbidden.
+
+    With known ``prefixes`` (every forbidden token's first three characters) only tokens
+    starting with one of them are collected — the others cannot match; with None (too
+    many prefixes to search) every token ``rx`` finds.
+    """
+    if prefixes is None:
+        return set(rx.findall(text))
+    return set().union(*(_prefixed_tokens(text, pre) for pre in prefixes))
+
+
+@dataclass(frozen=True)
+class _Forbidden:
+    """The forbidden strings, prepared once for every file of a scan.
+
+    ``tokens`` are looked up by set intersection with each file's tokens (one regex pass
+    per file); ``multi`` (strings with spaces or punctuation) are searched as substrings.
+    ``prefixes`` lets a file that holds none of the tokens' first three characters skip
+    tokenising; ``rx`` tokenises words only unless some token starts with a digit or dash
+    (most of a big GeoJSON is numbers).
+    """
+
+    tokens: frozenset[str]
+    multi: tuple[str, ...]
+    prefixes: frozenset[str] | None
+    rx: re.Pattern
+
+    @classmethod
+    def build(cls, strings: Iterable[str]) -> "_Forbidden":
+        forbidden = set(map(str.strip, map(str, strings)))
+        forbidden.discard("")
+        # A string is a token when the token pattern finds it whole; one regex pass over all of them.
+        tokens = frozenset(set(_TOKEN_RE.findall("\n".join(forbidden))) & forbidden)
+        prefixes = frozenset(t[:3] for t in tokens)
+        word_only = all(p[0].isalpha() or p[0] == "_" for p in prefixes)
+        return cls(tokens, tuple(sorted(forbidden - tokens)), prefixes if len(prefixes) <= _MAX_PREFIXES else None,
+                   _WORD_TOKEN_RE if word_only else _TOKEN_RE)
+
+    def tokenise(self, text: str) -> set[str]:
+        """The distinct tokens of ``text`` that could be forbidden (none when no token's prefix occurs)."""
+        return _candidate_tokens(text, self.prefixes, self.rx) if self.tokens else set()
+
+    def found(self, tokens: set[str]) -> set[str]:
+        """Which of ``tokens`` are forbidden."""
+        return tokens & self.tokens
+
+
+_IDS_SQL = ("select trim(s) as s from (select person_key as s from episodes union select placement_key from episodes "
+            "union select episode_id from episodes union select person_key from location_reports "
+            "union select report_id from location_reports) where s is not null and trim(s) <> ''")
+#: The same ids without de-duplication (``union all``): for aggregates and lookups that do not
+#: need distinct ids, de-duplicating millions of report ids was most of their cost.
+_ALL_IDS_SQL = _IDS_SQL.replace(" union select ", " union all select ")
+
+
+class StoreForbidden:
+    """The store's pseudonyms and record ids as forbidden strings, looked up in DuckDB.
+
+    Why: at millions of reports, copying every id into a Python set (and preparing it)
+    took longer than the scan itself. The files' distinct tokens are few by comparison:
+    they are sent to DuckDB once, in one semi-join. One pass over the ids finds what
+    :class:`_Forbidden` finds in memory: the ids that are not single tokens (rare; searched
+    as substrings), the tokens' 3-character prefixes and whether any starts with a digit.
+    ``extra`` strings (e.g. placement refs) are kept in memory as usual.
+    """
+
+    def __init__(self, con, extra: Iterable[str] = ()):
+        self.con = con
+        self.extra = _Forbidden.build(extra)
+        multi, n_prefixes, prefixes, word_only = con.execute(
+            f"with ids as ({_ALL_IDS_SQL}), t as (select s, regexp_full_match(s, '[A-Za-z0-9_\\-]+') as tok from ids) "
+            "select list(distinct s) filter (where not tok), count(distinct left(s, 3)) filter (where tok), "
+            f"case when count(distinct left(s, 3)) filter (where tok) <= {_MAX_PREFIXES} "
+            "then list(distinct left(s, 3)) filter (where tok) end, "
+            "coalesce(bool_and(regexp_matches(s, '^[A-Za-z_]')) filter (where tok), true) from t").fetchall()[0]
+        self.has_tokens = bool(n_prefixes) or bool(self.extra.tokens)
+        self.multi = tuple(sorted(set(multi or []) | set(self.extra.multi)))
+        both = None if prefixes is None or self.extra.prefixes is None else set(prefixes) | self.extra.prefixes
+        self.prefixes = frozenset(both) if both is not None and len(both) <= _MAX_PREFIXES else None
+        self.rx = _WORD_TOKEN_RE if word_only and self.extra.rx is _WORD_TOKEN_RE else _TOKEN_RE
+
+    def tokenise(self, text: str) -> set[str]:
+        """As :meth:`_Forbidden.tokenise`, for the store's ids and the extra strings together."""
+        return _candidate_tokens(text, self.prefixes, self.rx) if self.has_tokens else set()
+
+    def found(self, tokens: set[str]) -> set[str]:
+        """Which of ``tokens`` are store ids or extra strings (one query for all of them)."""
+        if not tokens:
+            return set()
+        self.con.register("privacy_scan_tokens", pd.DataFrame({"t": list(tokens)}))
+        try:
+            # the few file tokens are the join's build side; the ids are only scanned once
+            got = self.con.execute(f"select distinct t from privacy_scan_tokens join ({_ALL_IDS_SQL}) ids "
+                                   "on ids.s = privacy_scan_tokens.t").fetchnumpy()
+        finally:
+            self.con.unregister("privacy_scan_tokens")
+        return set(got["t"].tolist()) | self.extra.found(tokens)
+
+
+def _person_refs(name: str, text: str, tokens: set[str], multi: Iterable[str]) -> list[Finding]:
     found: dict[str, str] = {}
     for rx, marker, what in ((_PK_RE, "pk_", "pseudonym"),
                              (_SYN_RE, "SYN-", "synthetic person/episode/placement/report id")):
         if marker in text:  # cheap pre-check: most files hold neither
             for m in rx.finditer(text):
                 found.setdefault(m.group(0), f"{what} at offset {m.start()}")
-    if forbidden:
-        prefixes = {t[:3] for t in forbidden}
-        if len(prefixes) > 64 or any(pre in text for pre in prefixes):
-            # Most of a big GeoJSON is numbers: tokenise words only, unless a forbidden string starts with a digit.
-            rx = _TOKEN_RE if any(not (t[0].isalpha() or t[0] == "_") for t in forbidden) else _WORD_TOKEN_RE
-            for tok in set(rx.findall(text)) & forbidden:
-                found.setdefault(tok, "a person/episode/placement reference from the store")
+    for tok in tokens:
+        found.setdefault(tok, "a person/episode/placement reference from the store")
     for s in multi:
         pos = text.find(s)
         if pos >= 0:
@@ -286,6 +407,11 @@ def _is_grid_point(lat: float, lon: float, decimals: int) -> bool:
     return False
 
 
+def _point_keys(lat5: np.ndarray, lon5: np.ndarray) -> np.ndarray:
+    """One int64 per (lat, lon) scaled by 1e5 and rounded: lat5 in ±9e6, lon5 in ±1.8e7."""
+    return (lat5.astype(np.int64) + 9_000_000) * 36_000_001 + (lon5.astype(np.int64) + 18_000_000)
+
+
 class _Reference:
     """Placements (KD-tree in a local metric plane) and raw event points (5-dp keys)."""
 
@@ -302,11 +428,18 @@ class _Reference:
         self.tree = None
         if placements is not None and len(placements):
             self.tree = cKDTree(self._xy(placements[["lat", "lon"]].astype(float).dropna().to_numpy()))
-        self.raw: set[tuple[int, int]] = set()
+        # Raw points as sorted 5-dp keys (a binary search per coordinate found in a file):
+        # millions of points cost one numpy sort instead of a Python set of tuples.
+        self.raw = np.empty(0, dtype=np.int64)
         if raw_points is not None and len(raw_points):
             r = raw_points[["lat", "lon"]].astype(float).dropna().to_numpy()
-            self.raw = set(zip(np.round(r[:, 0] * 1e5).astype(np.int64).tolist(),
-                               np.round(r[:, 1] * 1e5).astype(np.int64).tolist()))
+            self.raw = np.sort(_point_keys(np.round(r[:, 0] * 1e5), np.round(r[:, 1] * 1e5)))
+
+    def is_raw(self, lat5: int, lon5: int) -> bool:
+        """Is (lat, lon), rounded to 5 decimals and scaled by 1e5, an event's location?"""
+        key = int(_point_keys(np.array([lat5]), np.array([lon5]))[0])
+        i = int(np.searchsorted(self.raw, key))
+        return i < len(self.raw) and int(self.raw[i]) == key
 
     def _xy(self, latlon: np.ndarray) -> np.ndarray:
         k = math.pi / 180 * 6_371_008.8
@@ -339,7 +472,7 @@ def _coordinate_findings(name: str, contents: _Contents, ref: _Reference) -> lis
                     seen.add(tag)
                     out.append(Finding(name, "placement_coordinate",
                                        f"a coordinate {dist[0]:.0f} m from a care placement", where))
-        if dec >= 5 and (round(lat * 1e5), round(lon * 1e5)) in ref.raw:
+        if dec >= 5 and ref.is_raw(round(lat * 1e5), round(lon * 1e5)):
             tag = ("event", round(lat * 1e5), round(lon * 1e5))
             if tag not in seen:
                 seen.add(tag)
@@ -381,23 +514,26 @@ def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_string
         A week's output folder.
     placements : DataFrame with ``lat``, ``lon``, optional
         Care placement locations (never stored in the product's store; pass them when known).
-    forbidden_strings : iterable of str
-        Person pseudonyms, episode/report ids and any other string that must not appear.
+    forbidden_strings : iterable of str, or StoreForbidden
+        Person pseudonyms, episode/report ids and any other string that must not appear;
+        :func:`store_forbidden` looks the store's up in the store instead of in memory.
     raw_points : DataFrame with ``lat``, ``lon``, optional
         Every raw event location (episodes' last-seen and found locations, reports).
     k : int
         Suppression threshold: explicit counts of young people 1..k-1 are leaks.
     """
     folder = Path(folder)
-    forbidden = {s for s in (str(x).strip() for x in forbidden_strings) if s}
-    tokens = {s for s in forbidden if _TOKEN_RE.fullmatch(s)}
-    multi = sorted(forbidden - tokens)
+    forbidden = (forbidden_strings if isinstance(forbidden_strings, StoreForbidden)
+                 else _Forbidden.build(forbidden_strings))
     ref = _Reference(placements, raw_points)
+    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES)
+    read = [(p, p.name not in ANALYST_ONLY_FILES) for p in paths]
+    read = [(p, shared, _read_contents(p, full=shared)) for p, shared in read]
+    tokens = [forbidden.tokenise(contents.text) for _, _, contents in read]
+    bad = forbidden.found(set().union(*tokens))   # one lookup for every file's tokens
     findings: list[Finding] = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES):
-        shared = path.name not in ANALYST_ONLY_FILES
-        contents = _read_contents(path, full=shared)
-        findings += _person_refs(path.name, contents.text, tokens, multi)
+    for (path, shared, contents), toks in zip(read, tokens):
+        findings += _person_refs(path.name, contents.text, toks & bad, forbidden.multi)
         if not shared:
             continue
         findings += _coordinate_findings(path.name, contents, ref)
@@ -405,18 +541,24 @@ def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_string
     return findings
 
 
+def store_forbidden(store, extra: Iterable[str] = ()) -> StoreForbidden:
+    """The store's pseudonyms and record ids (plus ``extra`` strings) for :func:`scan_outputs`, kept in the store."""
+    return StoreForbidden(store.con, extra)
+
+
 def store_forbidden_strings(store) -> set[str]:
     """Every pseudonym and record id held by the store (must never reach an output file)."""
-    rows = store.con.execute(
-        "select person_key from episodes union select placement_key from episodes "
+    got = store.con.execute(
+        "select s from (select person_key as s from episodes union select placement_key from episodes "
         "union select episode_id from episodes union select person_key from location_reports "
-        "union select report_id from location_reports").fetchall()
-    return {r[0] for r in rows if r[0]}
+        "union select report_id from location_reports) where s is not null and s <> ''").fetchnumpy()
+    return set(got["s"].tolist())
 
 
 def store_raw_points(store) -> pd.DataFrame:
     """Every raw event location in the store (episodes' last-seen and found points, reports)."""
-    return store.con.execute(
+    got = store.con.execute(
         "select last_seen_lat as lat, last_seen_lon as lon from episodes where last_seen_lat is not null "
         "union all select found_lat, found_lon from episodes where found_lat is not null "
-        "union all select lat, lon from location_reports").df()
+        "union all select lat, lon from location_reports").fetchnumpy()
+    return pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in got.items()})

@@ -285,11 +285,13 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
             "spark": sparkline_svg(series.get(r.cell, []), labels), "police": flag_by_cell.get(r.cell),
         })
     headline = {}
+    # one dict lookup per headline cell (a frame filter per cell was quadratic on busy weeks)
+    category = dict(zip(hotspots["cell"], hotspots["category"]))
     for key, cells in weekly["headline"].items():
         headline[key] = [{"cell": c, "places": places.get(c, "") or "no named place nearby",
                           "category": CATEGORY_LABELS.get(
-                              hotspots.loc[hotspots["cell"] == c, "category"].iloc[0] if key != "ended" else
-                              prev_cat.get(c, "no_pattern"), "")} for c in cells]
+                              category[c] if key != "ended" else prev_cat.get(c, "no_pattern"), "")}
+                         for c in cells]
     bt = dict(weekly["backtest"])
     bt_view = {**bt, "hit_rate_txt": "—" if bt["hit_rate"] is None else f"{100 * bt['hit_rate']:.1f} %",
                "pai_txt": _fmt(bt["pai"], 1), "pei_txt": _fmt(bt["pei_star"], 2)}

@@ -44,7 +44,7 @@ import json
 import math
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -64,7 +64,8 @@ from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
-from pipelines.hotspots_run import SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_cube, default_week, run_hotspots
+from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_statistics,
+                                    default_week, run_hotspots)
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
@@ -174,10 +175,52 @@ def _hot_now(categories: pd.Series) -> np.ndarray:
 
 def _harm_events(store, weeks: list[date], harm_weeks: int) -> pd.Series:
     """Episodes with a CSE concern or high risk per cell over the last ``harm_weeks`` weeks of the cube."""
+    return _harm_between(store, weeks[max(0, len(weeks) - harm_weeks)], weeks[-1])
+
+
+def _harm_between(store, first: date, last: date) -> pd.Series:
+    """Episodes with a CSE concern or high risk per cell in the built cube's weeks ``first``..``last``."""
     got = store.con.execute(
         "select cell, sum(cse_concern_episodes + high_risk_episodes) as n from mart_cell_week_counts "
-        "where week_start >= $w group by cell", {"w": weeks[max(0, len(weeks) - harm_weeks)]}).fetchnumpy()
+        "where week_start between $a and $b group by cell", {"a": first, "b": last}).fetchnumpy()
     return pd.Series(np.asarray(got["n"], dtype=float), index=np.asarray(got["cell"], dtype=np.uint64))
+
+
+@dataclass
+class _PreviousWindow:
+    """The window ending one week before the analysed week: arrays as :func:`cube_mod.cube_arrays` and harm."""
+
+    cells: np.ndarray
+    counts: np.ndarray
+    exposure: np.ndarray
+    weeks: list[date]
+    harm: pd.Series
+
+
+def _previous_window(store: Store, res: int, measure: str, harm_weeks: int, cells: np.ndarray,
+                     counts: np.ndarray, exposure: np.ndarray, weeks: list[date]) -> _PreviousWindow:
+    """Last week's window from this week's cube plus the one week it adds at the start.
+
+    Why: cube rows are per (cell, week) with nothing shared between weeks, so the window
+    ending last week is this window without its last week, plus the week before its
+    first. Only that week is built from the events (rebuilding every week of the window
+    was most of the step); the built cube (temp table) is then that one week. Harm
+    events for the previous plan are summed from this week's cube before it is replaced.
+    """
+    first_prev = weeks[0] - timedelta(weeks=1)
+    p_weeks = [first_prev, *weeks[:-1]]
+    harm_from = p_weeks[max(0, len(p_weeks) - harm_weeks)]
+    harm = _harm_between(store, max(harm_from, weeks[0]), weeks[-2])
+    cube_mod.build_cube(store, res, week_label(first_prev), week_label(first_prev), events_ready=True)
+    w_cells, w_counts, w_exposure, _ = cube_mod.cube_arrays(store, measure)
+    if not np.array_equal(w_cells, cells):  # not the same study area: build the whole window instead
+        cube_mod.build_cube(store, res, week_label(first_prev), week_label(weeks[-2]), events_ready=True)
+        p_cells, p_counts, p_exposure, p_weeks = cube_mod.cube_arrays(store, measure)
+        return _PreviousWindow(p_cells, p_counts, p_exposure, p_weeks, _harm_events(store, p_weeks, harm_weeks))
+    if harm_from <= first_prev:
+        harm = harm.add(_harm_between(store, first_prev, first_prev), fill_value=0.0)
+    return _PreviousWindow(cells, np.hstack([w_counts, counts[:, :-1]]), np.hstack([w_exposure, exposure[:, :-1]]),
+                           p_weeks, harm)
 
 
 def _rank_frame(cells: np.ndarray, categories, count, expected, z, harm: pd.Series,
@@ -264,8 +307,10 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     step = StepTimer(timings, progress)
     choices: list[str] = []
     res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    t0 = time.perf_counter()
+    cube_mod.prepare_events(store, res)  # once: both cubes below (this week, last week) use these events
+    events_s = round(time.perf_counter() - t0, 4)
     if week is None:
-        cube_mod.prepare_events(store, res)
         week = default_week(store)
         choices.append(f"Week set to {week}, the last complete ISO week with data.")
     else:
@@ -275,7 +320,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     pparams = PatrolParams(**cfg["patrol"])
 
     t0 = time.perf_counter()
-    engine = run_hotspots(store, params, out_dir, progress=progress)
+    engine = run_hotspots(store, params, out_dir, progress=progress, events_ready=True)
     engine_s = round(time.perf_counter() - t0, 4)
     synthetic = _synthetic(out_dir)
 
@@ -292,18 +337,18 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     # --- previous week: categories for the headline, and the plan it would have produced
     with step("previous_week"):
         prev_week = week_label(parse_week(week) - timedelta(weeks=1))
-        first_prev = weeks[0] - timedelta(weeks=1)
-        cube_mod.build_cube(store, res, week_label(first_prev), prev_week)
-        p_cells, p_counts, p_exposure, p_weeks = cube_mod.cube_arrays(store, params.measure)
-        prev = analyse_cube(p_counts, p_cells, p_exposure, p_weeks, replace(params, scan_replicates=0))
-        previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev.emerging["category"].to_numpy()})
+        pw = _previous_window(store, res, params.measure, cfg["harm_weeks"], cells, counts, exposure, weeks)
+        p_cells, p_counts = pw.cells, pw.counts
+        prev = analyse_statistics(p_counts, p_cells, pw.exposure, params)  # last week: no scan needed
+        prev_gi, prev_emerging = prev.gi, prev.emerging
+        previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev_emerging["category"].to_numpy()})
         saved_plan = Path(out_root) / prev_week / "patrol_plan.csv"
         if saved_plan.is_file():
             last_plan_cells = grid.hex_to_cells(pd.read_csv(saved_plan)["cell"].astype(str))
             plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
         else:
-            prev_rank = _rank_frame(p_cells, prev.emerging["category"], p_counts[:, -1], prev.gi.expected[:, -1],
-                                    prev.gi.z[:, -1], _harm_events(store, p_weeks, cfg["harm_weeks"]), None)
+            prev_rank = _rank_frame(p_cells, prev_emerging["category"], p_counts[:, -1], prev_gi.expected[:, -1],
+                                    prev_gi.z[:, -1], pw.harm, None)
             last_plan_cells = rank_cells(prev_rank, pparams)["cell"].to_numpy(dtype=np.uint64)
             plan_source = (f"recomputed: no saved plan for {prev_week} in the output folder, so last week's plan was "
                            "rebuilt from the window ending that week with the same patrol parameters "
@@ -376,9 +421,9 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
             meta["choices"].append("--analyst-detail: report_analyst_detail.html shows unsuppressed counts (analyst only).")
 
     with step("privacy_scan"):
-        from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_raw_points
-        findings = scan_outputs(out_dir, None, store_forbidden_strings(store), store_raw_points(store), k=k)
-    timings_weekly = {"engine": engine_s, **timings}
+        from pipelines.privacy_scan import scan_outputs, store_forbidden, store_raw_points
+        findings = scan_outputs(out_dir, None, store_forbidden(store), store_raw_points(store), k=k)
+    timings_weekly = {"events": events_s, "engine": engine_s, **timings}
     meta["weekly"]["privacy"]["findings"] = [f.as_dict() for f in findings]
     meta["weekly"]["timings_s"] = timings_weekly
     meta["timings_s"] = {**meta.get("timings_s", {}), **timings}

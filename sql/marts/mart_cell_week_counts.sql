@@ -5,6 +5,7 @@
 -- Counts: episodes started (last-seen location) and found (found location), distinct young
 -- people and distinct placements over all events in the bin, location reports by kind and by
 -- source, episodes flagged cse_concern or high risk. exposure defaults to 1 (METHODS.md §1).
+-- kind and source are set on reports only (null on episode events), so their filters need no event test.
 -- params: first_week, last_week
 create or replace temp table mart_cell_week_counts as
 with weeks as (
@@ -36,21 +37,21 @@ counts as (
         count(*) filter (where event = 'episode_started') as episodes_started,
         count(*) filter (where event = 'episode_found') as found_episodes,
         count(*) filter (where event = 'report') as reports,
-        count(*) filter (where event = 'report' and kind = 'sighting') as reports_sighting,
-        count(*) filter (where event = 'report' and kind = 'found') as reports_found,
-        count(*) filter (where event = 'report' and kind = 'rhi_disclosure') as reports_rhi_disclosure,
-        count(*) filter (where event = 'report' and kind = 'adult_of_concern') as reports_adult_of_concern,
-        count(*) filter (where event = 'report' and kind = 'vehicle_of_concern') as reports_vehicle_of_concern,
-        count(*) filter (where event = 'report' and kind = 'premises_of_concern') as reports_premises_of_concern,
-        count(*) filter (where event = 'report' and kind = 'other') as reports_other,
-        count(*) filter (where event = 'report' and source = 'police') as reports_police,
-        count(*) filter (where event = 'report' and source = 'child_protection') as reports_child_protection,
-        count(*) filter (where event = 'report' and source = 'care_provider') as reports_care_provider,
-        count(*) filter (where event = 'report' and source = 'education') as reports_education,
-        count(*) filter (where event = 'report' and source = 'health') as reports_health,
-        count(*) filter (where event = 'report' and source = 'youth_service') as reports_youth_service,
-        count(*) filter (where event = 'report' and source = 'community') as reports_community,
-        count(*) filter (where event = 'report' and source = 'return_interview') as reports_return_interview,
+        count(*) filter (where kind = 'sighting') as reports_sighting,
+        count(*) filter (where kind = 'found') as reports_found,
+        count(*) filter (where kind = 'rhi_disclosure') as reports_rhi_disclosure,
+        count(*) filter (where kind = 'adult_of_concern') as reports_adult_of_concern,
+        count(*) filter (where kind = 'vehicle_of_concern') as reports_vehicle_of_concern,
+        count(*) filter (where kind = 'premises_of_concern') as reports_premises_of_concern,
+        count(*) filter (where kind = 'other') as reports_other,
+        count(*) filter (where source = 'police') as reports_police,
+        count(*) filter (where source = 'child_protection') as reports_child_protection,
+        count(*) filter (where source = 'care_provider') as reports_care_provider,
+        count(*) filter (where source = 'education') as reports_education,
+        count(*) filter (where source = 'health') as reports_health,
+        count(*) filter (where source = 'youth_service') as reports_youth_service,
+        count(*) filter (where source = 'community') as reports_community,
+        count(*) filter (where source = 'return_interview') as reports_return_interview,
         count(*) filter (where event <> 'report' and cse_concern) as cse_concern_episodes,
         count(*) filter (where event <> 'report' and risk_level = 'high') as high_risk_episodes
     from events

@@ -53,8 +53,20 @@ def _geojson_blobs(html: str) -> list[dict]:
     return [dec.raw_decode(html, m.end())[0] for m in _ADD_RE.finditer(html)]
 
 
+def _ring_table(html: str) -> list:
+    """The page's shared hexagon rings (``var hs_rings = [...]``), or [] when it has none."""
+    m = re.search(r"var hs_rings = ", html)
+    return json.JSONDecoder().raw_decode(html, m.end())[0] if m else []
+
+
 def _features(html: str, layer: str) -> list[dict]:
-    return [f for blob in _geojson_blobs(html) for f in blob["features"] if f["properties"].get("layer") == layer]
+    """Features of ``layer``, with hexagons' Polygons restored from the ring table as the page does."""
+    rings = _ring_table(html)
+    feats = [f for blob in _geojson_blobs(html) for f in blob["features"] if f["properties"].get("layer") == layer]
+    for f in feats:
+        if f.get("geometry") is None and "ring" in f:
+            f["geometry"] = {"type": "Polygon", "coordinates": [rings[f["ring"]]]}
+    return feats
 
 
 def _page_without_leaflet(html: str) -> str:
@@ -163,6 +175,14 @@ def test_category_layer_has_one_hexagon_per_patterned_cell(layers, analyst_html)
         assert all(len(str(v).split(".")[-1]) <= 5 for pt in ring for v in pt)  # ≤ 5 dp
     study = _features(analyst_html, "study")
     assert len(study) == 1  # no_pattern cells stay on the dissolved study-area outline
+
+
+def test_each_cell_ring_is_written_once(layers, analyst_html):
+    # emerging, Gi*, convergence and week layers share one ring per cell
+    rings = _ring_table(analyst_html)
+    used = {f["ring"] for layer in ("emerging", "gistar", "convergence", "week") for f in _features(analyst_html, layer)}
+    assert len(rings) == len(used) <= len(layers["hotspots"])
+    assert len({json.dumps(r) for r in rings}) == len(rings)
 
 
 def test_show_no_pattern_draws_every_cell(layers):

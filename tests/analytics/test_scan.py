@@ -10,11 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from scipy.stats import hypergeom
+from scipy.stats import chisquare, hypergeom, multivariate_hypergeom
 
+import analytics.scan as scan_module
 from analytics.errors import InvalidInputError
 from analytics.scan import (
     CLUSTER_COLUMNS,
+    _LLRKernel,
+    _replicate_tables,
+    _window_block,
+    _zone_matrix,
     recurrence_interval,
     scan_llr,
     space_time_permutation_scan,
@@ -225,6 +230,175 @@ def test_performance_999_replicates_2000_cells_52_weeks():
     elapsed = time.perf_counter() - start
     assert res.llr_sim.shape == (999,)
     assert elapsed < 10.0, f"scan took {elapsed:.1f} s"
+
+
+def _kernel_case(seed=0, zones=400, batch=6, windows=3, total=5_000):
+    rng = np.random.default_rng(seed)
+    mu = rng.gamma(1.0, 3.0, (zones, windows))
+    mu[:5] = 0.0                                  # zones with no events in the whole history
+    k = 300
+    cz = np.minimum(rng.poisson(mu[:, None, :] * rng.uniform(0.5, 3.0, (1, batch, 1))), k).astype(np.float32)
+    cz[:5] = 0
+    return _LLRKernel.build(mu, total, k, min_cases=2), cz, mu, total
+
+
+def test_replicate_llr_kernel_matches_scan_llr():
+    kernel, cz, mu, total = _kernel_case()
+    expected = scan_llr(cz.astype(float), mu[:, None, :], total, min_cases=2).max(axis=(0, 2))
+    assert_allclose(kernel.max_llr(cz), expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("quantile", [0.0, 0.5, 1.0])
+def test_pruned_replicate_maximum_is_exact(quantile):
+    kernel, cz, _, _ = _kernel_case(seed=3)
+    full = kernel.max_llr(cz)
+    level = float(np.quantile(full, quantile))
+    pruned = kernel.max_llr_pruned(cz, kernel.min_count(level).astype(np.float32), level)
+    assert np.array_equal(pruned, full)
+
+
+def test_stop_early_keeps_which_clusters_are_significant():
+    cells, counts, _ = planted(seed=4)
+    full = space_time_permutation_scan(counts, cells, replicates=199, seed=2)
+    early = space_time_permutation_scan(counts, cells, replicates=199, seed=2, stop_early=True)
+    assert full.clusters["significant"].tolist() == early.clusters["significant"].tolist()
+    sig = full.clusters["significant"].to_numpy()
+    assert sig.any()
+    assert early.clusters["p_value"][sig].tolist() == full.clusters["p_value"][sig].tolist()
+
+
+def test_stop_early_on_null_data_stops_and_stays_not_significant():
+    cells = disk(SYDNEY, 15)    # ~2,000 zones: replicates run in batches of a few hundred (stops are per batch)
+    counts = np.random.default_rng(101).poisson(0.3, (cells.size, 26))
+    full = space_time_permutation_scan(counts, cells, replicates=999, seed=1)
+    early = space_time_permutation_scan(counts, cells, replicates=999, seed=1, stop_early=True)
+    assert not full.clusters["significant"].any()
+    assert len(early.llr_sim) < 999
+    assert np.array_equal(early.llr_sim, full.llr_sim[:len(early.llr_sim)])   # same replicates, fewer
+    assert not early.clusters["significant"].any() and (early.clusters["p_value"] > 0.05).all()
+
+
+# ----------------------------------------------------------------- replicate tables
+
+
+def _permuted_tables(rng, cell_tot, tail_weeks, reps):
+    """Reference generator: shuffle the week labels of single events (the definition of the null)."""
+    n = int(cell_tot.sum())
+    event_cell = np.repeat(np.arange(cell_tot.size), cell_tot)
+    labels = np.full(n, tail_weeks.size)                 # "earlier"
+    labels[:tail_weeks.sum()] = np.repeat(np.arange(tail_weeks.size), tail_weeks)
+    out = np.empty((reps, cell_tot.size, tail_weeks.size), dtype=np.int64)
+    for i in range(reps):
+        lab = rng.permutation(labels)
+        keep = lab < tail_weeks.size
+        out[i] = np.bincount(event_cell[keep] * tail_weeks.size + lab[keep],
+                             minlength=out[i].size).reshape(out[i].shape)
+    return out
+
+
+def _exact_moments(cell_tot, tail_weeks):
+    """Mean and covariance of the flattened cell × recent-week table under the permutation null.
+
+    With ``N`` events, ``Cov(x_cd, x_c'd') = n_c(δ_cc'·N − n_c')·m_d(δ_dd'·N − m_d') / (N²(N − 1))``
+    (sum of indicator covariances of a uniformly random matching of events to labels).
+    """
+    n = float(cell_tot.sum())
+    a = np.diag(cell_tot * n) - np.outer(cell_tot, cell_tot)
+    b = np.diag(tail_weeks * n) - np.outer(tail_weeks, tail_weeks)
+    mean = np.outer(cell_tot, tail_weeks).ravel() / n
+    return mean, np.kron(a, b) / (n * n * (n - 1))
+
+
+@pytest.fixture(params=["count", "marginals"])
+def mvh_method(request, monkeypatch):
+    """Run a test with numpy's "count" multivariate hypergeometric (small totals) and with "marginals"."""
+    if request.param == "marginals":
+        monkeypatch.setattr(scan_module, "_COUNT_MAX_TOTAL", 0)
+    return request.param
+
+
+def test_replicate_tables_keep_the_observed_margins(mvh_method):
+    rng = np.random.default_rng(0)
+    cell_tot = rng.integers(1, 60, 300)
+    tail_weeks = np.array([400, 350, 0, 500])              # an empty week is fine
+    tables = _replicate_tables(np.random.default_rng(1), cell_tot, tail_weeks, 25)
+    assert tables.shape == (25, 300, 4) and tables.dtype == np.int64
+    assert (tables >= 0).all()
+    assert (tables.sum(axis=1) == tail_weeks).all()        # each week keeps its total
+    assert (tables.sum(axis=2) <= cell_tot).all()          # the rest of each cell is in earlier weeks
+    assert (tables[:, :, 2] == 0).all()
+
+
+def test_replicate_tables_have_the_permutation_distribution(mvh_method):
+    # Exact mean and covariance of every cell × week entry (and, for one cell, the whole
+    # joint distribution by chi-square) against theory; the event shuffle is checked the same way.
+    cell_tot = np.array([9, 4, 13, 1, 7])
+    tail_weeks = np.array([6, 3, 5])                        # N = 34: 14 recent, 20 earlier
+    reps = 20_000
+    mean, cov = _exact_moments(cell_tot, tail_weeks)
+    se = np.sqrt(np.outer(np.diag(cov), np.diag(cov)) + cov**2) / math.sqrt(reps)
+    for gen in (_replicate_tables, _permuted_tables):
+        tables = gen(np.random.default_rng(5), cell_tot, tail_weeks, reps)
+        flat = tables.reshape(reps, -1).astype(float)
+        assert np.all(np.abs(flat.mean(axis=0) - mean) <= 5 * np.sqrt(np.diag(cov) / reps)), gen.__name__
+        assert np.all(np.abs(np.cov(flat, rowvar=False) - cov) <= 6 * se + 1e-12), gen.__name__
+        # cell 2's (last week, week before, week before that, earlier) counts: multivariate hypergeometric
+        rows = np.column_stack([tables[:, 2], cell_tot[2] - tables[:, 2].sum(axis=1)])
+        outcomes, seen = np.unique(rows, axis=0, return_counts=True)
+        urn = np.append(tail_weeks, cell_tot.sum() - tail_weeks.sum())
+        pmf = multivariate_hypergeom.pmf(outcomes, urn, cell_tot[2])
+        assert pmf.sum() > 0.999                            # (nearly) every possible outcome was seen
+        assert chisquare(seen, pmf / pmf.sum() * reps).pvalue > 1e-3, gen.__name__
+
+
+def test_replicate_tables_seeded():
+    cell_tot, tail_weeks = np.arange(1, 50), np.array([30, 20])
+    a = _replicate_tables(np.random.default_rng(3), cell_tot, tail_weeks, 7)
+    b = _replicate_tables(np.random.default_rng(3), cell_tot, tail_weeks, 7)
+    c = _replicate_tables(np.random.default_rng(4), cell_tot, tail_weeks, 7)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_window_block_gives_window_sums_and_zero_rows_for_empty_cells():
+    tables = np.arange(2 * 3 * 4).reshape(2, 3, 4)         # 2 replicates, 3 active cells, W = 4
+    active = np.array([0, 2, 4])
+    block = _window_block(tables, active, 6, np.float32).reshape(6, 2, 4)
+    assert block.dtype == np.float32
+    assert np.array_equal(block[active], np.cumsum(tables, axis=2).transpose(1, 0, 2))
+    assert (block[[1, 3, 5]] == 0).all()
+
+
+def test_p_value_agrees_with_shuffling_events():
+    # The same observed table tested against replicates made by shuffling single events
+    # (computed here from scratch) and by the scan's table sampler: the p-values agree within
+    # Monte Carlo error.
+    rng = np.random.default_rng(8)
+    cells = disk(SYDNEY, 2)
+    counts = rng.poisson(0.6, (cells.size, 10))
+    counts[idx(cells, [SYDNEY]), -1] += 2
+    w, reps = 2, 3000
+    res = space_time_permutation_scan(counts, cells, max_radius=1, max_window=w, replicates=reps, seed=0)
+    zones = _zone_matrix(cells, 1)[0]
+    total = counts.sum()
+    mu = (zones @ counts.sum(axis=1))[:, None] * np.cumsum(counts.sum(axis=0)[::-1][:w])[None, :] / total
+    shuffled = _permuted_tables(np.random.default_rng(9), counts.sum(axis=1),
+                                counts.sum(axis=0)[::-1][:w], reps)
+    c = np.einsum("zc,rcw->rzw", zones.toarray(), np.cumsum(shuffled, axis=2))
+    sim = scan_llr(c, mu[None], total, min_cases=2).max(axis=(1, 2))
+    llr = res.primary["llr"]
+    p_shuffle = (1 + np.sum(sim >= llr - 1e-9 * llr)) / (reps + 1)
+    p_scan = res.primary["p_value"]
+    assert 0.02 < p_shuffle < 0.9                            # an informative comparison
+    assert abs(p_scan - p_shuffle) <= 4 * math.sqrt(2 * p_shuffle * (1 - p_shuffle) / reps)
+
+
+def test_too_many_events_for_the_sampler_raise():
+    cells = disk(SYDNEY, 1)
+    counts = np.ones((cells.size, 8), dtype=np.int64)
+    counts[0, 0] = 10**9
+    with pytest.raises(InvalidInputError, match="fewer than"):
+        space_time_permutation_scan(counts, cells, replicates=9)
+    assert space_time_permutation_scan(counts, cells, replicates=0).n_events > 10**9
 
 
 # ----------------------------------------------------------------- tracking

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from pipelines import store as store_mod
-from pipelines.privacy_scan import Finding, scan_outputs, store_forbidden_strings, store_raw_points
+from pipelines.privacy_scan import (Finding, scan_outputs, store_forbidden, store_forbidden_strings,
+                                    store_raw_points)
 from pipelines.resources import shipped_dir
 from tests.pipelines.test_weekly import sample_weekly
 
@@ -33,7 +34,8 @@ def refs(tmp_path_factory):
         raw = store_raw_points(st)
         person = st.con.execute("select person_key from episodes order by episode_id limit 1").fetchone()[0]
         report = st.con.execute("select lat, lon from location_reports order by report_id limit 1").fetchone()
-    return {"out": weekly["out"], "placements": placements[["lat", "lon"]], "forbidden": forbidden, "raw": raw,
+    return {"out": weekly["out"], "db": weekly["db"], "placements": placements[["lat", "lon"]],
+            "forbidden": forbidden, "raw": raw,
             "person": person, "report_point": report, "placement_point": tuple(placements.iloc[0][["lat", "lon"]])}
 
 
@@ -166,3 +168,18 @@ def test_csv_rows_are_not_read_across_lines(refs, tmp_path):
     assert _scan(tmp_path, refs) == []
     path.write_text("label,n\nyoung people,3\n")
     assert _kinds(_scan(tmp_path, refs)) == {("plan.csv", "small_count")}
+
+
+def test_store_lookup_finds_what_the_in_memory_set_finds(refs, tmp_path):
+    """``store_forbidden`` (ids looked up in DuckDB) reports the same leaks as the ids copied into a set."""
+    weekly = refs["out"]
+    path = tmp_path / "report.html"
+    shutil.copy(weekly / "report.html", path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("</body>", f"<p>ref {refs['person']}</p></body>"), encoding="utf-8")
+    shutil.copy(weekly / "analyst_map.html", tmp_path / "analyst_map.html")
+    with store_mod.opened(refs["db"], read_only=True) as st:
+        in_memory = scan_outputs(tmp_path, None, store_forbidden_strings(st), None)
+        in_store = scan_outputs(tmp_path, None, store_forbidden(st), None)
+    assert in_memory == in_store
+    assert ("report.html", "person_ref") in _kinds(in_store)

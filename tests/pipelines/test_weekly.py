@@ -299,3 +299,36 @@ def test_analyst_detail_flag_is_recorded_in_the_audit_log(weekly, tmp_path, monk
     rows = json.loads(run("audit", "--db", str(db), "--json"))
     assert rows[0]["command"] == "weekly" and rows[0]["outcome"] == "ok"
     assert json.loads(rows[0]["parameters"])["analyst_detail"] is True
+
+
+def test_previous_window_matches_a_full_rebuild(weekly):
+    """Last week's window from this week's cube + one built week equals rebuilding it, as do its statistics."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from pipelines import cube as cube_mod
+    from pipelines.hotspots_run import HotspotParams, analyse_cube, analyse_statistics
+    from pipelines.weekly import _harm_events, _previous_window
+
+    params = HotspotParams(week=weekly["week"])
+    last = parse_week(weekly["week"])
+    first = last - timedelta(weeks=params.weeks_back - 1)
+    with store_mod.opened(weekly["db"], read_only=True) as st:
+        res = cube_mod.prepare_events(st)
+        for harm_weeks in (4, params.weeks_back + 2):  # within the window, and reaching past its first week
+            cube_mod.build_cube(st, res, week_label(first), weekly["week"], events_ready=True)
+            cells, counts, exposure, weeks = cube_mod.cube_arrays(st, params.measure)
+            pw = _previous_window(st, res, params.measure, harm_weeks, cells, counts, exposure, weeks)
+            cube_mod.build_cube(st, res, week_label(first - timedelta(weeks=1)),
+                                week_label(last - timedelta(weeks=1)), events_ready=True)
+            p_cells, p_counts, p_exposure, p_weeks = cube_mod.cube_arrays(st, params.measure)
+            harm = _harm_events(st, p_weeks, harm_weeks)
+            assert np.array_equal(pw.cells, p_cells) and np.array_equal(pw.counts, p_counts)
+            assert np.array_equal(pw.exposure, p_exposure) and pw.weeks == p_weeks
+            assert pw.harm.reindex(p_cells).fillna(0).equals(harm.reindex(p_cells).fillna(0))
+    prev = analyse_statistics(pw.counts, pw.cells, pw.exposure, params)
+    gi, emerging = prev.gi, prev.emerging
+    full = analyse_cube(p_counts, p_cells, p_exposure, p_weeks, replace(params, scan_replicates=0))
+    assert emerging["category"].tolist() == full.emerging["category"].tolist()
+    assert np.array_equal(gi.z, full.gi.z) and np.array_equal(gi.expected, full.gi.expected)
