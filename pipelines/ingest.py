@@ -7,9 +7,19 @@ duplicate + rejected`` is checked before the batch commits. A file that cannot b
 trusted at all (unreadable, missing required columns, identifying columns) is refused
 whole with a message naming the file and the problem.
 
-Validation rules live in ``sql/staging/stg_<kind>.sql`` (and the macros they call);
-this module runs them and does the generic bookkeeping (raw load, pseudonyms, H3,
+Validation rules and H3 indexing live in ``sql/staging/stg_<kind>.sql`` (and the macros
+they call); this module runs them and does the generic bookkeeping (raw load, pseudonyms,
 dedupe, history, batches).
+
+Scale (issue 6: 10 M reports in <= 20 s, <= 4 GB): nothing is done row by row in Python
+and wide rows are written once. A Parquet file is never copied into a raw table: staging
+streams it through a view (``file_row_number`` numbers the rows) and its typed double and
+timestamptz columns skip the text round trip (the macros give them the outcome their text
+would). Pseudonyms are computed once per distinct reference and joined in; H3 and the row
+hash are computed in the same staging pass (H3 on whole vectors); the classification table
+is narrow (row, id, outcome) and the stored rows are copied once, from the staging table.
+DuckDB's memory is capped during an ingest (``INGEST_MEMORY_LIMIT_BYTES``) so a very large
+file spills to the store's temp directory instead of growing the process.
 
 What is refused whole (``RefusedFileError``, store unchanged) rather than row by row:
 
@@ -35,10 +45,11 @@ import codecs
 import csv
 import hashlib
 import re
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import duckdb
 import pandas as pd
@@ -58,6 +69,12 @@ FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew allowed before "future_ti
 SYNTHETIC_PREFIX = "SYN-"
 #: Characters of each field kept in a quarantined row's row_json (the full length is in the detail).
 QUARANTINE_FIELD_CHARS = 2000
+#: Source column types staged as they are, without a round trip through text: the staging
+#: macros give these exactly the outcome their text would. Any other type is read as text.
+TYPED_PASSTHROUGH = frozenset({"VARCHAR", "DOUBLE", "TIMESTAMP WITH TIME ZONE"})
+#: DuckDB's memory cap while a file is ingested (a lower configured limit is kept): past it,
+#: temp tables spill to the store's temp directory, keeping a 10 M-row ingest under 4 GB.
+INGEST_MEMORY_LIMIT_BYTES = 2_500_000_000
 
 #: CLI names of the input kinds -> contract kind.
 KIND_ALIASES = {
@@ -234,11 +251,11 @@ def _csv_error(path: Path, exc: duckdb.Error) -> RefusedFileError:
     return RefusedFileError(f"{path.name}: cannot be read ({text.strip().splitlines()[0]}).")
 
 
-def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str, dict, list[str]]:
-    """The file as a DuckDB relation: (FROM expression, its parameters, its column names).
+def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str, dict, dict[str, str]]:
+    """The file as a DuckDB relation: (FROM expression, its parameters, column name -> type).
 
     Nothing is loaded yet. A CSV's dialect is pinned (never sniffed) and its header read
-    here; a Parquet file is checked for its magic bytes first.
+    here (every column is text); a Parquet file is checked for its magic bytes first.
     """
     suffix = path.suffix.lower()
     params = {"p": str(path)}
@@ -247,7 +264,7 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str,
         relation = "read_parquet($p)"
     elif suffix in TABULAR_SUFFIXES:
         relation, header = _csv_relation(path)
-        return relation, params, header
+        return relation, params, dict.fromkeys(header, "VARCHAR")
     elif suffix in GEO_SUFFIXES and kind == "places":
         con.register("raw_file_df", geo_inputs.read_places(path))
         relation, params = "raw_file_df", {}
@@ -255,10 +272,10 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str,
         allowed = "CSV or Parquet" + (" or GeoJSON/GeoPackage" if kind == "places" else "")
         raise RefusedFileError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {allowed}.")
     try:
-        columns = [r[0] for r in con.execute(f"describe select * from {relation}", params).fetchall()]
+        described = con.execute(f"describe select * from {relation}", params).fetchall()
     except duckdb.Error as exc:
         raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
-    return relation, params, columns
+    return relation, params, {r[0]: r[1] for r in described}
 
 
 def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
@@ -293,17 +310,34 @@ def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
     return mapping, identifying, ignored
 
 
+def _raw_column(contract: InputContract, col: str, mapping: dict, types: dict[str, str]) -> str:
+    """SELECT item of contract column ``col`` in the raw relation: the source column as it is
+    when its type is in ``TYPED_PASSTHROUGH`` (never for a pseudonymised column, which is
+    always text), else cast to text; null text when the file lacks it."""
+    if col not in mapping:
+        return f"cast(null as varchar) as {_quote(col)}"
+    source = _quote(mapping[col])
+    if types[mapping[col]] in TYPED_PASSTHROUGH and col not in contract.pseudonymised:
+        return f"{source} as {_quote(col)}"
+    return f"cast({source} as varchar) as {_quote(col)}"
+
+
 def _build_raw_kind(con, path: Path, kind: str, contract: InputContract, mapping: dict,
-                    relation: str, params: dict) -> None:
-    """Temp table ``raw_<kind>`` in one pass: a 1-based ``_row`` and exactly the contract
-    columns as text (absent ones null). Identifying and unknown columns are never read."""
-    cols = ", ".join(
-        f"cast({_quote(mapping[c])} as varchar) as {_quote(c)}" if c in mapping
-        else f"cast(null as varchar) as {_quote(c)}"
-        for c in contract.columns
-    )
+                    types: dict[str, str], relation: str, params: dict) -> None:
+    """``base_<kind>``: a 1-based ``_row`` and exactly the contract columns (absent ones null
+    text). Identifying and unknown columns are never read.
+
+    A Parquet file becomes a view that streams it (``file_row_number`` gives the row without
+    a window over the whole file), read by staging and again only for quarantined rows. A CSV
+    or geo file is loaded into a temp table here, where a malformed CSV is refused.
+    """
+    cols = ", ".join(_raw_column(contract, c, mapping, types) for c in contract.columns)
+    if path.suffix.lower() in PARQUET_SUFFIXES:  # a view cannot take parameters: the path is a literal
+        con.execute(f"create or replace temp view base_{kind} as select file_row_number + 1 as _row, {cols} "
+                    f"from read_parquet({_literal(str(path))}, file_row_number = true)")
+        return
     try:
-        con.execute(f"create or replace temp table raw_{kind} as "
+        con.execute(f"create or replace temp table base_{kind} as "
                     f"select row_number() over () as _row, {cols} from {relation}", params)
     except duckdb.Error as exc:
         raise _csv_error(path, exc) from exc
@@ -312,46 +346,62 @@ def _build_raw_kind(con, path: Path, kind: str, contract: InputContract, mapping
             con.unregister("raw_file_df")
 
 
+def _pseudonym_table(con, kind: str, col: str, key: bytes) -> str | None:
+    """Temp table ``pseudonyms_<kind>_<col>`` (raw, pseudonym) over the distinct references of
+    ``col``, or None when the column is empty. The keyed HMAC runs once per distinct value
+    (references repeat a lot), never once per row."""
+    values = [r[0] for r in con.execute(
+        f"select distinct clean({col}) from base_{kind} where clean({col}) is not null").fetchall()]
+    if not values:
+        return None
+    table = f"pseudonyms_{kind}_{col}"
+    con.register("pseudonym_map_df", pd.DataFrame({"raw": values, "pseudonym": pseudonymise_chain(values, key)}))
+    try:
+        con.execute(f"create or replace temp table {table} as select * from pseudonym_map_df")
+    finally:
+        con.unregister("pseudonym_map_df")
+    return table
+
+
 def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> None:
-    """Replace person/placement references by keyed pseudonyms before anything else sees them.
+    """View ``raw_<kind>``: ``base_<kind>`` with person/placement references replaced by their
+    keyed pseudonyms (joined in), so nothing downstream ever sees a raw reference.
 
     ``key`` is the store's key chain (one key, or several after ``rekey``; see pipelines.keys).
+    A blank reference is kept as it is (staging reads it as missing).
     """
+    select = {c: f"b.{_quote(c)}" for c in contract.columns}
+    joins = []
     for col in contract.pseudonymised:
-        values = [r[0] for r in con.execute(
-            f"select distinct clean({col}) from raw_{kind} where clean({col}) is not null").fetchall()]
-        if not values:
-            continue
-        mapping = pd.DataFrame({"raw": values, "pseudonym": pseudonymise_chain(values, key)})
-        con.register("pseudonym_map_df", mapping)
-        con.execute(
-            f"update raw_{kind} set {col} = m.pseudonym from pseudonym_map_df m "
-            f"where clean(raw_{kind}.{col}) = m.raw")
-        con.unregister("pseudonym_map_df")
+        table = _pseudonym_table(con, kind, col, key)
+        if table:
+            joins.append(f"left join {table} on clean(b.{col}) = {table}.raw")
+            select[col] = f"coalesce({table}.pseudonym, b.{col}) as {col}"
+    con.execute(f"create or replace temp view raw_{kind} as select b._row, {', '.join(select.values())} "
+                f"from base_{kind} b {' '.join(joins)}")
 
 
 # --------------------------------------------------------------------------- staging
 
-def _stage(store: Store, kind: str, spec: KindSpec, now: datetime, date_order: str, excel_dates: bool) -> None:
+def _stage(store: Store, kind: str, spec: KindSpec, stored: list[str], now: datetime, date_order: str,
+           excel_dates: bool) -> None:
+    """Temp table ``stg_<kind>``: every raw row validated, typed, H3-indexed and hashed (the
+    staging SQL, in one pass), then rows outside the study area rejected when the kind has
+    that rule.
+
+    The staging SQL hashes each row with ``row_hash_<kind>(row)``, defined here from the
+    stored columns by ``row_hash_sql`` (the one definition, which rekey uses too).
+    """
+    store.con.execute(f"create or replace temp macro row_hash_{kind}(r) as "
+                      f"{row_hash_sql([f'r.{c}' for c in stored])}")
     params: dict = {name: list(contracts.ENUM_PARAMS[name]) for name in spec.enum_params}
     params.update(
         not_before=datetime.fromisoformat(contracts.EARLIEST_TIMESTAMP), not_after=now + FUTURE_TOLERANCE,
         date_order=date_order, excel_dates=excel_dates, max_field_chars=contracts.MAX_FIELD_CHARS,
-        max_episode_days=contracts.MAX_EPISODE_DAYS)
+        max_episode_days=contracts.MAX_EPISODE_DAYS, resolution=store.resolution)
     run_sql(store.con, f"staging/stg_{kind}.sql", params)  # passes only the params the file declares
     con = store.con
     stg = f"stg_{kind}"
-    if kind == "disruptions":
-        con.execute(
-            f"update {stg} set cell = h3_cell_to_parent(h3_hex_to_cell(h3_cell), $res) "
-            f"where reject is null and h3_cell is not null", {"res": store.resolution})
-        con.execute(
-            f"update {stg} set reject = reject('bad_h3_cell', h3_cell) "
-            f"where reject is null and h3_cell is not null and cell is null")
-    for lat, lon, cell in spec.cells:
-        con.execute(
-            f"update {stg} set {cell} = h3_cell({lat}, {lon}, $res) "
-            f"where reject is null and {lat} is not null and {cell} is null", {"res": store.resolution})
     if spec.study_area_rejects:
         has_area = con.execute(
             "select count(*) from study_area_cells where resolution = $res", {"res": store.resolution}
@@ -362,6 +412,22 @@ def _stage(store: Store, kind: str, spec: KindSpec, now: datetime, date_order: s
                 f"cast(round(lat, 4) as varchar) || ',' || cast(round(lon, 4) as varchar)) "
                 f"where reject is null and cell not in "
                 f"(select cell from study_area_cells where resolution = $res)", {"res": store.resolution})
+
+
+@contextmanager
+def _refusing_unreadable(path: Path) -> Iterator[None]:
+    """Refuse the file when DuckDB fails to read it inside the block: a streamed Parquet file
+    is first read in full by pseudonymisation and staging, so damage past its footer shows up
+    there. Other errors (also those the SQL runner wraps) pass unchanged."""
+    try:
+        yield
+    except (duckdb.IOException, duckdb.InvalidInputException, StoreError) as exc:
+        cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+        text = str(cause)
+        if not isinstance(cause, (duckdb.IOException, duckdb.InvalidInputException)) or str(path) not in text:
+            raise
+        problem = text.strip().splitlines()[0].split(f'"{path}": ')[-1]
+        raise RefusedFileError(f"{path.name}: cannot be read ({problem}).") from exc
 
 
 def _refuse_swapped(store: Store, kind: str, spec: KindSpec, path: Path) -> None:
@@ -436,70 +502,93 @@ def row_hash_sql(stored: list[str]) -> str:
     return f"md5(concat_ws(chr(31), {content}))"
 
 
-def _classify(con, kind: str, spec: KindSpec, stored: list[str]) -> None:
-    """Temp table ``cls_<kind>``: the staged rows with ``row_hash`` and ``outcome``.
+def _classify(con, kind: str, spec: KindSpec) -> dict[str, int]:
+    """Temp table ``cls_<kind>``, narrow: ``_row``, the id and ``outcome`` of each staged row
+    (the wide rows stay in ``stg_<kind>``, which also holds their hash); returns the count of
+    each outcome.
 
     Outcomes: rejected (failed a rule), conflict (same id, different content in this
     file), duplicate (repeat in this file, or identical to the stored row), new, update.
+    Only ids given more than once (usually few) are aggregated further and joined back, so
+    a file of distinct ids costs one grouping pass and a join with the stored ids.
     """
     idc = spec.contract.id_column
     con.execute(f"""
         create or replace temp table cls_{kind} as
-        with hashed as (
-            select *, {row_hash_sql(stored)} as row_hash from stg_{kind}
+        with repeated as materialized (
+            select {idc} as id, min(_row) as first_row
+            from stg_{kind} where reject is null group by {idc} having count(*) > 1
         ),
-        grp as (
-            select {idc} as id, min(row_hash) <> max(row_hash) as conflict, min(_row) as first_row
-            from hashed where reject is null group by {idc}
+        conflicts as (
+            select {idc} as id from stg_{kind}
+            where reject is null and {idc} in (select id from repeated)
+            group by {idc} having min(row_hash) <> max(row_hash)
         ),
         current as (select {idc} as id, row_hash as current_hash from {spec.table})
-        select h.*,
+        select s._row, s.{idc},
             case
-                when h.reject is not null then 'rejected'
-                when g.conflict then 'conflict'
-                when h._row <> g.first_row then 'duplicate'
+                when s.reject is not null then 'rejected'
+                when x.id is not null then 'conflict'
+                when s._row <> r.first_row then 'duplicate'
                 when c.id is null then 'new'
-                when c.current_hash = h.row_hash then 'duplicate'
+                when c.current_hash = s.row_hash then 'duplicate'
                 else 'update'
             end as outcome
-        from hashed h
-        left join grp g on h.{idc} = g.id
-        left join current c on h.{idc} = c.id and h._row = g.first_row
+        from stg_{kind} s
+        left join repeated r on s.{idc} = r.id
+        left join conflicts x on s.{idc} = x.id
+        left join current c on s.{idc} = c.id and s._row = coalesce(r.first_row, s._row)
     """)
-    con.execute(f"drop table stg_{kind}")
+    return dict(con.execute(f"select outcome, count(*) from cls_{kind} group by outcome").fetchall())
 
 
-def _apply(con, kind: str, spec: KindSpec, stored: list[str], batch_id: str, now: datetime) -> None:
-    """Write history, current rows and quarantine for one classified batch."""
+def _apply(con, kind: str, spec: KindSpec, stored: list[str], counts: dict[str, int], batch_id: str,
+           now: datetime) -> None:
+    """Write quarantine, history and current rows for one classified batch.
+
+    Quarantine goes first: after it the raw rows are no longer needed and are released
+    before the biggest write. Stored rows come from ``stg_<kind>``: every row that passed
+    staging when all of them are new or updates (the usual file), else those rows by number.
+    """
+    _insert_quarantine(con, kind, spec, batch_id)
+    _drop_temps(con, _raw_relations(con, kind))
     idc = spec.contract.id_column
-    cols = ", ".join(stored)
     updates = f"(select {idc} from cls_{kind} where outcome = 'update')"
     con.execute(
         f"insert into {spec.table}_history select *, $b, $now from {spec.table} where {idc} in {updates}",
         {"b": batch_id, "now": now})
     con.execute(f"delete from {spec.table} where {idc} in {updates}")
+    passed = sum(counts.values()) - counts.get("rejected", 0)
+    which = ("reject is null" if counts.get("new", 0) + counts.get("update", 0) == passed else
+             f"_row in (select _row from cls_{kind} where outcome in ('new', 'update'))")
     con.execute(
-        f"insert into {spec.table} ({cols}, row_hash, batch_id) "
-        f"select {cols}, row_hash, $b from cls_{kind} where outcome in ('new', 'update')",
-        {"b": batch_id})
-    _insert_quarantine(con, kind, spec, batch_id)
+        f"insert into {spec.table} ({', '.join(stored)}, row_hash, batch_id) "
+        f"select {', '.join(stored)}, row_hash, $b from stg_{kind} where {which}", {"b": batch_id})
+    con.execute(f"drop table stg_{kind}")
 
 
 def _insert_quarantine(con, kind: str, spec: KindSpec, batch_id: str) -> None:
+    """One quarantine row per rejected or conflicting row: reason, detail, and the row as read
+    (``row_json``: text, identifiers pseudonymised, each field cut at QUARANTINE_FIELD_CHARS).
+    A streamed file is read again here, and only when some row is quarantined."""
+    bad = f"select _row, outcome from cls_{kind} where outcome in ('rejected', 'conflict')"
+    if not con.execute(f"select exists ({bad})").fetchone()[0]:
+        return
     idc = spec.contract.id_column
     n = QUARANTINE_FIELD_CHARS
     raw_cols = ", ".join(
-        f"{_quote(c)} := case when length(r.{_quote(c)}) > {n} then left(r.{_quote(c)}, {n}) || "
-        f"'...[' || cast(length(r.{_quote(c)}) - {n} as varchar) || ' more characters]' else r.{_quote(c)} end"
-        for c in spec.contract.columns)
+        f"{_quote(c)} := case when length({v}) > {n} then left({v}, {n}) || "
+        f"'...[' || cast(length({v}) - {n} as varchar) || ' more characters]' else {v} end"
+        for c, v in ((c, f"cast(r.{_quote(c)} as varchar)") for c in spec.contract.columns))
     con.execute(f"""
         insert into quarantine
         select $b, $k, s._row, s.{idc},
             coalesce(s.reject.r, 'conflicting_duplicate_id'),
-            coalesce(s.reject.d, case when s.outcome = 'conflict'
+            coalesce(s.reject.d, case when q.outcome = 'conflict'
                 then '{idc} ' || s.{idc} || ' appears with different content in this file' end),
             to_json(struct_pack({raw_cols}))
-        from (select * from cls_{kind} where outcome in ('rejected', 'conflict')) s
+        from ({bad}) q
+        join stg_{kind} s using (_row)
         join raw_{kind} r using (_row)
         order by s._row
     """, {"b": batch_id, "k": kind})
@@ -510,9 +599,16 @@ def _next_batch_id(con) -> str:
     return f"B{n + 1:06d}"
 
 
-def _summarise(con, kind: str, spec: KindSpec, result: BatchResult, batch_id: str) -> None:
-    counts = dict(con.execute(f"select outcome, count(*) from cls_{kind} group by outcome").fetchall())
-    result.read = con.execute(f"select count(*) from raw_{kind}").fetchone()[0]
+def _count_read(con, kind: str) -> int:
+    """Rows in the file (from the raw relation itself, so the accounting check can catch a
+    row lost on the way)."""
+    return con.execute(f"select count(*) from base_{kind}").fetchone()[0]
+
+
+def _summarise(con, kind: str, spec: KindSpec, result: BatchResult, counts: dict[str, int], batch_id: str,
+               read: int) -> None:
+    """Fill ``result`` from the outcome counts and the quarantine rows of this batch."""
+    result.read = read
     result.accepted = counts.get("new", 0)
     result.updated = counts.get("update", 0)
     result.duplicate = counts.get("duplicate", 0)
@@ -537,13 +633,58 @@ def _record_batch(con, result: BatchResult, sha: str, started: datetime) -> None
          "syn": result.synthetic})
 
 
+def _raw_relations(con, kind: str) -> list[str]:
+    """The temp tables and views holding raw rows of ``kind``: raw, base and pseudonym maps."""
+    return [f"raw_{kind}", f"base_{kind}"] + [r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_catalog = 'temp' "
+        "and starts_with(table_name, $p)", {"p": f"pseudonyms_{kind}_"}).fetchall()]
+
+
+def _drop_temps(con, names: list[str]) -> None:
+    """Drop the named temp tables or views that exist (views first: they read the tables)."""
+    kinds = dict(con.execute(
+        "select table_name, table_type from information_schema.tables where table_catalog = 'temp'").fetchall())
+    for name in sorted((n for n in names if n in kinds), key=lambda n: kinds[n] != "VIEW"):
+        con.execute(f"drop {'view' if kinds[name] == 'VIEW' else 'table'} {name}")
+
+
 def _drop_temp(con, kind: str) -> None:
-    for t in (f"raw_{kind}", f"stg_{kind}", f"cls_{kind}"):
-        con.execute(f"drop table if exists {t}")
+    """Drop every temp relation of an ingest of ``kind`` (also after a failure)."""
+    _drop_temps(con, _raw_relations(con, kind) + [f"stg_{kind}", f"cls_{kind}"])
+    con.execute(f"drop macro if exists row_hash_{kind}")
     try:
         con.unregister("raw_file_df")
     except duckdb.Error:
         pass
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _setting_bytes(text: str) -> float:
+    """DuckDB's text of a size setting ('18.8 GiB', '2.5 GB') in bytes (inf when unparseable)."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([A-Za-z]*)\s*", text)
+    unit = match and _SIZE_UNITS.get(match.group(2).lower())
+    return float(match.group(1)) * unit if unit else float("inf")
+
+
+@contextmanager
+def _memory_capped(con) -> Iterator[None]:
+    """Lower DuckDB's memory_limit to INGEST_MEMORY_LIMIT_BYTES for the block (a lower limit
+    already set is kept) and restore it after: a large file then spills to the store's temp
+    directory instead of growing the process past the 4 GB target of issue 6."""
+    before = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    if _setting_bytes(before) <= INGEST_MEMORY_LIMIT_BYTES:
+        yield
+        return
+    con.execute(f"set memory_limit = '{INGEST_MEMORY_LIMIT_BYTES}B'")
+    try:
+        yield
+    finally:  # the setting's text is rounded: reset gives the exact default, the text anything else
+        con.execute("reset memory_limit")
+        if con.execute("select current_setting('memory_limit')").fetchone()[0] != before:
+            con.execute(f"set memory_limit = {_literal(before)}")
 
 
 def _check_date_order(date_order: str) -> str:
@@ -579,23 +720,27 @@ def ingest_file(
     con = store.con
     result = BatchResult(file=path.name, kind=kind, batch_id=None)
     try:
-        relation, params, columns = _source(con, path, kind)
-        mapping, identifying, ignored = _map_columns(columns, path, spec.contract, drop_identifying)
+        relation, params, types = _source(con, path, kind)
+        mapping, identifying, ignored = _map_columns(list(types), path, spec.contract, drop_identifying)
         result.dropped_columns, result.ignored_columns = identifying, ignored
-        _build_raw_kind(con, path, kind, spec.contract, mapping, relation, params)
-        with store.transaction():
-            _pseudonymise_raw(con, kind, spec.contract, key)
-            _stage(store, kind, spec, now, date_order, excel_dates)
-            _refuse_swapped(store, kind, spec, path)
-            stored = _stored_columns(con, spec.table)
-            _classify(con, kind, spec, stored)
-            result.batch_id = _next_batch_id(con)
-            _apply(con, kind, spec, stored, result.batch_id, now)
-            _summarise(con, kind, spec, result, result.batch_id)
-            result.hints = _hints(result)
-            if not result.balanced():
-                raise StoreError(f"{path.name}: row accounting does not balance ({result.as_json()}); rolled back.")
-            _record_batch(con, result, sha, started)
+        with _memory_capped(con):
+            _build_raw_kind(con, path, kind, spec.contract, mapping, types, relation, params)
+            with store.transaction():
+                stored = _stored_columns(con, spec.table)
+                with _refusing_unreadable(path):
+                    _pseudonymise_raw(con, kind, spec.contract, key)
+                    read = _count_read(con, kind)
+                    _stage(store, kind, spec, stored, now, date_order, excel_dates)
+                _refuse_swapped(store, kind, spec, path)
+                counts = _classify(con, kind, spec)
+                result.batch_id = _next_batch_id(con)
+                _apply(con, kind, spec, stored, counts, result.batch_id, now)
+                _summarise(con, kind, spec, result, counts, result.batch_id, read)
+                result.hints = _hints(result)
+                if not result.balanced():
+                    raise StoreError(
+                        f"{path.name}: row accounting does not balance ({result.as_json()}); rolled back.")
+                _record_batch(con, result, sha, started)
     except duckdb.Error as exc:
         raise StoreError(f"{path.name}: ingest failed and was rolled back ({str(exc).splitlines()[0]}).") from exc
     finally:

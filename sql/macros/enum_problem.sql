@@ -2,7 +2,6 @@
 -- (trim, lower-case, spaces/hyphens -> underscore), is not an allowed value.
 create or replace temp macro enum_problem(x, allowed, col) as
     case
-        when clean(x) is not null
-            and not list_contains(allowed, regexp_replace(lower(clean(x)), '[\s_\-]+', '_', 'g'))
+        when clean(x) is not null and not list_contains(allowed, norm_enum(x, allowed))
             then reject('unknown_enum:' || col, clean(x))
     end

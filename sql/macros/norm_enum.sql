@@ -1,4 +1,10 @@
--- norm_enum(x): an enum value as compared and stored: trimmed, lower-case, and runs of
+-- norm_enum(x, allowed): an enum value as compared and stored: trimmed, lower-case, and runs of
 -- spaces/hyphens/underscores turned into one underscore ("Child Protection " -> child_protection).
--- enum_problem.sql repeats this expression (the store registers it before this macro exists).
-create or replace temp macro norm_enum(x) as regexp_replace(lower(clean(x)), '[\s_\-]+', '_', 'g')
+-- allowed: the column's allowed values, all already in this form (tests check it); a value that
+-- is one of them after trim + lower-case is returned without the regular expression, which is
+-- the costly part and most values never need.
+create or replace temp macro norm_enum(x, allowed) as
+    case
+        when list_contains(allowed, lower(clean(x))) then lower(clean(x))
+        else regexp_replace(lower(clean(x)), '[\s_\-]+', '_', 'g')
+    end

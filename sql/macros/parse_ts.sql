@@ -1,4 +1,7 @@
 -- parse_ts(x, date_order, excel_dates): x as timestamptz, or null when it cannot be read.
+--   A typed timestamptz (Parquet) is itself, without a round trip through text, when it lies in
+--     1980..9000 (there its text, offset included, reads back as the same instant); outside that
+--     range it takes the text path below like any other value, so results never differ.
 --   ISO 8601 and other year-first text: cast by DuckDB; an offset (+11:00, Z) is honoured,
 --     a naive time is read in the session time zone (the store's configured zone).
 --   d/m/yyyy-style dates: read day-first (date_order 'dmy') or month-first ('mdy'), always in
@@ -7,6 +10,10 @@
 --   Excel day numbers: converted (local time) only when excel_dates is true.
 create or replace temp macro parse_ts(x, date_order, excel_dates) as
     case
+        when typeof(x) = 'TIMESTAMP WITH TIME ZONE'
+                and try_cast(x as timestamptz) >= timestamptz '1980-01-01 00:00:00+00'
+                and try_cast(x as timestamptz) < timestamptz '9000-01-01 00:00:00+00'
+            then try_cast(x as timestamptz)
         when dmy_like(x) then
             case
                 when date_order not in ('dmy', 'mdy') then null

@@ -6,9 +6,11 @@
 --   bad_timestamp          unparseable, impossible (13th month, 30 February), two-digit year
 --   implausible_timestamp  before not_before (1970-01-01: a mis-read date, not a record)
 --   future_timestamp       after not_after (now plus a little clock skew)
+-- A typed timestamptz (Parquet) is empty only when null; its text is made only for a detail.
 create or replace temp macro ts_problem(raw, col, not_before, not_after, date_order, excel_dates) as
     case
-        when clean(raw) is null then null
+        when case when typeof(raw) = 'TIMESTAMP WITH TIME ZONE' then raw is null else clean(raw) is null end
+            then null
         when dmy_like(raw) and date_order not in ('dmy', 'mdy')
                 and (parse_ts(raw, 'dmy', false) is not null or parse_ts(raw, 'mdy', false) is not null)
             then reject('ambiguous_date',

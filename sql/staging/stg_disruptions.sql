@@ -1,7 +1,11 @@
 -- Stage one file of disruption activities: trim, cast and validate every data row.
 -- A location is one of lat/lon, h3_cell (hex) or place_id.
 -- Grain: one row per data row of raw_disruptions. reject as in stg_reports.
--- params: not_before, not_after, date_order, excel_dates, max_field_chars, disruption_kinds
+-- cell: an h3_cell given is taken at $resolution (its parent; bad_h3_cell when it is not a
+-- valid cell or finer than that); otherwise H3 of lat/lon at $resolution, computed here.
+-- row_hash: content hash of each valid row as stored; row_hash_disruptions() is defined by ingest
+-- from the store's columns (pipelines.ingest.row_hash_sql, which rekey uses too) just before this runs.
+-- params: not_before, not_after, date_order, excel_dates, max_field_chars, disruption_kinds, resolution
 create or replace temp table stg_disruptions as
 with src as (
     select * from raw_disruptions
@@ -11,12 +15,12 @@ typed as (
     select
         _row,
         clean(activity_id) as activity_id,
-        norm_enum(kind) as kind,
+        norm_enum(kind, $disruption_kinds) as kind,
         parse_ts("start", $date_order, $excel_dates) as start_at,
         parse_ts("end", $date_order, $excel_dates) as end_at,
         try_cast(clean(lat) as double) as lat,
         try_cast(clean(lon) as double) as lon,
-        lower(clean(h3_cell)) as h3_cell,                  -- converted by the H3 step
+        lower(clean(h3_cell)) as h3_cell,                  -- converted in hexed
         cast(null as ubigint) as cell,
         clean(place_id) as place_id,
         coalesce(
@@ -49,8 +53,24 @@ typed as (
     from src
 ),
 
+hexed as (
+    select * replace (
+        case when reject is null and h3_cell is not null
+            then h3_cell_to_parent(h3_hex_to_cell(h3_cell), $resolution) end as cell)
+    from typed
+),
+
+checked as (
+    select * replace (
+        coalesce(reject, case when h3_cell is not null and cell is null
+                              then reject('bad_h3_cell', h3_cell) end) as reject)
+    from hexed
+),
+
 final as (
-    select * from typed
+    select * replace (coalesce(cell, h3_cell(case when reject is null then lat end, lon, $resolution)) as cell)
+    from checked
 )
 
-select * from final
+select *, case when reject is null then row_hash_disruptions(final) end as row_hash
+from final

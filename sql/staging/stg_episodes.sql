@@ -3,7 +3,10 @@
 -- person_ref / placement_ref are already pseudonymised in raw_episodes.
 -- An episode returned more than $max_episode_days after it began is an absurd_duration
 -- (almost always a mistyped year), not a real episode.
--- params: not_before, not_after, date_order, excel_dates, max_field_chars, max_episode_days, placement_types, risk_levels
+-- last_seen_cell / found_cell: H3 of each valid row's points at $resolution, computed here.
+-- row_hash: content hash of each valid row as stored; row_hash_episodes() is defined by ingest
+-- from the store's columns (pipelines.ingest.row_hash_sql, which rekey uses too) just before this runs.
+-- params: not_before, not_after, date_order, excel_dates, max_field_chars, max_episode_days, placement_types, risk_levels, resolution
 create or replace temp table stg_episodes as
 with src as (
     select * from raw_episodes
@@ -18,14 +21,12 @@ typed as (
         parse_ts(returned_at, $date_order, $excel_dates) as returned_at,
         parse_ts(reported_at, $date_order, $excel_dates) as reported_at,
         clean(placement_ref) as placement_key,
-        norm_enum(placement_type) as placement_type,
+        norm_enum(placement_type, $placement_types) as placement_type,
         try_cast(clean(last_seen_lat) as double) as last_seen_lat,
         try_cast(clean(last_seen_lon) as double) as last_seen_lon,
-        cast(null as ubigint) as last_seen_cell,           -- filled by the H3 step
         try_cast(clean(found_lat) as double) as found_lat,
         try_cast(clean(found_lon) as double) as found_lon,
-        cast(null as ubigint) as found_cell,
-        norm_enum(risk_level) as risk_level,
+        norm_enum(risk_level, $risk_levels) as risk_level,
         parse_bool(cse_concern) as cse_concern,
         parse_bool(rhi_completed) as rhi_completed,
         try_cast(clean(age_years) as integer) as age_years,
@@ -90,7 +91,15 @@ typed as (
 ),
 
 final as (
-    select * from typed
+    select
+        _row, episode_id, person_key, missing_from, returned_at, reported_at, placement_key, placement_type,
+        last_seen_lat, last_seen_lon,
+        h3_cell(case when reject is null then last_seen_lat end, last_seen_lon, $resolution) as last_seen_cell,
+        found_lat, found_lon,
+        h3_cell(case when reject is null then found_lat end, found_lon, $resolution) as found_cell,
+        risk_level, cse_concern, rhi_completed, age_years, gender, disability, first_nations, cald, lgbtqia, reject
+    from typed
 )
 
-select * from final
+select *, case when reject is null then row_hash_episodes(final) end as row_hash
+from final

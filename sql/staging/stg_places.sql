@@ -2,7 +2,10 @@
 -- which also derives lat/lon of a representative point and the WKT geometry).
 -- Grain: one row per feature/row. reject as in stg_reports. geometry_wkt has no length
 -- limit (a detailed polygon is legitimately long); every other field has max_field_chars.
--- params: max_field_chars, place_categories
+-- cell: H3 of each valid row at $resolution, computed here.
+-- row_hash: content hash of each valid row as stored; row_hash_places() is defined by ingest
+-- from the store's columns (pipelines.ingest.row_hash_sql, which rekey uses too) just before this runs.
+-- params: max_field_chars, place_categories, resolution
 create or replace temp table stg_places as
 with src as (
     select * from raw_places
@@ -13,10 +16,9 @@ typed as (
         _row,
         clean(place_id) as place_id,
         clean(name) as name,
-        norm_enum(category) as category,
+        norm_enum(category, $place_categories) as category,
         try_cast(clean(lat) as double) as lat,
         try_cast(clean(lon) as double) as lon,
-        cast(null as ubigint) as cell,                     -- filled by the H3 step
         coalesce(clean(geometry_wkt), 'POINT (' || clean(lon) || ' ' || clean(lat) || ')') as geometry_wkt,
         coalesce(
             too_long(place_id, 'place_id', $max_field_chars),
@@ -35,7 +37,12 @@ typed as (
 ),
 
 final as (
-    select * from typed
+    select
+        _row, place_id, name, category, lat, lon,
+        h3_cell(case when reject is null then lat end, lon, $resolution) as cell,
+        geometry_wkt, reject
+    from typed
 )
 
-select * from final
+select *, case when reject is null then row_hash_places(final) end as row_hash
+from final

@@ -1,10 +1,16 @@
--- Stage one file of location reports: trim, cast and validate every data row.
+-- Stage one file of location reports: trim, cast, validate and H3-index every data row.
 -- Grain: one row per data row of raw_reports (_row is 1-based, header excluded).
 -- reject is null for a valid row, else {r: reason code, d: offending value}; the
 -- first failing rule wins, in the order written below.
 -- person_ref is already pseudonymised in raw_reports (ingest does that first).
 -- Timestamps: see parse_ts / ts_problem (date order, Excel day numbers, 1970..now window).
--- params: not_before, not_after, date_order, excel_dates, max_field_chars, report_sources, report_kinds
+-- A Parquet file's typed columns (double lat/lon, timestamptz observed_at) are used as they
+-- are; the macros give them the outcome their text would (typeof() is folded at bind time).
+-- cell: H3 of each valid row at $resolution, computed here (one vectorised call per chunk)
+-- so the rows are written once; the study-area rule is applied by ingest afterwards.
+-- row_hash: content hash of each valid row as stored; row_hash_reports() is defined by ingest
+-- from the store's columns (pipelines.ingest.row_hash_sql, which rekey uses too) just before this runs.
+-- params: not_before, not_after, date_order, excel_dates, max_field_chars, report_sources, report_kinds, resolution
 create or replace temp table stg_reports as
 with src as (
     select * from raw_reports
@@ -15,11 +21,10 @@ typed as (
         _row,
         clean(report_id) as report_id,
         parse_ts(observed_at, $date_order, $excel_dates) as observed_at,
-        try_cast(clean(lat) as double) as lat,
-        try_cast(clean(lon) as double) as lon,
-        cast(null as ubigint) as cell,                     -- filled by the H3 step
-        norm_enum(source) as source,
-        norm_enum(kind) as kind,
+        case when typeof(lat) = 'DOUBLE' then try_cast(lat as double) else try_cast(clean(lat) as double) end as lat,
+        case when typeof(lon) = 'DOUBLE' then try_cast(lon as double) else try_cast(clean(lon) as double) end as lon,
+        norm_enum(source, $report_sources) as source,
+        norm_enum(kind, $report_kinds) as kind,
         clean(episode_id) as episode_id,
         clean(person_ref) as person_key,
         clean(grading) as grading,
@@ -34,9 +39,19 @@ typed as (
             too_long(person_ref, 'person_ref', $max_field_chars),
             too_long(grading, 'grading', $max_field_chars),
             case when clean(report_id) is null then reject('missing_required:report_id', null) end,
-            case when clean(observed_at) is null then reject('missing_required:observed_at', null) end,
-            case when clean(lat) is null then reject('missing_required:lat', null) end,
-            case when clean(lon) is null then reject('missing_required:lon', null) end,
+            case
+                when case when typeof(observed_at) = 'TIMESTAMP WITH TIME ZONE' then observed_at is null
+                          else clean(observed_at) is null end
+                    then reject('missing_required:observed_at', null)
+            end,
+            case
+                when case when typeof(lat) = 'DOUBLE' then lat is null else clean(lat) is null end
+                    then reject('missing_required:lat', null)
+            end,
+            case
+                when case when typeof(lon) = 'DOUBLE' then lon is null else clean(lon) is null end
+                    then reject('missing_required:lon', null)
+            end,
             ts_problem(observed_at, 'observed_at', $not_before, $not_after, $date_order, $excel_dates),
             coord_problem(lat, lon, ''),
             enum_problem(source, $report_sources, 'source'),
@@ -46,7 +61,12 @@ typed as (
 ),
 
 final as (
-    select * from typed
+    select
+        _row, report_id, observed_at, lat, lon,
+        h3_cell(case when reject is null then lat end, lon, $resolution) as cell,
+        source, kind, episode_id, person_key, grading, reject
+    from typed
 )
 
-select * from final
+select *, case when reject is null then row_hash_reports(final) end as row_hash
+from final
