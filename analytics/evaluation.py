@@ -570,7 +570,11 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
             notes.append(f"Negative-binomial fit failed ({type(exc).__name__}); Poisson kept.")
     params, cov = np.asarray(res.params), np.asarray(res.cov_params())
     if not slope_change:
-        b, se = float(params[j]), float(math.sqrt(cov[j, j]))
+        b, se = float(params[j]), float(math.sqrt(max(cov[j, j], 0.0)))
+        if _separated(b, se, z_a):
+            notes.append(_SEPARATED_NOTE)
+            return ITSResult(math.nan, math.nan, math.nan, math.nan, fam, alpha_nb, disp, harmonics, slope_change,
+                             tuple(np.asarray(res.fittedvalues)), (), tuple(notes))
         rel, lo, hi = math.expm1(b), math.expm1(b - z_a * se), math.expm1(b + z_a * se)
         p = float(2 * stats.norm.sf(abs(b / se)))
     else:
@@ -580,7 +584,11 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
         m = float(g.mean())
         grad = np.array([g.mean(), (g * s).mean()]) / m
         v = float(grad @ cov[j:j + 2, j:j + 2] @ grad)
-        lm, se = math.log(m), math.sqrt(v)
+        lm, se = math.log(m) if m > 0 else -math.inf, math.sqrt(max(v, 0.0))
+        if _separated(lm, se, z_a):
+            notes.append(_SEPARATED_NOTE)
+            return ITSResult(math.nan, math.nan, math.nan, math.nan, fam, alpha_nb, disp, harmonics, slope_change,
+                             tuple(np.asarray(res.fittedvalues)), (), tuple(notes))
         rel, lo, hi = m - 1, math.expm1(lm - z_a * se), math.expm1(lm + z_a * se)
         p = float(2 * stats.norm.sf(abs(lm / se)))
     fitted = np.asarray(res.fittedvalues)
@@ -589,6 +597,18 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
     counterfactual = np.exp(X0 @ params + (offset if offset is not None else 0.0))
     return ITSResult(rel, lo, hi, p, fam, alpha_nb, disp, harmonics, slope_change, tuple(fitted),
                      tuple(counterfactual), tuple(notes))
+
+
+#: |log rate ratio| (or its CI bound) beyond this (a ratio of ~5e8) means the GLM is separated:
+#: a period with (almost) no events, so the coefficient runs off and no effect is estimable.
+_MAX_LOG_EFFECT = 20.0
+_SEPARATED_NOTE = ("No ITS effect estimated: the fit is separated (too few events before or after the "
+                   "start for a finite rate ratio); use a broader outcome or a longer period.")
+
+
+def _separated(log_effect: float, se: float, z: float) -> bool:
+    """True when a log rate ratio or its CI is non-finite or beyond :data:`_MAX_LOG_EFFECT`."""
+    return not (math.isfinite(log_effect) and math.isfinite(se)) or abs(log_effect) + z * se > _MAX_LOG_EFFECT
 
 
 # ----------------------------------------------------------------------------------------- synthetic control

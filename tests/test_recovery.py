@@ -16,8 +16,8 @@ from benchmarks import recovery
 from pipelines.hotspots_run import HotspotParams
 
 # Measured on the sample (seed 7, 199 replicates): S3 consecutive_hot at onset+2, S4 new_hot
-# at onset+2; 40 flagged cell-weeks over the 8 detection weeks, 38 in/next to a planted site
-# (0.95). Before the emerging evidence rule and the repeat-missing label, recall was 1/2 and
+# at onset+2; 42 flagged cell-weeks over the 8 detection weeks, 39 in/next to a planted site
+# (0.93). Before the emerging evidence rule and the repeat-missing label, recall was 1/2 and
 # precision 0.385 here.
 
 

@@ -131,6 +131,17 @@ def test_its_recovers_a_planted_step():
     assert len(r.counterfactual) == 120
 
 
+@pytest.mark.parametrize("slope_change", [False, True])
+def test_its_with_no_events_after_the_start_says_so_instead_of_overflowing(slope_change):
+    # a sparse outcome: a few events before, none after -> the GLM is separated (coefficient -> -inf)
+    y = np.zeros(60, dtype=int)
+    y[[3, 11, 19, 30, 41]] = 1
+    post = np.arange(60) >= 45
+    r = its_glm(y, post, harmonics=0, slope_change=slope_change)
+    assert math.isnan(r.relative_effect) and math.isnan(r.ci_low) and math.isnan(r.p)
+    assert any("separated" in n for n in r.notes)
+
+
 def test_simplex_weights_recover_a_convex_combination():
     rng = np.random.default_rng(5)
     x0 = rng.random((12, 4))
