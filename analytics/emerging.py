@@ -362,12 +362,11 @@ def rise_evidence(counts: np.ndarray, neighbourhood: np.ndarray, recent: np.ndar
     return x, own, np.minimum(p, 1.0)
 
 
-def _rise_check(hot: np.ndarray, many: np.ndarray, up: np.ndarray, run: np.ndarray, c: np.ndarray,
+def _rise_check(candidate: np.ndarray, many: np.ndarray, run: np.ndarray, c: np.ndarray,
                 nb: np.ndarray, params: EmergingParams) -> dict:
-    """Evidence for a rise for the cells whose Gi* classes say new / consecutive / intensifying hot."""
-    n, t = hot.shape
-    count = hot.sum(axis=1)
-    candidate = hot[:, -1] & (((count == run) & ~many) | (many & up))
+    """Evidence for a rise for the ``candidate`` cells (Gi* classes say new / consecutive /
+    intensifying hot): over the hot run, or the later half of the period when hot in ``many`` weeks."""
+    n, t = c.shape
     recent = np.where(many, t - t // 2, run)
     events, cell_events, p = np.zeros(n), np.zeros(n), np.ones(n)
     idx = np.flatnonzero(candidate)
@@ -400,29 +399,29 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, para
     need_earlier = _weeks_needed(params.hot_share, t - 1)
 
     out: dict[str, np.ndarray] = {}
-    runs = {}
+    runs, manys = {}, {}
     for side, mine, other, intens, dimin in (("hot", hot, cold, up, down), ("cold", cold, hot, down, up)):
         count = mine.sum(axis=1)
         final = mine[:, -1]
         run = _trailing_run(mine)
         many = count >= need_all
         other_before = other[:, :-1].any(axis=1)
-        runs[side] = run
+        runs[side], manys[side] = run, many
         out[f"new_{side}"] = final & (count == 1)
         out[f"consecutive_{side}"] = final & (run >= params.min_run) & (count == run) & ~many
         out[f"intensifying_{side}"] = final & many & intens
-        if side == "hot":
-            out["final_many_up"] = final & many & intens
         out[f"persistent_{side}"] = final & many & ~significant
         out[f"diminishing_{side}"] = final & many & dimin
         out[f"sporadic_{side}"] = final & ~many & ~other.any(axis=1)
         out[f"oscillating_{side}"] = final & ~many & other_before
         out[f"historical_{side}"] = ~final & ((count - final) >= need_earlier)
-    rise = _rise_check(hot, hot.sum(axis=1) >= need_all, up, runs["hot"], c, nb, params)
-    unconfirmed = ~rise["_rise_ok"]
-    for name in ("new_hot", "consecutive_hot", "intensifying_hot"):
+    rising = ("new_hot", "consecutive_hot", "intensifying_hot")
+    candidate = np.logical_or.reduce([out[name] for name in rising])
+    rise = _rise_check(candidate, manys["hot"], runs["hot"], c, nb, params)
+    unconfirmed_up = out["intensifying_hot"] & ~rise["_rise_ok"]
+    for name in rising:
         out[name] = out[name] & rise["_rise_ok"]
-    out["persistent_hot"] = out["persistent_hot"] | (out["final_many_up"] & unconfirmed)
+    out["persistent_hot"] = out["persistent_hot"] | unconfirmed_up
     preds = {name: out[name] for name in CATEGORY_PRECEDENCE}
     preds.update(
         _hot_weeks=hot.sum(axis=1),
@@ -456,11 +455,15 @@ def _fmt_p(p: float) -> str:
     return f"p = {p:.2f}"
 
 
+def _n(count: int, word: str) -> str:
+    """'1 week', '3 weeks'."""
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
 def _rise_text(ev: tuple) -> str:
     """'12 reports nearby in the last 3 weeks (12 in the cell), rise p < 0.001'."""
     _, _, weeks, events, cell_events, p = ev
-    return (f"{events} report{'s' if events != 1 else ''} nearby in the last {weeks} week{'s' if weeks != 1 else ''} "
-            f"({cell_events} in the cell), rise {_fmt_p(p)}")
+    return f"{_n(events, 'report')} nearby in the last {_n(weeks, 'week')} ({cell_events} in the cell), rise {_fmt_p(p)}"
 
 
 def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: float, final: int,
@@ -468,7 +471,7 @@ def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: 
     side, opp = ("hot", "cold") if cat.endswith("_hot") else ("cold", "hot")
     mine, other = (hot_w, cold_w) if side == "hot" else (cold_w, hot_w)
     pattern = cat.rsplit("_", 1)[0]
-    other_txt = f"; {opp} in {other} earlier week{'s' if other != 1 else ''}" if other else ""
+    other_txt = f"; {opp} in {_n(other, 'earlier week')}" if other else ""
     if pattern == "new":
         head = f"{side} in the final week for the first time (1 of {t} weeks){other_txt}"
     elif pattern == "consecutive":
@@ -482,7 +485,7 @@ def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: 
     elif pattern == "sporadic":
         head = f"{side} in the final week and on and off before ({mine} of {t} weeks), never {opp}"
     elif pattern == "oscillating":
-        head = f"{side} in the final week ({mine} of {t} weeks); {opp} in {other} earlier week{'s' if other != 1 else ''}"
+        head = f"{side} in the final week ({mine} of {t} weeks){other_txt}"
     elif pattern == "historical":
         head = f"not {side} in the final week; {side} in {mine} of {t - 1} earlier weeks"
     else:
@@ -495,8 +498,7 @@ def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: 
             head += f"; trend up but no confirmed rise ({_rise_text(rise)})"
         else:
             head = (f"{side} in the final week ({mine} of {t} weeks, the last {run} in a row), first time, "
-                    f"but no confirmed rise ({_rise_text(rise)})"
-                    + (f"; {opp} in {other} earlier week{'s' if other != 1 else ''}" if other else ""))
+                    f"but no confirmed rise ({_rise_text(rise)}){other_txt}")
     text = f"{head}; trend {tau:+.2f}, {_fmt_p(p)}{' (Hamed-Rao)' if hr else ''}"
     if ignored:
         text += f"; cold weeks ignored ({zero_share:.0%} of weeks without events)"

@@ -570,13 +570,7 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
             notes.append(f"Negative-binomial fit failed ({type(exc).__name__}); Poisson kept.")
     params, cov = np.asarray(res.params), np.asarray(res.cov_params())
     if not slope_change:
-        b, se = float(params[j]), float(math.sqrt(max(cov[j, j], 0.0)))
-        if _separated(b, se, z_a):
-            notes.append(_SEPARATED_NOTE)
-            return ITSResult(math.nan, math.nan, math.nan, math.nan, fam, alpha_nb, disp, harmonics, slope_change,
-                             tuple(np.asarray(res.fittedvalues)), (), tuple(notes))
-        rel, lo, hi = math.expm1(b), math.expm1(b - z_a * se), math.expm1(b + z_a * se)
-        p = float(2 * stats.norm.sf(abs(b / se)))
+        log_effect, se = float(params[j]), math.sqrt(max(cov[j, j], 0.0))
     else:
         # mean relative change over post weeks: log of mean exp(b2 + b3 s), delta method
         s = X[post, j + 1]
@@ -584,13 +578,13 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
         m = float(g.mean())
         grad = np.array([g.mean(), (g * s).mean()]) / m
         v = float(grad @ cov[j:j + 2, j:j + 2] @ grad)
-        lm, se = math.log(m) if m > 0 else -math.inf, math.sqrt(max(v, 0.0))
-        if _separated(lm, se, z_a):
-            notes.append(_SEPARATED_NOTE)
-            return ITSResult(math.nan, math.nan, math.nan, math.nan, fam, alpha_nb, disp, harmonics, slope_change,
-                             tuple(np.asarray(res.fittedvalues)), (), tuple(notes))
-        rel, lo, hi = m - 1, math.expm1(lm - z_a * se), math.expm1(lm + z_a * se)
-        p = float(2 * stats.norm.sf(abs(lm / se)))
+        log_effect, se = (math.log(m) if m > 0 else -math.inf), math.sqrt(max(v, 0.0))
+    if _separated(log_effect, se, z_a):
+        notes.append(_SEPARATED_NOTE)
+        return ITSResult(math.nan, math.nan, math.nan, math.nan, fam, alpha_nb, disp, harmonics, slope_change,
+                         tuple(np.asarray(res.fittedvalues)), (), tuple(notes))
+    rel, lo, hi = math.expm1(log_effect), math.expm1(log_effect - z_a * se), math.expm1(log_effect + z_a * se)
+    p = float(2 * stats.norm.sf(abs(log_effect / se)))
     fitted = np.asarray(res.fittedvalues)
     X0 = X.copy()
     X0[:, j:] = 0.0

@@ -35,7 +35,7 @@ DEFAULT_TIMEZONE = "Australia/Sydney"
 _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 #: Macros in dependency order (each file is one ``create temp macro``).
 _MACROS = (
-    "clean", "reject", "norm_enum", "parse_bool", "bool_problem", "dmy_like", "excel_like", "parse_ts",
+    "clean", "blank", "as_double", "reject", "norm_enum", "parse_bool", "bool_problem", "dmy_like", "excel_like", "parse_ts",
     "too_long", "ts_problem", "coord_problem", "enum_problem", "iso_week", "iso_week_label",
 )
 

@@ -9,8 +9,7 @@
 -- A typed timestamptz (Parquet) is empty only when null; its text is made only for a detail.
 create or replace temp macro ts_problem(raw, col, not_before, not_after, date_order, excel_dates) as
     case
-        when case when typeof(raw) = 'TIMESTAMP WITH TIME ZONE' then raw is null else clean(raw) is null end
-            then null
+        when blank(raw) then null
         when dmy_like(raw) and date_order not in ('dmy', 'mdy')
                 and (parse_ts(raw, 'dmy', false) is not null or parse_ts(raw, 'mdy', false) is not null)
             then reject('ambiguous_date',

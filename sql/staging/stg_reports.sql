@@ -21,8 +21,8 @@ typed as (
         _row,
         clean(report_id) as report_id,
         parse_ts(observed_at, $date_order, $excel_dates) as observed_at,
-        case when typeof(lat) = 'DOUBLE' then try_cast(lat as double) else try_cast(clean(lat) as double) end as lat,
-        case when typeof(lon) = 'DOUBLE' then try_cast(lon as double) else try_cast(clean(lon) as double) end as lon,
+        as_double(lat) as lat,
+        as_double(lon) as lon,
         norm_enum(source, $report_sources) as source,
         norm_enum(kind, $report_kinds) as kind,
         clean(episode_id) as episode_id,
@@ -39,19 +39,9 @@ typed as (
             too_long(person_ref, 'person_ref', $max_field_chars),
             too_long(grading, 'grading', $max_field_chars),
             case when clean(report_id) is null then reject('missing_required:report_id', null) end,
-            case
-                when case when typeof(observed_at) = 'TIMESTAMP WITH TIME ZONE' then observed_at is null
-                          else clean(observed_at) is null end
-                    then reject('missing_required:observed_at', null)
-            end,
-            case
-                when case when typeof(lat) = 'DOUBLE' then lat is null else clean(lat) is null end
-                    then reject('missing_required:lat', null)
-            end,
-            case
-                when case when typeof(lon) = 'DOUBLE' then lon is null else clean(lon) is null end
-                    then reject('missing_required:lon', null)
-            end,
+            case when blank(observed_at) then reject('missing_required:observed_at', null) end,
+            case when blank(lat) then reject('missing_required:lat', null) end,
+            case when blank(lon) then reject('missing_required:lon', null) end,
             ts_problem(observed_at, 'observed_at', $not_before, $not_after, $date_order, $excel_dates),
             coord_problem(lat, lon, ''),
             enum_problem(source, $report_sources, 'source'),
