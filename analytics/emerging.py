@@ -47,7 +47,8 @@ with each hot category directly before its cold mirror. Why this order:
    the time but not this week. We call that cell *historical*: no category
    claims a place is currently hot when it was not hot this week. So
    *persistent* here requires the final week, like *intensifying* and
-   *diminishing*.
+   *diminishing* (with ``share_class``, on the week's own test; see
+   "Counting the 90 % share").
 2. **New and consecutive before oscillating and sporadic.** A cell that was
    significantly cold once long ago and is hot for the first time in the final
    week satisfies both *new* and *oscillating*. sfdep (R) calls it
@@ -91,6 +92,32 @@ was cold before) and an unconfirmed *intensifying* cell becomes *persistent*;
 the reason says what the evidence was. Cold categories keep the ArcGIS rules.
 ``EmergingParams.arcgis()`` switches the evidence off (pure ArcGIS Pro rules).
 
+Counting the 90 % share. ArcGIS counts the share on the same significant
+bins as the map. With a false-discovery correction over the whole cube (the
+default here, as METHODS §2), that asks a place to pass a strict test in 24
+of 26 weeks in a row, and a venue with 3-4 reports every week fails often:
+the Poisson draws give it one or two quiet fortnights and the corrected
+threshold is far below 0.05 (on a SYNTHETIC grid of sites at a steady 4
+reports a week, 14 % came out persistent or intensifying this way and 88 %
+counting each week's own test; tests/analytics/test_emerging_share.py). The
+correction is for maps of single bins; the share rules make one decision per
+*cell*, and the share itself is the error control: a cell with no hot spot
+passes its own week's test with probability at most 0.05 (class 2), so it
+reaches 24 of 26 weeks with probability about 2e-29 for independent weeks,
+and below 1e-14 even if each pair of weeks sharing a neighbourhood (time
+step 1) were perfectly dependent (tested on null grids: no cell gets a share
+category). So when ``share_class`` (each bin's own test,
+``GiStarResult.uncorrected_class``) is passed, *intensifying*, *persistent*,
+*diminishing* and *historical* count weeks hot on it, the final week
+included (their "including the final week" and historical's "not hot in the
+final week" use the same test, so a place hot on its own test 26 weeks out
+of 26 is persistent even in a week when the cube-wide correction leaves its
+map class at 0 or 1), while *new*, *consecutive*, *sporadic* and
+*oscillating* ("hot in the final week", "never hot before", runs) stay on
+the corrected classes the map shows. The reason gives both counts when they
+differ. Without ``share_class`` the share counts ``gi_class`` (ArcGIS;
+``hotspots hotspots --share-basis fdr``).
+
 The MK trend is "significant" when ``mk.p < params.alpha``, direction the sign
 of ``mk.s``; ``mk.trend`` (computed at the MK call's own alpha) is not used.
 """
@@ -119,6 +146,9 @@ PATTERNS = (
     "historical",
 )
 
+SHARE_PATTERNS = frozenset({"intensifying", "persistent", "diminishing", "historical"})
+"""Patterns decided by the share of weeks hot (or cold), counted on ``share_class`` when given."""
+
 CATEGORY_PRECEDENCE: tuple[str, ...] = tuple(f"{p}_{side}" for p in PATTERNS for side in ("hot", "cold"))
 """Categories in the order they are tested; the first match wins, else ``no_pattern``."""
 
@@ -136,15 +166,18 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
         "hot in less than 90 % of weeks, with a confirmed rise in reports."
     ),
     "intensifying_hot": (
-        "Hot spot in at least 90 % of weeks including the final week, and the clustering is getting "
+        "Hot spot in at least 90 % of weeks including the final week (each week's own test), and the clustering "
+        "is getting "
         "significantly stronger, confirmed by more reports in the later half of the period."
     ),
     "persistent_hot": (
-        "Hot spot in at least 90 % of weeks including the final week, with no significant change in intensity "
+        "Hot spot in at least 90 % of weeks including the final week (each week's own test), with no significant "
+        "change in intensity "
         "(or an upward trend the reports do not confirm)."
     ),
     "diminishing_hot": (
-        "Hot spot in at least 90 % of weeks including the final week, but the clustering is getting "
+        "Hot spot in at least 90 % of weeks including the final week (each week's own test), but the clustering "
+        "is getting "
         "significantly weaker."
     ),
     "sporadic_hot": (
@@ -156,7 +189,8 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
         "(less than 90 % of weeks hot)."
     ),
     "historical_hot": (
-        "Not a hot spot in the final week, but a hot spot in at least 90 % of the earlier weeks."
+        "Not a hot spot in the final week, but a hot spot in at least 90 % of the earlier weeks (each week's own "
+        "test)."
     ),
     "new_cold": "Significant cold spot (fewer events than the area's rate) in the final week for the first time.",
     "consecutive_cold": (
@@ -281,9 +315,7 @@ def _validate(gi_class, mk: MKResult, counts, params: EmergingParams, spatial=No
     g = np.asarray(gi_class)
     if g.ndim != 2:
         raise InvalidInputError(f"gi_class must be 2-D (n_cells, n_weeks); received shape {g.shape}.")
-    if g.size and (not np.all(np.isfinite(g)) or not np.all(g == np.round(g)) or g.min() < -3 or g.max() > 3):
-        raise InvalidInputError("gi_class must hold whole numbers from -3 to 3 (GiStarResult.gi_class).")
-    g = g.astype(np.int8)
+    g = _as_classes(g, "gi_class", "GiStarResult.gi_class")
     n, t = g.shape
     if t < params.min_weeks:
         raise InvalidInputError(
@@ -309,8 +341,25 @@ def _validate(gi_class, mk: MKResult, counts, params: EmergingParams, spatial=No
     return g, c, np.asarray(spatial @ c, dtype=np.float64)
 
 
+def _validate_share(share_class, g: np.ndarray) -> np.ndarray | None:
+    """``share_class`` as int8 of ``gi_class``'s shape, or None."""
+    if share_class is None:
+        return None
+    a = np.asarray(share_class)
+    if a.shape != g.shape:
+        raise InvalidInputError(f"share_class has shape {a.shape}; gi_class has {g.shape}. Pass the same cube.")
+    return _as_classes(a, "share_class", "GiStarResult.uncorrected_class")
+
+
+def _as_classes(a: np.ndarray, name: str, source: str) -> np.ndarray:
+    """Gi* classes as int8, refusing anything but whole numbers -3..3."""
+    if a.size and (not np.all(np.isfinite(a)) or not np.all(a == np.round(a)) or a.min() < -3 or a.max() > 3):
+        raise InvalidInputError(f"{name} must hold whole numbers from -3 to 3 ({source}).")
+    return a.astype(np.int8)
+
+
 def emerging_predicates(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams(),
-                        spatial=None) -> dict:
+                        spatial=None, share_class=None) -> dict:
     """Every category's rule as a boolean mask, before precedence is applied.
 
     Parameters
@@ -328,7 +377,7 @@ def emerging_predicates(gi_class, mk: MKResult, counts, params: EmergingParams =
         precedence resolves them in :func:`classify_emerging`.
     """
     g, c, nb = _validate(gi_class, mk, counts, params, spatial)
-    return _predicates(g, mk, c, nb, params)
+    return _predicates(g, mk, c, nb, params, _validate_share(share_class, g))
 
 
 def rise_evidence(counts: np.ndarray, neighbourhood: np.ndarray, recent: np.ndarray,
@@ -382,13 +431,19 @@ def _rise_check(candidate: np.ndarray, many: np.ndarray, run: np.ndarray, c: np.
             "_rise_cell_events": cell_events, "_rise_p": p}
 
 
-def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, params: EmergingParams) -> dict:
+def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, params: EmergingParams,
+                share: np.ndarray | None = None) -> dict:
     n, t = g.shape
     hot = g >= params.min_class
     cold_raw = g <= -params.min_class
     zero_share = (c == 0).mean(axis=1)
     cold_ignored = (zero_share >= params.mostly_zero_share - 1e-12) & cold_raw.any(axis=1)
     cold = cold_raw & ~cold_ignored[:, None]
+    # Weeks counted toward the 90 % share: the same bins, or the uncorrected tests (module docstring).
+    share_hot, share_cold = hot, cold
+    if share is not None:
+        share_hot = hot | (share >= params.min_class)
+        share_cold = cold | ((share <= -params.min_class) & ~cold_ignored[:, None])
 
     p = np.asarray(mk.p, dtype=np.float64)
     s = np.asarray(mk.s, dtype=np.float64)
@@ -399,22 +454,27 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, para
     need_earlier = _weeks_needed(params.hot_share, t - 1)
 
     out: dict[str, np.ndarray] = {}
-    runs, manys = {}, {}
-    for side, mine, other, intens, dimin in (("hot", hot, cold, up, down), ("cold", cold, hot, down, up)):
+    runs, manys, shares = {}, {}, {}
+    for side, mine, other, in_share, intens, dimin in (("hot", hot, cold, share_hot, up, down),
+                                                       ("cold", cold, hot, share_cold, down, up)):
         count = mine.sum(axis=1)
         final = mine[:, -1]
         run = _trailing_run(mine)
-        many = count >= need_all
+        shared = in_share.sum(axis=1)
+        many = shared >= need_all
         other_before = other[:, :-1].any(axis=1)
         runs[side], manys[side] = run, many
         out[f"new_{side}"] = final & (count == 1)
         out[f"consecutive_{side}"] = final & (run >= params.min_run) & (count == run) & ~many
-        out[f"intensifying_{side}"] = final & many & intens
-        out[f"persistent_{side}"] = final & many & ~significant
-        out[f"diminishing_{side}"] = final & many & dimin
+        share_final = in_share[:, -1]  # the share rules' "including the final week", on the share's basis
+        out[f"intensifying_{side}"] = share_final & many & intens
+        out[f"persistent_{side}"] = share_final & many & ~significant
+        out[f"diminishing_{side}"] = share_final & many & dimin
         out[f"sporadic_{side}"] = final & ~many & ~other.any(axis=1)
         out[f"oscillating_{side}"] = final & ~many & other_before
-        out[f"historical_{side}"] = ~final & ((count - final) >= need_earlier)
+        earlier = shared - share_final
+        out[f"historical_{side}"] = ~share_final & (earlier >= need_earlier)
+        shares[side], shares[f"{side}_earlier"] = shared, earlier
     rising = ("new_hot", "consecutive_hot", "intensifying_hot")
     candidate = np.logical_or.reduce([out[name] for name in rising])
     rise = _rise_check(candidate, manys["hot"], runs["hot"], c, nb, params)
@@ -425,6 +485,10 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, para
     preds = {name: out[name] for name in CATEGORY_PRECEDENCE}
     preds.update(
         _hot_weeks=hot.sum(axis=1),
+        _share_hot_weeks=shares["hot"],
+        _share_cold_weeks=shares["cold"],
+        _share_hot_earlier=shares["hot_earlier"],
+        _share_cold_earlier=shares["cold_earlier"],
         _cold_weeks=cold_raw.sum(axis=1),
         _cold_used=cold.sum(axis=1),
         _cold_ignored=cold_ignored,
@@ -467,10 +531,13 @@ def _rise_text(ev: tuple) -> str:
 
 
 def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: float, final: int,
-            ignored: bool, zero_share: float, hr: bool, rise: tuple | None = None) -> str:
+            ignored: bool, zero_share: float, hr: bool, rise: tuple | None = None, shared: int | None = None) -> str:
     side, opp = ("hot", "cold") if cat.endswith("_hot") else ("cold", "hot")
     mine, other = (hot_w, cold_w) if side == "hot" else (cold_w, hot_w)
     pattern = cat.rsplit("_", 1)[0]
+    if pattern in SHARE_PATTERNS and shared is not None:
+        if shared != mine:  # counted on each week's own test (module docstring)
+            mine = f"{shared} (each week's own test; {mine} after the false-discovery correction)"
     other_txt = f"; {opp} in {_n(other, 'earlier week')}" if other else ""
     if pattern == "new":
         head = f"{side} in the final week for the first time (1 of {t} weeks){other_txt}"
@@ -506,7 +573,7 @@ def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: 
 
 
 def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = EmergingParams(),
-                      spatial=None) -> pd.DataFrame:
+                      spatial=None, share_class=None) -> pd.DataFrame:
     """Emerging hot spot category and a one-line reason for every cell.
 
     Parameters
@@ -521,6 +588,13 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
     spatial : scipy.sparse matrix (n_cells, n_cells), optional
         The Gi* spatial neighbour matrix (``grid.neighbour_matrix``), whose
         neighbourhood counts the rise evidence uses; the cell alone if None.
+    share_class : array_like of int, shape (n_cells, n_weeks), optional
+        Classes from each bin's own test, before the false-discovery
+        correction (``GiStarResult.uncorrected_class``). When given, the
+        "at least 90 % of weeks" share of *intensifying*, *persistent*,
+        *diminishing* and *historical* counts these weeks (module docstring,
+        "Counting the 90 % share"); when None the share counts ``gi_class``
+        (ArcGIS Pro).
 
     Returns
     -------
@@ -528,8 +602,10 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
         One row per cell (same order) with ``category`` (one of
         :data:`CATEGORIES`), ``reason``, ``hot_weeks``, ``cold_weeks`` (raw
         significant-cold weeks), ``cold_ignored`` (mostly-zero rule applied),
-        ``final_class``, ``trend_tau``, ``trend_p``, and the rise evidence
-        ``rise_weeks``, ``rise_events``, ``rise_p`` (0 / 0 / 1 where not checked).
+        ``final_class``, ``trend_tau``, ``trend_p``, the rise evidence
+        ``rise_weeks``, ``rise_events``, ``rise_p`` (0 / 0 / 1 where not checked),
+        and ``share_hot_weeks`` (hot weeks counted toward the 90 % share:
+        ``hot_weeks`` unless ``share_class`` is given).
 
     Notes
     -----
@@ -557,8 +633,9 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
     ['sporadic_hot', 'sporadic_hot', 'no_pattern']
     """
     g, c, nb = _validate(gi_class, mk, counts, params, spatial)
+    share = _validate_share(share_class, g)
     n, t = g.shape
-    pred = _predicates(g, mk, c, nb, params)
+    pred = _predicates(g, mk, c, nb, params, share)
     names = list(CATEGORY_PRECEDENCE)
     category = np.select([pred[k] for k in names], names, default="no_pattern") if n else np.array([], dtype=object)
     hot_w, cold_w, cold_used = pred["_hot_weeks"], pred["_cold_weeks"], pred["_cold_used"]
@@ -575,9 +652,13 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
                                          pred["_rise_events"].tolist(), pred["_rise_cell_events"].tolist(),
                                          pred["_rise_p"].tolist())
     ]
+    is_hot = np.char.endswith(category.astype(str), "_hot") if n else np.zeros(0, dtype=bool)
+    is_hist = np.char.startswith(category.astype(str), "historical") if n else np.zeros(0, dtype=bool)
+    shared = np.where(is_hot, np.where(is_hist, pred["_share_hot_earlier"], pred["_share_hot_weeks"]),
+                      np.where(is_hist, pred["_share_cold_earlier"], pred["_share_cold_weeks"]))
     reasons = [
-        _reason(cat, t, hw, cu, rh if cat.endswith("_hot") else rc, ta, pv, fi, ig, zs, hr, ev)
-        for cat, hw, cu, rh, rc, ta, pv, fi, ig, zs, ev in zip(
+        _reason(cat, t, hw, cu, rh if cat.endswith("_hot") else rc, ta, pv, fi, ig, zs, hr, ev, sh)
+        for cat, hw, cu, rh, rc, ta, pv, fi, ig, zs, ev, sh in zip(
             cats,
             hot_w.astype(np.int64).tolist(),
             cold_used.astype(np.int64).tolist(),
@@ -589,6 +670,7 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
             pred["_cold_ignored"].astype(bool).tolist(),
             np.asarray(pred["_zero_share"], dtype=np.float64).tolist(),
             rise,
+            shared.astype(np.int64).tolist(),
         )
     ]
     return pd.DataFrame(
@@ -604,5 +686,6 @@ def classify_emerging(gi_class, mk: MKResult, counts, params: EmergingParams = E
             "rise_weeks": np.where(checked, pred["_rise_weeks"], 0).astype(np.int64),
             "rise_events": np.where(checked, pred["_rise_events"], 0).astype(np.int64),
             "rise_p": np.where(checked, pred["_rise_p"], 1.0),
+            "share_hot_weeks": np.asarray(pred["_share_hot_weeks"]).astype(np.int64),
         }
     )

@@ -102,6 +102,15 @@ class GiStarResult:
     n_bins: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def uncorrected_class(self) -> np.ndarray:
+        """-3..3 classes from each bin's own two-sided ``p``, before the false-discovery correction.
+
+        Not a map of significant bins (that is ``gi_class``); the emerging hot spot
+        rules count the "90 % of weeks" share on it (``analytics.emerging``).
+        """
+        return _classes(self.p_hot, self.p_cold, self.p, self.alpha_levels)
+
 
 # --------------------------------------------------------------------------- #
 # validation                                                                   #

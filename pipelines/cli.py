@@ -293,6 +293,10 @@ def hotspots(
     k: int = typer.Option(1, "--k", help="Gi* neighbourhood: H3 rings around each cell."),
     p_method: str = typer.Option("poisson", "--p-method", help="poisson (calibrated, default) | negbin | normal"),
     fdr: str = typer.Option("cube", "--fdr", help="Benjamini-Hochberg over the cube | week | none"),
+    share_basis: str = typer.Option(
+        "uncorrected", "--share-basis",
+        help="Weeks counted toward the '90 % of weeks' rules: uncorrected (each week's own test; default) | "
+             "fdr (the corrected classes, as ArcGIS Pro)."),
     measure: str = typer.Option("reports", "--measure", help="Cube count analysed: reports | found_episodes | reports_sighting | ..."),
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the space-time scan."),
     seed: int = typer.Option(0, "--seed", help="Seed of the scan's Monte Carlo."),
@@ -306,7 +310,8 @@ def hotspots(
     from pipelines import store
     from pipelines.hotspots_run import HotspotParams, run_hotspots
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
-                           p_method=p_method, fdr=fdr, measure=measure, scan_replicates=replicates, seed=seed)
+                           p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
+                           scan_replicates=replicates, seed=seed)
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
         with _reader(db) as st:

@@ -40,6 +40,9 @@ from pipelines import cube as cube_mod
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
+#: What the emerging rules' 90 % share counts (``--share-basis``).
+SHARE_BASES = ("uncorrected", "fdr")
+
 #: Cube columns that can be analysed (``--measure``).
 MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
 
@@ -57,6 +60,10 @@ class HotspotParams:
     p_method: str = "poisson"
     fdr: str = "cube"
     trend_method: str = "original"
+    # Weeks counted toward the emerging rules' "90 % of weeks": each bin's own test ("uncorrected": the
+    # share is one decision per cell, so the share itself is the error control) or the FDR classes ("fdr",
+    # ArcGIS Pro). See analytics.emerging, "Counting the 90 % share".
+    share_basis: str = "uncorrected"
     # Scan zones: rings 0..1 (the Gi* neighbourhood, ~350 m across at res 9). Rings 0..2 gave the same
     # recall on SYNTHETIC cities but flagged the empty outer ring around clusters (precision 0.73 vs 0.87).
     scan_radius: int = 1
@@ -85,6 +92,8 @@ class HotspotParams:
             problems.append("time_step and k must be >= 0")
         if self.scan_replicates < 0:
             problems.append("scan_replicates must be >= 0")
+        if self.share_basis not in SHARE_BASES:
+            problems.append(f"share_basis must be one of {', '.join(SHARE_BASES)}; received {self.share_basis!r}")
         if self.scan_min_sources < 1:
             problems.append(f"scan_min_sources must be >= 1; received {self.scan_min_sources}")
         if problems:
@@ -255,7 +264,8 @@ def analyse_statistics(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarr
                      params.p_method, params.fdr)
     with timer.step("trend_and_categories"):
         mk = mann_kendall(gi.z, method=params.trend_method)
-        emerging = classify_emerging(gi.gi_class, mk, counts, EmergingParams(), spatial=spatial)
+        share = gi.uncorrected_class if params.share_basis == "uncorrected" else None
+        emerging = classify_emerging(gi.gi_class, mk, counts, EmergingParams(), spatial=spatial, share_class=share)
     return CubeAnalysis(gi, mk, emerging, pd.DataFrame())
 
 
@@ -362,6 +372,7 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "expected": gi.expected[:, -1],
         "category": emerging["category"].to_numpy(), "reason": emerging["reason"].to_numpy(),
         "mk_tau": mk.tau, "mk_p": mk.p, "hot_weeks": emerging["hot_weeks"].to_numpy(),
+        "share_hot_weeks": emerging["share_hot_weeks"].to_numpy(),
         "rise_weeks": emerging["rise_weeks"].to_numpy(), "rise_events": emerging["rise_events"].to_numpy(),
         "rise_p": emerging["rise_p"].to_numpy(),
         "places": [text.get(int(c), "") for c in cells],

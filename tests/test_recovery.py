@@ -9,6 +9,7 @@ seed-7 row. Scoring is defined in the ``benchmarks.recovery`` docstring.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -73,3 +74,15 @@ def test_further_seeds_skip_the_sample():
     assert recovery.further_seeds(3) == [1, 2, 3]
     seeds = recovery.further_seeds(20)
     assert len(seeds) == len(set(seeds)) == 20 and recovery.SAMPLE_SEED not in seeds
+
+
+def test_persistent_misses_print_the_data_behind_the_call(sample_score):
+    score, _, _ = sample_score
+    evidence = score.persistent[0]["evidence"][0]
+    assert evidence["weeks"] == 26 and 0 <= evidence["hot_weeks"] <= evidence["share_hot_weeks"] <= 26
+    assert evidence["final_reports_nearby"] >= 0 and evidence["final_expected"] > 0
+    missed = replace(score, persistent=[{**score.persistent[0], "ok": False, "categories": ["sporadic_hot"]}])
+    report = recovery.format_report([missed], recovery.summarise([missed]), HotspotParams(), 0.0)
+    line = next(x for x in report.splitlines() if x.startswith(f"  seed {recovery.SAMPLE_SEED} "))
+    assert "sporadic_hot: final week" in line and "reports nearby" in line and "trend of z" in line
+    assert "TARGET Persistent sites come out persistent: 0/1 = 0.000" in report and "NOT MET" in report

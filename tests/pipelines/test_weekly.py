@@ -138,10 +138,16 @@ def test_patrol_plan_has_places_and_times_only(weekly):
 
 
 def test_plan_targets_planted_sites(weekly):
+    """The plan goes where the generator put the harm: its planted sites and the busy venues it lists as
+    background hot spots (real, steady concentrations), not noise; both persistent sites are in it."""
     plan = pd.read_csv(weekly["out"] / "patrol_plan.csv")
     truth = weekly["truth"]
     planted = {c for s in truth["sites"] for c in s["cells"] + s.get("halo_cells", [])}
-    assert len(set(plan["cell"]) & planted) >= len(plan) // 2, "most planned cells should be planted sites"
+    venues = {c for b in truth.get("background_hot", []) for c in b["cells"]}
+    cells = set(plan["cell"])
+    assert len(cells & (planted | venues)) >= 0.8 * len(plan), "planned cells should be planted sites or busy venues"
+    for s in (s for s in truth["sites"] if s["kind"] == "persistent"):
+        assert set(s["cells"]) & cells, f"persistent site {s['id']} is not in the plan"
 
 
 # ---------------------------------------------------------------- report
