@@ -93,6 +93,8 @@ def test_user_mistakes_exit_1_with_clear_text(monkeypatch, capsys, tmp_path, key
                                       "places, disruptions, boundary.")
     code, _, err = run(monkeypatch, capsys, "init", "--db", str(tmp_path / "a.duckdb"), "--tz", "Mars/Olympus")
     assert (code, err.strip()) == (1, "Error: Unknown time zone 'Mars/Olympus'; use an IANA name like Australia/Sydney.")
+    code, _, err = run(monkeypatch, capsys, "hotspots", "--db", str(tmp_path / "a.duckdb"), "--share-basis", "bh")
+    assert code == 1 and "share_basis must be one of uncorrected, fdr; received 'bh'" in err
 
 
 def test_wrong_key_is_refused_before_ingest(monkeypatch, capsys, tmp_path, key_env):

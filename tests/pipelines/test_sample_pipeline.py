@@ -9,6 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from analytics.errors import InvalidInputError
 from analytics.privacy import key_fingerprint
 from pipelines import cube as cube_mod, store as store_mod
 from pipelines.checks import run_checks
@@ -131,3 +132,27 @@ def test_engine_outputs_from_synthetic_data_say_so_in_every_row(sample_store, tm
     for name in ("hotspots.geojson", "clusters.geojson"):
         frame = gpd.read_file(tmp_path / name)
         assert len(frame) and (frame["synthetic"].str.startswith("SYNTHETIC")).all(), name
+
+
+def test_share_basis_switches_the_ninety_percent_count(sample_store, tmp_path):
+    """Default: the share counts each week's own test; ``fdr``: the map's corrected classes (ArcGIS)."""
+    db, _, truth = sample_store
+    out = {}
+    with store_mod.opened(db, read_only=True) as st:
+        for basis in ("uncorrected", "fdr"):
+            run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=0, share_basis=basis),
+                         tmp_path / basis)
+            out[basis] = pd.read_parquet(tmp_path / basis / "hotspots.parquet").set_index("cell")
+    ours, arcgis = out["uncorrected"], out["fdr"]
+    assert (arcgis["share_hot_weeks"] == arcgis["hot_weeks"]).all()
+    assert (ours["share_hot_weeks"] >= ours["hot_weeks"]).all() and (ours["share_hot_weeks"] > ours["hot_weeks"]).any()
+    share = {"intensifying_hot", "persistent_hot", "diminishing_hot", "historical_hot"}
+    assert ours["category"].isin(share).sum() >= arcgis["category"].isin(share).sum()
+    # the map's own classes and the final-week categories do not move
+    assert (ours["gi_class"] == arcgis["gi_class"]).all()
+    for cat in ("new_hot", "consecutive_hot"):
+        assert set(ours.index[ours["category"] == cat]) <= set(arcgis.index[arcgis["category"] == cat])
+    meta = json.loads((tmp_path / "fdr" / "run.json").read_text())
+    assert meta["parameters"]["share_basis"] == "fdr"
+    with pytest.raises(InvalidInputError, match="share_basis must be one of uncorrected, fdr; received 'bh'"):
+        HotspotParams(share_basis="bh")
