@@ -167,18 +167,15 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
     ),
     "intensifying_hot": (
         "Hot spot in at least 90 % of weeks including the final week (each week's own test), and the clustering "
-        "is getting "
-        "significantly stronger, confirmed by more reports in the later half of the period."
+        "is getting significantly stronger, confirmed by more reports in the later half of the period."
     ),
     "persistent_hot": (
         "Hot spot in at least 90 % of weeks including the final week (each week's own test), with no significant "
-        "change in intensity "
-        "(or an upward trend the reports do not confirm)."
+        "change in intensity (or an upward trend the reports do not confirm)."
     ),
     "diminishing_hot": (
         "Hot spot in at least 90 % of weeks including the final week (each week's own test), but the clustering "
-        "is getting "
-        "significantly weaker."
+        "is getting significantly weaker."
     ),
     "sporadic_hot": (
         "Hot spot in the final week that has been on and off before, or is hot for the first time without a "
@@ -197,15 +194,23 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
         "An unbroken run of recent cold-spot weeks ending in the final week, never cold before the run."
     ),
     "intensifying_cold": (
-        "Cold spot in at least 90 % of weeks including the final week, becoming significantly colder."
+        "Cold spot in at least 90 % of weeks including the final week (each week's own test), becoming "
+        "significantly colder."
     ),
-    "persistent_cold": "Cold spot in at least 90 % of weeks including the final week, with no significant trend.",
+    "persistent_cold": (
+        "Cold spot in at least 90 % of weeks including the final week (each week's own test), with no "
+        "significant trend."
+    ),
     "diminishing_cold": (
-        "Cold spot in at least 90 % of weeks including the final week, becoming significantly less cold."
+        "Cold spot in at least 90 % of weeks including the final week (each week's own test), becoming "
+        "significantly less cold."
     ),
     "sporadic_cold": "Cold spot in the final week, on and off before, never a hot spot.",
     "oscillating_cold": "Cold spot in the final week that was a significant hot spot in some earlier week.",
-    "historical_cold": "Not a cold spot in the final week, but a cold spot in at least 90 % of the earlier weeks.",
+    "historical_cold": (
+        "Not a cold spot in the final week, but a cold spot in at least 90 % of the earlier weeks (each week's "
+        "own test)."
+    ),
     "no_pattern": "No emerging hot or cold spot pattern in the period analysed.",
 }
 
