@@ -196,7 +196,8 @@ def fig_gistar(sizes: Sizes) -> list[Row]:
     with Timer() as t_mk:
         mk = mann_kendall(gi.z)
     with Timer() as t_cat:
-        cats = classify_emerging(gi.gi_class, mk, counts, spatial=S)  # with the rise evidence, as the engine
+        # as the engine: the rise evidence, and the 90 % share counted on each week's own test
+        cats = classify_emerging(gi.gi_class, mk, counts, spatial=S, share_class=gi.uncorrected_class)
     ours = t_w.s + t_gi.s + t_mk.s + t_cat.s
 
     # baseline: libpysal W once, esda G_Local per week (sampled), pymannkendall per cell (sampled)
