@@ -53,6 +53,14 @@ def _reader(db: Optional[Path]):
         yield st
 
 
+def _print_notes_and_outputs(notes, outputs: dict, width: int) -> None:
+    """A command's automatic choices ("note: ...") and its output files, one per line."""
+    for note in notes:
+        out.print(f"  note: {note}", markup=False)
+    for name, path in outputs.items():
+        out.print(f"  {name:{width}s} {path}", markup=False)
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -339,10 +347,7 @@ def hotspots(
     out.print(f"Week {run.week}: {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
               f"{s['cold_cells']} cold cells this week; {s['scan_clusters']} emerging scan cluster(s); "
               f"{s['st_clusters']} space-time cluster(s); {s['convergence_cells']} convergence cell(s).")
-    for choice in run.choices:
-        out.print(f"  note: {choice}")
-    for name, path in run.outputs.items():
-        out.print(f"  {name:17s} {path}")
+    _print_notes_and_outputs(run.choices, run.outputs, 17)
 
 
 # ---------------------------------------------------------------------------------------- weekly
@@ -473,10 +478,7 @@ def evaluate(
         out.print(f"  {line}", markup=False)
     for warning in result["warnings"]:
         err.print(f"  warning: {warning}", markup=False, highlight=False)
-    for choice in result["choices"]:
-        out.print(f"  note: {choice}", markup=False)
-    for name, path in result["outputs"].items():
-        out.print(f"  {name:30s} {path}", markup=False)
+    _print_notes_and_outputs(result["choices"], result["outputs"], 30)
 
 
 # --------------------------------------------------------------------------------------- backtest
@@ -526,10 +528,7 @@ def backtest(
     for row in result["summary"]:
         out.print(f"  {row['method']:14s} {row['coverage']:>5} %  hit rate {row['hit_rate']}  PAI {row['pai']}  "
                   f"PEI* {row['pei_star']}  RRI {row['rri']}", markup=False)
-    for note in result["notes"]:
-        out.print(f"  note: {note}", markup=False)
-    for name, path in result["outputs"].items():
-        out.print(f"  {name:12s} {path}", markup=False)
+    _print_notes_and_outputs(result["notes"], result["outputs"], 12)
 
 
 # ------------------------------------------------------------------------------------------ rekey

@@ -195,6 +195,17 @@ def _csv_header(path: Path, delimiter: str) -> list[str]:
     raise RefusedFileError(f"{path.name}: empty file; nothing to ingest (a CSV needs at least a header row).")
 
 
+def _columns_by_name(path: Path, columns: list[str]) -> dict[str, str]:
+    """{normalised name: column as written}, refusing the file when two columns normalise alike."""
+    by_name: dict[str, str] = {}
+    for col in columns:
+        name = normalise_column_name(col)
+        if name in by_name:
+            raise RefusedFileError(f"{path.name}: duplicate column {name!r} in the header.")
+        by_name[name] = col
+    return by_name
+
+
 def _csv_relation(path: Path) -> tuple[str, list[str]]:
     """read_csv with a pinned dialect and the header's own column names: nothing is sniffed."""
     if path.stat().st_size == 0:
@@ -207,12 +218,7 @@ def _csv_relation(path: Path) -> tuple[str, list[str]]:
             f"save the file as UTF-8 (in Excel: 'CSV UTF-8') and ingest it again.")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     header = _csv_header(path, delimiter)
-    seen: dict[str, str] = {}
-    for col in header:
-        name = normalise_column_name(col)
-        if name in seen:
-            raise RefusedFileError(f"{path.name}: duplicate column {name!r} in the header.")
-        seen[name] = col
+    _columns_by_name(path, header)
     columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in header) + "}"
     relation = (f"read_csv($p, auto_detect = false, header = true, delim = {_literal(delimiter)}, "
                 f"quote = '\"', escape = '\"', encoding = 'utf-8', strict_mode = true, "
@@ -286,12 +292,7 @@ def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
             f"{path.name}: only one column was found ({source_cols[0][:60]!r}); the file looks "
             f"semicolon-delimited. Save it as comma-separated CSV."
         )
-    normalised: dict[str, str] = {}
-    for col in source_cols:
-        name = normalise_column_name(col)
-        if name in normalised:
-            raise RefusedFileError(f"{path.name}: duplicate column {name!r} in the header.")
-        normalised[name] = col
+    normalised = _columns_by_name(path, source_cols)
     identifying = sorted(
         n for n in normalised if n in contracts.IDENTIFYING_COLUMNS and n not in contract.columns)
     if identifying and not drop_identifying:
