@@ -25,10 +25,25 @@ confidence); the patrol map's priority bands use **RdPu** (dark = priority 1).
 
 Wording: the maps speak of risk to young people at a place. Counts of distinct
 young people or placements shown in tooltips are suppressed below ``k``.
+
+Text from data (place, area and category names, reasons, time windows, titles) never
+becomes template, HTML or JavaScript source:
+
+* page blocks (title, legend, plan table) are rendered by :func:`_html_fragment` from
+  constant Jinja2 templates with autoescaping and written verbatim (:class:`RawElement`);
+* layer data and options reach JavaScript only as JSON made script-safe by
+  :func:`_html_safe` (``< > & '`` and U+2028/U+2029 escaped), through :class:`_JsonLayer`,
+  which writes its script verbatim; feature properties are HTML-escaped first
+  (:func:`_json_value`), because Leaflet tooltips and popups insert them with ``innerHTML``;
+* layer-control names, which Leaflet also inserts with ``innerHTML``, go through
+  :func:`_layer_name`;
+* no folium object is given text from data, and :func:`analytics.offline.offline_html`
+  never compiles rendered output again (second line of defence).
 """
 
 from __future__ import annotations
 
+import functools
 import html as _html
 import json
 import math
@@ -36,10 +51,10 @@ from typing import Any, Iterable, Mapping
 
 import folium
 import h3
+import jinja2
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
 
 from analytics.errors import InvalidInputError
 from analytics import grid
@@ -125,8 +140,8 @@ def _json_value(value: Any) -> Any:
         pass
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
-    # tooltips insert values with innerHTML: escape text from the data (place names, reasons)
-    return _html.escape(str(value), quote=False)
+    # tooltips and popups insert values with innerHTML: escape text from the data (quotes included)
+    return _html.escape(str(value), quote=True)
 
 
 def _rings(cells: np.ndarray) -> list[list[list[float]]]:
@@ -142,8 +157,37 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _html_safe(text: str) -> str:
-    """JSON text safe inside ``<script>``: the same escapes as Jinja's ``tojson`` (< > & ')."""
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+    """JSON text safe inside ``<script>``: Jinja's ``tojson`` escapes (< > & ') plus U+2028/U+2029.
+
+    Escaped, a ``</script>`` or ``<!--`` in a string cannot end or comment out the script, and
+    the two line separators cannot end a JavaScript string literal in older engines.
+    """
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+#: The only way text from data becomes page HTML: constant templates, autoescaped.
+_FRAGMENTS = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+@functools.lru_cache(maxsize=None)
+def _fragment_template(template: str) -> jinja2.Template:
+    return _FRAGMENTS.from_string(template)
+
+
+def _html_fragment(template: str, **data: Any) -> RawElement:
+    """A page block rendered from a CONSTANT Jinja2 template with autoescaping, written verbatim.
+
+    ``template`` must be a module constant, never text built from data; data goes in as
+    variables only (escaped on output). The result is a :class:`RawElement`, which the
+    page writes as is (branca's ``Element`` would compile it as a template again).
+    """
+    return RawElement(_fragment_template(template).render(**data))
+
+
+def _layer_name(text: str) -> str:
+    """A layer-control label: HTML-escaped (Leaflet inserts it with ``innerHTML``), braces as entities."""
+    return _html.escape(str(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _rings_json(lonlat: np.ndarray, sizes: np.ndarray) -> list[str]:
@@ -312,31 +356,23 @@ def _bounds_of_cells(cells: np.ndarray) -> list[list[float]] | None:
     return [[lat_min, lon_min], [lat_max, lon_max]]
 
 
-def _style_fn(key: str, styles: Mapping[Any, dict], default: dict):
-    def style(feature):
-        return styles.get(feature["properties"].get(key), default)
-
-    return style
-
-
-def _tooltip(fields: list[str], aliases: list[str]) -> folium.GeoJsonTooltip:
-    return folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True, labels=True)
-
-
 def _new_map(tiles: str | None, title: str) -> folium.Map:
+    if tiles and not str(tiles).lower().startswith(("http://", "https://")):
+        raise InvalidInputError(f"tiles must be an http(s) URL template like \"https://your-tile-server/{{z}}/{{x}}/{{y}}.png\"; "
+                                f"received {tiles!r}.")
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_start=12, location=[0, 0])
     m._hs_tiles = tiles  # read by render_html: the one URL allowed in the page
     if tiles:
         folium.TileLayer(tiles=tiles, attr="Configured tile server", name="Base map", control=True).add_to(m)
-    m.get_root().header.add_child(Element(f"<title>{_html.escape(title)}</title>"), name="hs_title_tag")
-    m.get_root().header.add_child(Element(f"<style>{_BASE_CSS}</style>"), name="hs_base_css")
+    m.get_root().header.add_child(_html_fragment("<title>{{ title }}</title>", title=title), name="hs_title_tag")
+    m.get_root().header.add_child(RawElement(f"<style>{_BASE_CSS}</style>"), name="hs_base_css")
     return m
 
 
 def _banner(m: folium.Map, synthetic: bool) -> None:
     if synthetic:
         m.get_root().html.add_child(
-            Element('<div class="hs-synthetic" id="hs-synthetic" role="alert">SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>'),
+            RawElement('<div class="hs-synthetic" id="hs-synthetic" role="alert">SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>'),
             name="hs_synthetic",
         )
 
@@ -380,18 +416,18 @@ def _check_hotspots(hotspots: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _legend_html(sections: list[tuple[str, list[tuple[str, str, str]]]], note: str = "") -> str:
-    parts = ['<div class="hs-box hs-legend" id="hs-legend" aria-label="Legend"><b>Legend</b>']
-    for heading, rows in sections:
-        parts.append(f"<h4>{_html.escape(heading)}</h4>")
-        for colour, label, cls in rows:
-            parts.append(
-                f'<div><span class="sw {cls}" style="background:{colour}"></span>{_html.escape(label)}</div>'
-            )
-    if note:
-        parts.append(f'<div style="margin-top:4px;max-width:240px;color:#444">{_html.escape(note)}</div>')
-    parts.append("</div>")
-    return "".join(parts)
+_LEGEND_TEMPLATE = (
+    '<div class="hs-box hs-legend" id="hs-legend" aria-label="Legend"><b>Legend</b>'
+    "{% for heading, rows in sections %}<h4>{{ heading }}</h4>"
+    '{% for colour, label, cls in rows %}<div><span class="sw {{ cls }}" style="background:{{ colour }}"></span>'
+    "{{ label }}</div>{% endfor %}{% endfor %}"
+    '{% if note %}<div style="margin-top:4px;max-width:240px;color:#444">{{ note }}</div>{% endif %}</div>'
+)
+
+
+def _legend(sections: list[tuple[str, list[tuple[str, str, str]]]], note: str = "") -> RawElement:
+    """The analyst map's legend block (every text escaped)."""
+    return _html_fragment(_LEGEND_TEMPLATE, sections=sections, note=note)
 
 
 def _frame_props(df: pd.DataFrame, columns: list[str], suppress: Iterable[str], k: int | None) -> list[dict]:
@@ -425,12 +461,13 @@ _TOOLTIP_CSS = """<style>
 .foliumtooltip th{padding:2px;padding-right:8px;}
 </style>"""
 
-#: folium's GeoJsonTooltip table (same fields/aliases text), bound once per layer.
+#: folium's GeoJsonTooltip table (same fields/aliases text), bound once per layer. ``fields`` and
+#: ``aliases`` are constant labels; property values were HTML-escaped by :func:`_json_value`.
 _TOOLTIP_JS = """%(name)s.bindTooltip(function(layer){
     let div = L.DomUtil.create('div');
     let handleObject = feature => {
-        if (feature === null) { return ''; }
-        else if (typeof(feature)=='object') { return JSON.stringify(feature); }
+        if (feature === null || feature === undefined) { return ''; }
+        else if (typeof(feature)=='object') { return ''; }
         else { return feature; }
     }
     let fields = %(fields)s;
@@ -441,6 +478,20 @@ _TOOLTIP_JS = """%(name)s.bindTooltip(function(layer){
     div.innerHTML=table;
     return div;
 }, {"sticky": true, "className": "foliumtooltip"});"""
+
+#: The same table as a click popup (folium's GeoJsonPopup shape), for the patrol map.
+_POPUP_JS = """%(name)s.bindPopup(function(layer){
+    let div = L.DomUtil.create('div');
+    let fields = %(fields)s;
+    let aliases = %(aliases)s;
+    let value = v => (v === null || v === undefined || typeof(v) == 'object') ? '' : v;
+    div.innerHTML = '<table>' + String(fields.map((v,i)=>
+        `<tr><th>${aliases[i]}</th><td>${value(layer.feature.properties[v])}</td></tr>`).join('')) + '</table>';
+    return div;
+}, {"maxWidth": %(max_width)d, "className": "foliumpopup"});"""
+
+#: Each point feature drawn as a circle marker with the layer's style.
+_POINT_JS = "pointToLayer: function(feature, latlng) { return L.circleMarker(latlng, %(name)s_styler(feature)); }, "
 
 
 class _JsonLayer(folium.map.Layer):
@@ -454,7 +505,9 @@ class _JsonLayer(folium.map.Layer):
     """
 
     def __init__(self, data_json: str, style_key: str, styles: Mapping[Any, dict], default: dict,
-                 fields: list[str] | None = None, aliases: list[str] | None = None, rings: _RingTable | None = None):
+                 fields: list[str] | None = None, aliases: list[str] | None = None, rings: _RingTable | None = None,
+                 *, points: bool = False, popup: tuple[list[str], list[str], int] | None = None,
+                 on_each_feature: str | None = None):
         super().__init__(overlay=True, control=False, show=True)
         self.rings = rings
         self._name = "GeoJson"  # page variables are named geo_json_<id>, as folium names them
@@ -464,21 +517,31 @@ class _JsonLayer(folium.map.Layer):
         self.default = default
         self.fields = fields
         self.aliases = aliases or fields
+        self.points = points
+        self.popup = popup
+        self.on_each_feature = on_each_feature  # a module constant (JavaScript), never data
 
     def script(self) -> str:
-        """The layer's JavaScript: styles, the L.geoJson layer, its data and tooltip."""
+        """The layer's JavaScript: styles, the L.geoJson layer, its data, tooltip and popup."""
         name = self.get_name()
+        options = _POINT_JS % {"name": name} if self.points else ""
+        if self.on_each_feature:
+            options += f"onEachFeature: {self.on_each_feature}, "
         lines = [
             f"var {name}_styles = {_html_safe(_ENCODE(self.styles))};",
-            f"function {name}_styler(feature) {{ var s = {name}_styles[feature.properties[{_ENCODE(self.style_key)}]];"
+            f"function {name}_styler(feature) {{ var s = {name}_styles[feature.properties[{_html_safe(_ENCODE(self.style_key))}]];"
             f" return s === undefined ? {_html_safe(_ENCODE(self.default))} : s; }}",
-            f"var {name} = L.geoJson(null, {{smoothFactor: 0.5, style: {name}_styler}});",
+            f"var {name} = L.geoJson(null, {{{options}smoothFactor: 0.5, style: {name}_styler}});",
             f"function {name}_add (data) {{ {_RESTORE_RINGS_JS if self.rings else ''}{name}.addData(data); }}",
             f"{name}_add({self.data_json});",
         ]
         if self.fields:
             lines.append(_TOOLTIP_JS % {"name": name, "fields": _html_safe(json.dumps(self.fields)),
                                         "aliases": _html_safe(json.dumps(self.aliases))})
+        if self.popup:
+            fields, aliases, max_width = self.popup
+            lines.append(_POPUP_JS % {"name": name, "fields": _html_safe(json.dumps(fields)),
+                                      "aliases": _html_safe(json.dumps(aliases)), "max_width": int(max_width)})
         return "\n".join(lines)
 
     def render(self, **kwargs) -> None:
@@ -494,12 +557,20 @@ class _JsonLayer(folium.map.Layer):
 
 def _add_geojson(
     group, data_json: str, style_key: str, styles: Mapping[Any, dict], default: dict,
-    fields: list[str] | None, aliases: list[str] | None, rings: _RingTable | None = None,
+    fields: list[str] | None, aliases: list[str] | None, rings: _RingTable | None = None, **options: Any,
 ) -> _JsonLayer:
-    """Add a layer of pre-encoded features to ``group`` (see :class:`_JsonLayer`); ``rings`` when they use the table."""
-    layer = _JsonLayer(data_json, style_key, styles, default, fields, aliases, rings)
+    """Add a layer of pre-encoded features to ``group`` (see :class:`_JsonLayer`); ``rings`` when they use the table.
+
+    ``data_json`` must be script-safe JSON (:func:`_collection_json`, :func:`_cells_json`).
+    """
+    layer = _JsonLayer(data_json, style_key, styles, default, fields, aliases, rings, **options)
     layer.add_to(group)
     return layer
+
+
+_TITLEBOX_TEMPLATE = ('<div class="hs-box hs-title" id="hs-title"><b>{{ title }}</b>'
+                      "{% if subtitle %}<br>{{ subtitle }}{% endif %}"
+                      "{% if synthetic %}<br><b>SYNTHETIC DATA</b>{% endif %}</div>")
 
 
 def analyst_map(
@@ -652,15 +723,11 @@ def analyst_map(
     if convergence is not None and len(convergence):
         other.append((_CONVERGENCE_COLOUR, "Convergence site", ""))
     sections.append(("Other layers", other))
-    m.get_root().html.add_child(Element(_legend_html(
-        sections, "Darker = more urgent. Hot: solid outline; cold: dashed. Hover a cell for why it is flagged.")),
+    m.get_root().html.add_child(_legend(
+        sections, "Darker = more urgent. Hot: solid outline; cold: dashed. Hover a cell for why it is flagged."),
         name="hs_legend")
-    head = f"<b>{_html.escape(title)}</b>"
-    if subtitle:
-        head += f"<br>{_html.escape(subtitle)}"
-    if synthetic:
-        head += "<br><b>SYNTHETIC DATA</b>"
-    m.get_root().html.add_child(Element(f'<div class="hs-box hs-title" id="hs-title">{head}</div>'), name="hs_titlebox")
+    m.get_root().html.add_child(_html_fragment(_TITLEBOX_TEMPLATE, title=title, subtitle=subtitle,
+                                               synthetic=synthetic), name="hs_titlebox")
     _banner(m, synthetic)
     if outline is not None:  # the outline's vertices are the outer vertices of all cells
         m.fit_bounds(_outline_bounds(outline), padding=(10, 10))
@@ -738,17 +805,11 @@ def _add_places_layers(m: folium.Map, places) -> None:
             for j, (n, p) in enumerate(zip(grp["name"], pts))
         ]
         colour = _PLACE_COLOURS[i % len(_PLACE_COLOURS)]
-        group = folium.FeatureGroup(name=f"Places: {cat.replace('_', ' ')}", show=False)
+        group = folium.FeatureGroup(name=_layer_name(f"Places: {cat.replace('_', ' ')}"), show=False)
         style = {"color": "#000", "weight": 1, "fillColor": colour, "fillOpacity": 0.9, "radius": 5,
                  "className": "hs-place"}
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": feats},
-            name=f"places_{cat}",
-            marker=folium.CircleMarker(radius=5),
-            style_function=lambda f, s=style: s,
-            tooltip=_tooltip(["name", "category"], ["Place", "Category"]),
-            control=False,
-        ).add_to(group)
+        _add_geojson(group, _collection_json(feats), "layer", {"place": style}, style,
+                     ["name", "category"], ["Place", "Category"], points=True)
         group.add_to(m)
 
 
@@ -774,7 +835,7 @@ def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int, rings: _
     for label in labels:
         sub = w[w["week"] == label]
         props = [{"layer": "week", "week": label, "count": int(c), "cls": _week_class(float(c))} for c in sub["count"]]
-        group = folium.FeatureGroup(name=f"Week {label}", show=False)
+        group = folium.FeatureGroup(name=_layer_name(f"Week {label}"), show=False)
         _add_geojson(group, _cells_json(rings, grid.cells_from_any(sub["cell"], "recent_weeks"), props),
                      "cls", styles, styles[0], ["week", "count"], ["Week", "Count"], rings)
         group.add_to(m)
@@ -817,6 +878,34 @@ _RANK_LABEL_JS = (
     "function(feature, layer) { layer.bindTooltip(String(feature.properties.rank), "
     "{permanent: true, direction: 'right', offset: [7, 0], className: 'hs-rank', opacity: 0.95}); }"
 )
+
+
+_PATROL_HEAD_TEMPLATE = (
+    '<div class="hs-head" id="hs-title"><h1>{{ title }}'
+    '{% if synthetic %}<span class="hs-synthetic-inline">SYNTHETIC</span>{% endif %}</h1>'
+    '<div class="hs-sub">{{ subtitle }}</div>'
+    '<div class="hs-legend hs-patrol-legend" id="hs-legend"><b>Legend</b> — priority band: '
+    '{% for b, colour, label in bands %}<span class="hs-band" style="background:{{ colour }}">{{ b }}</span> {{ label }}'
+    "{% if not loop.last %} {% endif %}{% endfor %}. "
+    "Numbers on the map are ranks. Hexagons are map cells about 350 m across; click one for details.</div></div>"
+)
+_PATROL_PLAN_TEMPLATE = (
+    '<div class="hs-plan" id="hs-plan"><table><thead><tr><th>Rank</th><th>Band</th><th>Nearby places</th>'
+    "<th>When (2-hour windows)</th><th>Why this place</th><th>H3 cell</th></tr></thead><tbody>"
+    '{% for r in rows %}<tr><td>{{ r.rank }}</td><td><span class="hs-band" style="background:{{ r.colour }}">'
+    '{{ r.priority }}</span></td><td>{{ r.places or "—" }}</td><td>{{ r.windows or "—" }}</td>'
+    "<td>{{ r.reason }}</td><td><code>{{ r.cell }}</code></td></tr>{% endfor %}</tbody></table></div>"
+    '<div class="hs-footer"><b>Dose:</b> {{ dose }}<br>This plan shows places and times only: no information about '
+    "individual young people is included. Use with local knowledge; record what was done so the effect can be "
+    "evaluated.</div>"
+)
+
+
+def _text(value: Any) -> str:
+    """Plain text of a plan value for an autoescaped template ('' for missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
 
 def _check_plan(plan: pd.DataFrame) -> pd.DataFrame:
@@ -884,53 +973,29 @@ def patrol_map(
     styles = {b: {"fillColor": c, "fillOpacity": 0.8, "color": "#000", "weight": 3 if b == 1 else 2,
                   "className": f"hs-cell hs-patrol hs-band{b}"} for b, c in PRIORITY_COLOURS.items()}
     if len(p):
-        folium.GeoJson(
-            cells_feature_collection(cells, props),
-            name="patrol",
-            style_function=_style_fn("priority", styles, styles[3]),
-            popup=folium.GeoJsonPopup(
-                fields=["rank", "priority", "places", "windows", "dose", "reason", "cell"],
-                aliases=["Rank", "Priority band", "Nearby places", "When (2-hour windows)", "Dose", "Why", "H3 cell"],
-                max_width=420,
-            ),
-            on_each_feature=folium.JsCode(_RANK_LABEL_JS),
-            control=False,
-        ).add_to(group)
+        _add_geojson(
+            group, _collection_json(cells_feature_collection(cells, props)["features"]), "priority", styles, styles[3],
+            None, None,
+            popup=(["rank", "priority", "places", "windows", "dose", "reason", "cell"],
+                   ["Rank", "Priority band", "Nearby places", "When (2-hour windows)", "Dose", "Why", "H3 cell"], 420),
+            on_each_feature=_RANK_LABEL_JS,
+        )
     group.add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
 
     root = m.get_root()
-    root.header.add_child(Element(f"<style>{_PATROL_CSS.replace('{map}', m.get_name())}</style>"), name="hs_patrol_css")
-    sub = _html.escape(subtitle) if subtitle else ""
-    synth = '<span class="hs-synthetic-inline">SYNTHETIC</span>' if synthetic else ""
-    legend = " ".join(
-        f'<span class="hs-band" style="background:{c}">{b}</span> {lab}'
-        for (b, c), lab in zip(PRIORITY_COLOURS.items(), ["highest", "high", "elevated"])
-    )
-    root.html.add_child(Element(
-        f'<div class="hs-head" id="hs-title"><h1>{_html.escape(title)}{synth}</h1>'
-        f'<div class="hs-sub">{sub}</div>'
-        f'<div class="hs-legend hs-patrol-legend" id="hs-legend"><b>Legend</b> — priority band: {legend}. '
-        "Numbers on the map are ranks. Hexagons are map cells about 350 m across; click one for details.</div></div>"),
-        name="hs_head")
-    rows = "".join(
-        "<tr>"
-        f'<td>{r["rank"]}</td><td><span class="hs-band" style="background:{PRIORITY_COLOURS[r["priority"]]}">'
-        f'{r["priority"]}</span></td><td>{r["places"] or "—"}</td><td>{r["windows"] or "—"}</td>'
-        f'<td>{r["reason"]}</td><td><code>{r["cell"]}</code></td></tr>'
-        for r in props
-    )
-    dose = props[0]["dose"] if props else ""
-    root.html.add_child(Element(
-        '<div class="hs-plan" id="hs-plan"><table><thead><tr><th>Rank</th><th>Band</th><th>Nearby places</th>'
-        "<th>When (2-hour windows)</th><th>Why this place</th><th>H3 cell</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
-        f'<div class="hs-footer"><b>Dose:</b> {dose}<br>This plan shows places and times only: no information about '
-        "individual young people is included. Use with local knowledge; record what was done so the effect can be "
-        "evaluated.</div>"),
-        name="hs_plan")
+    root.header.add_child(RawElement(f"<style>{_PATROL_CSS.replace('{map}', m.get_name())}</style>"),
+                          name="hs_patrol_css")
+    bands = [(b, c, lab) for (b, c), lab in zip(PRIORITY_COLOURS.items(), ["highest", "high", "elevated"])]
+    root.html.add_child(_html_fragment(_PATROL_HEAD_TEMPLATE, title=title, subtitle=subtitle, synthetic=synthetic,
+                                       bands=bands), name="hs_head")
+    rows = [{"rank": int(r["rank"]), "priority": int(r["priority"]), "colour": PRIORITY_COLOURS[int(r["priority"])],
+             "places": _text(r["places"]), "windows": _text(r["windows"]), "reason": _text(r["reason"]), "cell": hx}
+            for r, hx in zip(p.to_dict("records"), cells_to_hex(cells))]
+    root.html.add_child(_html_fragment(_PATROL_PLAN_TEMPLATE, rows=rows,
+                                       dose=_text(p["dose"].iloc[0]) if len(p) else ""), name="hs_plan")
     if synthetic:
-        root.html.add_child(Element('<div class="hs-synthetic-bar" id="hs-synthetic" role="alert">'
-                                    "SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>"), name="hs_synthetic")
+        root.html.add_child(RawElement('<div class="hs-synthetic-bar" id="hs-synthetic" role="alert">'
+                                       "SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>"), name="hs_synthetic")
     _fit(m, cells)
     return m

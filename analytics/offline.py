@@ -23,22 +23,33 @@ Leaflet is edited in four documented places, none of which changes behaviour:
 Image references in ``leaflet.css`` (layer-control and default marker icons)
 are replaced by ``data:`` URIs; the ``sourceMappingURL`` comment is removed so
 developer tools do not try to fetch a source map.
+
+No text is compiled twice. branca wraps the *rendered* output of every folium object
+(``MacroElement``/``Div``) in a new ``Element(text)``, which compiles that text as a Jinja
+template: a ``{{ 7*7 }}`` that reached a layer name or a feature property would be
+evaluated (and could reach ``os``). :func:`offline_html` renders with those wrappers
+replaced by :class:`RawElement` (written verbatim), so rendered output is never compiled
+again. The map builders in :mod:`analytics.maps` also keep data out of folium objects
+altogether; this is the second line of defence.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import os
 import re
-from typing import Iterable
+import threading
+from typing import Iterable, Iterator
 
+import branca.element as _branca_element
 import folium
 from branca.element import Element, Figure
 
 from analytics.errors import InvalidInputError
 
-__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION"]
+__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION", "verbatim_wrappers"]
 
 _URL_RE = re.compile(r"https?://[^\s\"'<>()]*", re.IGNORECASE)
 
@@ -139,6 +150,34 @@ class RawElement(Element):
         return self._text
 
 
+_RENDER_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def verbatim_wrappers() -> Iterator[None]:
+    """While active, branca's render-time ``Element(text)`` wrappers write ``text`` verbatim.
+
+    branca's ``MacroElement.render`` and ``Div.render`` turn each object's rendered
+    header/html/script into ``Element(rendered)``, i.e. compile already-rendered output
+    (which may hold data) as a new template. Inside this context that name resolves to
+    :class:`RawElement`, which is never compiled. Renders are serialised by a lock because
+    the name is module-global.
+    """
+    with _RENDER_LOCK:
+        original = _branca_element.Element
+
+        def verbatim(template: str | None = None, template_name: str | None = None) -> Element:
+            if template_name is not None:  # a packaged template file, not rendered output
+                return original(template, template_name)
+            return RawElement("" if template is None else str(template))
+
+        _branca_element.Element = verbatim
+        try:
+            yield
+        finally:
+            _branca_element.Element = original
+
+
 def _walk(element) -> Iterable:
     yield element
     for child in list(element._children.values()):
@@ -198,7 +237,8 @@ def offline_html(fig: folium.Map | Figure, allowed_urls: Iterable[str] = ()) -> 
         header.add_child(el, name=name)
     for name, el in old:
         header._children[name] = el
-    html = root.render()
+    with verbatim_wrappers():
+        html = root.render()
     left = find_urls(html, allowed_urls)
     if left:
         raise InvalidInputError(
