@@ -44,7 +44,6 @@ becomes template, HTML or JavaScript source:
 from __future__ import annotations
 
 import functools
-import html as _html
 import json
 import math
 from typing import Any, Iterable, Mapping
@@ -59,7 +58,7 @@ import shapely
 from analytics.errors import InvalidInputError
 from analytics import grid
 from analytics.grid import cells_to_hex
-from analytics.offline import RawElement, offline_html
+from analytics.offline import RawElement, escape_text, html_environment, offline_html
 from analytics.patrol import CATEGORIES, CATEGORY_LABELS, SEVERITY_ORDER
 from analytics.places import cell_rings
 from analytics.privacy import DEFAULT_K, suppress_count
@@ -141,7 +140,7 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     # tooltips and popups insert values with innerHTML: escape text from the data (quotes included)
-    return _html.escape(str(value), quote=True)
+    return str(escape_text(str(value)))
 
 
 def _rings(cells: np.ndarray) -> list[list[list[float]]]:
@@ -167,7 +166,7 @@ def _html_safe(text: str) -> str:
 
 
 #: The only way text from data becomes page HTML: constant templates, autoescaped.
-_FRAGMENTS = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+_FRAGMENTS = html_environment(undefined=jinja2.StrictUndefined)
 
 
 @functools.lru_cache(maxsize=None)
@@ -187,7 +186,7 @@ def _html_fragment(template: str, **data: Any) -> RawElement:
 
 def _layer_name(text: str) -> str:
     """A layer-control label: HTML-escaped (Leaflet inserts it with ``innerHTML``), braces as entities."""
-    return _html.escape(str(text), quote=True).replace("{", "&#123;").replace("}", "&#125;")
+    return str(escape_text(str(text))).replace("{", "&#123;").replace("}", "&#125;")
 
 
 def _rings_json(lonlat: np.ndarray, sizes: np.ndarray) -> list[str]:

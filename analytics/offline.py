@@ -45,11 +45,14 @@ from typing import Iterable, Iterator
 
 import branca.element as _branca_element
 import folium
+import jinja2
 from branca.element import Element, Figure
+from markupsafe import Markup, escape
 
 from analytics.errors import InvalidInputError
 
-__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION", "verbatim_wrappers"]
+__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION", "verbatim_wrappers",
+           "escape_text", "html_environment"]
 
 _URL_RE = re.compile(r"https?://[^\s\"'<>()]*", re.IGNORECASE)
 
@@ -131,6 +134,32 @@ def find_urls(html: str, allowed_urls: Iterable[str] = ()) -> list[str]:
         if url:
             html = html.replace(url, "")
     return _URL_RE.findall(html)
+
+
+def escape_text(value) -> Markup:
+    """Text from data as HTML: escaped (``& < > " '``), and holding no URL text.
+
+    ``://`` is written ``:&#47;&#47;``, which a browser shows as ``://``: a place called
+    ``=HYPERLINK("http://x")`` reads the same, but the page still contains no ``http(s)://``
+    text, so the offline check (:func:`find_urls`) keeps meaning "nothing here can be fetched".
+    Values that are already :class:`~markupsafe.Markup` (built by our code) pass unchanged.
+    """
+    if isinstance(value, Markup):
+        return value
+    return Markup(str(escape(value)).replace("://", ":&#47;&#47;"))
+
+
+def _finalize(value):
+    return escape_text(value) if isinstance(value, str) else value
+
+
+def html_environment(loader: jinja2.BaseLoader | None = None, **options) -> jinja2.Environment:
+    """The Jinja2 environment for every page that shows data: autoescaping always on.
+
+    Data reaches a template only as variables; each value is escaped by :func:`escape_text`
+    (templates are files or module constants, never text built from data).
+    """
+    return jinja2.Environment(loader=loader, autoescape=True, finalize=_finalize, **options)
 
 
 class RawElement(Element):

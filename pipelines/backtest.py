@@ -38,16 +38,18 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
+from analytics.offline import html_environment
 from analytics.evaluation import bootstrap_mean_ci, coverage_metrics, ring_kde_scores
 from analytics.patrol import PatrolParams, rank_cells
 from analytics.weeks import week_label
 from pipelines import cube as cube_mod
+from pipelines.csv_out import write_csv
 from pipelines.hotspots_run import HotspotParams, analyse_cube
 from pipelines.store import Store
 from pipelines.weekly import validate_config
@@ -257,11 +259,11 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
     po = per_origin.copy()
     if synthetic:
         po["synthetic"] = "SYNTHETIC — not real young people"
-    po.round(6).to_csv(csv_path, index=False)
+    write_csv(po.round(6), csv_path)
     html_path, json_path = out_dir / "backtest.html", out_dir / "backtest.json"
     result["outputs"] = {"html": str(html_path), "json": str(json_path), "origins_csv": str(csv_path)}
     result["timings_s"]["total"] = round(time.perf_counter() - t_all, 3)
-    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]))
+    env = html_environment(FileSystemLoader(str(TEMPLATE_DIR)))
     html_path.write_text(env.get_template("backtest.html.j2").render(
         r=result, labels=METHOD_LABELS, methods=METHODS, metrics=METRICS, plot=_plot(summary, coverage),
         generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")), encoding="utf-8")

@@ -49,16 +49,18 @@ from typing import Callable
 import h3
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
+from analytics.offline import html_environment
 from analytics.evaluation import (DETECTION_DRIVEN, OUTCOMES, evaluate_panel, minimum_detectable_effect,
                                   outcome_series)
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines.csv_out import write_csv
 from pipelines.hotspots_run import SYNTHETIC_LABEL
 from pipelines.store import Store
 
@@ -601,7 +603,7 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
     if synthetic:
         s["synthetic"] = SYNTHETIC_LABEL
     weekly_csv = out_dir / "series_weekly.csv"
-    s.round(4).to_csv(weekly_csv, index=False)
+    write_csv(s.round(4), weekly_csv)
     scm = result["methods"]["synthetic_control"]
     pw = scm["period_weeks"]
     n_sc = len(ev.sc_series)
@@ -614,7 +616,7 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
     if synthetic:
         sc["synthetic_data"] = SYNTHETIC_LABEL
     sc_csv = out_dir / "series_synthetic_control.csv"
-    sc.round(4).to_csv(sc_csv, index=False)
+    write_csv(sc.round(4), sc_csv)
 
     m = result["methods"]
     chart = line_chart_svg(labels, {"treated": s["treated"].to_numpy(),
@@ -638,7 +640,7 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
     if m["its"].get("buffer"):
         b = m["its"]["buffer"]
         rows.append(("Buffer ring, ITS", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
-    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]))
+    env = html_environment(FileSystemLoader(str(TEMPLATE_DIR)))
     html = env.get_template("evaluation.html.j2").render(
         r=result, m=m, chart=chart, chart_buffer=chart_buffer, chart_sc=chart_sc, forest=forest_svg(rows),
         pct=_pct, labels=METHOD_LABELS,

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import grid
+from analytics.offline import html_environment
 from analytics.patrol import CATEGORY_LABELS, SEVERITY_ORDER
-from analytics.privacy import suppress_count
+from analytics.privacy import suppress_count, suppress_table
 from analytics.weeks import week_label
 
 __all__ = ["build_report", "render_report", "sparkline_svg", "suppress_breakdown", "AGE_BANDS", "TEMPLATE_DIR",
@@ -74,27 +75,20 @@ def sparkline_svg(values, labels: list[str] | None = None, width: int = 120, hei
 def suppress_breakdown(counts: list[int], k: int, total: int | None = None) -> list[str]:
     """Suppressed display values for one partition (e.g. the age bands of one column).
 
-    Primary suppression: 0 < n < k shows as ``"<k"``. Secondary suppression: when
-    exactly one cell of the partition is hidden and the total is shown, the smallest
-    other cell is hidden too, shown as ``"*"`` (so the hidden one cannot be found by
-    subtraction).
+    :func:`analytics.privacy.suppress_table`: 0 < n < k shows as ``"<k"``, and more counts
+    are hidden as ``"*"`` until the shown total pins no hidden count below what its label
+    says (the 22 = 10 + 9 + three "<5" case would show each hidden count is 1).
 
     Examples
     --------
     >>> suppress_breakdown([12, 3, 7], 5, total=22)
     ['12', '<5', '*']
+    >>> suppress_breakdown([10, 9, 1, 1, 1], 5, total=22)
+    ['10', '*', '<5', '<5', '<5']
     >>> suppress_breakdown([0, 0, 9], 5, total=9)
     ['0', '0', '9']
     """
-    out = [suppress_count(int(c), k) for c in counts]
-    hidden = [i for i, c in enumerate(counts) if 0 < c < k]
-    total_shown = total is not None and not (0 < total < k)
-    if len(hidden) == 1 and total_shown:
-        others = [i for i in range(len(counts)) if i not in hidden and counts[i] > 0]
-        if others:
-            j = min(others, key=lambda i: (counts[i], i))
-            out[j] = f"<{k}" if counts[j] < k else "*"
-    return out
+    return suppress_table(counts, k, total)
 
 
 def _fmt(v, digits: int = 2) -> str:
@@ -150,10 +144,21 @@ def _age_band(age) -> str:
 
 
 def _equity_counts(people: pd.DataFrame, genders: list[str]) -> dict[str, dict[str, int]]:
-    """Distinct young people per group: {partition: {group: n}} from rows (person_key, age, gender, flags)."""
+    """Distinct young people per group: {partition: {group: n}} from rows (person_key, age, gender, flags).
+
+    One profile per young person (the last row's age and gender, any row's flags), so the age
+    bands and the genders are each an exact partition of the total: the margin the
+    suppression is checked against (:func:`analytics.privacy.suppress_table`) is the true one.
+    """
+    flags = [f for f, _ in EQUITY_FLAGS]
     if people.empty:
-        people = pd.DataFrame(columns=["person_key", "age_years", "gender", *[f for f, _ in EQUITY_FLAGS]])
+        people = pd.DataFrame(columns=["person_key", "age_years", "gender", *flags])
     p = people.copy()
+    if len(p):
+        p[flags] = p[flags].astype("boolean").fillna(False).astype(bool)
+        any_flag = p.groupby("person_key", sort=False)[flags].transform("max")
+        p[flags] = any_flag
+        p = p.drop_duplicates("person_key", keep="last")
     p["band"] = [_age_band(a) for a in p["age_years"]]
     p["gender_g"] = p["gender"].fillna("").astype(str).replace({"": "not recorded"})
     res: dict[str, dict[str, int]] = {"total": {"All young people": int(p["person_key"].nunique())}}
@@ -172,7 +177,8 @@ def _equity(store, weeks: list[date], top_cells: list[str], k: int, equity_weeks
     week_end = week_start + timedelta(days=7)
     episodes = con.execute(
         "select person_key, age_years, gender, disability, first_nations, cald, lgbtqia from episodes "
-        "where iso_week_start(missing_from, $tz) = $w", {"tz": tz, "w": week_start}).df()
+        "where iso_week_start(missing_from, $tz) = $w order by missing_from, episode_id",
+        {"tz": tz, "w": week_start}).df()
     first = weeks[max(0, len(weeks) - equity_weeks)]
     con.register("report_top_cells", pd.DataFrame({"cell": grid.hex_to_cells(top_cells)}))
     try:
@@ -221,7 +227,7 @@ def _equity(store, weeks: list[date], top_cells: list[str], k: int, equity_weeks
 def _data_quality(store, cube: pd.DataFrame, weeks: list[date], top: pd.DataFrame) -> dict:
     con = store.con
     batches = con.execute(
-        "select batch_id, kind, file_name, n_read, n_accepted, n_updated, n_duplicate, n_rejected, "
+        "select batch_id, kind, n_read, n_accepted, n_updated, n_duplicate, n_rejected, "
         "strftime(finished_at, '%Y-%m-%d %H:%M') as finished from batches order by batch_id").df()
     quarantine = con.execute(
         "select kind, reason, count(*) as n from quarantine group by kind, reason order by n desc, kind, reason").df()
@@ -312,7 +318,8 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
         "equity": _equity(store, weeks, top["cell"].tolist(), k, equity_weeks),
         "dq": dq, "late_days": LATE_DAYS, "police_share_flag": int(POLICE_SHARE_FLAG * 100),
         "params": params, "choices": meta.get("choices", []), "versions": meta.get("versions", {}),
-        "inputs": meta.get("inputs", []), "timings": meta.get("timings_s", {}), "k": k,
+        "inputs": [{k_: i.get(k_) for k_ in ("batch_id", "kind", "sha256")} for i in meta.get("inputs", [])],
+        "timings": meta.get("timings_s", {}), "k": k,
         "resolution": meta.get("parameters", {}).get("resolution"),
         "study_area": meta.get("summary", {}).get("study_area", ""),
         "analyst_detail": analyst_detail,
@@ -322,6 +329,5 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
 
 def render_report(context: dict) -> str:
     """Render ``report.html.j2`` with a prepared context (autoescaped)."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = html_environment(FileSystemLoader(str(TEMPLATE_DIR)), trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(**context)

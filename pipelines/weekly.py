@@ -115,10 +115,13 @@ def validate_config(raw: dict | None, source: str = "config") -> dict:
                 or not all(p in tiles for p in ("{z}", "{x}", "{y}")):
             problems.append(f"tiles must be a URL template like \"https://your-tile-server/{{z}}/{{x}}/{{y}}.png\"; "
                             f"received {tiles!r}")
-    for key, low, high in (("k_suppression", 2, 100), ("top_n", 1, 100), ("equity_weeks", 1, 104),
+    for key, low, high in (("k_suppression", DEFAULT_K, 100), ("top_n", 1, 100), ("equity_weeks", 1, 104),
                            ("harm_weeks", 1, 52)):
         v = cfg[key]
-        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+        if key == "k_suppression" and isinstance(v, int) and not isinstance(v, bool) and v < low:
+            problems.append(f"k_suppression = {v} is refused: shared outputs need k_suppression of at least {low} "
+                            "(counts of young people below it are hidden); --analyst-detail gives analysts exact counts")
+        elif isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             problems.append(f"{key} must be an integer from {low} to {high}; received {v!r}")
     for table, allowed in (("patrol", _PATROL_KEYS), ("hotspots", _HOTSPOT_KEYS)):
         sub = cfg[table]
@@ -442,8 +445,10 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
 def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, synthetic: bool, week: str) -> None:
     """Plan as CSV and GeoJSON; from synthetic data both say so on their face (a ``synthetic`` column /
     property and the collection's ``name``). Real data gets exactly :data:`analytics.patrol.PLAN_COLUMNS`."""
+    from pipelines.csv_out import write_csv
+
     out = plan.assign(synthetic=SYNTHETIC_LABEL) if synthetic else plan
-    out.to_csv(csv_path, index=False)
+    write_csv(out, csv_path)  # text cells cannot run as spreadsheet formulas
     gj = plan_geojson(plan)
     gj = {"type": gj["type"], "name": f"{'SYNTHETIC ' if synthetic else ''}patrol plan for the week after {week}",
           "features": gj["features"]}

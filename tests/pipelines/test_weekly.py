@@ -181,10 +181,11 @@ def test_report_sparklines_one_per_top_hotspot(report_html):
 def test_report_quarantine_and_batches_match_the_store(weekly, report_html):
     with store_mod.opened(weekly["db"], read_only=True) as st:
         n_q = st.con.execute("select count(*) from quarantine").fetchone()[0]
-        files = [r[0] for r in st.con.execute("select file_name from batches").fetchall()]
+        batches = st.con.execute("select batch_id, file_name from batches").fetchall()
     assert f"Quarantined rows by reason ({n_q} in all)" in report_html
-    for f in files:
-        assert f in report_html
+    for batch_id, name in batches:  # batches by id: a file name can name a young person (issue 12)
+        assert f"<td>{batch_id}</td>" in report_html
+        assert name not in report_html
 
 
 def test_equity_counts_are_suppressed(report_html):
@@ -248,7 +249,8 @@ def test_config_defaults_and_file(tmp_path):
     ('[patrol]\nbudget = 3\n', "unknown key(s) budget in [patrol]"),
     ('[hotspots]\nweek = "2025-W01"\n', "unknown key(s) week in [hotspots]"),
     ('tiles = "tiles.internal/x.png"\n', "tiles must be a URL template"),
-    ("k_suppression = 1\n", "k_suppression must be an integer from 2"),
+    ("k_suppression = 1\n", "k_suppression = 1 is refused: shared outputs need k_suppression of at least 5"),
+    ("k_suppression = 4\n", "k_suppression = 4 is refused"),
     ("[patrol]\nn_cells = 0\n", "n_cells must be an integer"),
     ("k_suppression = \n", "not valid TOML"),
 ])
