@@ -833,7 +833,7 @@ def _add_week_layers(m: folium.Map, weeks: pd.DataFrame, n_recent: int, rings: _
               for i, (_, _, c) in enumerate(_WEEK_BREAKS)}
     for label in labels:
         sub = w[w["week"] == label]
-        props = [{"layer": "week", "week": label, "count": int(c), "cls": _week_class(float(c))} for c in sub["count"]]
+        props = [{"layer": "week", "week": _json_value(label), "count": int(c), "cls": _week_class(float(c))} for c in sub["count"]]
         group = folium.FeatureGroup(name=_layer_name(f"Week {label}"), show=False)
         _add_geojson(group, _cells_json(rings, grid.cells_from_any(sub["cell"], "recent_weeks"), props),
                      "cls", styles, styles[0], ["week", "count"], ["Week", "Count"], rings)

@@ -27,7 +27,6 @@ whether the engine beat it. Writes ``backtest.html`` (table + inline SVG plot, n
 
 from __future__ import annotations
 
-import html as _html
 import json
 import math
 import time
@@ -44,7 +43,7 @@ from markupsafe import Markup
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
-from analytics.offline import html_environment
+from analytics.offline import escape_text, html_environment
 from analytics.evaluation import bootstrap_mean_ci, coverage_metrics, ring_kde_scores
 from analytics.patrol import PatrolParams, rank_cells
 from analytics.weeks import week_label
@@ -321,6 +320,6 @@ def _plot(summary: list[dict], coverage, width: int = 760, height: int = 300) ->
         parts.append(f'<polyline fill="none" stroke="{col}" stroke-width="1.5" points="{" ".join(pts)}"/>')
         parts.append(f'<rect x="{L + pw + 14}" y="{T + 16 * j}" width="12" height="4" fill="{col}"/>'
                      f'<text x="{L + pw + 30}" y="{T + 16 * j + 5}" font-size="10">'
-                     f'{_html.escape(METHOD_LABELS[m])}</text>')
+                     f'{escape_text(METHOD_LABELS[m])}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -8,6 +8,9 @@ cell gets a leading apostrophe, which spreadsheets show as text and never evalua
 full-width forms of those four characters are treated the same way. Numeric columns are
 written as numbers (a negative number stays ``-1.5``): only text is ever prefixed.
 
+Rows end in CRLF (RFC 4180), so any field holding a CR or LF is quoted: a place name with a
+line break inside cannot start a new row whose first cell is a formula.
+
 Use :func:`write_csv` for every CSV output; :func:`neutralise` gives the cell rule alone.
 """
 
@@ -57,5 +60,6 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: Path | str, *, index: bool = False, **kwargs: Any) -> Path:
     """Write ``frame`` as UTF-8 CSV with every text cell neutralised (see module notes); returns the path."""
     path = Path(path)
+    kwargs.setdefault("lineterminator", "\r\n")  # fields holding CR or LF are then quoted
     neutralise_frame(frame).to_csv(path, index=index, **kwargs)
     return path

@@ -38,7 +38,6 @@ warns when they are used.
 
 from __future__ import annotations
 
-import html as _html
 import json
 import math
 import time
@@ -55,7 +54,7 @@ from markupsafe import Markup
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
-from analytics.offline import html_environment
+from analytics.offline import escape_text, html_environment
 from analytics.evaluation import (DETECTION_DRIVEN, OUTCOMES, evaluate_panel, minimum_detectable_effect,
                                   outcome_series)
 from analytics.weeks import parse_week, week_label
@@ -526,8 +525,8 @@ def line_chart_svg(x_labels: list[str], series: dict[str, np.ndarray], start_ind
         return T + ph - ph * (v / top)
 
     parts = [f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="{_html.escape(title)}">'
-             f'<title>{_html.escape(title)}</title>']
+             f'aria-label="{escape_text(title)}">'
+             f'<title>{escape_text(title)}</title>']
     if start_index is not None and 0 <= start_index < n:
         parts.append(f'<rect x="{X(start_index) - 0.5 * pw / max(n - 1, 1):.1f}" y="{T}" '
                      f'width="{L + pw - X(start_index) + 0.5 * pw / max(n - 1, 1):.1f}" height="{ph}" '
@@ -542,7 +541,7 @@ def line_chart_svg(x_labels: list[str], series: dict[str, np.ndarray], start_ind
     step_lbl = max(1, n // 8)
     for i in range(0, n, step_lbl):
         parts.append(f'<text x="{X(i):.1f}" y="{height - B + 14}" font-size="9" text-anchor="middle" fill="#444">'
-                     f'{_html.escape(x_labels[i])}</text>')
+                     f'{escape_text(x_labels[i])}</text>')
     legend_x = L + 4
     for name, v in series.items():
         arr = np.asarray(v, dtype=float)
@@ -552,7 +551,7 @@ def line_chart_svg(x_labels: list[str], series: dict[str, np.ndarray], start_ind
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.4"{dash} points="{pts}"/>')
         label = name.replace("_", " ")
         parts.append(f'<rect x="{legend_x}" y="{height - 13}" width="10" height="3" fill="{colour}"/>'
-                     f'<text x="{legend_x + 13}" y="{height - 9}" font-size="10" fill="#222">{_html.escape(label)}'
+                     f'<text x="{legend_x + 13}" y="{height - 9}" font-size="10" fill="#222">{escape_text(label)}'
                      '</text>')
         legend_x += 22 + 6.5 * len(label)
     parts.append("</svg>")
@@ -580,7 +579,7 @@ def forest_svg(rows: list[tuple[str, float | None, float | None, float | None]],
                      f'{tick * 100:+.0f}%</text>')
     for i, (label, est, lo, hi) in enumerate(rows):
         yy = 18 + i * rh
-        parts.append(f'<text x="{L - 8}" y="{yy + 4}" font-size="11" text-anchor="end">{_html.escape(label)}</text>')
+        parts.append(f'<text x="{L - 8}" y="{yy + 4}" font-size="11" text-anchor="end">{escape_text(label)}</text>')
         if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
             parts.append(f'<line x1="{X(lo):.1f}" y1="{yy}" x2="{X(hi):.1f}" y2="{yy}" stroke="#2166ac" '
                          'stroke-width="2"/>')

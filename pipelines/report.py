@@ -13,7 +13,6 @@ subtracting the others from the total.
 
 from __future__ import annotations
 
-import html as _html
 import math
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import grid
-from analytics.offline import html_environment
+from analytics.offline import escape_text, html_environment
 from analytics.patrol import CATEGORY_LABELS, SEVERITY_ORDER
 from analytics.privacy import suppress_count, suppress_table
 from analytics.weeks import week_label
@@ -67,7 +66,7 @@ def sparkline_svg(values, labels: list[str] | None = None, width: int = 120, hei
     last = (f'<circle cx="{xs[-1]:.1f}" cy="{ys[-1]:.1f}" r="2.2" fill="#b2182b"/>' if n else "")
     return Markup(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_html.escape(title)}"><title>{_html.escape(title)}</title>'
+        f'aria-label="{escape_text(title)}"><title>{escape_text(title)}</title>'
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#bbb" '
         f'stroke-width="0.6"/><polyline fill="none" stroke="#333" stroke-width="1.3" points="{pts}"/>{last}</svg>')
 
