@@ -1,0 +1,157 @@
+"""End to end: places named with the payload corpus, through ``ingest`` and ``run_weekly``.
+
+The committed SYNTHETIC sample is ingested with every place renamed to a payload (the places
+file itself carries a name that could name a child), a few episodes carry payload genders,
+and the weekly run is made from a scratch working folder. The run must succeed, every output
+file (HTML, CSV, GeoJSON) must show the names literally or escaped, nothing may run (no
+evaluated template, no extra script, no file created), and the input file name must not appear
+in any shared output.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analytics.maps import analyst_map, patrol_map, render_html
+from analytics.privacy import key_fingerprint
+from pipelines import store as store_mod
+from pipelines.csv_out import neutralise
+from pipelines.ingest import ingest_file
+from pipelines.resources import shipped_dir
+from pipelines.weekly import ANALYST_OUTPUTS, SHARED_OUTPUTS, run_weekly
+from tests.conftest import TEST_KEY
+from tests.security.payloads import DISTINCTIVE, LONG_INGESTIBLE, NEVER, PAYLOADS, shown
+
+SAMPLE = shipped_dir("data_samples")
+FAST = {"hotspots": {"scan_replicates": 49}}
+#: A places file name that could name a child: it must never reach a shared output.
+CHILD_FILE = "Jane Citizen dob 04-03-2011 {{ 7*7 }}.geojson"
+NAMES = PAYLOADS + [LONG_INGESTIBLE]
+_ADD_RE = re.compile(r"geo_json_\w+_add\(")
+
+
+@pytest.fixture(scope="module")
+def payload_run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("payload_weekly")
+    cwd = base / "cwd"
+    cwd.mkdir()
+    places = json.loads((SAMPLE / "places.geojson").read_text(encoding="utf-8"))
+    for i, feature in enumerate(places["features"]):
+        feature["properties"]["name"] = NAMES[i % len(NAMES)]
+    places_path = base / CHILD_FILE
+    places_path.write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
+    episodes = pd.read_csv(SAMPLE / "episodes.csv", dtype=str, keep_default_na=False)
+    genders = [t for t in PAYLOADS if t.isprintable()]  # line breaks in a CSV field are ingest's business
+    episodes.loc[episodes.index[-40:], "gender"] = [genders[i % len(genders)] for i in range(40)]
+    episodes_path = base / "episodes.csv"
+    episodes.to_csv(episodes_path, index=False)
+    db = base / "payload.duckdb"
+    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
+    old = os.getcwd()
+    os.chdir(cwd)  # anything a payload made with a relative path would land here
+    try:
+        with store_mod.opened(db) as st:
+            for kind, path in (("boundary", SAMPLE / "boundary.geojson"), ("places", places_path),
+                               ("episodes", episodes_path), ("reports", SAMPLE / "location_reports.csv")):
+                ingest_file(st, kind, path, TEST_KEY)
+            stored = [r[0] for r in st.con.execute("select name from places").fetchall()]
+        with store_mod.opened(db, read_only=True) as st:
+            run = run_weekly(st, truth["weeks"][1], base / "weekly", config=FAST, analyst_detail=True)
+    finally:
+        os.chdir(old)
+    return {"base": base, "cwd": cwd, "run": run, "out": run.out_dir, "stored": stored}
+
+
+def _files(out: Path) -> dict[str, Path]:
+    return {p.name: p for p in out.rglob("*") if p.is_file()}
+
+
+def _blobs(page: str) -> list[dict]:
+    dec = json.JSONDecoder()
+    return [dec.raw_decode(page, m.end())[0] for m in _ADD_RE.finditer(page)]
+
+
+def test_the_run_succeeds_and_creates_nothing_else(payload_run):
+    assert payload_run["run"].privacy_findings == []
+    assert not list(payload_run["cwd"].iterdir()), "a payload created a file in the working folder"
+    assert not [p for p in payload_run["base"].rglob("*") if "PWNED" in p.name]
+    known = set(SHARED_OUTPUTS) | set(ANALYST_OUTPUTS)
+    assert set(_files(payload_run["out"])) <= known, set(_files(payload_run["out"])) - known
+
+
+def test_payload_names_were_ingested(payload_run):
+    stored = set(payload_run["stored"])
+    assert len(stored & set(NAMES)) >= 0.8 * len(set(NAMES))  # the run really carried the payloads
+
+
+def test_no_html_output_runs_anything(payload_run):
+    files = _files(payload_run["out"])
+    benign = {"analyst_map.html": render_html(analyst_map(pd.DataFrame({"cell": [], "category": []}))),
+              "patrol_map.html": render_html(patrol_map(pd.DataFrame(
+                  {c: [] for c in ("rank", "priority", "cell", "places", "windows", "dose", "reason")})))}
+    for name in ("analyst_map.html", "patrol_map.html", "report.html", "report_analyst_detail.html"):
+        page = files[name].read_text(encoding="utf-8")
+        for bad in NEVER:
+            assert bad not in page, (name, bad)
+        scripts = page.lower().count("<script")
+        assert scripts == (benign[name].lower().count("<script") if name in benign else 0), name
+        assert not re.search(r"""\b(?:href|src)\s*=\s*["']?\s*javascript:""", page, re.IGNORECASE), name
+        assert "http://" not in page and "https://" not in page, name
+        for blob in _blobs(page):  # every embedded GeoJSON block parses
+            assert blob["type"] == "FeatureCollection"
+
+
+def test_analyst_map_shows_every_stored_name(payload_run):
+    page = (payload_run["out"] / "analyst_map.html").read_text(encoding="utf-8")
+    names = {html.unescape(f["properties"]["name"]) for b in _blobs(page) for f in b["features"]
+             if f["properties"].get("layer") == "place"}
+    assert names == set(payload_run["stored"])
+    for text in DISTINCTIVE:
+        if text in payload_run["stored"]:
+            assert shown(text, page), text
+
+
+def test_plan_outputs_show_the_names_literally(payload_run):
+    out = payload_run["out"]
+    gj = json.loads((out / "patrol_plan.geojson").read_text(encoding="utf-8"))
+    texts = [f["properties"]["places"] or "" for f in gj["features"]]
+    assert any(any(name in t for name in PAYLOADS) for t in texts), "no payload name reached the plan"
+    patrol = (out / "patrol_map.html").read_text(encoding="utf-8")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for t in texts:
+        if t:
+            assert shown(t, patrol) and shown(t, report), t
+    plan = pd.read_csv(out / "patrol_plan.csv", dtype={"places": str}, keep_default_na=False)
+    assert plan["rank"].dtype.kind == "i" and plan["priority"].dtype.kind == "i"
+    assert plan["places"].tolist() == [neutralise(t) for t in texts]
+    with open(out / "patrol_plan.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.reader(fh):
+            for field in row:
+                assert not field.startswith(("=", "+", "@", "\t", "\r")), field
+                assert not field.startswith("-") or re.fullmatch(r"-\d+(\.\d+)?", field), field  # numbers only
+
+
+def test_hotspots_geojson_keeps_names_as_data(payload_run):
+    hot = json.loads((payload_run["out"] / "hotspots.geojson").read_text(encoding="utf-8"))
+    texts = " ".join(f["properties"].get("places") or "" for f in hot["features"])
+    assert any(name in texts for name in DISTINCTIVE)
+
+
+def test_input_file_names_never_reach_shared_outputs(payload_run):
+    files = _files(payload_run["out"])
+    stem = Path(CHILD_FILE).stem
+    for name in SHARED_OUTPUTS:
+        text = files[name].read_text(encoding="utf-8")
+        for form in (CHILD_FILE, stem, html.escape(stem), "Jane Citizen"):
+            assert form not in text, (name, form)
+    report = files["report.html"].read_text(encoding="utf-8")
+    assert re.search(r"<td>B?\d+</td><td>places</td>", report)  # the batch is listed by id and kind
