@@ -154,9 +154,10 @@ def _equity_counts(people: pd.DataFrame, genders: list[str]) -> dict[str, dict[s
         people = pd.DataFrame(columns=["person_key", "age_years", "gender", *flags])
     p = people.copy()
     if len(p):
-        p[flags] = p[flags].astype("boolean").fillna(False).astype(bool)
-        any_flag = p.groupby("person_key", sort=False)[flags].transform("max")
-        p[flags] = any_flag
+        for f in flags:  # true only when recorded true (missing or "not stated" is not true)
+            p[f] = [v is True or (isinstance(v, (bool, np.bool_)) and bool(v))
+                    or (isinstance(v, str) and v.strip().lower() == "true") for v in p[f]]
+        p[flags] = p.groupby("person_key", sort=False)[flags].transform("max")
         p = p.drop_duplicates("person_key", keep="last")
     p["band"] = [_age_band(a) for a in p["age_years"]]
     p["gender_g"] = p["gender"].fillna("").astype(str).replace({"": "not recorded"})
@@ -164,7 +165,7 @@ def _equity_counts(people: pd.DataFrame, genders: list[str]) -> dict[str, dict[s
     res["age"] = {label: int(p.loc[p["band"] == label, "person_key"].nunique())
                   for label in [b[0] for b in AGE_BANDS] + ["Not recorded"]}
     res["gender"] = {g: int(p.loc[p["gender_g"] == g, "person_key"].nunique()) for g in genders}
-    res["flags"] = {label: int(p.loc[p[f].fillna(False).astype(bool), "person_key"].nunique())
+    res["flags"] = {label: int(p.loc[p[f].astype(bool), "person_key"].nunique()) if len(p) else 0
                     for f, label in EQUITY_FLAGS}
     return res
 

@@ -220,3 +220,21 @@ def test_sample_report_equity_tables_hold(tmp_path_factory):
         else:
             assert sum(published) == total, name  # fully shown partitions add up exactly
     assert hidden_parts >= 1, "the sample's report should have suppressed cells to audit"
+
+
+def test_equity_breakdowns_are_exact_partitions_of_the_total():
+    """One profile per young person: two episodes with different ages or genders count once, so the
+    margin the suppression is checked against is the true one."""
+    import pandas as pd
+
+    from pipelines.report import _equity_counts
+
+    rows = pd.DataFrame({"person_key": ["a", "a", "b", "c"], "age_years": [13, 14, None, 16],
+                         "gender": ["female", "male", "male", None], "disability": [False, True, None, "not_stated"],
+                         "first_nations": [None] * 4, "cald": ["true", "false", False, True], "lgbtqia": [False] * 4})
+    counts = _equity_counts(rows, ["female", "male", "not recorded"])
+    total = counts["total"]["All young people"]
+    assert total == 3
+    assert sum(counts["age"].values()) == total and sum(counts["gender"].values()) == total
+    assert counts["age"]["14–15"] == 1 and counts["age"]["12–13"] == 0  # the latest episode's age
+    assert counts["flags"]["Disability"] == 1 and counts["flags"]["CALD"] == 2  # any episode's flag
