@@ -84,8 +84,9 @@ def test_the_run_succeeds_and_creates_nothing_else(payload_run):
     assert payload_run["run"].privacy_findings == []
     assert not list(payload_run["cwd"].iterdir()), "a payload created a file in the working folder"
     assert not [p for p in payload_run["base"].rglob("*") if "PWNED" in p.name]
-    known = set(SHARED_OUTPUTS) | set(ANALYST_OUTPUTS)
-    assert set(_files(payload_run["out"])) <= known, set(_files(payload_run["out"])) - known
+    names = set(_files(payload_run["out"]))
+    assert set(SHARED_OUTPUTS) | set(ANALYST_OUTPUTS) <= names
+    assert all(Path(n).suffix in (".html", ".csv", ".geojson", ".json", ".parquet") for n in names), names
 
 
 def test_payload_names_were_ingested(payload_run):
