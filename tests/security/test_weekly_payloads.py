@@ -24,6 +24,7 @@ from analytics.maps import analyst_map, patrol_map, render_html
 from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.csv_out import neutralise
+from pipelines.evaluate import run_evaluation
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
 from pipelines.weekly import ANALYST_OUTPUTS, SHARED_OUTPUTS, run_weekly
@@ -34,6 +35,8 @@ SAMPLE = shipped_dir("data_samples")
 FAST = {"hotspots": {"scan_replicates": 49}}
 #: A places file name that could name a child: it must never reach a shared output.
 CHILD_FILE = "Jane Citizen dob 04-03-2011 {{ 7*7 }}.geojson"
+#: The name of the place a disruption is evaluated at (shown in evaluation.html).
+TARGET_NAME = "Hotel {{ 7*7 }} end </script><img src=x onerror=alert(1)> =HYPERLINK(\"http://x\")"
 NAMES = PAYLOADS + [LONG_INGESTIBLE]
 _ADD_RE = re.compile(r"geo_json_\w+_add\(")
 
@@ -44,8 +47,11 @@ def payload_run(tmp_path_factory):
     cwd = base / "cwd"
     cwd.mkdir()
     places = json.loads((SAMPLE / "places.geojson").read_text(encoding="utf-8"))
+    intervention = json.loads((SAMPLE / "ground_truth.json").read_text())["interventions"][0]
     for i, feature in enumerate(places["features"]):
         feature["properties"]["name"] = NAMES[i % len(NAMES)]
+        if feature["properties"]["place_id"] == intervention["place_id"]:  # the evaluated place
+            feature["properties"]["name"] = TARGET_NAME
     places_path = base / CHILD_FILE
     places_path.write_text(json.dumps(places, ensure_ascii=False), encoding="utf-8")
     episodes = pd.read_csv(SAMPLE / "episodes.csv", dtype=str, keep_default_na=False)
@@ -61,14 +67,19 @@ def payload_run(tmp_path_factory):
     try:
         with store_mod.opened(db) as st:
             for kind, path in (("boundary", SAMPLE / "boundary.geojson"), ("places", places_path),
-                               ("episodes", episodes_path), ("reports", SAMPLE / "location_reports.csv")):
+                               ("episodes", episodes_path), ("reports", SAMPLE / "location_reports.csv"),
+                               ("disruptions", SAMPLE / "disruptions.csv")):
                 ingest_file(st, kind, path, TEST_KEY)
             stored = [r[0] for r in st.con.execute("select name from places").fetchall()]
         with store_mod.opened(db, read_only=True) as st:
             run = run_weekly(st, truth["weeks"][1], base / "weekly", config=FAST, analyst_detail=True)
+            evaluation = run_evaluation(st, intervention["place_id"], intervention["start_week"],
+                                        intervention["end_week"], "reports_non_police", 2, base / "evaluation",
+                                        n_boot=100)
     finally:
         os.chdir(old)
-    return {"base": base, "cwd": cwd, "run": run, "out": run.out_dir, "stored": stored}
+    return {"base": base, "cwd": cwd, "run": run, "out": run.out_dir, "stored": stored,
+            "evaluation": evaluation, "eval_out": base / "evaluation"}
 
 
 def _files(out: Path) -> dict[str, Path]:
@@ -156,3 +167,20 @@ def test_input_file_names_never_reach_shared_outputs(payload_run):
             assert form not in text, (name, form)
     report = files["report.html"].read_text(encoding="utf-8")
     assert re.search(r"<td>B?\d+</td><td>places</td>", report)  # the batch is listed by id and kind
+
+
+def test_evaluation_outputs_show_the_target_name_literally(payload_run):
+    out = payload_run["eval_out"]
+    page = (out / "evaluation.html").read_text(encoding="utf-8")
+    assert payload_run["evaluation"]["target"]["name"] == TARGET_NAME
+    assert shown(TARGET_NAME, page)
+    for bad in NEVER:
+        assert bad not in page, bad
+    assert "<script" not in page.lower() and "http://" not in page
+    for name in ("series_weekly.csv", "series_synthetic_control.csv"):
+        frame = pd.read_csv(out / name)
+        assert frame.select_dtypes("number").shape[1] >= 2, name  # series stay numeric
+        with open(out / name, newline="", encoding="utf-8") as fh:
+            for row in csv.reader(fh):
+                for field in row:
+                    assert not field.startswith(("=", "+", "@", "\t", "\r")), field
