@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import numbers
 from typing import Iterable
 
 DEFAULT_K = 5
@@ -57,7 +58,8 @@ def _label_bounds(value: int | str | None, k: int | None, total: int, has_small:
 
 
 def _is_hidden(value: int | str | None) -> bool:
-    return not (isinstance(value, (int,)) and not isinstance(value, bool))
+    """A cell is shown when its published value is an integer (numpy integers too); anything else is hidden."""
+    return not (isinstance(value, numbers.Integral) and not isinstance(value, bool))
 
 
 def disclosure_intervals(published: list[int | str | None], total: int, k: int | None = None
