@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
+from analytics.errors import InvalidInputError
 from analytics.maps import analyst_map, patrol_map, render_html
 from analytics.offline import escape_text, offline_html
 from pipelines.evaluate import forest_svg, line_chart_svg
@@ -150,7 +151,7 @@ def test_patrol_map_shows_every_payload_literally():
 
 
 def test_tile_url_must_be_http():
-    with pytest.raises(Exception, match="tiles must be an http"):
+    with pytest.raises(InvalidInputError, match="tiles must be an http"):
         patrol_map(_plan(["a"]), tiles="javascript:alert(1)//{z}/{x}/{y}")
 
 
