@@ -164,7 +164,8 @@ def _batch_table(results) -> Table:
 
 @app.command()
 def ingest(
-    kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary"),
+    kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary | placements "
+                                         "(care homes: pseudonymised, never shown; keep homes out of shared outputs)"),
     files: List[Path] = typer.Argument(..., help="CSV or Parquet files (GeoJSON/GeoPackage for places and boundary)."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
