@@ -172,10 +172,13 @@ def cells_near_placements(cells, placements: pd.DataFrame) -> pd.DataFrame:
     circ = np.array([cell_circumradius_m(c) for c in cells])
     tree = cKDTree(pxy)
     rows = []
-    for i, c in enumerate(cells):
-        for j in tree.query_ball_point(cxy[i], float(radius.max() + circ[i]) + 1.0):
-            ring = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
-            d = _point_polygon_distance(pxy[j], _xy(ring[:, 0], ring[:, 1], lat0))
+    reach = tree.query_ball_point(cxy, radius.max() + circ + 1.0)  # one vectorised query for every cell
+    for i in np.flatnonzero([len(r) > 0 for r in reach]):
+        c = cells[i]
+        ring = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
+        ring_xy = _xy(ring[:, 0], ring[:, 1], lat0)
+        for j in reach[i]:
+            d = _point_polygon_distance(pxy[j], ring_xy)
             if d <= radius[j]:
                 rows.append((c, pl["placement_key"].iat[j], d))
     if not rows:
@@ -227,15 +230,14 @@ def repeat_missing_cells(scan_clusters: pd.DataFrame | None) -> set[int]:
     return cells[PATTERN_REPEAT_MISSING] - cells[PATTERN_PLACE]
 
 
-def _unlinked_sources(ev: pd.DataFrame, cell: int, placement: str, linked_people: set) -> int:
-    sub = ev[ev["cell"] == cell]
+def _unlinked_sources(sub: pd.DataFrame, placement: str, linked_people: set) -> int:
+    """Sources among one cell's events ``sub`` not linked to ``placement``: events naming no one, plus
+    young people neither linked by an episode (``linked_people``) nor named with the placement here."""
     named = sub["person_key"].notna()
     unnamed = int((~named).sum())
-    people = sub.loc[named]
-    people = people[~people["person_key"].isin(linked_people) & (people["placement_key"] != placement)]
-    # a person is unlinked only if none of their events in the cell names the placement
-    bad = set(sub.loc[named & (sub["placement_key"] == placement), "person_key"])
-    return unnamed + len(set(people["person_key"]) - bad)
+    people = set(sub.loc[named, "person_key"]) - set(linked_people)
+    people -= set(sub.loc[named & (sub["placement_key"] == placement), "person_key"])
+    return unnamed + len(people)
 
 
 # --------------------------------------------------------------------------- the rules
@@ -284,14 +286,16 @@ def assess_cells(cells, events: pd.DataFrame, placements: pd.DataFrame | None, p
     ev = _check_events(events)
     ev = ev[ev["cell"].isin(cells)]
     out = cell_sources(ev, cells)
-    near = cells_near_placements(cells, placements) if placements is not None else cells_near_placements(cells, None)
+    near = cells_near_placements(cells, placements)
     links = person_placements.dropna(subset=["person_key", "placement_key"]) if person_placements is not None \
         else pd.DataFrame({"person_key": [], "placement_key": []})
     linked_by_placement = links.groupby("placement_key")["person_key"].agg(set).to_dict()
     n_near = near.groupby("cell").size()
     min_unlinked: dict[int, int] = {}
+    empty = ev.iloc[:0]
+    by_cell = {int(c): g for c, g in ev[ev["cell"].isin(near["cell"].to_numpy(np.uint64))].groupby("cell")}
     for cell, placement in zip(near["cell"].tolist(), near["placement_key"].tolist()):
-        n = _unlinked_sources(ev, cell, placement, linked_by_placement.get(placement, set()))
+        n = _unlinked_sources(by_cell.get(int(cell), empty), placement, linked_by_placement.get(placement, set()))
         min_unlinked[cell] = min(n, min_unlinked.get(cell, n))
     out["near_placements"] = n_near.reindex(cells, fill_value=0).to_numpy(np.int64)
     out["min_unlinked_sources"] = pd.array([min_unlinked.get(int(c)) for c in cells], dtype="Int64")

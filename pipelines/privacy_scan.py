@@ -573,7 +573,8 @@ def _coordinate_findings(name: str, contents: _Contents, ref: _Reference) -> lis
     dist = ref.near_placement(xy)
     near = np.isfinite(dist)
     if near.any():
-        near &= ~ref.approved_grid_point(xy, dec, centroid)
+        idx = np.flatnonzero(near)
+        near[idx] = ~ref.approved_grid_point(xy[idx], dec[idx], centroid[idx])
     for i in np.flatnonzero(near):
         tag = ("placement", round(lat[i] * 1e5), round(lon[i] * 1e5))
         if tag not in seen:
