@@ -22,8 +22,9 @@ on the analyst-only list. They get every check:
    such as "young people: 3" / "3 young people") between 1 and k − 1 not shown as "<k".
 
 *Analyst-only* files (``analyst_map.html``, ``hotspots.*``, ``clusters.geojson``,
-``scan_clusters.geojson``, ``convergence.parquet``, ``cube.parquet``, ``run.json``) may hold exact
-counts and cluster hulls drawn around events; they get check 1 only.
+``scan_clusters.geojson``, ``convergence.parquet``, ``cube.parquet``, ``run.json``, ``withheld.csv`` —
+the cells the safeguarding rules kept out of the shared files) may hold exact counts and cluster hulls
+drawn around events; they get check 1 only.
 
 A cell's centre near a home reveals the home as well as the home's own coordinates do (a
 hexagon whose centre is 250 m from a home points at it), so being an H3 grid point exempts
