@@ -3,7 +3,8 @@
 Placements come from the optional ``hotspots ingest placements`` file, plus placements
 *derived* from episodes for every ``placement_ref`` the file lacks: the usual (modal)
 last-seen H3 cell of that placement's episodes (``sql/intermediate/int_derived_placements.sql``),
-because a missing episode usually starts at home. A derived placement is the centre of
+because a missing episode usually starts at home; episodes that name no placement stand for
+their young person's own home (keyed by the person's pseudonym). A derived placement is the centre of
 that cell; the home may be anywhere inside it, so its protective radius is the rule's
 radius plus the cell's circumradius (:func:`analytics.safeguarding.placement_radius`).
 
@@ -48,8 +49,8 @@ def known_and_derived_placements(store, radius_m: float = PLACEMENT_RADIUS_M) ->
     if not _has_table(store, "placements"):  # a store made before migration 016
         known = pd.DataFrame({"placement_key": [], "lat": [], "lon": []})
         derived = con.execute(
-            "select placement_key, cell from (select placement_key, last_seen_cell as cell, count(*) as n "
-            "from episodes where placement_key is not null and last_seen_cell is not null group by all "
+            "select placement_key, cell from (select coalesce(placement_key, person_key) as placement_key, "
+            "last_seen_cell as cell, count(*) as n from episodes where last_seen_cell is not null group by all "
             "qualify row_number() over (partition by placement_key order by n desc, cell) = 1) "
             "order by placement_key").df()
     else:
@@ -66,7 +67,8 @@ def known_and_derived_placements(store, radius_m: float = PLACEMENT_RADIUS_M) ->
 
 
 def person_placements(store) -> pd.DataFrame:
-    """(person_key, placement_key): every placement named by any episode of each young person."""
+    """(person_key, placement_key): every placement named by any episode of each young person (an
+    episode naming none links the young person to their own derived home, keyed by their pseudonym)."""
     return store.con.execute(
-        "select distinct person_key, placement_key from episodes "
-        "where person_key is not null and placement_key is not null").df()
+        "select distinct person_key, coalesce(placement_key, person_key) as placement_key from episodes "
+        "where person_key is not null").df()

@@ -118,3 +118,15 @@ def test_cli_ingests_placements_and_lists_the_kind(monkeypatch, capsys, tmp_path
     assert code == 0 and "placements" in out
     code, _, err = run("ingest", "homes", str(path), "--db", str(db))
     assert code == 1 and "placements" in err
+
+
+def test_an_episode_naming_no_placement_derives_its_young_persons_home(store, tmp_path):
+    rows = [episode(episode_id=f"E{i}", placement_ref="", placement_type="") for i in range(3)]
+    ingest_file(store, "episodes", write_csv(tmp_path / "e.csv", EPISODE_HEADER, rows), TEST_KEY)
+    person = store.con.execute("select distinct person_key from episodes").fetchone()[0]
+    got = known_and_derived_placements(store)
+    assert got["placement_key"].tolist() == [person] and got["source"].tolist() == ["derived"]
+    assert h3.latlng_to_cell(got["lat"].iat[0], got["lon"].iat[0], store.resolution) == \
+        h3.latlng_to_cell(-33.88, 151.20, store.resolution)
+    links = person_placements(store)
+    assert links.values.tolist() == [[person, person]]  # the young person is linked to their own home
