@@ -131,3 +131,31 @@ def test_the_home_cell_id_alone_in_the_report_fails_the_scan(city, tmp_path):
     path.write_text(path.read_text(encoding="utf-8").replace("</body>", f"<code>{home_cell}</code></body>"),
                     encoding="utf-8")
     assert {(f.file, f.kind) for f in _scan(tmp_path, city)} == {("report.html", "placement_cell")}
+
+
+def test_without_the_rules_the_cli_run_fails_its_privacy_check(city, tmp_path, monkeypatch, capsys, key_env):
+    """The scanner is independent of the rules: with a rule that withholds nothing, the home's cell reaches
+    the plan, and ``hotspots weekly`` exits 1 with a privacy failure."""
+    import sys
+
+    from analytics import safeguarding
+    from pipelines import cli
+
+    real = safeguarding.assess_cells
+
+    def withhold_nothing(*args, **kwargs):
+        d = real(*args, **kwargs)
+        return safeguarding.SafeguardDecision(d.cells.assign(withheld=False, rule=None), ())
+
+    monkeypatch.setattr(safeguarding, "assess_cells", withhold_nothing)
+    config = tmp_path / "hotspots.toml"
+    config.write_text("[hotspots]\nscan_replicates = 19\n")
+    monkeypatch.setattr(sys, "argv", ["hotspots", "weekly", "--db", str(city["db"]), "--week", city["truth"]["weeks"][1],
+                                      "--out", str(tmp_path / "out"), "--config", str(config)])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert info.value.code == 1
+    assert "Error: Privacy check found" in err and "placement_cell" in err
+    plan = pd.read_csv(tmp_path / "out" / city["truth"]["weeks"][1] / "patrol_plan.csv")
+    assert city["truth"]["repeat_home"]["cell"] in set(plan["cell"])
