@@ -15,7 +15,10 @@ may enter a *shared* output (patrol plan, patrol map, report):
     placement is allowed only when at least ``min_sources`` (3) of its independent
     sources are *not linked* to that placement. A young person is linked to a placement
     when any of their episodes names it; an event is linked when its young person is
-    linked or its episode names the placement. Events naming no one are never linked.
+    linked or its episode names the placement. An event naming no one counts as an
+    unlinked source, except a ``found`` report or one from a ``care_provider``
+    (:data:`HOME_ANONYMOUS`): near a home those are about a young person in care there,
+    most likely a resident, so they are never evidence that the place draws others.
     The rule must hold for every placement within reach.
 
 What fails a rule is *withheld*: it goes to the analyst-only ``withheld.csv`` as
@@ -43,7 +46,7 @@ import pandas as pd
 from analytics.cluster_sources import DEFAULT_MIN_SOURCES, PATTERN_PLACE, PATTERN_REPEAT_MISSING
 from analytics.errors import InvalidInputError
 
-__all__ = ["PLACEMENT_RADIUS_M", "MIN_UNLINKED_SOURCES", "DEFAULT_SOURCE_WEEKS", "RULE_REPEAT_MISSING",
+__all__ = ["PLACEMENT_RADIUS_M", "MIN_UNLINKED_SOURCES", "DEFAULT_SOURCE_WEEKS", "HOME_ANONYMOUS", "RULE_REPEAT_MISSING",
            "RULE_NEAR_PLACEMENT", "WITHHELD_REASONS", "Approval", "SafeguardDecision", "placement_radius",
            "cell_circumradius_m", "cells_near_placements", "cell_sources", "repeat_missing_cells",
            "assess_cells"]
@@ -55,6 +58,8 @@ PLACEMENT_RADIUS_M = 300.0
 MIN_UNLINKED_SOURCES = DEFAULT_MIN_SOURCES
 #: Weeks of events (ending with the analysed week) whose sources are counted.
 DEFAULT_SOURCE_WEEKS = 8
+#: Report kinds / sources that, naming no one, are not independent of a nearby home (rule b).
+HOME_ANONYMOUS = {"kind": ("found",), "source": ("care_provider",)}
 RULE_REPEAT_MISSING = "repeat_missing"
 RULE_NEAR_PLACEMENT = "repeat_missing_from_placement"
 #: What the analyst reads for each withheld cell.
@@ -234,7 +239,11 @@ def _unlinked_sources(sub: pd.DataFrame, placement: str, linked_people: set) -> 
     """Sources among one cell's events ``sub`` not linked to ``placement``: events naming no one, plus
     young people neither linked by an episode (``linked_people``) nor named with the placement here."""
     named = sub["person_key"].notna()
-    unnamed = int((~named).sum())
+    about_home = np.zeros(len(sub), dtype=bool)
+    for col, values in HOME_ANONYMOUS.items():
+        if col in sub.columns:
+            about_home |= sub[col].isin(values).to_numpy()
+    unnamed = int((~named & ~about_home).sum())
     people = set(sub.loc[named, "person_key"]) - set(linked_people)
     people -= set(sub.loc[named & (sub["placement_key"] == placement), "person_key"])
     return unnamed + len(people)
@@ -253,7 +262,8 @@ def assess_cells(cells, events: pd.DataFrame, placements: pd.DataFrame | None, p
     events : DataFrame
         Events of the counted weeks (see :data:`DEFAULT_SOURCE_WEEKS`): ``cell``,
         ``person_key`` (None when naming no one), ``placement_key`` (the episode's
-        placement, None when unknown).
+        placement, None when unknown); optional ``kind`` and ``source`` of reports
+        (see :data:`HOME_ANONYMOUS`).
     placements : DataFrame or None
         ``placement_key``, ``lat``, ``lon``, ``radius_m`` (known and derived placements).
     person_placements : DataFrame

@@ -495,7 +495,7 @@ def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, prev
     store.con.register("weekly_guard_cells", pd.DataFrame({"cell": cand_arr}))
     try:
         events = store.con.execute(
-            "select cell, person_key, placement_key from int_cell_events "
+            "select cell, person_key, placement_key, kind, source from int_cell_events "
             "where event <> 'episode_started' and week_start between $a and $b "
             "and cell in (select cast(cell as ubigint) from weekly_guard_cells)",
             {"a": first, "b": weeks[-1]}).df()

@@ -140,3 +140,14 @@ def test_no_placements_leaves_only_rule_a():
     v = verdict([HOME_CELL, FAR_CELL], ev, placements=None)
     assert v.loc[HOME_CELL, "rule"] == RULE_REPEAT_MISSING and not v.loc[FAR_CELL, "withheld"]
     assert v["near_placements"].tolist() == [0, 0] and np.all(v["min_unlinked_sources"].isna())
+
+
+def test_anonymous_found_or_care_provider_reports_near_a_home_are_not_independent():
+    ev = pd.DataFrame({"cell": [HOME_CELL] * 13, "person_key": ["p1"] * 10 + [None] * 3,
+                       "placement_key": ["h1"] * 10 + [None] * 3,
+                       "kind": [None] * 10 + ["found", "sighting", "sighting"],
+                       "source": [None] * 10 + ["police", "care_provider", "community"]})
+    v = verdict([HOME_CELL], ev).loc[HOME_CELL]
+    assert v["withheld"] and v["min_unlinked_sources"] == 1  # only the community sighting is independent
+    far = ev.assign(cell=FAR_CELL)
+    assert not verdict([FAR_CELL], far).loc[FAR_CELL, "withheld"]  # far from homes: 1 young person + 3 reports
