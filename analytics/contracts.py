@@ -102,9 +102,19 @@ DISRUPTIONS = InputContract(
 BOUNDARY = InputContract(
     kind="boundary", id_column=None, columns=("name", "geometry_wkt"), required=("geometry_wkt",)
 )
+#: Where young people live: optional, pseudonymised like episodes' placement_ref (same key, same
+#: pseudonym, so the two join), never shown; used only to keep homes out of shared outputs.
+#: Stored under ``placement_key`` (the pseudonym), which is therefore the id column.
+PLACEMENTS = InputContract(
+    kind="placements",
+    id_column="placement_key",
+    columns=("placement_ref", "lat", "lon", "placement_type"),
+    required=("placement_ref", "lat", "lon"),
+    pseudonymised=("placement_ref",),
+)
 
 CONTRACTS: dict[str, InputContract] = {
-    c.kind: c for c in (EPISODES, REPORTS, PLACES, DISRUPTIONS, BOUNDARY)
+    c.kind: c for c in (EPISODES, REPORTS, PLACES, DISRUPTIONS, BOUNDARY, PLACEMENTS)
 }
 
 #: Enum lists passed to the staging SQL as parameters (name -> allowed values).

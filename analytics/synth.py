@@ -17,7 +17,10 @@ the planted sites:
 * a convergence site (several young people from several placements found or seen
   there within a few weeks, repeatedly),
 * an intervention (presence patrols in treated cells with a known multiplicative
-  effect, plus displacement into a buffer ring).
+  effect, plus displacement into a buffer ring),
+* optionally (``plant_repeat_home=True``, off by default so the sample is unchanged) one
+  young person missing from, and found at, their own residential placement every second
+  day: the pattern that must never reach a shared output as a place to patrol (issue 12).
 
 Design notes
 ------------
@@ -552,7 +555,7 @@ class SyntheticCity:
     :meth:`ground_truth`), :meth:`disruptions_frame`.
     """
 
-    def __init__(self, seed: int, weeks: int, n_reports: int):
+    def __init__(self, seed: int, weeks: int, n_reports: int, plant_repeat_home: bool = False):
         self.seed = _check_seed(seed)
         self.weeks = _check_weeks(weeks)
         self.n_reports = n_reports
@@ -568,8 +571,11 @@ class SyntheticCity:
         self.bad_rows: dict[str, list[dict]] = {}
         self.counts: dict[str, int] = {}
         self.duplicate_ids: list[str] = []
+        self.repeat_home: dict | None = None
         self._choose_sites()
         self._simulate_episodes()
+        if plant_repeat_home:
+            self._plant_repeat_home()
         self._plan_planted()
         self._apply_intervention_to_episodes()
         self._finalise_episodes()
@@ -734,6 +740,51 @@ class SyntheticCity:
         ep["has_found"] = rng.random(n) < 0.88
         ep["returned"] = (ep["start"].to_numpy() + ep["dur"].to_numpy() < self.horizon) & (rng.random(n) > 0.015)
         ep["site"] = np.int8(-1)
+
+    def _plant_repeat_home(self) -> None:
+        """One young person missing from, and found at, their own residential placement every second day.
+
+        The young person (a resident of the first residential home more than 2 km from every
+        planted site and the intervention, outside the convergence cohort) is in care all
+        period; their own episodes are replaced by one every second day, 18:00-22:00 local,
+        lasting 2-8 hours, last seen and found within about 20 m of the home. Drawn from its
+        own random stream, so nothing else in the city changes except through these episodes.
+        """
+        rng = _rng(self.seed, S_PLANT, 3)
+        ch, pl = self.children, self.placements
+        cohort = set(next(s for s in self.sites if s.kind == "convergence").extra["cohort"].tolist())
+        spots = [s.place for s in self.sites] + [self.intervention.place]
+        slat, slon = self.places["lat"].to_numpy()[spots], self.places["lon"].to_numpy()[spots]
+        child = None
+        for c in ch.index[ch["ptype"].to_numpy() == 0].tolist():
+            home = int(ch["placement"].iat[c])
+            if c not in cohort and distance_km(pl["lat"].iat[home], pl["lon"].iat[home], slat, slon).min() > 2.0:
+                child = c
+                break
+        if child is None:
+            raise RuntimeError("no residential home far enough from the planted sites for plant_repeat_home")
+        home = int(ch["placement"].iat[child])
+        ch.loc[child, ["active_from", "active_to"]] = (0, self.horizon)
+        ch.loc[child, "one_off"] = False
+        ch.loc[child, "age_start_days"] = min(float(ch["age_start_days"].iat[child]), 14.5 * 365.25)
+        days = np.arange(0, self.weeks * 7, 2)
+        start = self.clock.normalise(days * DAY + 18 * HOUR + rng.integers(0, 4 * 60, days.size) * 60)
+        dur = rng.integers(2 * 60, 8 * 60, days.size).astype(np.int64) * 60
+        ok = start + dur < self.horizon - 6 * HOUR
+        start, dur = start[ok], dur[ok]
+        n = start.size
+        plat, plon = np.full(n, pl["lat"].iat[home]), np.full(n, pl["lon"].iat[home])
+        llat, llon = _jitter(rng, plat, plon, 0.01, 0.02)
+        flat, flon = _jitter(rng, plat, plon, 0.01, 0.02)
+        mine = pd.DataFrame({
+            "child": np.full(n, child, dtype=self.ep["child"].dtype), "start": start.astype(np.int64),
+            "dur": dur, "planted": np.full(n, 2, np.int8), "last_lat": llat, "last_lon": llon,
+            "found_lat": flat, "found_lon": flon, "found_cat": np.zeros(n, np.int8),
+            "has_found": np.ones(n, bool), "returned": np.ones(n, bool), "site": np.full(n, -1, np.int8)})
+        ep = pd.concat([self.ep[self.ep["child"] != child], mine[self.ep.columns]], ignore_index=True)
+        order = np.lexsort((ep["child"].to_numpy(), ep["start"].to_numpy()))
+        self.ep = ep.iloc[order].reset_index(drop=True).astype(self.ep.dtypes.to_dict())
+        self.repeat_home = {"child": int(child), "placement": home, "episodes": int(n)}
 
     # ---- planted events
     def _plan_planted(self) -> None:
@@ -1285,6 +1336,18 @@ class SyntheticCity:
             "observed_reports_weekly": {"treated": self._obs[iv.id + ":treated"].tolist(),
                                         "buffer": self._obs[iv.id + ":buffer"].tolist()},
         }]
+        extra = {}
+        if self.repeat_home is not None:
+            rh = self.repeat_home
+            home = self.placements.iloc[rh["placement"]]
+            extra["repeat_home"] = {
+                "person_ref": persons([rh["child"]])[0], "placement_ref": home["placement_ref"],
+                "placement_type": home["placement_type"],
+                "cell": h3.latlng_to_cell(float(home["lat"]), float(home["lon"]), RESOLUTION),
+                "episodes": rh["episodes"],
+                "rule": "missing from, and found at, their own residential placement every second day: "
+                        "a safeguarding referral, never a place to patrol in a shared output",
+            }
         return {
             "synthetic": True,
             "name": "SYNTHETIC ground truth (safeguard-hotspots synthetic city)",
@@ -1304,6 +1367,7 @@ class SyntheticCity:
                 "the specific reason is the expected one.",
                 "repeat_child_share is the share of young people with more than one episode (see calibration).",
             ],
+            **extra,
         }
 
     def _background_hot(self) -> list[dict]:
@@ -1365,10 +1429,16 @@ class SyntheticCity:
 
 
 # --------------------------------------------------------------------------- helpers
-def build_city(seed: int = 7, weeks: int = 104, scale: str | int = "small") -> SyntheticCity:
-    """Build the SYNTHETIC city for ``seed``: validate, then simulate everything up front except reports."""
+def build_city(seed: int = 7, weeks: int = 104, scale: str | int = "small",
+               plant_repeat_home: bool = False) -> SyntheticCity:
+    """Build the SYNTHETIC city for ``seed``: validate, then simulate everything up front except reports.
+
+    ``plant_repeat_home``: also plant one young person missing from, and found at, their own
+    residential placement every second day (ground truth ``repeat_home``); off by default, so
+    the committed sample stays byte-identical.
+    """
     n = resolve_scale(scale)
-    return SyntheticCity(seed, weeks, n)
+    return SyntheticCity(seed, weeks, n, plant_repeat_home=bool(plant_repeat_home))
 
 
 def _rate_summary(s: Site) -> dict:

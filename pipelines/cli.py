@@ -116,6 +116,10 @@ def synth(
     weeks: int = typer.Option(104, "--weeks", help="Number of ISO weeks from 2024-W27."),
     scale: str = typer.Option("small", "--scale", help="small | medium | large | a number of location reports."),
     fmt: str = typer.Option("csv", "--format", help="csv | parquet"),
+    plant_repeat_home: bool = typer.Option(
+        False, "--plant-repeat-home",
+        help="Also plant one young person missing from, and found at, their own residential placement every "
+             "second day (must never reach a shared output as a place to patrol)."),
 ) -> None:
     """Write a SYNTHETIC city (episodes, reports, places, boundary, ground truth).
 
@@ -130,7 +134,7 @@ def synth(
             progress.update(task, completed=done, total=total)
 
         paths = write_synthetic_city(out_dir, seed=seed, weeks=weeks, scale=scale_value, fmt=fmt,
-                                     progress=on_progress)
+                                     progress=on_progress, plant_repeat_home=plant_repeat_home)
     out.print(f"SYNTHETIC data written to {out_dir}:")
     for name, path in paths.items():
         out.print(f"  {name:17s} {path}")
@@ -164,7 +168,8 @@ def _batch_table(results) -> Table:
 
 @app.command()
 def ingest(
-    kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary"),
+    kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary | placements "
+                                         "(care homes: pseudonymised, never shown; keep homes out of shared outputs)"),
     files: List[Path] = typer.Argument(..., help="CSV or Parquet files (GeoJSON/GeoPackage for places and boundary)."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),

@@ -79,7 +79,7 @@ INGEST_MEMORY_LIMIT_BYTES = 2_500_000_000
 #: CLI names of the input kinds -> contract kind.
 KIND_ALIASES = {
     "episodes": "episodes", "reports": "reports", "location_reports": "reports",
-    "places": "places", "disruptions": "disruptions", "boundary": "boundary",
+    "places": "places", "disruptions": "disruptions", "boundary": "boundary", "placements": "placements",
 }
 
 
@@ -105,6 +105,8 @@ SPECS: dict[str, KindSpec] = {
                        (("lat", "lon", "cell"),), False),
     "disruptions": KindSpec(contracts.DISRUPTIONS, "disruptions", ("disruption_kinds",), True,
                             (("lat", "lon", "cell"),), False),
+    "placements": KindSpec(contracts.PLACEMENTS, "placements", ("placement_types",), False,
+                           (("lat", "lon", "cell"),), False),
 }
 
 
@@ -171,7 +173,7 @@ def resolve_kind(kind: str) -> str:
     key = kind.strip().lower()
     if key not in KIND_ALIASES:
         raise InvalidInputError(
-            f"Unknown input kind {kind!r}; use one of: episodes, reports, places, disruptions, boundary."
+            f"Unknown input kind {kind!r}; use one of: episodes, reports, places, disruptions, boundary, placements."
         )
     return KIND_ALIASES[key]
 

@@ -10,7 +10,11 @@ on the analyst-only list. They get every check:
 1. **person references** — keyed pseudonyms (``pk_`` + hex), synthetic ids of young people,
    episodes, placements and reports (``SYN-P…``, ``SYN-E…``, ``SYN-H…``, ``SYN-R…``), and every
    string in ``forbidden_strings`` (the store's pseudonyms and record ids);
-2. **placement coordinates** — any coordinate within 50 m of a care placement;
+2. **placement locations** — any coordinate (a point, a polygon's vertex or its centroid) within
+   300 m (``PLACEMENT_RADIUS_M``; a derived placement's own, wider radius) of a care placement, and any
+   H3 cell named in the file (hex id) whose hexagon lies that close — unless the cell was approved by
+   the safeguarding rule (b) and its evidence is passed in (``approved``): then its centre and
+   vertices, and only they, may appear;
 3. **raw event coordinates** — any lat/lon pair with 5 or more decimals equal (to 5 dp, ~1 m) to
    an event's location;
 4. **small counts of young people** — an explicit young-people count (a field or column named
@@ -18,14 +22,18 @@ on the analyst-only list. They get every check:
    such as "young people: 3" / "3 young people") between 1 and k − 1 not shown as "<k".
 
 *Analyst-only* files (``analyst_map.html``, ``hotspots.*``, ``clusters.geojson``,
-``scan_clusters.geojson``, ``convergence.parquet``, ``cube.parquet``, ``run.json``) may hold exact
-counts and cluster hulls drawn around events; they get check 1 only.
+``scan_clusters.geojson``, ``convergence.parquet``, ``cube.parquet``, ``run.json``, ``withheld.csv`` —
+the cells the safeguarding rules kept out of the shared files) may hold exact counts and cluster hulls
+drawn around events; they get check 1 only.
 
-Coordinates that are H3 grid points (a cell's centre or a vertex at resolutions 5–11, given to at
-least 5 decimals) are not leaks: they are computed from the grid, not from anyone's location, and cells are what shared
-outputs are meant to show. Only coordinates inside the area of the reference points (placements
-and events, plus about 5 km) are considered, so numbers in inlined JavaScript are not mistaken
-for places.
+A cell's centre near a home reveals the home as well as the home's own coordinates do (a
+hexagon whose centre is 250 m from a home points at it), so being an H3 grid point exempts
+nothing from check 2: only the centres and vertices of *approved* cells
+(:class:`analytics.safeguarding.Approval` with sufficient evidence) are accepted near a placement.
+For check 3, H3 grid points (a cell's centre or a vertex at resolutions 5–11, given to at least
+5 decimals) are not event locations: they are computed from the grid. Only coordinates inside the
+area of the reference points (placements and events, plus about 5 km) are considered, so numbers in
+inlined JavaScript are not mistaken for places.
 """
 
 from __future__ import annotations
@@ -42,19 +50,25 @@ import numpy as np
 import pandas as pd
 
 from analytics.privacy import DEFAULT_K
+from analytics.safeguarding import PLACEMENT_RADIUS_M, Approval, cells_near_placements
 
 __all__ = ["Finding", "scan_outputs", "store_forbidden", "store_forbidden_strings", "store_raw_points", "SHARED_FILES",
-           "ANALYST_ONLY_FILES", "PLACEMENT_RADIUS_M"]
+           "ANALYST_ONLY_FILES", "PLACEMENT_RADIUS_M", "approved_cells"]
 
 SHARED_FILES = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson")
 ANALYST_ONLY_FILES = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "clusters.geojson",
                       "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json",
-                      "report_analyst_detail.html")
+                      "report_analyst_detail.html", "withheld.csv")
 SCANNED_SUFFIXES = (".html", ".htm", ".csv", ".geojson", ".json", ".parquet")
-PLACEMENT_RADIUS_M = 50.0
 _GRID_RESOLUTIONS = range(5, 12)
 _BBOX_MARGIN_DEG = 0.05
 
+_H3_HEX_RE = re.compile(r"(?<![0-9A-Za-z])8[0-9a-fA-F]{14}(?![0-9A-Za-z])")
+#: How far (metres) a written coordinate may be from an approved cell's centre or vertex and still be
+#: that grid point (5 decimals round by up to ~0.6 m), and a polygon's centroid from the cell's centre.
+_GRID_TOL_M = 1.5
+_CENTROID_TOL_M = 10.0
+_CENTROID = "centroid"
 _PK_RE = re.compile(r"\bpk_[0-9a-f]{8,}\b")
 _SYN_RE = re.compile(r"\bSYN-[EPHR]\d{3,}\b")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]+")
@@ -81,7 +95,7 @@ class Finding:
     """One leak: which file, what kind, where, and a masked description."""
 
     file: str
-    kind: str  # person_ref | placement_coordinate | event_coordinate | small_count
+    kind: str  # person_ref | placement_coordinate | placement_cell | event_coordinate | small_count
     detail: str
     where: str = ""
 
@@ -136,6 +150,8 @@ def _walk_geojson(obj, where: str, coords: list, counts: list) -> None:
                 and geom is not None:
             for lon, lat in _flatten_positions(geom):
                 coords.append((lat, lon, min(_num_decimals(lat), _num_decimals(lon)), where))
+            for lat, lon in _ring_centroids(obj.get("type"), geom):
+                coords.append((lat, lon, 15, f"{where} {_CENTROID}".strip()))
         props = obj.get("properties")
         if isinstance(props, dict):
             fid = obj.get("id", "")
@@ -149,6 +165,20 @@ def _walk_geojson(obj, where: str, coords: list, counts: list) -> None:
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             _walk_geojson(v, f"{where}[{i}]" if not where.startswith("feature") else where, coords, counts)
+
+
+def _ring_centroids(kind, geom) -> Iterator[tuple[float, float]]:
+    """(lat, lon) of the vertex mean of every outer ring of a Polygon / MultiPolygon."""
+    polygons = [geom] if kind == "Polygon" else geom if kind == "MultiPolygon" else []
+    for poly in polygons:
+        try:
+            ring = np.asarray(poly[0], dtype=float)[:, :2]
+        except (TypeError, ValueError, IndexError):
+            continue
+        if len(ring) > 1 and np.allclose(ring[0], ring[-1]):
+            ring = ring[:-1]
+        if len(ring):
+            yield float(ring[:, 1].mean()), float(ring[:, 0].mean())
 
 
 def _flatten_positions(geom) -> Iterator[tuple[float, float]]:
@@ -209,6 +239,10 @@ def _read_contents(path: Path, full: bool) -> _Contents:
                         continue
                     for lon, lat in shapely.get_coordinates(geom):
                         coords.append((float(lat), float(lon), 15, f"row {i + 1} {col}"))
+                    if geom is not None and not geom.is_empty and geom.geom_type in ("Polygon", "MultiPolygon"):
+                        for part in getattr(geom, "geoms", [geom]):
+                            c = part.centroid
+                            coords.append((float(c.y), float(c.x), 15, f"row {i + 1} {col} {_CENTROID}"))
             plain = frame.drop(columns=binary)
             coords.extend(_text_coords("\n".join(texts[1:])))
             _table_checks(plain, coords, counts)
@@ -390,7 +424,7 @@ def _person_refs(name: str, text: str, tokens: set[str], multi: Iterable[str]) -
 def _is_grid_point(lat: float, lon: float, decimals: int) -> bool:
     """An H3 cell centre or vertex (res 5–11), given to >= 5 decimals (~1 m).
 
-    Coarser coordinates are never exempt: at 4 decimals (~11 m) a random point would often be
+    Coarser coordinates are never grid points: at 4 decimals (~11 m) a random point would often be
     "near" some vertex of a small cell.
     """
     if decimals < 5:
@@ -412,22 +446,68 @@ def _point_keys(lat5: np.ndarray, lon5: np.ndarray) -> np.ndarray:
     return (lat5.astype(np.int64) + 9_000_000) * 36_000_001 + (lon5.astype(np.int64) + 18_000_000)
 
 
-class _Reference:
-    """Placements (KD-tree in a local metric plane) and raw event points (5-dp keys)."""
+def approved_cells(approved: Iterable | None) -> set[int]:
+    """The cells whose evidence meets the safeguarding rule (b); anything else is not approved.
 
-    def __init__(self, placements: pd.DataFrame | None, raw_points: pd.DataFrame | None):
+    ``approved`` holds :class:`analytics.safeguarding.Approval` objects (or dicts with the same
+    fields, e.g. read back from run.json, ``cell`` as int or hex); insufficient evidence is ignored.
+    """
+    out: set[int] = set()
+    for a in approved or ():
+        if isinstance(a, dict):
+            cell = a.get("cell")
+            cell = h3.str_to_int(cell) if isinstance(cell, str) else cell
+            a = Approval(int(cell), int(a.get("placements", 0)), int(a.get("min_unlinked_sources", 0)))
+        if isinstance(a, Approval) and a.is_sufficient():
+            out.add(int(a.cell))
+    return out
+
+
+def _placements_frame(placements: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Placements with ``placement_key`` and ``radius_m`` (default :data:`PLACEMENT_RADIUS_M`)."""
+    if placements is None or not len(placements):
+        return None
+    pl = placements.dropna(subset=["lat", "lon"]).copy()
+    pl["lat"], pl["lon"] = pl["lat"].astype(float), pl["lon"].astype(float)
+    if "radius_m" not in pl.columns:
+        pl["radius_m"] = PLACEMENT_RADIUS_M
+    pl["radius_m"] = pl["radius_m"].fillna(PLACEMENT_RADIUS_M).astype(float)
+    if "placement_key" not in pl.columns:
+        pl["placement_key"] = [f"placement {i + 1}" for i in range(len(pl))]
+    return pl.reset_index(drop=True) if len(pl) else None
+
+
+class _Reference:
+    """Placements (KD-tree in a local metric plane, each with its radius), approved cells' grid
+    points, and raw event points (5-dp keys)."""
+
+    def __init__(self, placements: pd.DataFrame | None, raw_points: pd.DataFrame | None,
+                 approved: Iterable | None = None):
         from scipy.spatial import cKDTree
-        pts = [df[["lat", "lon"]].astype(float).dropna().to_numpy() for df in (placements, raw_points)
+        self.placements = _placements_frame(placements)
+        pts = [df[["lat", "lon"]].astype(float).dropna().to_numpy() for df in (self.placements, raw_points)
                if df is not None and len(df)]
         allp = np.vstack(pts) if pts else np.empty((0, 2))
         self.empty = len(allp) == 0
         if not self.empty:
             self.lat0 = float(np.median(allp[:, 0]))
-            lo, hi = allp.min(axis=0) - _BBOX_MARGIN_DEG, allp.max(axis=0) + _BBOX_MARGIN_DEG
+            margin = _BBOX_MARGIN_DEG
+            if self.placements is not None:
+                margin = max(margin, float(self.placements["radius_m"].max()) / 100_000 + 0.01)
+            lo, hi = allp.min(axis=0) - margin, allp.max(axis=0) + margin
             self.bbox = (lo, hi)
         self.tree = None
-        if placements is not None and len(placements):
-            self.tree = cKDTree(self._xy(placements[["lat", "lon"]].astype(float).dropna().to_numpy()))
+        if self.placements is not None:
+            self.tree = cKDTree(self._xy(self.placements[["lat", "lon"]].to_numpy()))
+            self.radius = self.placements["radius_m"].to_numpy(float)
+        self.approved = approved_cells(approved)
+        grid = []
+        for cell in sorted(self.approved):
+            hx = h3.int_to_str(cell)
+            grid.append((*h3.cell_to_latlng(hx), 1.0))
+            grid.extend((vlat, vlon, 0.0) for vlat, vlon in h3.cell_to_boundary(hx))
+        self.grid = np.array(grid) if grid else np.empty((0, 3))
+        self.grid_xy = self._xy(self.grid[:, :2]) if len(grid) and not self.empty else np.empty((0, 2))
         # Raw points as sorted 5-dp keys (a binary search per coordinate found in a file):
         # millions of points cost one numpy sort instead of a Python set of tuples.
         self.raw = np.empty(0, dtype=np.int64)
@@ -449,34 +529,94 @@ class _Reference:
         lo, hi = self.bbox
         return lo[0] <= lat <= hi[0] and lo[1] <= lon <= hi[1]
 
+    def near_placement(self, xy: np.ndarray) -> np.ndarray:
+        """Distance (m) from each point to the nearest placement within its radius (inf when none)."""
+        out = np.full(len(xy), np.inf)
+        if self.tree is None or not len(xy):
+            return out
+        for i, hits in enumerate(self.tree.query_ball_point(xy, float(self.radius.max()))):
+            if hits:
+                d = np.sqrt(((self.tree.data[hits] - xy[i]) ** 2).sum(axis=1))
+                ok = d <= self.radius[hits]
+                if ok.any():
+                    out[i] = float(d[ok].min())
+        return out
+
+    def approved_grid_point(self, xy: np.ndarray, decimals: np.ndarray, centroid: np.ndarray) -> np.ndarray:
+        """Is each point an approved cell's centre or vertex (given to >= 4 decimals, within the
+        rounding of its last digit), or a polygon centroid at an approved cell's centre?"""
+        if not len(self.grid_xy) or not len(xy):
+            return np.zeros(len(xy), dtype=bool)
+        d = np.sqrt(((xy[:, None, :] - self.grid_xy[None, :, :]) ** 2).sum(axis=2))
+        is_centre = self.grid[:, 2] == 1.0
+        # a value rounded to 5 dp may print with 4 (150.94420 -> 150.9442): the tolerance follows the
+        # decimals written (half a unit of the last digit, about 5.6 m at 4 dp); 3 or fewer never match
+        tol = np.maximum(_GRID_TOL_M, 0.5 * 10.0 ** (-np.minimum(decimals, 6).astype(float)) * 111_320.0)
+        grid_hit = (d <= tol[:, None]).any(axis=1) & (decimals >= 4)
+        centre_hit = (d[:, is_centre] <= _CENTROID_TOL_M).any(axis=1) & centroid
+        return grid_hit | centre_hit
+
 
 def _coordinate_findings(name: str, contents: _Contents, ref: _Reference) -> list[Finding]:
     if ref.empty:
         return []
     out: list[Finding] = []
     seen: set[tuple[str, int, int]] = set()
+    kept = [(lat, lon, dec, where) for lat, lon, dec, where in contents.coords
+            if -90 <= lat <= 90 and -180 <= lon <= 180 and dec >= 3 and ref.inside(lat, lon)]
+    if not kept:
+        return out
+    lat = np.array([c[0] for c in kept], dtype=float)
+    lon = np.array([c[1] for c in kept], dtype=float)
+    dec = np.array([c[2] for c in kept], dtype=np.int64)
+    centroid = np.array([c[3].endswith(_CENTROID) for c in kept], dtype=bool)
+    xy = ref._xy(np.column_stack([lat, lon]))
+    dist = ref.near_placement(xy)
+    near = np.isfinite(dist)
+    if near.any():
+        idx = np.flatnonzero(near)
+        near[idx] = ~ref.approved_grid_point(xy[idx], dec[idx], centroid[idx])
+    for i in np.flatnonzero(near):
+        tag = ("placement", round(lat[i] * 1e5), round(lon[i] * 1e5))
+        if tag not in seen:
+            seen.add(tag)
+            what = "a polygon centroid" if centroid[i] else "a coordinate"
+            out.append(Finding(name, "placement_coordinate",
+                               f"{what} {dist[i]:.0f} m from a care placement (not an approved cell)", kept[i][3]))
     grid_cache: dict[tuple[float, float, int], bool] = {}
-    for lat, lon, dec, where in contents.coords:
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180) or not ref.inside(lat, lon) or dec < 3:
+    for i in range(len(kept)):
+        if dec[i] < 5 or centroid[i] or not ref.is_raw(round(lat[i] * 1e5), round(lon[i] * 1e5)):
             continue
-        key = (lat, lon, dec)
+        key = (lat[i], lon[i], int(dec[i]))
         if key not in grid_cache:
-            grid_cache[key] = _is_grid_point(lat, lon, dec)
+            grid_cache[key] = _is_grid_point(float(lat[i]), float(lon[i]), int(dec[i]))
         if grid_cache[key]:
             continue
-        if ref.tree is not None:
-            dist, _ = ref.tree.query(ref._xy(np.array([[lat, lon]])), k=1)
-            if dist[0] <= PLACEMENT_RADIUS_M:
-                tag = ("placement", round(lat * 1e5), round(lon * 1e5))
-                if tag not in seen:
-                    seen.add(tag)
-                    out.append(Finding(name, "placement_coordinate",
-                                       f"a coordinate {dist[0]:.0f} m from a care placement", where))
-        if dec >= 5 and ref.is_raw(round(lat * 1e5), round(lon * 1e5)):
-            tag = ("event", round(lat * 1e5), round(lon * 1e5))
-            if tag not in seen:
-                seen.add(tag)
-                out.append(Finding(name, "event_coordinate", f"an exact event location ({dec} decimals)", where))
+        tag = ("event", round(lat[i] * 1e5), round(lon[i] * 1e5))
+        if tag not in seen:
+            seen.add(tag)
+            out.append(Finding(name, "event_coordinate", f"an exact event location ({dec[i]} decimals)", kept[i][3]))
+    return out
+
+
+def _cell_findings(name: str, text: str, ref: _Reference) -> list[Finding]:
+    """H3 cells named in ``text`` (hex ids) whose hexagon lies within a placement's radius, not approved."""
+    if ref.placements is None:
+        return []
+    cells = {}
+    for m in _H3_HEX_RE.finditer(text):
+        hx = m.group(0).lower()
+        if hx not in cells and h3.is_valid_cell(hx):
+            cells[hx] = m.start()
+    todo = [h3.str_to_int(hx) for hx in cells if h3.str_to_int(hx) not in ref.approved]
+    if not todo:
+        return []
+    near = cells_near_placements(np.array(todo, dtype=np.uint64), ref.placements)
+    out = []
+    for cell, d in near.groupby("cell")["distance_m"].min().items():
+        hx = h3.int_to_str(int(cell))
+        out.append(Finding(name, "placement_cell", f"H3 cell {hx} lies {d:.0f} m from a care placement "
+                           f"(not an approved cell)", f"offset {cells[hx]}"))
     return out
 
 
@@ -505,15 +645,17 @@ def _small_count_findings(name: str, contents: _Contents, k: int) -> list[Findin
 
 # --------------------------------------------------------------------------- entry points
 def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_strings: Iterable[str],
-                 raw_points: pd.DataFrame | None, k: int = DEFAULT_K) -> list[Finding]:
+                 raw_points: pd.DataFrame | None, k: int = DEFAULT_K,
+                 approved: Iterable | None = None) -> list[Finding]:
     """Scan every HTML, CSV, GeoJSON, JSON and Parquet file in ``folder``; return the leaks found.
 
     Parameters
     ----------
     folder : Path
         A week's output folder.
-    placements : DataFrame with ``lat``, ``lon``, optional
-        Care placement locations (never stored in the product's store; pass them when known).
+    placements : DataFrame with ``lat``, ``lon``, optional ``radius_m`` and ``placement_key``, optional
+        Care placements, known and derived (:func:`pipelines.placements.known_and_derived_placements`);
+        ``radius_m`` defaults to :data:`PLACEMENT_RADIUS_M` (300 m).
     forbidden_strings : iterable of str, or StoreForbidden
         Person pseudonyms, episode/report ids and any other string that must not appear;
         :func:`store_forbidden` looks the store's up in the store instead of in memory.
@@ -521,11 +663,14 @@ def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_string
         Every raw event location (episodes' last-seen and found locations, reports).
     k : int
         Suppression threshold: explicit counts of young people 1..k-1 are leaks.
+    approved : iterable of :class:`analytics.safeguarding.Approval`, optional
+        Cells near a placement that the safeguarding rule (b) allowed, with their evidence;
+        only their centres and vertices (and hex ids) may appear near a placement.
     """
     folder = Path(folder)
     forbidden = (forbidden_strings if isinstance(forbidden_strings, StoreForbidden)
                  else _Forbidden.build(forbidden_strings))
-    ref = _Reference(placements, raw_points)
+    ref = _Reference(placements, raw_points, approved)
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES)
     read = [(p, p.name not in ANALYST_ONLY_FILES) for p in paths]
     read = [(p, shared, _read_contents(p, full=shared)) for p, shared in read]
@@ -537,6 +682,7 @@ def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_string
         if not shared:
             continue
         findings += _coordinate_findings(path.name, contents, ref)
+        findings += _cell_findings(path.name, contents.text, ref)
         findings += _small_count_findings(path.name, contents, k)
     return findings
 

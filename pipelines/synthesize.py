@@ -98,21 +98,23 @@ def default_chunk_weeks(n_reports: int, weeks: int) -> int:
 def write_synthetic_city(out_dir: Path, seed: int = 7, weeks: int = 104, scale: str | int = "small",
                          fmt: str = "csv", progress: Callable[[int, int], None] | None = None,
                          *, chunk_weeks: int | None = None,
-                         episode_rows_per_chunk: int = EPISODE_ROWS_PER_CHUNK) -> dict[str, Path]:
+                         episode_rows_per_chunk: int = EPISODE_ROWS_PER_CHUNK,
+                         plant_repeat_home: bool = False) -> dict[str, Path]:
     """Write the SYNTHETIC city's inputs and ground truth into ``out_dir``; return the paths.
 
     ``scale``: "small" (~25k reports), "medium" (~1M), "large" (10M), or an integer number
     of valid location reports; the file also holds the planted bad and duplicate rows
     (ground_truth.json ``counts`` gives both figures). ``progress(done, total)`` is called
     after each chunk. ``chunk_weeks`` sets weeks per report chunk (memory bound; does not
-    change CSV content).
+    change CSV content). ``plant_repeat_home`` plants one young person missing from, and found
+    at, their own residential placement every second day (see :func:`analytics.synth.build_city`).
     """
     fmt = _check_fmt(fmt)
     n_reports = synth.resolve_scale(scale)
     if chunk_weeks is not None and (isinstance(chunk_weeks, bool) or not isinstance(chunk_weeks, (int, np.integer))
                                     or chunk_weeks < 1):
         raise InvalidInputError(f"chunk_weeks must be a positive integer; received {chunk_weeks!r}.")
-    city = synth.build_city(seed=seed, weeks=weeks, scale=n_reports)
+    city = synth.build_city(seed=seed, weeks=weeks, scale=n_reports, plant_repeat_home=plant_repeat_home)
     if chunk_weeks is None:
         chunk_weeks = default_chunk_weeks(n_reports, city.weeks)
     out_dir = Path(out_dir)

@@ -60,6 +60,7 @@ from analytics.errors import HotspotError, InvalidInputError
 from analytics.maps import analyst_map, patrol_map, render_html
 from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
+from analytics import safeguarding
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
@@ -165,6 +166,8 @@ class WeeklyRun(HotspotRun):
 
     synthetic: bool = False
     privacy_findings: list = field(default_factory=list)
+    #: The safeguarding rules' verdict (analytics.safeguarding.SafeguardDecision), None before the plan step.
+    safeguard: object = None
 
 
 HOT_NOW = ("intensifying_hot", "persistent_hot", "new_hot", "consecutive_hot", "diminishing_hot", "sporadic_hot",
@@ -361,10 +364,19 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         backtest.update({"plan_week": prev_week, "events_week": week, "source": plan_source,
                          "measure": params.measure})
 
-    # --- patrol plan
+    # --- patrol plan (cells withheld by the safeguarding rules never enter a shared output)
     with step("patrol_plan"):
         rank_in = _rank_frame(cells, hotspots["category"], hotspots["count"], hotspots["expected"], hotspots["z"],
                               harm, conv_score, hotspots["places"].fillna("").to_numpy())
+        placements = _placements(store)
+        guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res,
+                           Path(engine.outputs.get("scan_clusters", out_dir / "scan_clusters.geojson")))
+        withheld_hex = set(grid.cells_to_hex(np.array(sorted(guard.withheld), dtype=np.uint64)))
+        _write_withheld(guard, rank_in, pparams, out_dir / "withheld.csv", week, synthetic)
+        rank_in = rank_in[~rank_in["cell"].isin(np.array(sorted(guard.withheld), dtype=np.uint64))]
+        rank_in = rank_in.reset_index(drop=True)
+        if withheld_hex:
+            choices.append(safeguarding_note())
         chosen = rank_cells(rank_in, pparams)["cell"].to_numpy(dtype=np.uint64)
         events = _event_times(store, chosen, weeks[-1])
         plan = patrol_plan(rank_in, events, params=pparams, tz=store.timezone)
@@ -396,6 +408,9 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     # --- run.json (extended) and report
     meta = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
     headline = _headline(hotspots, previous)
+    # the shared report sees only cells the safeguarding rules allow
+    shared_hotspots = hotspots[~hotspots["cell"].isin(withheld_hex)].reset_index(drop=True)
+    shared_previous = previous[~previous["cell"].isin(withheld_hex)].reset_index(drop=True)
     outputs = {**engine.outputs, **{k_: str(v) for k_, v in {**plan_paths, **map_paths}.items()},
                "report": str(out_dir / "report.html")}
     meta.update({
@@ -408,11 +423,14 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         "previous_week": prev_week, "headline": headline, "backtest": backtest,
         "plan_cells": plan["cell"].tolist(),
         "privacy": {"shared_outputs": list(SHARED_OUTPUTS), "analyst_only": list(ANALYST_OUTPUTS), "k": k},
+        "safeguarding": _safeguard_record(guard, placements),
     }
+    outputs["withheld"] = str(out_dir / "withheld.csv")
+    shared_meta = {**meta, "weekly": {**meta["weekly"], "headline": _headline(shared_hotspots, shared_previous)}}
     with step("report"):
         from pipelines.report import build_report
-        html = build_report(store, meta=meta, hotspots=hotspots, cube=cube_now, weeks=weeks,
-                            measure=params.measure, previous=previous, plan=plan, k=k, top_n=cfg["top_n"],
+        html = build_report(store, meta=shared_meta, hotspots=shared_hotspots, cube=cube_now, weeks=weeks,
+                            measure=params.measure, previous=shared_previous, plan=plan, k=k, top_n=cfg["top_n"],
                             equity_weeks=cfg["equity_weeks"], generated=generated)
         Path(outputs["report"]).write_text(html, encoding="utf-8")
         if analyst_detail:  # unsuppressed counts: an analyst-only file, never the shared report
@@ -423,9 +441,10 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
             Path(outputs["report_analyst_detail"]).write_text(detail, encoding="utf-8")
             meta["choices"].append("--analyst-detail: report_analyst_detail.html shows unsuppressed counts (analyst only).")
 
-    with step("privacy_scan"):
+    with step("privacy_scan"):  # always against known + derived placements, 300 m, approvals with evidence
         from pipelines.privacy_scan import scan_outputs, store_forbidden, store_raw_points
-        findings = scan_outputs(out_dir, None, store_forbidden(store), store_raw_points(store), k=k)
+        findings = scan_outputs(out_dir, placements, store_forbidden(store), store_raw_points(store), k=k,
+                                approved=guard.approvals)
     timings_weekly = {"events": events_s, "engine": engine_s, **timings}
     meta["weekly"]["privacy"]["findings"] = [f.as_dict() for f in findings]
     meta["weekly"]["timings_s"] = timings_weekly
@@ -437,7 +456,102 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
                "backtest": {k_: backtest[k_] for k_ in ("plan_week", "n", "N", "hit_rate", "pai", "pei_star")},
                "privacy_findings": len(findings)}
     return WeeklyRun(week=week, out_dir=out_dir, outputs=outputs, summary=summary, choices=meta["choices"],
-                     timings={**engine.timings, **timings}, synthetic=synthetic, privacy_findings=findings)
+                     timings={**engine.timings, **timings}, synthetic=synthetic, privacy_findings=findings,
+                     safeguard=guard)
+
+
+# ------------------------------------------------------------------------------------ safeguarding
+#: Columns of the analyst-only ``withheld.csv`` (cells only: never a placement's location).
+WITHHELD_COLUMNS = ["week", "cell", "category", "rank_without_rule", "rule", "reason", "sources", "young_people",
+                    "unnamed_events", "near_placements", "min_unlinked_sources"]
+
+
+def safeguarding_note() -> str:
+    """The line the run's choices (and the report) carry when cells were withheld."""
+    return ("Safeguarding: cells whose signal is carried by one or two young people, or that lie within "
+            f"{safeguarding.PLACEMENT_RADIUS_M:.0f} m of a care placement without {safeguarding.MIN_UNLINKED_SOURCES} "
+            "independent sources unlinked to it, are left out of every shared output (for the analyst: withheld.csv).")
+
+
+def _placements(store: Store) -> pd.DataFrame:
+    from pipelines.placements import known_and_derived_placements
+    return known_and_derived_placements(store)
+
+
+def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, previous: pd.DataFrame,
+               placements: pd.DataFrame, pparams: PatrolParams, weeks: list[date], res: int,
+               scan_path: Path) -> "safeguarding.SafeguardDecision":
+    """Apply the safeguarding rules to every cell a shared output could show.
+
+    Candidates: cells the plan could take (positive score), hot spots this week and last
+    week (report's top list and headline). Sources are counted over the last
+    :data:`analytics.safeguarding.DEFAULT_SOURCE_WEEKS` weeks of found/report events
+    (episode starts are left out, as everywhere in the engine).
+    """
+    from pipelines.placements import person_placements
+    ranked = rank_cells(rank_in, pparams, all_cells=True)
+    cand = set(ranked.loc[ranked["score"] > 0, "cell"].astype(np.uint64).tolist())
+    cand |= set(grid.hex_to_cells(hotspots.loc[_hot_now(hotspots["category"]), "cell"].tolist()).tolist())
+    cand |= set(grid.hex_to_cells(previous.loc[_hot_now(previous["category"]), "cell"].tolist()).tolist())
+    cand_arr = np.array(sorted(cand), dtype=np.uint64)
+    first = weeks[max(0, len(weeks) - safeguarding.DEFAULT_SOURCE_WEEKS)]
+    store.con.register("weekly_guard_cells", pd.DataFrame({"cell": cand_arr}))
+    try:
+        events = store.con.execute(
+            "select cell, person_key, placement_key, kind, source from int_cell_events "
+            "where event <> 'episode_started' and week_start between $a and $b "
+            "and cell in (select cast(cell as ubigint) from weekly_guard_cells)",
+            {"a": first, "b": weeks[-1]}).df()
+    finally:
+        store.con.unregister("weekly_guard_cells")
+    return safeguarding.assess_cells(cand_arr, events, placements, person_placements(store),
+                                     _scan_cluster_cells(scan_path, res))
+
+
+def _scan_cluster_cells(path: Path, res: int) -> pd.DataFrame | None:
+    """The scan's clusters as (``cells``, ``pattern``) from scan_clusters.geojson (cells by centre containment)."""
+    if not path.is_file():
+        return None
+    layer = _read_layer(path)
+    if layer is None or "pattern" not in layer.columns:
+        return None
+    cells = [tuple(int(h3.str_to_int(c)) for c in h3.geo_to_cells(g.__geo_interface__, res))
+             for g in layer.geometry]
+    return pd.DataFrame({"cells": cells, "pattern": layer["pattern"].to_numpy()})
+
+
+def _write_withheld(guard, rank_in: pd.DataFrame, pparams: PatrolParams, path: Path, week: str,
+                    synthetic: bool) -> None:
+    """The analyst-only list of withheld cells: what the rules kept out of the shared outputs, and why."""
+    table = guard.cells[guard.cells["withheld"]].copy()
+    ranked = rank_cells(rank_in, pparams, all_cells=True)
+    rank = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["rank"].tolist()))
+    score = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["score"].tolist()))
+    category = dict(zip(rank_in["cell"].astype(np.uint64).tolist(), rank_in["category"].tolist()))
+    table["rank_without_rule"] = [rank[c] if score.get(c, 0) > 0 else None for c in table["cell"].tolist()]
+    table["category"] = [category.get(c, "") for c in table["cell"].tolist()]
+    table["reason"] = table["rule"].map(safeguarding.WITHHELD_REASONS)
+    table["week"] = week
+    table = table.sort_values(["rank_without_rule", "cell"], na_position="last", kind="mergesort")
+    table["cell"] = grid.cells_to_hex(table["cell"].to_numpy(dtype=np.uint64))
+    table = table[WITHHELD_COLUMNS]
+    if synthetic:
+        table = table.assign(synthetic=SYNTHETIC_LABEL)
+    table.to_csv(path, index=False)
+
+
+def _safeguard_record(guard, placements: pd.DataFrame) -> dict:
+    """The safeguarding rules' figures for run.json (analyst-only): counts, withheld cells, approvals."""
+    return {
+        "radius_m": safeguarding.PLACEMENT_RADIUS_M, "min_unlinked_sources": safeguarding.MIN_UNLINKED_SOURCES,
+        "source_weeks": safeguarding.DEFAULT_SOURCE_WEEKS,
+        "placements": {"file": int((placements["source"] == "file").sum()),
+                       "derived": int((placements["source"] == "derived").sum())},
+        "cells_assessed": int(len(guard.cells)),
+        "withheld": grid.cells_to_hex(np.array(sorted(guard.withheld), dtype=np.uint64)),
+        "approved": [{"cell": h3.int_to_str(a.cell), "placements": a.placements,
+                      "min_unlinked_sources": a.min_unlinked_sources} for a in guard.approvals],
+    }
 
 
 

@@ -15,6 +15,7 @@ import h3
 import pandas as pd
 import pytest
 
+from analytics.safeguarding import Approval
 from pipelines import store as store_mod
 from pipelines.privacy_scan import (Finding, scan_outputs, store_forbidden, store_forbidden_strings,
                                     store_raw_points)
@@ -35,12 +36,13 @@ def refs(tmp_path_factory):
         person = st.con.execute("select person_key from episodes order by episode_id limit 1").fetchone()[0]
         report = st.con.execute("select lat, lon from location_reports order by report_id limit 1").fetchone()
     return {"out": weekly["out"], "db": weekly["db"], "placements": placements[["lat", "lon"]],
-            "forbidden": forbidden, "raw": raw,
+            "forbidden": forbidden, "raw": raw, "approved": weekly["run"].safeguard.approvals,
             "person": person, "report_point": report, "placement_point": tuple(placements.iloc[0][["lat", "lon"]])}
 
 
 def _scan(folder: Path, refs: dict, **kw) -> list[Finding]:
-    return scan_outputs(folder, refs["placements"], refs["forbidden"], refs["raw"], k=kw.get("k", 5))
+    return scan_outputs(folder, refs["placements"], refs["forbidden"], refs["raw"], k=kw.get("k", 5),
+                        approved=refs["approved"])
 
 
 def _copy(refs: dict, name: str, tmp_path: Path) -> Path:
@@ -143,16 +145,57 @@ def test_analyst_only_files_are_checked_for_person_refs_only(refs, tmp_path):
     assert _kinds(_scan(tmp_path, refs)) == {("analyst_map.html", "person_ref")}
 
 
-def test_grid_points_are_not_placement_leaks(refs, tmp_path):
+def test_cell_geometry_near_a_placement_is_a_leak_unless_approved_with_evidence(refs, tmp_path):
+    """A cell centre is grid geometry, but a cell near a home points at the home: it passes only when the
+    safeguarding rule (b) approved the cell and its evidence is handed to the scanner."""
     path = _copy(refs, "patrol_plan.csv", tmp_path)
     plan = pd.read_csv(path)
-    # a placement 20 m from the first planned cell's centre: the cell centre is grid geometry, not a leak
-    clat, clon = h3.cell_to_latlng(plan["cell"].iloc[0])
-    near = pd.DataFrame({"lat": [clat + 0.00018], "lon": [clon]})
-    assert scan_outputs(tmp_path, near, set(), None) == []
-    plan.assign(lat=near["lat"].iloc[0], lon=clon).to_csv(path, index=False)
+    shutil.copy(refs["out"] / "patrol_plan.geojson", tmp_path / "patrol_plan.geojson")
+    cell = plan["cell"].iloc[0]
+    clat, clon = h3.cell_to_latlng(cell)
+    near = pd.DataFrame({"lat": [clat + 0.00018], "lon": [clon]})  # a placement 20 m from the cell's centre
     kinds = _kinds(scan_outputs(tmp_path, near, set(), None))
+    assert kinds == {("patrol_plan.csv", "placement_coordinate"), ("patrol_plan.csv", "placement_cell"),
+                     ("patrol_plan.geojson", "placement_coordinate"), ("patrol_plan.geojson", "placement_cell")}
+    ok = [Approval(h3.str_to_int(cell), placements=1, min_unlinked_sources=3)]
+    assert scan_outputs(tmp_path, near, set(), None, approved=ok) == []
+    weak = [Approval(h3.str_to_int(cell), placements=1, min_unlinked_sources=2)]  # evidence below rule (b)
+    assert scan_outputs(tmp_path, near, set(), None, approved=weak) != []
+    # an approved cell exempts its own centre and vertices only, never the home's own coordinates
+    plan.assign(lat=near["lat"].iloc[0], lon=clon).to_csv(path, index=False)
+    kinds = _kinds(scan_outputs(tmp_path, near, set(), None, approved=ok))
     assert kinds == {("patrol_plan.csv", "placement_coordinate")}
+
+
+def test_a_hexagon_whose_centre_is_near_a_home_reveals_it(tmp_path):
+    """A large (res 7) hexagon, drawn without its id: vertices over 1 km away, centre 250 m from a home."""
+    home = (-33.80, 151.00)
+    cell = h3.latlng_to_cell(*home, 7)
+    clat, clon = h3.cell_to_latlng(cell)
+    placement = pd.DataFrame({"lat": [clat + 250 / 111_320], "lon": [clon]})
+    ring = [[round(lon, 6), round(lat, 6)] for lat, lon in h3.cell_to_boundary(cell)]
+    gj = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"band": 1},
+          "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}]}
+    (tmp_path / "patrol_plan.geojson").write_text(json.dumps(gj))
+    findings = scan_outputs(tmp_path, placement, set(), None)
+    assert _kinds(findings) == {("patrol_plan.geojson", "placement_coordinate")}
+    assert "centroid" in findings[0].detail
+    far = pd.DataFrame({"lat": [clat + 0.05], "lon": [clon]})  # 5.5 km away: nothing to find
+    assert scan_outputs(tmp_path, far, set(), None) == []
+
+
+def test_a_cell_id_near_a_home_is_a_leak(tmp_path):
+    home = (-33.80, 151.00)
+    cell = h3.latlng_to_cell(home[0] + 0.002, home[1], 9)  # about 220 m north of the home
+    (tmp_path / "report.html").write_text(f"<html><body><code>{cell}</code></body></html>")
+    placement = pd.DataFrame({"lat": [home[0]], "lon": [home[1]]})
+    assert _kinds(scan_outputs(tmp_path, placement, set(), None)) == {("report.html", "placement_cell")}
+    # a derived placement carries its own, wider radius
+    far = h3.latlng_to_cell(home[0] + 0.0045, home[1], 9)  # about 500 m north
+    (tmp_path / "report.html").write_text(f"<html><body><code>{far}</code></body></html>")
+    assert scan_outputs(tmp_path, placement, set(), None) == []
+    assert _kinds(scan_outputs(tmp_path, placement.assign(radius_m=600.0), set(), None)) == {
+        ("report.html", "placement_cell")}
 
 
 def test_forbidden_strings_with_spaces(refs, tmp_path):

@@ -30,7 +30,7 @@ from tests.conftest import TEST_KEY
 
 SAMPLE = shipped_dir("data_samples")
 ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
-         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
+         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"), ("placements", "placements.csv"))
 #: Fast engine settings for tests (the scan's Monte Carlo is the slow part).
 FAST = {"hotspots": {"scan_replicates": 49}}
 _CACHE: dict = {}
@@ -228,8 +228,12 @@ def test_privacy_scan_of_the_sample_outputs_is_clean(weekly):
     with store_mod.opened(weekly["db"], read_only=True) as st:
         forbidden = store_forbidden_strings(st) | set(placements["placement_ref"])
         raw = store_raw_points(st)
-    findings = scan_outputs(weekly["out"], placements[["lat", "lon"]], forbidden, raw, k=5)
+    findings = scan_outputs(weekly["out"], placements[["lat", "lon"]], forbidden, raw, k=5,
+                            approved=weekly["run"].safeguard.approvals)
     assert findings == [], "\n".join(map(str, findings))
+    # the run's own check used the ingested placements file (known), not derived ones
+    sg = json.loads((weekly["out"] / "run.json").read_text())["weekly"]["safeguarding"]
+    assert sg["placements"] == {"file": len(placements), "derived": 0} and sg["radius_m"] == 300
 
 
 # ---------------------------------------------------------------- config
