@@ -26,3 +26,11 @@ class StoreError(HotspotError, RuntimeError):
 
 class KeyFileError(HotspotError, RuntimeError):
     """The pseudonymisation key is missing, unreadable or malformed."""
+
+
+class NotEnoughData(HotspotError):
+    """Too little data to call anything ("no events in 2026-W27", "too few events to call hot spots").
+
+    An honest outcome, not a failure: the CLI prints the message (no ``Error:``) and exits 0; the
+    run's ``run.json`` records it with the threshold rule.
+    """

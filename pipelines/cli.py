@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from analytics import __version__
-from analytics.errors import HotspotError, StoreError
+from analytics.errors import HotspotError, NotEnoughData, StoreError
 from analytics.privacy import key_fingerprint
 
 app = typer.Typer(
@@ -672,24 +672,48 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
         raise typer.Exit()
 
 
-def main() -> None:
-    """Console entry point: run the app, turning HotspotErrors into one line and exit code 1."""
+#: The exit codes, one home (README "Exit codes" shows the same table; tests check both).
+EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+EXIT_CODES = {
+    EXIT_OK: "success (including \"too few events\" / \"no events\", with the output saying so)",
+    EXIT_USER_ERROR: "user error, refused file or privacy failure (one line starting Error:)",
+    EXIT_USAGE: "usage error: unknown command or option, missing or malformed argument (usage line + Error:)",
+    EXIT_INTERNAL: "internal error: one line naming <store>.errors.log, which holds the traceback",
+}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Console entry point: run the app and turn every outcome into one exit code (:data:`EXIT_CODES`).
+
+    ``HotspotError`` -> one ``Error:`` line, exit 1; a usage mistake -> the usage line and one
+    ``Error:`` line, exit 2; anything unexpected -> one line naming the error log (the traceback
+    goes there, never to the terminal), exit 70.
+    """
+    from pipelines import cli_errors
+    args = list(sys.argv[1:] if argv is None else argv)
+    click_exception, click_abort = cli_errors.click_exception_types()
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        code = app(args=args, prog_name="hotspots", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except NotEnoughData as exc:
+        out.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_OK)
     except HotspotError as exc:
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         err.print("Interrupted; the store is unchanged for the file being processed.")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except click_exception as exc:
+        text, code = cli_errors.usage_outcome(exc, app, args)
+        if text:
+            print(text, file=sys.stderr)
+        sys.exit(code)
+    except click_abort:
+        err.print("Error: aborted.")
+        sys.exit(EXIT_USER_ERROR)
+    except Exception:  # noqa: BLE001 - the one place an unexpected error becomes a line and a log
+        print(cli_errors.report_internal_error(args), file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)
