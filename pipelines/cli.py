@@ -72,8 +72,11 @@ def _progress() -> Progress:
 @app.command()
 def init(
     db: Optional[Path] = DbOption,
-    resolution: int = typer.Option(9, "--res", help="H3 resolution of stored cells (9 ~ 0.1 km2)."),
-    tz: str = typer.Option("Australia/Sydney", "--tz", help="Time zone of ISO weeks and naive timestamps."),
+    resolution: Optional[int] = typer.Option(
+        None, "--res", help="H3 resolution of stored cells (default 9 ~ 0.1 km2); fixed when the store is made."),
+    tz: Optional[str] = typer.Option(
+        None, "--tz", help="Time zone of ISO weeks, hours and naive timestamps, e.g. America/New_York "
+                           "(default Australia/Sydney); fixed when the store is made."),
 ) -> None:
     """Create (or migrate) the store and the pseudonymisation key.
 
@@ -85,15 +88,18 @@ def init(
     if os.environ.get(keys.ENV_KEY) is None:
         created_key = keys.create_key_file(keys.key_file_for(path))
     key = keys.load_key(path)
-    _check_timezone(tz)
+    if tz is not None:
+        _check_timezone(tz)
     _, applied = store.init_store(path, resolution, tz, key_fingerprint(key))
     with store.opened(path) as st:
         keys.check_key(key, st.setting("key_fingerprint"), path)
         version = store.schema_version(st.con)
+        resolution, tz = st.resolution, st.timezone
     from pipelines.audit import AuditEntry, append
     append(path, AuditEntry("init", {"resolution": resolution, "tz": tz},
                             row_counts={"migrations_applied": applied}), "ok")
-    out.print(f"Store {path} ready (schema version {version}; applied {len(applied)} migration(s)).")
+    out.print(f"Store {path} ready (schema version {version}; applied {len(applied)} migration(s); "
+              f"H3 resolution {resolution}; time zone {tz}).")
     if created_key:
         out.print(f"Created pseudonymisation key {keys.key_file_for(path)} (mode 0600). Keep it safe: "
                   f"without it new data cannot be linked to old.")
@@ -331,6 +337,7 @@ def hotspots(
 
                 target = out_dir or Path("hotspots_out") / (week or "latest")
                 run = run_hotspots(st, params, target, progress=step)
+            tz = st.timezone
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "cells": run.summary["cells"]}
     if out_dir is None and week is None:
@@ -340,11 +347,11 @@ def hotspots(
         target.rename(final)
         run.outputs = {k: v.replace(str(target), str(final)) for k, v in run.outputs.items()}
     if as_json:
-        print(json.dumps({"week": run.week, "outputs": run.outputs, "summary": run.summary,
+        print(json.dumps({"week": run.week, "time_zone": tz, "outputs": run.outputs, "summary": run.summary,
                           "choices": run.choices}, indent=2, default=str))
         return
     s = run.summary
-    out.print(f"Week {run.week}: {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
+    out.print(f"Week {run.week} (Monday to Sunday, {tz}): {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
               f"{s['cold_cells']} cold cells this week; {s['scan_clusters']} emerging scan cluster(s); "
               f"{s['st_clusters']} space-time cluster(s); {s['convergence_cells']} convergence cell(s).")
     _print_notes_and_outputs(run.choices, run.outputs, 17)
@@ -387,10 +394,11 @@ def weekly(
 
                 run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step,
                                  analyst_detail=analyst_detail)
+            tz = st.timezone
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "plan_cells": run.summary["plan_cells"],
                             "privacy_findings": len(run.privacy_findings)}
-        _print_weekly(run, config, as_json)
+        _print_weekly(run, config, as_json, tz)
         if run.privacy_findings:
             for f in run.privacy_findings:
                 err.print(f"  privacy: {f}", markup=False, highlight=False)
@@ -398,16 +406,18 @@ def weekly(
                                "do not share these files (details in run.json, weekly.privacy.findings).")
 
 
-def _print_weekly(run, config: Optional[Path], as_json: bool) -> None:
+def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
     s, bt = run.summary, run.summary["backtest"]
     if as_json:
-        print(json.dumps({"week": run.week, "synthetic": run.synthetic, "outputs": run.outputs, "summary": s,
+        print(json.dumps({"week": run.week, "time_zone": tz, "synthetic": run.synthetic, "outputs": run.outputs,
+                          "summary": s,
                           "choices": run.choices, "privacy_findings": [f.as_dict() for f in run.privacy_findings]},
                          indent=2, default=str))
         return
     hl = s["headline"]
     pct = "—" if bt["hit_rate"] is None else f"{100 * bt['hit_rate']:.1f} %"
-    out.print(f"Week {run.week}{' (SYNTHETIC)' if run.synthetic else ''}: {hl['new'] + hl['continuing']} hot spot "
+    out.print(f"Week {run.week} (Monday to Sunday, {tz}){' (SYNTHETIC)' if run.synthetic else ''}: "
+              f"{hl['new'] + hl['continuing']} hot spot "
               f"cell(s); {hl['new']} new, {hl['intensifying']} intensifying, {hl['ended']} ended since last week; "
               f"patrol plan of {s['plan_cells']} cell(s).")
     pai = "—" if bt["pai"] is None else f"{bt['pai']:.1f}"
