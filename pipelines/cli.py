@@ -216,13 +216,17 @@ def ingest(
         finally:
             st.close()
     if as_json:
-        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons")
+        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
+                       "warnings")
         print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
     else:
         out.print(_batch_table(results))
         for r in results:
             for hint in r.hints:
                 out.print(f"  hint ({r.file}): {hint}", markup=False)
+        for r in results:
+            for warning in r.warnings:
+                err.print(warning, markup=False, highlight=False, soft_wrap=True)
         if any(r.rejected for r in results):
             out.print("See rejected rows with: hotspots quarantine --batch <batch>")
 

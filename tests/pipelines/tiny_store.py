@@ -8,8 +8,9 @@ and on which local days it falls.
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
@@ -29,13 +30,22 @@ def write_boundary(path: Path) -> Path:
     return path
 
 
-def report_rows(days: list[date], per_day: int = 1, offset: str = "+10:00") -> list[dict]:
-    """``per_day`` reports on each local day at 20:00 (``offset`` written on every row)."""
+def sydney_offset(d: date) -> str:
+    """Australia/Sydney's UTC offset at 20:00 on local day ``d`` ('+11:00' in summer, '+10:00' in winter)."""
+    minutes = int(datetime(d.year, d.month, d.day, 20, tzinfo=ZoneInfo("Australia/Sydney")).utcoffset()
+                  .total_seconds() // 60)
+    return f"+{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def report_rows(days: list[date], per_day: int = 1, offset: str | None = None) -> list[dict]:
+    """``per_day`` reports on each local day at 20:00, with ``offset`` written on every row
+    (default: Sydney's offset on that day; '' for naive times)."""
     rows = []
     for d in days:
+        off = sydney_offset(d) if offset is None else offset
         for i in range(per_day):
             lat, lon = SPOTS[(d.toordinal() + i) % len(SPOTS)] if i else SPOTS[0]
-            rows.append(report(report_id=f"R{d:%Y%m%d}-{i}", observed_at=f"{d.isoformat()}T20:{i % 60:02d}:00{offset}",
+            rows.append(report(report_id=f"R{d:%Y%m%d}-{i}", observed_at=f"{d.isoformat()}T20:{i % 60:02d}:00{off}",
                                lat=f"{lat:.4f}", lon=f"{lon:.4f}", person_ref=f"CHILD-{i % 7}"))
     return rows
 
