@@ -711,8 +711,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         sys.exit(code if isinstance(code, int) else EXIT_OK)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except NotEnoughData as exc:
-        out.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+    except NotEnoughData as exc:  # an honest outcome, not an error
+        if "--json" in args:
+            print(json.dumps({"status": exc.status, "message": str(exc)}, indent=2))
+        else:
+            out.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_OK)
     except HotspotError as exc:
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)

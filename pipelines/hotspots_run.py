@@ -123,7 +123,7 @@ def default_week(store: Store, today: date | None = None) -> str:
         raise InvalidInputError("The store has no events yet; ingest reports first.")
     raise NotEnoughData(f"No complete ISO week of data yet: the events run to {last_day} and no week both ended "
                         f"before today and is covered to its Sunday. Name a week with --week to analyse a "
-                        f"part week.")
+                        f"part week.", "no_complete_week")
 
 
 def default_week_choice(week: str, tz: str) -> str:
@@ -151,7 +151,7 @@ def require_enough_events(store: Store, out_dir: Path, params: HotspotParams, re
     }
     path = out_dir / "run.json"
     path.write_text(json.dumps(payload, indent=2, default=str))
-    raise NotEnoughData(f"{message} (recorded in {path})")
+    raise NotEnoughData(f"{message} (recorded in {path})", status)
 
 
 def _hex_polygon(cell: int) -> Polygon:

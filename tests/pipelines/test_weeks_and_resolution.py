@@ -83,6 +83,9 @@ def test_week_without_events_is_said(enough, tmp_path):
                "--replicates", "0")
     assert proc.returncode == cli.EXIT_OK, proc.stderr
     assert "No events in 2026-W40" in proc.stdout
+    proc = run(folder, "hotspots", "--db", str(db), "--week", "2026-W40", "--out", str(tmp_path / "h"),
+               "--replicates", "0", "--json")
+    assert proc.returncode == cli.EXIT_OK and json.loads(proc.stdout)["status"] == "no_events"
     assert json.loads((tmp_path / "h" / "run.json").read_text())["status"] == "no_events"
 
 
@@ -129,6 +132,14 @@ def test_command_at_resolution_8_with_a_boundary(enough, command):
         run_json = (folder / "h8" / "run.json") if command == "hotspots" else (folder / "w8" / "2026-W30" / "run.json")
         meta = json.loads(run_json.read_text())
         assert meta["parameters"]["resolution"] == 8 and meta["time_zone"] == "Australia/Sydney"
+        assert "Monday to Sunday, Australia/Sydney" in " ".join(proc.stdout.split())
+    if command == "weekly":  # the zone is stated wherever weeks or hours are shown
+        week_dir = folder / "w8" / "2026-W30"
+        plan = pd.read_csv(week_dir / "patrol_plan.csv")
+        assert len(plan) and set(plan["time_zone"]) == {"Australia/Sydney"}
+        assert "weeks and hours in Australia/Sydney" in (week_dir / "report.html").read_text()
+        assert "times in Australia/Sydney" in (week_dir / "patrol_map.html").read_text()
+        assert "times in Australia/Sydney" in (week_dir / "analyst_map.html").read_text()
 
 
 def test_init_at_resolution_8_then_boundary_and_cube(tmp_path):
