@@ -35,9 +35,9 @@ def _offset(d: date, tz: str) -> str:
 
 
 def new_york_file(path: Path, naive: bool = False, lat: float = 40.75, lon: float = -73.99) -> Path:
-    """A report a day through 2026 H1 in Manhattan, with New York's true offset on each row (or none)."""
+    """A report a day through 2025 H1 in Manhattan, with New York's true offset on each row (or none)."""
     rows = []
-    for d in daily(date(2026, 1, 5), date(2026, 6, 28)):
+    for d in daily(date(2025, 1, 6), date(2025, 6, 29)):
         off = "" if naive else _offset(d, "America/New_York")
         rows.append(report(report_id=f"NY{d:%Y%m%d}", observed_at=f"{d.isoformat()}T20:00:00{off}",
                            lat=f"{lat:.4f}", lon=f"{lon:.4f}"))
@@ -78,17 +78,17 @@ def test_same_file_in_a_store_of_its_zone_is_silent(tmp_path):
 
 def test_sydney_file_in_the_default_store_is_silent(tmp_path):
     db = make_store(tmp_path / "s.duckdb")
-    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, report_rows(daily(date(2026, 1, 5), date(2026, 7, 26))))
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, report_rows(daily(date(2025, 1, 6), date(2025, 7, 27))))
     assert ingest(db, "reports", path).warnings == []
     naive = write_csv(tmp_path / "n.csv", REPORT_HEADER,
-                      report_rows(daily(date(2026, 1, 5), date(2026, 2, 1)), offset=""))
+                      report_rows(daily(date(2025, 1, 6), date(2025, 2, 2)), offset=""))
     assert ingest(db, "reports", naive).warnings == []
 
 
 def test_utc_times_say_nothing_about_the_place(tmp_path):
     db = make_store(tmp_path / "s.duckdb")
     path = write_csv(tmp_path / "z.csv", REPORT_HEADER,
-                     report_rows(daily(date(2026, 1, 5), date(2026, 2, 1)), offset="Z"))
+                     report_rows(daily(date(2025, 1, 6), date(2025, 2, 2)), offset="Z"))
     assert ingest(db, "reports", path).warnings == []
 
 
@@ -104,8 +104,8 @@ def test_naive_times_far_from_the_coordinates_are_warned(tmp_path):
 
 def test_episodes_are_checked_on_missing_from(tmp_path):
     db = make_store(tmp_path / "s.duckdb")
-    rows = [episode(episode_id=f"E{i}", missing_from=f"2026-01-{i + 5:02d}T21:00:00-05:00",
-                    returned_at=f"2026-01-{i + 6:02d}T09:00:00-05:00", reported_at="", found_lat="40.75",
+    rows = [episode(episode_id=f"E{i}", missing_from=f"2025-01-{i + 5:02d}T21:00:00-05:00",
+                    returned_at=f"2025-01-{i + 6:02d}T09:00:00-05:00", reported_at="", found_lat="40.75",
                     found_lon="-73.99", last_seen_lat="40.76", last_seen_lon="-73.98") for i in range(10)]
     result = ingest(db, "episodes", write_csv(tmp_path / "e.csv", EPISODE_HEADER, rows))
     assert len(result.warnings) == 1 and result.warnings[0].startswith("Warning: e.csv: missing_from offsets (-05:00)")
@@ -113,7 +113,7 @@ def test_episodes_are_checked_on_missing_from(tmp_path):
 
 def test_typed_parquet_times_are_not_misread(tmp_path):
     db = make_store(tmp_path / "s.duckdb")
-    rows = report_rows(daily(date(2026, 1, 5), date(2026, 3, 1)))
+    rows = report_rows(daily(date(2025, 1, 6), date(2025, 3, 2)))
     frame = pd.DataFrame(rows)
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     frame["lat"], frame["lon"] = frame["lat"].astype(float), frame["lon"].astype(float)

@@ -22,9 +22,9 @@ FAST_TOML = "[hotspots]\nscan_replicates = 19\n"
 
 @pytest.fixture(scope="module")
 def enough(tmp_path_factory):
-    """Two reports a day, Monday 2026-01-05 to Sunday 2026-07-26 (2026-W02..W30), boundary ingested."""
+    """Two reports a day, Monday 2025-01-06 to Sunday 2025-07-27 (2025-W02..W30), boundary ingested."""
     folder = tmp_path_factory.mktemp("enough")
-    db = tiny_store(folder, daily(date(2026, 1, 5), date(2026, 7, 26)), per_day=2)
+    db = tiny_store(folder, daily(date(2025, 1, 6), date(2025, 7, 27)), per_day=2)
     (folder / "fast.toml").write_text(FAST_TOML)
     return folder, db
 
@@ -44,30 +44,30 @@ def test_last_complete_week(last_day, today, expected):
 
 
 def test_default_week_needs_data_to_the_weeks_sunday(tmp_path):
-    db = tiny_store(tmp_path, daily(date(2026, 6, 29), date(2026, 7, 22)), boundary=False)  # W27..Wed W30
+    db = tiny_store(tmp_path, daily(date(2025, 6, 30), date(2025, 7, 23)), boundary=False)  # W27..Wed W30
     with store_mod.opened(db, read_only=True) as st:
         cube_mod.prepare_events(st)
-        assert default_week(st, today=date(2026, 12, 6)) == "2026-W29"
-        assert default_week(st, today=date(2026, 7, 13)) == "2026-W28"      # W29 not over on 07-13
+        assert default_week(st, today=date(2026, 12, 6)) == "2025-W29"
+        assert default_week(st, today=date(2025, 7, 14)) == "2025-W28"      # W29 not over on 07-14
 
 
 def test_no_complete_week_is_an_honest_message_exit_0(tmp_path):
-    tiny_store(tmp_path, daily(date(2026, 7, 21), date(2026, 7, 23)), boundary=False)  # Tue..Thu of W30
+    tiny_store(tmp_path, daily(date(2025, 7, 22), date(2025, 7, 24)), boundary=False)  # Tue..Thu of W30
     proc = run(tmp_path, "hotspots", "--db", "store.duckdb", "--replicates", "0")
     assert proc.returncode == cli.EXIT_OK, proc.stderr
-    assert "No complete ISO week of data yet: the events run to 2026-07-23" in " ".join(proc.stdout.split())
+    assert "No complete ISO week of data yet: the events run to 2025-07-24" in " ".join(proc.stdout.split())
 
 
 # ------------------------------------------------------------------- no events / too few events
 
 def test_too_few_events_is_said_not_reported(tmp_path):
-    tiny_store(tmp_path, daily(date(2026, 7, 20), date(2026, 7, 28)))      # 9 reports, 7 of them in W30
+    tiny_store(tmp_path, daily(date(2025, 7, 21), date(2025, 7, 29)))      # 9 reports, 7 of them in W30
     proc = run(tmp_path, "weekly", "--db", "store.duckdb", "--out", "out")
     assert proc.returncode == cli.EXIT_OK, proc.stderr
     text = " ".join(proc.stdout.split())
-    assert "Too few events to call hot spots: 7 in the study area from 2026-W05 to 2026-W30" in text
+    assert "Too few events to call hot spots: 7 in the study area from 2025-W05 to 2025-W30" in text
     assert "Error" not in proc.stderr and "Traceback" not in proc.stderr
-    week_dir = tmp_path / "out" / "2026-W30"
+    week_dir = tmp_path / "out" / "2025-W30"
     meta = json.loads((week_dir / "run.json").read_text())
     assert meta["status"] == "too_few_events" and meta["events_in_window"] == 7
     assert meta["sufficiency_rule"]["min_events_in_window"] == MIN_EVENTS_IN_WINDOW
@@ -79,11 +79,11 @@ def test_too_few_events_is_said_not_reported(tmp_path):
 
 def test_week_without_events_is_said(enough, tmp_path):
     folder, db = enough
-    proc = run(folder, "hotspots", "--db", str(db), "--week", "2026-W40", "--out", str(tmp_path / "h"),
+    proc = run(folder, "hotspots", "--db", str(db), "--week", "2025-W40", "--out", str(tmp_path / "h"),
                "--replicates", "0")
     assert proc.returncode == cli.EXIT_OK, proc.stderr
-    assert "No events in 2026-W40" in proc.stdout
-    proc = run(folder, "hotspots", "--db", str(db), "--week", "2026-W40", "--out", str(tmp_path / "h"),
+    assert "No events in 2025-W40" in proc.stdout
+    proc = run(folder, "hotspots", "--db", str(db), "--week", "2025-W40", "--out", str(tmp_path / "h"),
                "--replicates", "0", "--json")
     assert proc.returncode == cli.EXIT_OK and json.loads(proc.stdout)["status"] == "no_events"
     assert json.loads((tmp_path / "h" / "run.json").read_text())["status"] == "no_events"
@@ -92,11 +92,11 @@ def test_week_without_events_is_said(enough, tmp_path):
 def test_just_enough_events_runs_without_an_internal_error(tmp_path):
     # 42 events in two weeks: above the rule, and the scan of the week before finds nothing
     # (the case that used to end in "current clusters need a 'cells' column")
-    tiny_store(tmp_path, daily(date(2026, 7, 13), date(2026, 7, 26)), per_day=3)
+    tiny_store(tmp_path, daily(date(2025, 7, 14), date(2025, 7, 27)), per_day=3)
     proc = run(tmp_path, "hotspots", "--db", "store.duckdb", "--out", "h", "--replicates", "19", "--json")
     assert proc.returncode == cli.EXIT_OK, proc.stderr
     payload = json.loads(proc.stdout)
-    assert payload["week"] == "2026-W30" and payload["time_zone"] == "Australia/Sydney"
+    assert payload["week"] == "2025-W30" and payload["time_zone"] == "Australia/Sydney"
     assert payload["summary"]["events_in_week"] >= MIN_EVENTS_IN_WINDOW // 2
 
 
@@ -129,12 +129,12 @@ def test_command_at_resolution_8_with_a_boundary(enough, command):
         cells = pd.read_parquet(folder / "c8" / "cube.parquet")["cell"]
         assert "resolution 8" in proc.stdout and {int(c[1], 16) for c in cells} == {8}
     else:
-        run_json = (folder / "h8" / "run.json") if command == "hotspots" else (folder / "w8" / "2026-W30" / "run.json")
+        run_json = (folder / "h8" / "run.json") if command == "hotspots" else (folder / "w8" / "2025-W30" / "run.json")
         meta = json.loads(run_json.read_text())
         assert meta["parameters"]["resolution"] == 8 and meta["time_zone"] == "Australia/Sydney"
         assert "Monday to Sunday, Australia/Sydney" in " ".join(proc.stdout.split())
     if command == "weekly":  # the zone is stated wherever weeks or hours are shown
-        week_dir = folder / "w8" / "2026-W30"
+        week_dir = folder / "w8" / "2025-W30"
         plan = pd.read_csv(week_dir / "patrol_plan.csv")
         assert len(plan) and set(plan["time_zone"]) == {"Australia/Sydney"}
         assert "weeks and hours in Australia/Sydney" in (week_dir / "report.html").read_text()
@@ -144,7 +144,7 @@ def test_command_at_resolution_8_with_a_boundary(enough, command):
 
 def test_init_at_resolution_8_then_boundary_and_cube(tmp_path):
     assert run(tmp_path, "init", "--db", "s8.duckdb", "--res", "8").returncode == 0
-    tiny_store(tmp_path / "other", daily(date(2026, 1, 5), date(2026, 3, 1)))  # writes the input files there
+    tiny_store(tmp_path / "other", daily(date(2025, 1, 6), date(2025, 3, 2)))  # writes the input files there
     assert run(tmp_path, "ingest", "boundary", "other/boundary.geojson", "--db", "s8.duckdb").returncode == 0
     assert run(tmp_path, "ingest", "reports", "other/reports.csv", "--db", "s8.duckdb").returncode == 0
     proc = run(tmp_path, "cube", "--db", "s8.duckdb", "--out", "c.parquet")
