@@ -33,8 +33,8 @@ def week_range(first: date, last: date) -> list[date]:
     return [first + timedelta(weeks=i) for i in range(n + 1)]
 
 
-def last_complete_week(last_event_day: date, today: date) -> date | None:
-    """Monday of the last *complete* ISO week, or None when there is none yet.
+def last_complete_week(last_event_day: date, today: date) -> date:
+    """Monday of the last *complete* ISO week (callers check that the data starts by then).
 
     Complete means both: the week ended before ``today`` (its Sunday < today) and the data
     reaches its Sunday (``last_event_day`` >= Sunday), so a week the data only partly covers

@@ -171,6 +171,6 @@ def latest_complete_week(store: Store, today: date | None = None) -> str | None:
     today = today or datetime.now(ZoneInfo(store.timezone)).date()
     monday = last_complete_week(last_day, today)
     first = store.con.execute("select min(week_start) from int_cell_events").fetchall()[0][0]
-    if monday is None or first is None or monday < first:
+    if first is None or monday < first:
         return None
     return week_label(monday)
