@@ -293,8 +293,9 @@ def cube(
             cube_mod.write_cube(st, out_path)
         entry.add_outputs([out_path])
         entry.row_counts = {"cells": info.n_cells, "weeks": info.n_weeks}
-    out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
-              f"resolution {info.resolution}, study area: {info.study_area}. Written to {out_path}.")
+    out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}, "
+              f"weeks in {info.time_zone}), resolution {info.resolution}, study area: {info.study_area}. "
+              f"Written to {out_path}.")
     for choice in info.choices:
         out.print(f"  note: {choice}")
 

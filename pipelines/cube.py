@@ -37,6 +37,7 @@ class CubeInfo:
     study_area: str
     n_events: int
     choices: list[str] = field(default_factory=list)
+    time_zone: str = ""   # the store's zone: weeks run Monday to Sunday there
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -107,7 +108,8 @@ def build_cube(
     if check:
         require_checks(con, cube=True)
     n_weeks = (hi - lo).days // 7 + 1
-    return CubeInfo(res, int(len(cells)), n_weeks, week_label(lo), week_label(hi), area, int(n_events), choices)
+    return CubeInfo(res, int(len(cells)), n_weeks, week_label(lo), week_label(hi), area, int(n_events), choices,
+                    store.timezone)
 
 
 def cube_frame(store: Store) -> pd.DataFrame:

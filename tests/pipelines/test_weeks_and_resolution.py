@@ -128,6 +128,7 @@ def test_command_at_resolution_8_with_a_boundary(enough, command):
     if command == "cube":
         cells = pd.read_parquet(folder / "c8" / "cube.parquet")["cell"]
         assert "resolution 8" in proc.stdout and {int(c[1], 16) for c in cells} == {8}
+        assert "weeks in Australia/Sydney" in " ".join(proc.stdout.split())
     else:
         run_json = (folder / "h8" / "run.json") if command == "hotspots" else (folder / "w8" / "2025-W30" / "run.json")
         meta = json.loads(run_json.read_text())
