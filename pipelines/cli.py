@@ -687,7 +687,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
         raise typer.Exit()
 
 
-#: The exit codes, one home (README "Exit codes" shows the same table; tests check both).
+#: The exit codes, one home (the README's exit-code table shows the same; tests check both).
 EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 EXIT_CODES = {
     EXIT_OK: "success (including \"too few events\" / \"no events\", with the output saying so)",
