@@ -26,3 +26,16 @@ class StoreError(HotspotError, RuntimeError):
 
 class KeyFileError(HotspotError, RuntimeError):
     """The pseudonymisation key is missing, unreadable or malformed."""
+
+
+class NotEnoughData(HotspotError):
+    """Too little data to call anything ("no events in 2026-W27", "too few events to call hot spots").
+
+    An honest outcome, not a failure: the CLI prints the message (no ``Error:``) and exits 0; the
+    run's ``run.json`` records it with the threshold rule. ``status`` names the case
+    (``no_events``, ``too_few_events``, ``no_complete_week``).
+    """
+
+    def __init__(self, message: str, status: str = "too_few_events") -> None:
+        super().__init__(message)
+        self.status = status

@@ -67,7 +67,7 @@ DEFAULT_CATEGORY_WEIGHTS: dict[str, float] = {
     "no_pattern": 0.0,
 }
 #: Columns of :func:`patrol_plan`, in order.
-PLAN_COLUMNS = ["rank", "priority", "cell", "lat", "lon", "places", "windows", "dose", "reason"]
+PLAN_COLUMNS = ["rank", "priority", "cell", "lat", "lon", "places", "windows", "time_zone", "dose", "reason"]
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 HOURS_PER_WEEK = 168
@@ -506,7 +506,7 @@ def patrol_plan(
     pandas.DataFrame
         Columns :data:`PLAN_COLUMNS`: ``rank``, ``priority``, ``cell`` (hex),
         ``lat``/``lon`` (cell centre, 5 dp), ``places``, ``windows`` (text,
-        windows joined by ``"; "``), ``dose``, ``reason`` (category and flags,
+        windows joined by ``"; "``), ``time_zone`` (of the windows), ``dose``, ``reason`` (category and flags,
         no counts). Nothing else from the inputs is carried over.
     """
     params = params or PatrolParams()
@@ -538,6 +538,7 @@ def patrol_plan(
         "lon": np.round(lon, 5),
         "places": [places.get(int(c), "") for c in cells],
         "windows": windows,
+        "time_zone": tz,  # the windows' (and the weeks') local time
         "dose": dose_guidance(params),
         "reason": [_reason(r) for r in ranked.itertuples()],
     })

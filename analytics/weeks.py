@@ -31,3 +31,25 @@ def week_range(first: date, last: date) -> list[date]:
     """Mondays from ``first`` to ``last`` inclusive."""
     n = (last - first).days // 7
     return [first + timedelta(weeks=i) for i in range(n + 1)]
+
+
+def last_complete_week(last_event_day: date, today: date) -> date:
+    """Monday of the last *complete* ISO week (callers check that the data starts by then).
+
+    Complete means both: the week ended before ``today`` (its Sunday < today) and the data
+    reaches its Sunday (``last_event_day`` >= Sunday), so a week the data only partly covers
+    (an export cut on a Wednesday) is never the default. Both dates are local dates in the
+    store's time zone.
+
+    Examples
+    --------
+    >>> last_complete_week(date(2026, 6, 28), date(2026, 7, 1))   # data to Sunday of W26
+    datetime.date(2026, 6, 22)
+    >>> last_complete_week(date(2026, 7, 1), date(2026, 7, 20))   # data stops on Wednesday of W27
+    datetime.date(2026, 6, 22)
+    >>> last_complete_week(date(2026, 7, 5), date(2026, 7, 5))    # W27 has not ended yet today
+    datetime.date(2026, 6, 22)
+    """
+    last_day = min(last_event_day, today - timedelta(days=1))
+    monday = last_day - timedelta(days=last_day.weekday())
+    return monday if last_day.weekday() == 6 else monday - timedelta(weeks=1)

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from analytics.errors import HotspotError
+from analytics.errors import HotspotError, NotEnoughData
 from pipelines import store as store_mod
 
 _SECRET_WORDS = ("key", "secret", "password", "token")
@@ -92,6 +92,9 @@ def audited(db_path: Path, command: str, parameters: dict) -> Iterator[AuditEntr
     entry = AuditEntry(command, parameters)
     try:
         yield entry
+    except NotEnoughData as exc:  # an honest outcome ("too few events"), not a failure
+        append(db_path, entry, f"ok: {exc}")
+        raise
     except HotspotError as exc:
         append(db_path, entry, f"error: {exc}")
         raise

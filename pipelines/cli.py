@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from analytics import __version__
-from analytics.errors import HotspotError, StoreError
+from analytics.errors import HotspotError, NotEnoughData, StoreError
 from analytics.privacy import key_fingerprint
 
 app = typer.Typer(
@@ -72,8 +72,11 @@ def _progress() -> Progress:
 @app.command()
 def init(
     db: Optional[Path] = DbOption,
-    resolution: int = typer.Option(9, "--res", help="H3 resolution of stored cells (9 ~ 0.1 km2)."),
-    tz: str = typer.Option("Australia/Sydney", "--tz", help="Time zone of ISO weeks and naive timestamps."),
+    resolution: Optional[int] = typer.Option(
+        None, "--res", help="H3 resolution of stored cells (default 9 ~ 0.1 km2); fixed when the store is made."),
+    tz: Optional[str] = typer.Option(
+        None, "--tz", help="Time zone of ISO weeks, hours and naive timestamps, e.g. America/New_York "
+                           "(default Australia/Sydney); fixed when the store is made."),
 ) -> None:
     """Create (or migrate) the store and the pseudonymisation key.
 
@@ -85,15 +88,18 @@ def init(
     if os.environ.get(keys.ENV_KEY) is None:
         created_key = keys.create_key_file(keys.key_file_for(path))
     key = keys.load_key(path)
-    _check_timezone(tz)
+    if tz is not None:
+        _check_timezone(tz)
     _, applied = store.init_store(path, resolution, tz, key_fingerprint(key))
     with store.opened(path) as st:
         keys.check_key(key, st.setting("key_fingerprint"), path)
         version = store.schema_version(st.con)
+        resolution, tz = st.resolution, st.timezone
     from pipelines.audit import AuditEntry, append
     append(path, AuditEntry("init", {"resolution": resolution, "tz": tz},
                             row_counts={"migrations_applied": applied}), "ok")
-    out.print(f"Store {path} ready (schema version {version}; applied {len(applied)} migration(s)).")
+    out.print(f"Store {path} ready (schema version {version}; applied {len(applied)} migration(s); "
+              f"H3 resolution {resolution}; time zone {tz}).")
     if created_key:
         out.print(f"Created pseudonymisation key {keys.key_file_for(path)} (mode 0600). Keep it safe: "
                   f"without it new data cannot be linked to old.")
@@ -215,13 +221,17 @@ def ingest(
         finally:
             st.close()
     if as_json:
-        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons")
+        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
+                       "warnings")
         print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
     else:
         out.print(_batch_table(results))
         for r in results:
             for hint in r.hints:
                 out.print(f"  hint ({r.file}): {hint}", markup=False)
+        for r in results:
+            for warning in r.warnings:
+                err.print(warning, markup=False, highlight=False, soft_wrap=True)
         if any(r.rejected for r in results):
             out.print("See rejected rows with: hotspots quarantine --batch <batch>")
 
@@ -288,8 +298,9 @@ def cube(
             cube_mod.write_cube(st, out_path)
         entry.add_outputs([out_path])
         entry.row_counts = {"cells": info.n_cells, "weeks": info.n_weeks}
-    out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
-              f"resolution {info.resolution}, study area: {info.study_area}. Written to {out_path}.")
+    out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}, "
+              f"weeks in {info.time_zone}), resolution {info.resolution}, study area: {info.study_area}. "
+              f"Written to {out_path}.")
     for choice in info.choices:
         out.print(f"  note: {choice}")
 
@@ -336,6 +347,7 @@ def hotspots(
 
                 target = out_dir or Path("hotspots_out") / (week or "latest")
                 run = run_hotspots(st, params, target, progress=step)
+            tz = st.timezone
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "cells": run.summary["cells"]}
     if out_dir is None and week is None:
@@ -345,11 +357,11 @@ def hotspots(
         target.rename(final)
         run.outputs = {k: v.replace(str(target), str(final)) for k, v in run.outputs.items()}
     if as_json:
-        print(json.dumps({"week": run.week, "outputs": run.outputs, "summary": run.summary,
+        print(json.dumps({"week": run.week, "time_zone": tz, "outputs": run.outputs, "summary": run.summary,
                           "choices": run.choices}, indent=2, default=str))
         return
     s = run.summary
-    out.print(f"Week {run.week}: {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
+    out.print(f"Week {run.week} (Monday to Sunday, {tz}): {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
               f"{s['cold_cells']} cold cells this week; {s['scan_clusters']} emerging scan cluster(s); "
               f"{s['st_clusters']} space-time cluster(s); {s['convergence_cells']} convergence cell(s).")
     _print_notes_and_outputs(run.choices, run.outputs, 17)
@@ -392,10 +404,11 @@ def weekly(
 
                 run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step,
                                  analyst_detail=analyst_detail)
+            tz = st.timezone
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "plan_cells": run.summary["plan_cells"],
                             "privacy_findings": len(run.privacy_findings)}
-        _print_weekly(run, config, as_json)
+        _print_weekly(run, config, as_json, tz)
         if run.privacy_findings:
             for f in run.privacy_findings:
                 err.print(f"  privacy: {f}", markup=False, highlight=False)
@@ -403,16 +416,18 @@ def weekly(
                                "do not share these files (details in run.json, weekly.privacy.findings).")
 
 
-def _print_weekly(run, config: Optional[Path], as_json: bool) -> None:
+def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
     s, bt = run.summary, run.summary["backtest"]
     if as_json:
-        print(json.dumps({"week": run.week, "synthetic": run.synthetic, "outputs": run.outputs, "summary": s,
+        print(json.dumps({"week": run.week, "time_zone": tz, "synthetic": run.synthetic, "outputs": run.outputs,
+                          "summary": s,
                           "choices": run.choices, "privacy_findings": [f.as_dict() for f in run.privacy_findings]},
                          indent=2, default=str))
         return
     hl = s["headline"]
     pct = "—" if bt["hit_rate"] is None else f"{100 * bt['hit_rate']:.1f} %"
-    out.print(f"Week {run.week}{' (SYNTHETIC)' if run.synthetic else ''}: {hl['new'] + hl['continuing']} hot spot "
+    out.print(f"Week {run.week} (Monday to Sunday, {tz}){' (SYNTHETIC)' if run.synthetic else ''}: "
+              f"{hl['new'] + hl['continuing']} hot spot "
               f"cell(s); {hl['new']} new, {hl['intensifying']} intensifying, {hl['ended']} ended since last week; "
               f"patrol plan of {s['plan_cells']} cell(s).")
     pai = "—" if bt["pai"] is None else f"{bt['pai']:.1f}"
@@ -677,24 +692,51 @@ def _root(version: bool = typer.Option(False, "--version", help="Show the versio
         raise typer.Exit()
 
 
-def main() -> None:
-    """Console entry point: run the app, turning HotspotErrors into one line and exit code 1."""
+#: The exit codes, one home (the README's exit-code table shows the same; tests check both).
+EXIT_OK, EXIT_USER_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+EXIT_CODES = {
+    EXIT_OK: "success (including \"too few events\" / \"no events\", with the output saying so)",
+    EXIT_USER_ERROR: "user error, refused file or privacy failure (one line starting Error:)",
+    EXIT_USAGE: "usage error: unknown command or option, missing or malformed argument (usage line + Error:)",
+    EXIT_INTERNAL: "internal error: one line naming <store>.errors.log, which holds the traceback",
+}
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Console entry point: run the app and turn every outcome into one exit code (:data:`EXIT_CODES`).
+
+    ``HotspotError`` -> one ``Error:`` line, exit 1; a usage mistake -> the usage line and one
+    ``Error:`` line, exit 2; anything unexpected -> one line naming the error log (the traceback
+    goes there, never to the terminal), exit 70.
+    """
+    from pipelines import cli_errors
+    args = list(sys.argv[1:] if argv is None else argv)
+    click_exception, click_abort = cli_errors.click_exception_types()
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        code = app(args=args, prog_name="hotspots", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except NotEnoughData as exc:  # an honest outcome, not an error
+        if "--json" in args:
+            print(json.dumps({"status": exc.status, "message": str(exc)}, indent=2))
+        else:
+            out.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(EXIT_OK)
     except HotspotError as exc:
         err.print(f"Error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         err.print("Interrupted; the store is unchanged for the file being processed.")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except click_exception as exc:
+        text, code = cli_errors.usage_outcome(exc, app, args)
+        if text:
+            print(text, file=sys.stderr)
+        sys.exit(code)
+    except click_abort:
+        err.print("Error: aborted.")
+        sys.exit(EXIT_USER_ERROR)
+    except Exception:  # noqa: BLE001 - the one place an unexpected error becomes a line and a log
+        print(cli_errors.report_internal_error(args), file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)

@@ -9,7 +9,8 @@ area is the ingested boundary's cells, or, without a boundary, the observed cell
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 
 from analytics import grid
 from analytics.errors import InvalidInputError
-from analytics.weeks import parse_week, week_label
+from analytics.weeks import last_complete_week, parse_week, week_label
 from pipelines.checks import require_checks
 from pipelines.geo_inputs import current_boundary
 from pipelines.sqlrunner import run_sql
@@ -36,6 +37,7 @@ class CubeInfo:
     study_area: str
     n_events: int
     choices: list[str] = field(default_factory=list)
+    time_zone: str = ""   # the store's zone: weeks run Monday to Sunday there
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -106,7 +108,8 @@ def build_cube(
     if check:
         require_checks(con, cube=True)
     n_weeks = (hi - lo).days // 7 + 1
-    return CubeInfo(res, int(len(cells)), n_weeks, week_label(lo), week_label(hi), area, int(n_events), choices)
+    return CubeInfo(res, int(len(cells)), n_weeks, week_label(lo), week_label(hi), area, int(n_events), choices,
+                    store.timezone)
 
 
 def cube_frame(store: Store) -> pd.DataFrame:
@@ -152,9 +155,24 @@ def write_cube(store: Store, path: Path, label: str | None = None) -> Path:
     return path
 
 
+def last_event_day(store: Store) -> date | None:
+    """Local date (store's time zone) of the latest event in ``int_cell_events``, or None."""
+    rows = store.con.execute('select max(cast("at" as date)) from int_cell_events').fetchall()
+    return rows[0][0] if rows and rows[0][0] is not None else None
+
+
 def latest_complete_week(store: Store, today: date | None = None) -> str | None:
-    """Last ISO week with data that has ended (used for default weeks)."""
-    row = store.con.execute("select max(week_start) from int_cell_events").fetchone()
-    if not row or row[0] is None:
+    """The default week: the last *complete* ISO week (see :func:`analytics.weeks.last_complete_week`),
+    or None when the store holds no complete week yet. Needs ``int_cell_events`` (:func:`prepare_events`).
+
+    ``today`` defaults to today's date in the store's time zone.
+    """
+    last_day = last_event_day(store)
+    if last_day is None:
         return None
-    return week_label(row[0])
+    today = today or datetime.now(ZoneInfo(store.timezone)).date()
+    monday = last_complete_week(last_day, today)
+    first = store.con.execute("select min(week_start) from int_cell_events").fetchall()[0][0]
+    if first is None or monday < first:
+        return None
+    return week_label(monday)

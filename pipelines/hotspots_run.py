@@ -30,10 +30,11 @@ from analytics.cluster_sources import DEFAULT_MIN_SOURCES, cluster_sources
 from analytics.clusters import cluster_summaries, st_dbscan
 from analytics.convergence import find_convergence
 from analytics.emerging import EmergingParams, classify_emerging
-from analytics.errors import InvalidInputError
+from analytics.errors import InvalidInputError, NotEnoughData
 from analytics.gistar import gi_star
 from analytics.places import cells_to_polygons, choose_projected_crs, nearest_places, places_text
 from analytics.scan import space_time_permutation_scan, track_clusters
+from analytics.sufficiency import insufficiency, sufficiency_rule
 from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
@@ -113,14 +114,44 @@ class HotspotRun:
 
 
 def default_week(store: Store, today: date | None = None) -> str:
-    """The last complete ISO week (ended before today) that holds data."""
-    today = today or datetime.now(timezone.utc).date()
-    row = store.con.execute(
-        "select max(week_start) from int_cell_events where week_start + 7 <= $today", {"today": today}
-    ).fetchone()
-    if not row or row[0] is None:
-        raise InvalidInputError("The store has no complete week of data yet; ingest reports first.")
-    return week_label(row[0])
+    """The last complete ISO week: ended before today, and the store holds events on or after its Sunday."""
+    week = cube_mod.latest_complete_week(store, today)
+    if week is not None:
+        return week
+    last_day = cube_mod.last_event_day(store)
+    if last_day is None:
+        raise InvalidInputError("The store has no events yet; ingest reports first.")
+    raise NotEnoughData(f"No complete ISO week of data yet: the events run to {last_day} and no week both ended "
+                        f"before today and is covered to its Sunday. Name a week with --week to analyse a "
+                        f"part week.", "no_complete_week")
+
+
+def default_week_choice(week: str, tz: str) -> str:
+    """The note recorded when the week was chosen automatically."""
+    return (f"Week set to {week}, the last complete ISO week (it ended before today and the data reaches its "
+            f"Sunday); weeks run Monday to Sunday in {tz}.")
+
+
+def require_enough_events(store: Store, out_dir: Path, params: HotspotParams, res: int, week: str,
+                          weeks: list[date], counts: np.ndarray) -> None:
+    """Stop with :class:`NotEnoughData` (after writing a run.json that says so) when the week has
+    no events or the window too few to call hot spots (:mod:`analytics.sufficiency`)."""
+    in_week, in_window = int(counts[:, -1].sum()) if counts.size else 0, int(counts.sum())
+    verdict = insufficiency(week, in_week, in_window, week_label(weeks[0]) if weeks else week, params.measure)
+    if verdict is None:
+        return
+    status, message = verdict
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "tool": "safeguard-hotspots", "command": "hotspots", "week": week, "status": status, "message": message,
+        "time_zone": store.timezone, "synthetic": store_is_synthetic(store),
+        "events_in_week": in_week, "events_in_window": in_window, "sufficiency_rule": sufficiency_rule(),
+        "parameters": {**asdict(params), "resolution": res}, "versions": _versions(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = out_dir / "run.json"
+    path.write_text(json.dumps(payload, indent=2, default=str))
+    raise NotEnoughData(f"{message} (recorded in {path})", status)
 
 
 def _hex_polygon(cell: int) -> Polygon:
@@ -192,10 +223,12 @@ def _scan(counts: np.ndarray, cells: np.ndarray, params: HotspotParams, weeks: l
             fut_previous = pool.submit(scan, counts[:, :-1])
             current = scan(counts)
             previous = fut_previous.result()
-        previous = track_clusters(None, previous[previous["significant"]], week=week_label(weeks[-2]))
+        # astype(bool): an empty result's column is object dtype, and a frame indexed by an empty
+        # object Series selects no *columns* (then track_clusters finds no 'cells'; issue 13, item 5)
+        previous = track_clusters(None, previous[previous["significant"].astype(bool)], week=week_label(weeks[-2]))
     else:
         current = scan(counts)
-    significant = current[current["significant"]]
+    significant = current[current["significant"].astype(bool)]
     return track_clusters(previous, significant, week=week_label(weeks[-1]))
 
 
@@ -301,12 +334,13 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                 cube_mod.prepare_events(store, res)
                 events_ready = True
             week = default_week(store)
-            choices.append(f"Week set to {week}, the last complete ISO week with data.")
+            choices.append(default_week_choice(week, store.timezone))
         last = parse_week(week)
         first = last - timedelta(weeks=params.weeks_back - 1)
         info = cube_mod.build_cube(store, res, week_label(first), week, events_ready=events_ready)
         choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
         cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
+        require_enough_events(store, out_dir, params, res, week, weeks, counts)
     analysis = analyse_cube(counts, cells, exposure, weeks, params, timer)
     gi, mk, emerging, scan = analysis.gi, analysis.mk, analysis.emerging, analysis.scan
     with timer.step("st_dbscan"):
@@ -411,7 +445,7 @@ def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: i
     batches = store.con.execute(
         "select batch_id, kind, file_name, file_sha256, synthetic from batches order by batch_id").fetchall()
     payload = {
-        "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week,
+        "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week, "time_zone": store.timezone,
         "synthetic": store_is_synthetic(store),
         "parameters": {**asdict(params), "resolution": res}, "choices": run.choices,
         "inputs": [{"batch_id": b[0], "kind": b[1], "file": b[2], "sha256": b[3]} for b in batches],

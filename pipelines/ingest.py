@@ -57,7 +57,7 @@ import pandas as pd
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError, StoreError
-from pipelines import geo_inputs
+from pipelines import geo_inputs, tz_check
 from pipelines.keys import pseudonymise_chain
 from pipelines.sqlrunner import run_sql
 from pipelines.store import Store
@@ -127,6 +127,7 @@ class BatchResult:
     ignored_columns: list[str] = field(default_factory=list)
     synthetic: bool = False
     hints: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. times that do not fit the store's zone (tz_check)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -735,6 +736,7 @@ def ingest_file(
                     read = _count_read(con, kind)
                     _stage(store, kind, spec, stored, now, date_order, excel_dates)
                 _refuse_swapped(store, kind, spec, path)
+                result.warnings = tz_check.ingest_warnings(store, kind, path.name)
                 counts = _classify(con, kind, spec)
                 result.batch_id = _next_batch_id(con)
                 _apply(con, kind, spec, stored, counts, result.batch_id, now)

@@ -322,7 +322,7 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
         "timings": meta.get("timings_s", {}), "k": k,
         "resolution": meta.get("parameters", {}).get("resolution"),
         "study_area": meta.get("summary", {}).get("study_area", ""),
-        "analyst_detail": analyst_detail,
+        "analyst_detail": analyst_detail, "time_zone": store.timezone,
     }
     return render_report(context)
 

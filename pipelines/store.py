@@ -186,18 +186,26 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def init_store(
-    path: Path, resolution: int = grid.DEFAULT_RESOLUTION, tz: str = DEFAULT_TIMEZONE,
+    path: Path, resolution: int | None = None, tz: str | None = None,
     key_fingerprint: str | None = None,
 ) -> tuple[Path, list[int]]:
-    """Create (or migrate) the store at ``path``; return (path, migrations applied)."""
-    grid._check_resolution(resolution)
+    """Create (or migrate) the store at ``path``; return (path, migrations applied).
+
+    ``resolution`` and ``tz`` are fixed when the store is made (defaults: H3 9, Australia/Sydney).
+    On an existing store, None keeps its settings and a different value is refused
+    (:class:`StoreError` naming the store's settings): weeks, cells and the study area already
+    stored were made with them.
+    """
+    if resolution is not None:
+        grid._check_resolution(resolution)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(path, read_only=False)
     try:
         _refuse_newer(con, path)
         applied = migrate(con)
-        defaults = {"resolution": str(resolution), "timezone": tz,
-                    "created_with": TOOL_VERSION}
+        _refuse_other_settings(con, path, resolution, tz)
+        defaults = {"resolution": str(grid.DEFAULT_RESOLUTION if resolution is None else resolution),
+                    "timezone": tz or DEFAULT_TIMEZONE, "created_with": TOOL_VERSION}
         if key_fingerprint:
             defaults["key_fingerprint"] = key_fingerprint
         for key, value in defaults.items():
@@ -206,6 +214,21 @@ def init_store(
     finally:
         con.close()
     return path, applied
+
+
+def _refuse_other_settings(con: duckdb.DuckDBPyConnection, path: Path, resolution: int | None,
+                           tz: str | None) -> None:
+    """Refuse ``init --res/--tz`` values that differ from an existing store's settings."""
+    stored = dict(con.execute(
+        "select key, value from settings where key in ('resolution', 'timezone')").fetchall())
+    asked = {"resolution": None if resolution is None else str(resolution), "timezone": tz}
+    clash = [k for k, v in asked.items() if v is not None and k in stored and stored[k] != v]
+    if clash:
+        wanted = [f"--{'res' if k == 'resolution' else 'tz'} {asked[k]}" for k in clash]
+        raise StoreError(
+            f"Store {path} already exists with resolution {stored.get('resolution')} and time zone "
+            f"{stored.get('timezone')}; {' and '.join(wanted)} cannot change it. Create a new store for other "
+            f"settings (hotspots init --db NEW.duckdb {' '.join(wanted)}) and ingest into it.")
 
 
 def _refuse_newer(con: duckdb.DuckDBPyConnection, path: Path) -> None:

@@ -66,7 +66,7 @@ from pipelines import cube as cube_mod
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
 from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_statistics,
-                                    default_week, run_hotspots)
+                                    default_week, default_week_choice, run_hotspots)
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
@@ -318,7 +318,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     events_s = round(time.perf_counter() - t0, 4)
     if week is None:
         week = default_week(store)
-        choices.append(f"Week set to {week}, the last complete ISO week with data.")
+        choices.append(default_week_choice(week, store.timezone))
     else:
         week = week_label(parse_week(week))
     out_dir = Path(out_root) / week
@@ -398,9 +398,9 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
             hotspots, places=_places(store), scan_clusters=_read_layer(out_dir / "scan_clusters.geojson"),
             st_clusters=_read_layer(out_dir / "clusters.geojson"), convergence=conv if len(conv) else None,
             recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k,
-            subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · generated {generated}")
+            subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")
         pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic,
-                          subtitle=f"Week after {week} · {len(plan)} cells · generated {generated}")
+                          subtitle=f"Week after {week} · {len(plan)} cells · times in {store.timezone} · generated {generated}")
         map_paths = {"analyst_map": out_dir / "analyst_map.html", "patrol_map": out_dir / "patrol_map.html"}
         map_paths["analyst_map"].write_text(render_html(amap), encoding="utf-8")
         map_paths["patrol_map"].write_text(render_html(pmap), encoding="utf-8")
