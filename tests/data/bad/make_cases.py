@@ -149,7 +149,7 @@ case("identifying_column", "identifying_column.csv", "a child_name column",
 case("junk_columns", "junk_columns.csv", "columns outside the contract (and an unnamed one) are ignored",
      ok(1, 1, ignored_columns=["_unnamed_11", "officer_shoe_size"]))
 case("unsupported_type", "not_really.xlsx", "a spreadsheet",
-     refused="not_really.xlsx: unsupported file type .xlsx; use CSV or Parquet.")
+     refused="not_really.xlsx: unsupported file type .xlsx; use CSV (also .csv.gz), Parquet, GeoJSON, GeoPackage or a zipped shapefile.")
 case("parquet_bad_values", "bad_values.parquet", "NaN, d/m/y and Excel dates in typed Parquet columns (the timestamp rule fires before inf / lat -95)",
      ok(4, 1, 3, {"ambiguous_date": 1, "bad_number:lat": 1, "excel_serial_date": 1},
         hints=[AMBIG_HINT.replace("3 row(s)", "1 row(s)"), EXCEL_HINT.replace("2 row(s)", "1 row(s)")]))
