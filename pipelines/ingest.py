@@ -58,7 +58,7 @@ import pandas as pd
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError, StoreError
-from pipelines import column_mapping, geo_inputs
+from pipelines import column_mapping, date_hints, geo_inputs
 from pipelines.column_mapping import ColumnMapping
 from pipelines.keys import pseudonymise_chain
 from pipelines.sqlrunner import run_sql
@@ -532,10 +532,15 @@ def _refuse_swapped(store: Store, kind: str, spec: KindSpec, path: Path) -> None
                 f"Swap the two columns and ingest again.")
 
 
-def _hints(result: BatchResult) -> list[str]:
-    """One line per reject reason that a re-run with an option would fix."""
+def _hints(result: BatchResult, con=None) -> list[str]:
+    """One line per reject reason that a re-run with an option would fix. With ``con``, the
+    ambiguous_date hint says what the file's own dates show (``pipelines.date_hints``)."""
     hints = []
-    if result.reasons.get("ambiguous_date"):
+    evidence = con is not None and any(result.reasons.get(r) for r in date_hints.DATE_REASONS) and \
+        date_hints.date_order_evidence(con, result.batch_id)
+    if evidence:
+        hints.append(date_hints.date_order_hint(evidence))
+    elif result.reasons.get("ambiguous_date"):
         hints.append(f"{result.reasons['ambiguous_date']} row(s) have day/month dates such as 03/04/2025 whose "
                      f"order is unknown; re-run with --date-order dmy (day first) or --date-order mdy (month first).")
     if result.reasons.get("excel_serial_date"):
@@ -802,7 +807,7 @@ def ingest_file(
                 result.batch_id = _next_batch_id(con)
                 _apply(con, kind, spec, stored, counts, result.batch_id, now)
                 _summarise(con, kind, spec, result, counts, result.batch_id, read)
-                result.hints = _hints(result)
+                result.hints = _hints(result, con)
                 if not result.balanced():
                     raise StoreError(
                         f"{path.name}: row accounting does not balance ({result.as_json()}); rolled back.")
