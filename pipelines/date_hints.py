@@ -39,6 +39,7 @@ class DateOrderEvidence:
     unread_dmy: int = 0                        # rows that day-first still cannot read (the time part)
     unread_mdy: int = 0
     sample: str = ""                           # one value, to suggest a --date-format
+    ambiguous: int = 0                         # of them rejected as ambiguous_date
 
     @property
     def order(self) -> str | None:
@@ -59,23 +60,25 @@ def date_order_evidence(con, batch_id: str) -> DateOrderEvidence | None:
     """
     row = con.execute(r"""
         with quarantined as (
-            select row_number, split_part(detail, '=', 1) as col,
+            select row_number, reason, split_part(detail, '=', 1) as col,
                 json_extract_string(row_json, '$."' || split_part(detail, '=', 1) || '"') as value
             from quarantine where batch_id = $b and reason in ('ambiguous_date', 'bad_timestamp')
         ),
         dated as (
-            select row_number, col, trim(value) as value,
+            select row_number, reason, col, trim(value) as value,
                 regexp_extract(trim(value), '^(\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4})', 1) as day
             from quarantined where value is not null
         ),
         judged as (
-            select row_number, col, value,
+            select row_number, reason, col, value,
                 parse_ts(day, 'dmy', false) is not null as dmy_ok,
                 parse_ts(day, 'mdy', false) is not null as mdy_ok,
                 parse_ts(value, 'dmy', false) is null as dmy_unread,
                 parse_ts(value, 'mdy', false) is null as mdy_unread
             from dated where day <> ''
         )
+        -- a date real in neither order (31/02/2025) says nothing about the order
+        , settled as (select * from judged where dmy_ok or mdy_ok)
         select count(*),
             count(*) filter (where dmy_ok and not mdy_ok),
             count(*) filter (where mdy_ok and not dmy_ok),
@@ -85,8 +88,9 @@ def date_order_evidence(con, batch_id: str) -> DateOrderEvidence | None:
                 filter (where mdy_ok and not dmy_ok),
             count(*) filter (where dmy_ok and dmy_unread),
             count(*) filter (where mdy_ok and mdy_unread),
-            min(value)
-        from judged
+            min(value),
+            count(*) filter (where reason = 'ambiguous_date')
+        from settled
     """, {"b": batch_id}).fetchone()
     if not row or not row[0]:
         return None
@@ -99,7 +103,7 @@ def date_order_evidence(con, batch_id: str) -> DateOrderEvidence | None:
         return tuple(out)
 
     return DateOrderEvidence(row[0], row[1], row[2], examples(row[3]), examples(row[4]), row[5], row[6],
-                             row[7] or "")
+                             row[7] or "", row[8])
 
 
 def suggest_date_format(value: str, order: str) -> str:
@@ -119,9 +123,9 @@ def _quote_rows(examples: tuple[tuple[int, str], ...]) -> str:
     return ", ".join(f"row {row} {value}" for row, value in examples)
 
 
-def date_order_hint(evidence: DateOrderEvidence) -> str:
-    """One line: what the dates say, the option to use, and the rows as evidence. Nothing is
-    changed automatically."""
+def date_order_hint(evidence: DateOrderEvidence) -> str | None:
+    """One line: what the dates say, the option to use, and the rows as evidence; None when
+    they do not settle the order (every date fits both). Nothing is changed automatically."""
     head = f"{evidence.rows} row(s) with day/month dates were rejected (nothing was changed); "
     order = evidence.order
     if order:
@@ -138,7 +142,4 @@ def date_order_hint(evidence: DateOrderEvidence) -> str:
         return (head + f"the file mixes both orders: {evidence.only_mdy} can only be month-first "
                 f"({_quote_rows(evidence.mdy_examples)}) and {evidence.only_dmy} only day-first "
                 f"({_quote_rows(evidence.dmy_examples)}); no --date-order reads both: fix the export.")
-    return (head + "every one fits both orders (such as 03/04/2025), so the file does not say which; "
-            "re-run with --date-order dmy (day first) or --date-order mdy (month first)"
-            + (", or give the whole layout with --date-format." if evidence.unread_dmy or evidence.unread_mdy
-               else "."))
+    return None  # every date fits both orders: the general ambiguous_date hint applies

@@ -538,8 +538,9 @@ def _hints(result: BatchResult, con=None) -> list[str]:
     hints = []
     evidence = con is not None and any(result.reasons.get(r) for r in date_hints.DATE_REASONS) and \
         date_hints.date_order_evidence(con, result.batch_id)
-    if evidence:
-        hints.append(date_hints.date_order_hint(evidence))
+    settled = evidence and date_hints.date_order_hint(evidence)
+    if settled:
+        hints.append(settled)
     elif result.reasons.get("ambiguous_date"):
         hints.append(f"{result.reasons['ambiguous_date']} row(s) have day/month dates such as 03/04/2025 whose "
                      f"order is unknown; re-run with --date-order dmy (day first) or --date-order mdy (month first).")
