@@ -165,7 +165,8 @@ def _batch_table(results) -> Table:
 @app.command()
 def ingest(
     kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary"),
-    files: List[Path] = typer.Argument(..., help="CSV or Parquet files (GeoJSON/GeoPackage for places and boundary)."),
+    files: List[Path] = typer.Argument(..., help="CSV (also .csv.gz) or Parquet files; GeoJSON, GeoPackage or zipped "
+                                                 "shapefiles for boundary and places, and as points for the others."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
     drop_identifying: bool = typer.Option(
@@ -191,7 +192,7 @@ def ingest(
     layer: Optional[str] = typer.Option(
         None, "--layer", help="Layer to read from a GeoPackage or a zip holding several shapefiles."),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="hotspots.toml whose [ingest.KIND] table gives columns, date_format, set and layer "
+        None, "--config", help="hotspots.toml whose ingest.KIND table gives columns, date_format, set and layer "
                                "(default ./hotspots.toml when present; options given here win)."),
 ) -> None:
     """Validate and load input files, one batch (one transaction) per file.
