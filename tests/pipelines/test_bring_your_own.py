@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
+import hashlib
 import json
 import sys
 from datetime import datetime, timezone
@@ -193,6 +193,13 @@ def test_gzip_utf8_check_reads_the_decompressed_text(tmp_path, store):
     bom.write_bytes(gzip.compress(("\ufeff" + text.replace("caf\xe9", "2025-03-01 10:00")).encode("utf-8")))
     result = ingest_file(store, "reports", bom, TEST_KEY)
     assert (result.read, result.accepted) == (2, 2)
+    stored_sha = store.con.execute("select file_sha256 from batches").fetchone()[0]
+    assert stored_sha == hashlib.sha256(bom.read_bytes()).hexdigest()  # the file as stored, not decompressed
+    extra = tmp_path / "extra.csv.gz"
+    extra.write_bytes(gzip.compress(b"report_id,observed_at,lat,lon\nR1,2025-03-01 10:00,-33.87,151.2\n"
+                                    b"R2,2025-03-01 10:00,-33.87,151.2,x\n"))
+    with pytest.raises(RefusedFileError, match="extra.csv.gz: malformed CSV at line 3"):
+        ingest_file(store, "reports", extra, TEST_KEY)
     broken = tmp_path / "broken.csv.gz"
     broken.write_bytes(gzip.compress(text.encode("utf-8"))[:-12])
     with pytest.raises(RefusedFileError, match="broken.csv.gz: cannot be read"):
