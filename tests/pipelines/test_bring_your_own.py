@@ -377,3 +377,34 @@ def test_load_config_accepts_an_ingest_section(tmp_path):
                     'layer = "hoods"\n', encoding="utf-8")
     cfg = load_config(path)
     assert column_mapping.from_config(cfg["ingest"]["boundary"]).layer == "hoods"
+
+
+@pytest.mark.slow  # about 1.5 min on 2 busy cores (init, boundary, 49k reports, cube)
+@needs_real
+def test_readme_quick_start_runs_as_printed_and_its_counts_hold(tmp_path):
+    """The README's Denver quick start, run command by command on the real file, gives the
+    counts the README prints."""
+    import os
+    import re
+    import shlex
+    import subprocess
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start on your own data", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTSPOTS_")}
+    outputs = []
+    for line in block.splitlines():
+        command = line.split("#", 1)[0].strip()
+        if not command or command.startswith("R="):
+            continue
+        args = shlex.split(command.replace("$R", str(REAL)))
+        assert args[0] == ".venv/bin/hotspots", line
+        done = subprocess.run([sys.executable, "-m", "pipelines", *args[1:]], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (line, done.stderr)
+        outputs.append(done.stdout)
+    [report] = [json.loads(o)[0] for o in outputs if o.lstrip().startswith("[") and "denver_offenses" in o]
+    claimed = re.search(r'`"read": (\d+), "accepted": (\d+), "rejected": (\d+)`\s+with\s+`(\{[^`]+\})`', section)
+    assert (report["read"], report["accepted"], report["rejected"]) == tuple(int(x) for x in claimed.groups()[:3])
+    assert report["reasons"] == json.loads(claimed.group(4))
