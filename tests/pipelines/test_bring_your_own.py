@@ -408,3 +408,34 @@ def test_readme_quick_start_runs_as_printed_and_its_counts_hold(tmp_path):
     claimed = re.search(r'`"read": (\d+), "accepted": (\d+), "rejected": (\d+)`\s+with\s+`(\{[^`]+\})`', section)
     assert (report["read"], report["accepted"], report["rejected"]) == tuple(int(x) for x in claimed.groups()[:3])
     assert report["reasons"] == json.loads(claimed.group(4))
+
+
+def test_geopackage_layers(tmp_path, store):
+    path = tmp_path / "two.gpkg"
+    pts = gpd.GeoSeries([Point(151.2, -33.87), Point(151.21, -33.88)], crs=4326).to_crs(28356)  # MGA zone 56
+    for name, ids in (("sightings", ["S1", "S2"]), ("other", ["O1", "O2"])):
+        gpd.GeoDataFrame({"ref": ids, "when": ["2025-03-01 10:00"] * 2}, geometry=list(pts),
+                         crs=28356).to_file(path, layer=name, driver="GPKG")
+    columns = {"report_id": "ref", "observed_at": "when"}
+    with pytest.raises(RefusedFileError, match="two.gpkg: has 2 layers; choose one with --layer NAME"):
+        ingest_file(store, "reports", path, TEST_KEY, mapping=ColumnMapping(columns))
+    result = ingest_file(store, "reports", path, TEST_KEY, mapping=ColumnMapping(columns, layer="sightings"))
+    assert result.accepted == 2
+    got = store.con.execute("select report_id, lat, lon from location_reports order by 1").fetchall()
+    assert [r[0] for r in got] == ["S1", "S2"]
+    assert got[0][1:] == (pytest.approx(-33.87, abs=1e-6), pytest.approx(151.2, abs=1e-6))
+
+
+@needs_real
+def test_sf_plots_layer_as_boundary_then_reports(tmp_path):
+    st = _store(tmp_path, "America/Los_Angeles")
+    try:
+        path = REAL / "sf2012" / "SFCrime_July_Dec2012.zip"
+        boundary = ingest_file(st, "boundary", path, TEST_KEY, mapping=ColumnMapping(layer="SFCrime_blocks"))
+        assert boundary.read > 100 and boundary.accepted + boundary.rejected == boundary.read
+        mapping = ColumnMapping({"report_id": "IncidntNum", "observed_at": "Date"}, None, {"source": "police"},
+                                "sf_robbery")
+        result = ingest_file(st, "reports", path, TEST_KEY, mapping=mapping)
+        assert _balanced(result) and result.accepted > 0.9 * (result.read - result.duplicate)
+    finally:
+        st.close()
