@@ -37,6 +37,12 @@ EARLIEST_TIMESTAMP = "1970-01-01T00:00:00+00:00"
 #: How d/m/y-style dates (03/04/2025) are read: ``ymd`` = ISO 8601 / year-first only (d/m/y
 #: dates are rejected as ``ambiguous_date``), ``dmy`` = day first, ``mdy`` = month first.
 DATE_ORDERS = ("ymd", "dmy", "mdy")
+#: Timestamp columns per input kind (a ``--date-format`` applies to these).
+TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "episodes": ("missing_from", "returned_at", "reported_at"),
+    "reports": ("observed_at",),
+    "disruptions": ("start", "end"),
+}
 
 #: Report sources whose volume rises when officers are present (feedback-loop risk).
 DETECTION_DRIVEN_SOURCES = ("police",)

@@ -176,7 +176,8 @@ def _batch_table(results) -> Table:
 def ingest(
     kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary | placements "
                                          "(care homes: pseudonymised, never shown; keep homes out of shared outputs)"),
-    files: List[Path] = typer.Argument(..., help="CSV or Parquet files (GeoJSON/GeoPackage for places and boundary)."),
+    files: List[Path] = typer.Argument(..., help="CSV (also .csv.gz) or Parquet files; GeoJSON, GeoPackage or zipped "
+                                                 "shapefiles for boundary and places, and as points for the others."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per file."),
     drop_identifying: bool = typer.Option(
@@ -189,18 +190,43 @@ def ingest(
     excel_dates: bool = typer.Option(
         False, "--excel-dates",
         help="Convert spreadsheet day numbers (45717.5) to local time instead of rejecting them as excel_serial_date."),
+    columns: Optional[str] = typer.Option(
+        None, "--columns",
+        help="The file's own column names: CONTRACT=FILE_COLUMN,... e.g. report_id=OFFENSE_ID,lat=GEO_LAT; "
+             "observed_at=DATE_COL+TIME_COL joins a date and a time column."),
+    date_format: Optional[str] = typer.Option(
+        None, "--date-format",
+        help="strptime format of the file's timestamps, e.g. \"%m/%d/%Y %I:%M:%S %p\"; rows that do not match "
+             "are rejected as bad_timestamp."),
+    set_values: Optional[List[str]] = typer.Option(
+        None, "--set", help="One value for a column in every row, e.g. --set source=police (repeatable)."),
+    layer: Optional[str] = typer.Option(
+        None, "--layer", help="Layer to read from a GeoPackage or a zip holding several shapefiles."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="hotspots.toml whose ingest.KIND table gives columns, date_format, set and layer "
+                               "(default ./hotspots.toml when present; options given here win)."),
 ) -> None:
     """Validate and load input files, one batch (one transaction) per file.
 
-    Example: hotspots ingest reports data/location_reports.csv --db force.duckdb
+    Example: hotspots ingest reports denver_offenses.csv.gz --columns
+    report_id=OFFENSE_ID,observed_at=FIRST_OCCURRENCE_DATE,lat=GEO_LAT,lon=GEO_LON
+    --date-format "%m/%d/%Y %I:%M:%S %p" --set source=police --db denver.duckdb
     """
+    from pipelines import column_mapping
     from pipelines.audit import audited
     from pipelines.ingest import ingest_file, resolve_kind
     from pipelines.store import resolve_db_path
+    from pipelines.weekly import load_config
     kind = resolve_kind(kind)
+    if config is None and Path("hotspots.toml").is_file():
+        config = Path("hotspots.toml")
+    configured = column_mapping.from_config(load_config(config)["ingest"].get(kind)) if config else None
+    mapping = column_mapping.combine(column_mapping.from_options(columns, date_format, set_values, layer), configured)
     results = []
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
-              "date_order": date_order, "excel_dates": excel_dates}
+              "date_order": date_order, "excel_dates": excel_dates, "columns": columns,
+              "date_format": date_format, "set": set_values, "layer": layer,
+              "config": str(config) if config else None}
     with audited(resolve_db_path(db), "ingest", params) as entry:
         st, key = _open_for_write(db)
         try:
@@ -210,7 +236,7 @@ def ingest(
                     progress.update(task, description=f"Ingesting {path.name}")
                     entry.add_input(path)
                     results.append(ingest_file(st, kind, path, key, drop_identifying,
-                                               date_order=date_order, excel_dates=excel_dates))
+                                               date_order=date_order, excel_dates=excel_dates, mapping=mapping))
                     entry.row_counts[path.name] = {k: v for k, v in results[-1].as_json().items()
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}

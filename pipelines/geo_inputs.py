@@ -9,11 +9,13 @@ the study area's H3 cells at the store resolution.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 from shapely import wkt as shapely_wkt
 from shapely.ops import unary_union
 
@@ -22,20 +24,96 @@ from analytics.contracts import IDENTIFYING_COLUMNS, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError
 
 
-def _read_geo(path: Path) -> gpd.GeoDataFrame:
+#: Files read with geopandas/pyogrio (a ``.zip`` holds shapefiles or GeoJSON; ``__MACOSX`` ignored).
+GEO_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip"}
+_ZIP_LAYER_SUFFIXES = (".shp", ".geojson", ".json")
+
+
+def _zip_layers(path: Path) -> dict[str, str]:
+    """{layer name: member} of the shapefiles / GeoJSON files inside a zip, macOS debris left out."""
     try:
-        frame = gpd.read_file(path)
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RefusedFileError(f"{path.name}: cannot be read as a zip file ({exc}).") from exc
+    members = [n for n in names if "__MACOSX/" not in n and not PurePosixPath(n).name.startswith(".")
+               and n.lower().endswith(_ZIP_LAYER_SUFFIXES)]
+    layers: dict[str, str] = {}
+    for member in members:
+        layers.setdefault(PurePosixPath(member).stem, member)
+    return layers
+
+
+def _pick_layer(path: Path, layers: list[str], layer: str | None) -> str | None:
+    """The layer to read: the one asked for, or the only one; otherwise refuse, listing them."""
+    if layer is not None:
+        if layer in layers:
+            return layer
+        raise RefusedFileError(f"{path.name}: no layer {layer!r}; its layers are: {', '.join(layers) or '(none)'}.")
+    if len(layers) == 1:
+        return layers[0]
+    if not layers:
+        raise RefusedFileError(f"{path.name}: no shapefile or GeoJSON layer inside.")
+    raise RefusedFileError(f"{path.name}: has {len(layers)} layers; choose one with --layer NAME: {', '.join(layers)}.")
+
+
+def _read_geo(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    """A GeoJSON / GeoPackage / shapefile / zipped shapefile layer in EPSG:4326, columns normalised."""
+    target, kwargs = str(path), {}
+    if path.suffix.lower() == ".zip":
+        members = _zip_layers(path)
+        target = f"zip://{path}!{members[_pick_layer(path, list(members), layer)]}"
+    elif path.suffix.lower() == ".gpkg" or layer is not None:
+        try:
+            names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        except Exception as exc:  # pyogrio raises many types for unreadable files
+            raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).splitlines()[0]}).") from exc
+        kwargs["layer"] = _pick_layer(path, names, layer)
+    try:
+        frame = gpd.read_file(target, **kwargs)
     except Exception as exc:  # pyogrio raises many types for unreadable files
-        raise RefusedFileError(f"{path.name}: cannot be read as GeoJSON/GeoPackage ({str(exc).splitlines()[0]}).") from exc
+        raise RefusedFileError(f"{path.name}: cannot be read as GeoJSON/GeoPackage/shapefile "
+                               f"({str(exc).splitlines()[0]}).") from exc
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs(4326)
     frame.columns = [c if c == frame.geometry.name else normalise_column_name(c) for c in frame.columns]
     return frame
 
 
-def read_places(path: Path) -> pd.DataFrame:
+def _as_text(column: pd.Series) -> pd.Series:
+    """A property column as text: times as ISO 8601 (an offset kept), numbers as written."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.map(lambda v: None if pd.isna(v) else v.isoformat(sep=" ")).astype("string")
+    return column.astype("string")
+
+
+def read_points(path: Path, layer: str | None = None) -> pd.DataFrame:
+    """Point file (GeoJSON / GeoPackage / zipped shapefile, any CRS) -> text DataFrame of its
+    properties (names as written) plus ``geometry_lat``/``geometry_lon`` in EPSG:4326 (empty
+    when the geometry is null or empty). A feature that is not a point refuses the file."""
+    from pipelines.column_mapping import GEOMETRY_LAT, GEOMETRY_LON
+
+    frame = _read_geo(path, layer)
+    geom = frame.geometry
+    valid = geom.notna() & ~geom.is_empty
+    kinds = geom[valid].geom_type
+    single = kinds.eq("Point") | (kinds.eq("MultiPoint") & (geom[valid].get_coordinates().groupby(level=0).size()
+                                                            .reindex(kinds.index).eq(1)))
+    if not single.all():
+        row = int(single.index[~single.to_numpy()][0]) + 1
+        raise RefusedFileError(f"{path.name}: feature {row} is a {kinds[~single].iloc[0]}, not a point; reports "
+                               f"and episodes need one point each (use boundary, places or areas for polygons).")
+    out = pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns if c != geom.name})
+    xy = geom[valid].get_coordinates().groupby(level=0).first()
+    for name, values in ((GEOMETRY_LAT, xy["y"]), (GEOMETRY_LON, xy["x"])):
+        out[name] = pd.Series([None] * len(frame), dtype="string", index=frame.index)
+        out.loc[values.index, name] = values.map(lambda v: f"{v:.7f}").astype("string")
+    return out.reset_index(drop=True)
+
+
+def read_places(path: Path, layer: str | None = None) -> pd.DataFrame:
     """Places file -> text DataFrame with place_id, name, category, lat, lon, geometry_wkt (+ extras)."""
-    frame = _read_geo(path)
+    frame = _read_geo(path, layer)
     geom = frame.geometry
     out = pd.DataFrame({c: frame[c].astype("string") for c in frame.columns if c != geom.name})
     valid = geom.notna() & ~geom.is_empty
@@ -49,12 +127,18 @@ def read_places(path: Path) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def read_boundary(path: Path) -> tuple[object, str | None, int, list[tuple[int, str, str]]]:
-    """Boundary file -> (unioned polygon, name, features read, [(row, reason, detail)] rejected)."""
-    frame = _read_geo(path)
+def read_boundary(path: Path, layer: str | None = None, drop_identifying: bool = False,
+                  ) -> tuple[object, str | None, int, list[tuple[int, str, str]]]:
+    """Boundary file -> (unioned polygon, name, features read, [(row, reason, detail)] rejected).
+
+    Only the polygons and the first ``name`` are kept, so ``drop_identifying`` (a column such as
+    ``notes``) just confirms that the other columns are never read."""
+    frame = _read_geo(path, layer)
     identifying = sorted(c for c in frame.columns if c in IDENTIFYING_COLUMNS and c != "name")
-    if identifying:
-        raise RefusedFileError(f"{path.name}: refused, it has identifying columns {', '.join(identifying)}.")
+    if identifying and not drop_identifying:
+        raise RefusedFileError(f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; "
+                               f"remove them, or re-run with --drop-identifying-columns (only the polygons and "
+                               f"a name are kept).")
     rejected, polygons = [], []
     for i, geom in enumerate(frame.geometry, start=1):
         if geom is None or geom.is_empty:
@@ -71,12 +155,12 @@ def read_boundary(path: Path) -> tuple[object, str | None, int, list[tuple[int, 
     return unary_union(polygons), name, len(frame), rejected
 
 
-def ingest_boundary(store, path: Path, sha: str):
+def ingest_boundary(store, path: Path, sha: str, layer: str | None = None, drop_identifying: bool = False):
     """Replace the study area with the file's polygons; one batch, one transaction."""
     from pipelines.ingest import BatchResult, _next_batch_id, _record_batch  # shared bookkeeping
 
     started = datetime.now(timezone.utc)
-    polygon, name, n_read, rejected = read_boundary(path)
+    polygon, name, n_read, rejected = read_boundary(path, layer, drop_identifying)
     try:
         cells = grid.polygon_to_cells(polygon, store.resolution)
     except InvalidInputError as exc:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import hashlib
 import re
 from contextlib import contextmanager
@@ -57,14 +58,18 @@ import pandas as pd
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError, StoreError
-from pipelines import geo_inputs, tz_check
+from pipelines import column_mapping, date_hints, geo_inputs, tz_check
+from pipelines.column_mapping import ColumnMapping
 from pipelines.keys import pseudonymise_chain
 from pipelines.sqlrunner import run_sql
 from pipelines.store import Store
 
 TABULAR_SUFFIXES = {".csv", ".txt", ".tsv"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
+GEO_SUFFIXES = geo_inputs.GEO_SUFFIXES
+#: Kinds that also come as point files (GeoJSON / GeoPackage / zipped shapefile); places are read as shapes.
+POINT_KINDS = ("reports", "episodes", "disruptions")
+SUPPORTED_FILES = "CSV (also .csv.gz), Parquet, GeoJSON, GeoPackage or a zipped shapefile"
 FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew allowed before "future_timestamp"
 SYNTHETIC_PREFIX = "SYN-"
 #: Characters of each field kept in a quarantined row's row_json (the full length is in the detail).
@@ -141,12 +146,42 @@ def file_sha256(path: Path) -> str:
     return _scan_file(path, check_utf8=False)[0]
 
 
+def _file_suffix(path: Path) -> str:
+    """The suffix that says what a file holds: ``.csv`` for ``x.csv.gz`` (gzip is read directly)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] == ".gz":
+        return suffixes[-2]
+    return path.suffix.lower()
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.suffix.lower() == ".gz"
+
+
+def _open_binary(path: Path):
+    """The file's bytes; a ``.gz`` file decompressed as it streams."""
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
 def _scan_file(path: Path, check_utf8: bool) -> tuple[str, tuple[int, int, int] | None]:
-    """One streamed pass: (sha256, first invalid UTF-8 as (byte offset, line, byte) or None)."""
+    """One streamed pass: (sha256, first invalid UTF-8 as (byte offset, line, byte) or None).
+
+    A ``.gz`` file is hashed as stored and checked as decompressed (offsets and lines count
+    decompressed bytes); a damaged gzip stream refuses the file."""
+    if check_utf8 and _is_gzip(path):
+        sha = _scan_file(path, check_utf8=False)[0]
+        try:
+            return sha, _scan_stream(path, check_utf8=True)[1]
+        except (gzip.BadGzipFile, EOFError, OSError) as exc:
+            raise RefusedFileError(f"{path.name}: cannot be read (not a complete gzip file: {exc}).") from exc
+    return _scan_stream(path, check_utf8)
+
+
+def _scan_stream(path: Path, check_utf8: bool) -> tuple[str, tuple[int, int, int] | None]:
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     offset, lines, bad = 0, 1, None
-    with open(path, "rb") as fh:
+    with (_open_binary(path) if check_utf8 else open(path, "rb")) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
             if check_utf8 and bad is None:
@@ -191,7 +226,8 @@ def _literal(text: str) -> str:
 
 def _csv_header(path: Path, delimiter: str) -> list[str]:
     """The header row as written (BOM removed), parsed with the same dialect DuckDB is given."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
         for row in csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False):
             if any(cell.strip() for cell in row):
                 return [cell if cell.strip() else f"_unnamed_{i + 1}" for i, cell in enumerate(row)]
@@ -219,7 +255,7 @@ def _csv_relation(path: Path) -> tuple[str, list[str]]:
         raise RefusedFileError(
             f"{path.name}: not UTF-8 text: byte 0x{byte:02x} at offset {at} (line {line}) is not valid UTF-8; "
             f"save the file as UTF-8 (in Excel: 'CSV UTF-8') and ingest it again.")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    delimiter = "\t" if _file_suffix(path) == ".tsv" else ","
     header = _csv_header(path, delimiter)
     _columns_by_name(path, header)
     columns = "{" + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in header) + "}"
@@ -260,14 +296,20 @@ def _csv_error(path: Path, exc: duckdb.Error) -> RefusedFileError:
     return RefusedFileError(f"{path.name}: cannot be read ({text.strip().splitlines()[0]}).")
 
 
-def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str, dict, dict[str, str]]:
+def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str,
+            layer: str | None = None) -> tuple[str, dict, dict[str, str]]:
     """The file as a DuckDB relation: (FROM expression, its parameters, column name -> type).
 
     Nothing is loaded yet. A CSV's dialect is pinned (never sniffed) and its header read
-    here (every column is text); a Parquet file is checked for its magic bytes first.
+    here (every column is text; ``.csv.gz`` is read directly); a Parquet file is checked for
+    its magic bytes first. A point file (reports, episodes, disruptions) is read with
+    geopandas, reprojected to EPSG:4326, its points given as ``geometry_lat``/``geometry_lon``
+    text columns, and registered as a table that goes through the same staging as a CSV.
     """
-    suffix = path.suffix.lower()
+    suffix = _file_suffix(path)
     params = {"p": str(path)}
+    if _is_gzip(path) and suffix not in TABULAR_SUFFIXES:
+        raise RefusedFileError(f"{path.name}: only CSV can be read gzipped (.csv.gz); decompress it first.")
     if suffix in PARQUET_SUFFIXES:
         _check_parquet(path)
         relation = "read_parquet($p)"
@@ -275,11 +317,13 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str,
         relation, header = _csv_relation(path)
         return relation, params, dict.fromkeys(header, "VARCHAR")
     elif suffix in GEO_SUFFIXES and kind == "places":
-        con.register("raw_file_df", geo_inputs.read_places(path))
+        con.register("raw_file_df", geo_inputs.read_places(path, layer))
+        relation, params = "raw_file_df", {}
+    elif suffix in GEO_SUFFIXES and kind in POINT_KINDS:
+        con.register("raw_file_df", geo_inputs.read_points(path, layer))
         relation, params = "raw_file_df", {}
     else:
-        allowed = "CSV or Parquet" + (" or GeoJSON/GeoPackage" if kind == "places" else "")
-        raise RefusedFileError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {allowed}.")
+        raise RefusedFileError(f"{path.name}: unsupported file type {suffix or '(none)'}; use {SUPPORTED_FILES}.")
     try:
         described = con.execute(f"describe select * from {relation}", params).fetchall()
     except duckdb.Error as exc:
@@ -288,8 +332,10 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str,
 
 
 def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
-                 drop_identifying: bool) -> tuple[dict, list, list]:
-    """Contract column -> source column; refuse identifying or missing required columns."""
+                 drop_identifying: bool, user: ColumnMapping | None = None) -> tuple[dict, list, list]:
+    """Contract column -> source column (or a ``column_mapping.Source`` for a column the user
+    mapped, joined, gave a date format or set); refuse identifying or missing required columns,
+    and mapped columns the file lacks."""
     if len(source_cols) == 1 and ";" in source_cols[0] and contract.kind != "places":
         raise RefusedFileError(
             f"{path.name}: only one column was found ({source_cols[0][:60]!r}); the file looks "
@@ -303,23 +349,34 @@ def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
             f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; remove them, "
             f"or re-run with --drop-identifying-columns to drop them before anything is stored."
         )
-    missing = [c for c in contract.required if c not in normalised]
+    given = column_mapping.resolve(user, contract, source_cols, path) if user else {}
+    used = {normalise_column_name(c) for src in given.values() for c in src.columns}
+    missing = [c for c in contract.required if c not in normalised and c not in given]
+    if contract.id_column in missing:
+        raise RefusedFileError(column_mapping.missing_id_message(path, contract, source_cols))
     if missing:
         raise RefusedFileError(
             f"{path.name}: missing required column(s) {', '.join(missing)} for {contract.kind}; "
             f"found: {', '.join(sorted(normalised)) or '(none)'}."
         )
     mapping = {c: normalised[c] for c in contract.columns if c in normalised}
-    ignored = sorted(n for n in normalised if n not in contract.columns and n not in identifying)
+    for col, src in given.items():  # a plain rename keeps the typed pass-through of _raw_column
+        plain = len(src.columns) == 1 and src.constant is None and src.date_format is None
+        mapping[col] = src.columns[0] if plain else src
+    taken = {normalise_column_name(v) for v in mapping.values() if isinstance(v, str)} | used
+    ignored = sorted(n for n in normalised if n not in taken and n not in identifying)
     return mapping, identifying, ignored
 
 
 def _raw_column(contract: InputContract, col: str, mapping: dict, types: dict[str, str]) -> str:
     """SELECT item of contract column ``col`` in the raw relation: the source column as it is
     when its type is in ``TYPED_PASSTHROUGH`` (never for a pseudonymised column, which is
-    always text), else cast to text; null text when the file lacks it."""
+    always text), else cast to text; null text when the file lacks it. A column the user
+    joined, gave a date format or set comes from ``column_mapping.select_item``."""
     if col not in mapping:
         return f"cast(null as varchar) as {_quote(col)}"
+    if isinstance(mapping[col], column_mapping.Source):
+        return column_mapping.select_item(col, mapping[col], types)
     source = _quote(mapping[col])
     if types[mapping[col]] in TYPED_PASSTHROUGH and col not in contract.pseudonymised:
         return f"{source} as {_quote(col)}"
@@ -478,10 +535,16 @@ def _refuse_swapped(store: Store, kind: str, spec: KindSpec, path: Path) -> None
                 f"Swap the two columns and ingest again.")
 
 
-def _hints(result: BatchResult) -> list[str]:
-    """One line per reject reason that a re-run with an option would fix."""
+def _hints(result: BatchResult, con=None) -> list[str]:
+    """One line per reject reason that a re-run with an option would fix. With ``con``, the
+    ambiguous_date hint says what the file's own dates show (``pipelines.date_hints``)."""
     hints = []
-    if result.reasons.get("ambiguous_date"):
+    evidence = con is not None and any(result.reasons.get(r) for r in date_hints.DATE_REASONS) and \
+        date_hints.date_order_evidence(con, result.batch_id)
+    settled = evidence and date_hints.date_order_hint(evidence)
+    if settled:
+        hints.append(settled)
+    elif result.reasons.get("ambiguous_date"):
         hints.append(f"{result.reasons['ambiguous_date']} row(s) have day/month dates such as 03/04/2025 whose "
                      f"order is unknown; re-run with --date-order dmy (day first) or --date-order mdy (month first).")
     if result.reasons.get("excel_serial_date"):
@@ -703,32 +766,40 @@ def _check_date_order(date_order: str) -> str:
 def ingest_file(
     store: Store, kind: str, path: Path, key: bytes, drop_identifying: bool = False,
     now: datetime | None = None, date_order: str = "ymd", excel_dates: bool = False,
+    mapping: ColumnMapping | None = None,
 ) -> BatchResult:
     """Ingest one file as one batch in one transaction; return its accounting.
 
     ``date_order``: how d/m/y dates are read (``ymd`` = ISO only: they are rejected as
     ``ambiguous_date``; ``dmy``; ``mdy``). ``excel_dates``: convert spreadsheet day numbers
-    (local time) instead of rejecting them as ``excel_serial_date``.
+    (local time) instead of rejecting them as ``excel_serial_date``. ``mapping``: the file's
+    own column names, date format, constants and layer (:mod:`pipelines.column_mapping`).
     """
     kind = resolve_kind(kind)
     date_order = _check_date_order(date_order)
+    mapping = mapping or ColumnMapping()
     path = Path(path)
     if not path.is_file():
         raise RefusedFileError(f"{path}: no such file.")
     if kind == "boundary":
-        return geo_inputs.ingest_boundary(store, path, file_sha256(path))
+        if mapping.columns or mapping.constants or mapping.date_format:
+            raise InvalidInputError("boundary takes no --columns, --set or --date-format (only --layer).")
+        return geo_inputs.ingest_boundary(store, path, file_sha256(path), mapping.layer, drop_identifying)
     spec = SPECS[kind]
+    column_mapping.check_against_contract(mapping, spec.contract)
+    if _file_suffix(path) in GEO_SUFFIXES and kind in POINT_KINDS:
+        mapping = column_mapping.with_point_geometry(mapping, kind, path)
     now = now or datetime.now(timezone.utc)
     started = datetime.now(timezone.utc)
     sha = file_sha256(path)
     con = store.con
     result = BatchResult(file=path.name, kind=kind, batch_id=None)
     try:
-        relation, params, types = _source(con, path, kind)
-        mapping, identifying, ignored = _map_columns(list(types), path, spec.contract, drop_identifying)
+        relation, params, types = _source(con, path, kind, mapping.layer)
+        columns, identifying, ignored = _map_columns(list(types), path, spec.contract, drop_identifying, mapping)
         result.dropped_columns, result.ignored_columns = identifying, ignored
         with _memory_capped(con):
-            _build_raw_kind(con, path, kind, spec.contract, mapping, types, relation, params)
+            _build_raw_kind(con, path, kind, spec.contract, columns, types, relation, params)
             with store.transaction():
                 stored = _stored_columns(con, spec.table)
                 with _refusing_unreadable(path):
@@ -741,7 +812,7 @@ def ingest_file(
                 result.batch_id = _next_batch_id(con)
                 _apply(con, kind, spec, stored, counts, result.batch_id, now)
                 _summarise(con, kind, spec, result, counts, result.batch_id, read)
-                result.hints = _hints(result)
+                result.hints = _hints(result, con)
                 if not result.balanced():
                     raise StoreError(
                         f"{path.name}: row accounting does not balance ({result.as_json()}); rolled back.")
@@ -756,12 +827,13 @@ def ingest_file(
 def ingest_files(
     store: Store, kind: str, paths: Sequence[Path], key: bytes, drop_identifying: bool = False,
     on_file: Callable[[BatchResult], None] | None = None, date_order: str = "ymd", excel_dates: bool = False,
+    mapping: ColumnMapping | None = None,
 ) -> list[BatchResult]:
     """Ingest several files, one batch each, in the order given."""
     results = []
     for path in paths:
         result = ingest_file(store, kind, Path(path), key, drop_identifying,
-                             date_order=date_order, excel_dates=excel_dates)
+                             date_order=date_order, excel_dates=excel_dates, mapping=mapping)
         results.append(result)
         if on_file:
             on_file(result)

@@ -36,6 +36,11 @@ Configuration (``hotspots.toml``, read by :func:`load_config`)::
 
     [hotspots]              # pipelines.hotspots_run.HotspotParams (not week / resolution)
     scan_replicates = 999
+
+    [ingest.reports]        # read by `hotspots ingest` (pipelines.column_mapping), checked by every command
+    columns = {report_id = "OFFENSE_ID", observed_at = "FIRST_OCCURRENCE_DATE", lat = "GEO_LAT", lon = "GEO_LON"}
+    date_format = "%m/%d/%Y %I:%M:%S %p"
+    set = {source = "police"}
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding
 from analytics.weeks import parse_week, week_label
+from pipelines import column_mapping
 from pipelines import cube as cube_mod
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
@@ -87,7 +93,7 @@ _HOTSPOT_KEYS = tuple(f.name for f in fields(HotspotParams) if f.name not in ("w
 #: Top-level keys and their defaults (``patrol`` and ``hotspots`` are tables).
 DEFAULT_CONFIG: dict = {
     "tiles": None, "k_suppression": DEFAULT_K, "top_n": 10, "equity_weeks": 8, "harm_weeks": 4,
-    "patrol": {}, "hotspots": {},
+    "patrol": {}, "hotspots": {}, "ingest": {},
 }
 
 
@@ -133,6 +139,7 @@ def validate_config(raw: dict | None, source: str = "config") -> dict:
         if bad:
             problems.append(f"unknown key(s) {', '.join(bad)} in [{table}] (allowed: {', '.join(allowed)})")
         cfg[table] = {k: v for k, v in sub.items() if k in allowed}
+    problems += column_mapping.validate_config_section(cfg["ingest"])
     if problems:
         raise _config_error(source, problems)
     try:  # the parameter objects validate values and say what is allowed

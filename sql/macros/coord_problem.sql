@@ -13,5 +13,8 @@ create or replace temp macro coord_problem(lat_raw, lon_raw, prefix) as
             then reject('bad_number:' || prefix || 'lon', clean(lon_raw))
         when abs(as_double(lat_raw)) > 90 then reject('lat_out_of_range', clean(lat_raw))
         when abs(as_double(lon_raw)) > 180 then reject('lon_out_of_range', clean(lon_raw))
-        when as_double(lat_raw) = 0 and as_double(lon_raw) = 0 then reject('null_island', '0,0')
+        -- within 0.001 degrees (~100 m) of 0,0: a default or a lost projection (Denver publishes
+        -- 0.0000012,-0.0000024), not a place (open sea in the Gulf of Guinea)
+        when abs(as_double(lat_raw)) < 0.001 and abs(as_double(lon_raw)) < 0.001
+            then reject('null_island', clean(lat_raw) || ',' || clean(lon_raw))
     end

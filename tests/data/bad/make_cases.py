@@ -15,6 +15,10 @@ SWAP_B = ("swapped_latlon_study_area.csv: refused, lat and lon look swapped: all
           "Swap the two columns and ingest again.")
 AMBIG_HINT = ("3 row(s) have day/month dates such as 03/04/2025 whose order is unknown; re-run with --date-order dmy "
               "(day first) or --date-order mdy (month first).")
+#: issue 13 item 8: 25/04/2025 settles the file's order (the other two fit both orders).
+ORDER_HINT = ("{n} row(s) with day/month dates were rejected (nothing was changed); 1 of them can only be day-first "
+              "(row 3 observed_at=25/04/2025) and none can only be month-first, so the file's dates fit only one "
+              "order: re-run with --date-order dmy.")
 EXCEL_HINT = ("2 row(s) have spreadsheet day numbers (e.g. 45717.5) as dates; export dates as ISO 8601 text, "
               "or re-run with --excel-dates to convert them.")
 UTC = "select report_id, strftime(timezone('UTC', observed_at), '%Y-%m-%d %H:%M') from location_reports order by 1"
@@ -57,13 +61,13 @@ case("empty_strings", "empty_strings.csv", "empty and blank required fields",
 case("unparseable_timestamps", "unparseable_timestamps.csv",
      "text, month 13, 30 February, two-digit year, impossible d/m, zone abbreviation", ok(6, 0, 6, {"bad_timestamp": 6}))
 case("ambiguous_dates_default", "slash_dates.csv", "d/m/y dates under the default (ISO only) order",
-     ok(4, 1, 3, {"ambiguous_date": 3}, hints=[AMBIG_HINT]))
+     ok(4, 1, 3, {"ambiguous_date": 3}, hints=[ORDER_HINT.format(n=3)]))
 case("ambiguous_dates_dmy", "slash_dates.csv", "the same file read day-first",
      ok(4, 4, stored={"sql": UTC, "rows": [["R1", "2025-04-02 23:00"], ["R2", "2025-04-02 13:00"],
                                             ["R3", "2025-04-24 14:00"], ["R4", "2025-02-28 23:00"]]}),
      options={"date_order": "dmy"})
 case("ambiguous_dates_mdy", "slash_dates.csv", "the same file read month-first: 25/04/2025 is impossible",
-     ok(4, 3, 1, {"bad_timestamp": 1},
+     ok(4, 3, 1, {"bad_timestamp": 1}, hints=[ORDER_HINT.format(n=1)],
         stored={"sql": UTC, "rows": [["R1", "2025-03-03 23:00"], ["R2", "2025-03-03 13:00"],
                                      ["R4", "2025-02-28 23:00"]]}),
      options={"date_order": "mdy"})
@@ -149,7 +153,7 @@ case("identifying_column", "identifying_column.csv", "a child_name column",
 case("junk_columns", "junk_columns.csv", "columns outside the contract (and an unnamed one) are ignored",
      ok(1, 1, ignored_columns=["_unnamed_11", "officer_shoe_size"]))
 case("unsupported_type", "not_really.xlsx", "a spreadsheet",
-     refused="not_really.xlsx: unsupported file type .xlsx; use CSV or Parquet.")
+     refused="not_really.xlsx: unsupported file type .xlsx; use CSV (also .csv.gz), Parquet, GeoJSON, GeoPackage or a zipped shapefile.")
 case("parquet_bad_values", "bad_values.parquet", "NaN, d/m/y and Excel dates in typed Parquet columns (the timestamp rule fires before inf / lat -95)",
      ok(4, 1, 3, {"ambiguous_date": 1, "bad_number:lat": 1, "excel_serial_date": 1},
         hints=[AMBIG_HINT.replace("3 row(s)", "1 row(s)"), EXCEL_HINT.replace("2 row(s)", "1 row(s)")]))
