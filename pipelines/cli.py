@@ -61,6 +61,11 @@ def _print_notes_and_outputs(notes, outputs: dict, width: int) -> None:
         out.print(f"  {name:{width}s} {path}", markup=False)
 
 
+def _formats(fmt: Optional[str]) -> tuple[str, ...]:
+    from pipelines.hotspots_run import parse_formats
+    return parse_formats(fmt)
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -299,16 +304,25 @@ def hotspots(
     weeks_back: int = typer.Option(26, "--weeks-back", help="Weeks analysed, ending with --week."),
     time_step: int = typer.Option(1, "--time-step", help="Gi* neighbourhood time step in weeks (0 = purely spatial)."),
     k: int = typer.Option(1, "--k", help="Gi* neighbourhood: H3 rings around each cell."),
-    p_method: str = typer.Option("poisson", "--p-method", help="poisson (calibrated, default) | negbin | normal"),
-    fdr: str = typer.Option("cube", "--fdr", help="Benjamini-Hochberg over the cube | week | none"),
-    share_basis: str = typer.Option(
-        "uncorrected", "--share-basis",
-        help="Weeks counted toward the '90 % of weeks' rules: uncorrected (each week's own test; default) | "
-             "fdr (the corrected classes, as ArcGIS Pro)."),
+    rules: str = typer.Option(
+        "default", "--rules",
+        help="Rule set: default (calibrated Poisson p, share on each week's own test, evidence for a rise) | "
+             "arcgis (ESRI's published rules: normal p, FDR over the cube, share on corrected classes). "
+             "--p-method, --fdr and --share-basis given explicitly win."),
+    p_method: Optional[str] = typer.Option(None, "--p-method",
+                                           help="poisson (default rules) | negbin | normal (arcgis rules)"),
+    fdr: Optional[str] = typer.Option(None, "--fdr", help="Benjamini-Hochberg over the cube (both rule sets) | "
+                                      "week | none"),
+    share_basis: Optional[str] = typer.Option(
+        None, "--share-basis",
+        help="Weeks counted toward the '90 % of weeks' rules: uncorrected (each week's own test; default rules) | "
+             "fdr (the corrected classes; arcgis rules)."),
     measure: str = typer.Option("reports", "--measure", help="Cube count analysed: reports | found_episodes | reports_sighting | ..."),
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the space-time scan."),
     seed: int = typer.Option(0, "--seed", help="Seed of the scan's Monte Carlo."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: ./hotspots_out/<week>/)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (GeoPackage; "
+                                      "hotspots.parquet is GeoParquet either way)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
     """Run the hotspot engine for one week: Gi*, trends, emerging categories, scan, clusters, convergence.
@@ -318,8 +332,9 @@ def hotspots(
     from pipelines import store
     from pipelines.hotspots_run import HotspotParams, run_hotspots
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
-                           p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
+                           rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
                            scan_replicates=replicates, seed=seed)
+    formats = _formats(fmt)
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
         with _reader(db) as st:
@@ -330,7 +345,7 @@ def hotspots(
                     progress.update(task, description=f"Hotspot engine: {name}", advance=1)
 
                 target = out_dir or Path("hotspots_out") / (week or "latest")
-                run = run_hotspots(st, params, target, progress=step)
+                run = run_hotspots(st, params, target, progress=step, formats=formats)
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "cells": run.summary["cells"]}
     if out_dir is None and week is None:
@@ -364,6 +379,11 @@ def weekly(
     analyst_detail: bool = typer.Option(
         False, "--analyst-detail",
         help="Also write report_analyst_detail.html with UNSUPPRESSED counts (analyst only; recorded in the audit log)."),
+    rules: Optional[str] = typer.Option(
+        None, "--rules", help="Rule set: default | arcgis (ESRI's published rules); default: [hotspots] rules in "
+                              "hotspots.toml, else default."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (analyst only) and "
+                                      "patrol_plan.gpkg (shared) for GIS."),
 ) -> None:
     """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
 
@@ -375,8 +395,12 @@ def weekly(
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     cfg = load_config(config)
+    if rules is not None:
+        from pipelines.weekly import validate_config
+        cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "rules": rules}}, source="--rules")
+    formats = _formats(fmt)
     params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
-              "analyst_detail": analyst_detail}
+              "analyst_detail": analyst_detail, "rules": rules, "format": fmt}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
         with _reader(db) as st:
             with _progress() as progress:
@@ -386,7 +410,7 @@ def weekly(
                     progress.update(task, description=f"Weekly run: {name.replace('_', ' ')}", advance=1)
 
                 run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step,
-                                 analyst_detail=analyst_detail)
+                                 analyst_detail=analyst_detail, formats=formats)
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "plan_cells": run.summary["plan_cells"],
                             "privacy_findings": len(run.privacy_findings)}
@@ -420,8 +444,10 @@ def _print_weekly(run, config: Optional[Path], as_json: bool) -> None:
     out.print("[bold]Open[/bold] (work offline):")
     for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
                        ("patrol plan", "patrol_plan_csv"), ("patrol plan GIS", "patrol_plan_geojson"),
+                       ("patrol plan GPKG", "patrol_plan_gpkg"), ("hotspots GPKG", "hotspots_gpkg"),
                        ("run record", "run")):
-        out.print(f"  {label:16s} {run.outputs[key]}")
+        if key in run.outputs:
+            out.print(f"  {label:16s} {run.outputs[key]}", markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------- evaluate
@@ -434,8 +460,9 @@ def evaluate(
                                         "disruption; default with --activity-kind: its first activity."),
     end: Optional[str] = typer.Option(None, "--end", help="Last day or ISO week (default: last activity, or the last "
                                       "week with data)."),
-    outcome: str = typer.Option("reports_non_police", "--outcome", help="reports_non_police (default; not inflated by "
-                                "presence) | reports | found | episodes_started"),
+    outcome: Optional[str] = typer.Option(
+        None, "--outcome", help="reports_non_police (default; not inflated by presence; reports when every report "
+                                "is police-sourced, said in the output) | reports | found | episodes_started"),
     buffer_rings: int = typer.Option(1, "--buffer-rings", help="H3 rings around the target watched for displacement."),
     activity_kind: Optional[str] = typer.Option(None, "--activity-kind", help="Take the target and/or dates from "
                                                 "ingested disruptions of this kind, e.g. presence_patrol."),
@@ -472,8 +499,10 @@ def evaluate(
     for name in ("did", "its", "synthetic_control"):
         e = m[name]
         if e.get("relative_effect") is not None:
-            out.print(f"  {name:18s} {e['relative_effect']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}] "
-                      f"p={e['p']:.3f}", markup=False)
+            def num(v, fmt):
+                return "—" if v is None else format(v, fmt)
+            out.print(f"  {name:18s} {num(e['relative_effect'], '+.3f')} [{num(e.get('ci_low'), '+.3f')}, "
+                      f"{num(e.get('ci_high'), '+.3f')}] p={num(e.get('p'), '.3f')}", markup=False)
     for line in result["verdict"]["displacement"]:
         out.print(f"  {line}", markup=False)
     for warning in result["warnings"]:

@@ -116,5 +116,5 @@ def ingest_boundary(store, path: Path, sha: str):
 
 def current_boundary(con):
     """The current boundary polygon (shapely) or None."""
-    row = con.execute("select geometry_wkt from boundary order by batch_id desc limit 1").fetchone()
-    return shapely_wkt.loads(row[0]) if row else None
+    rows = con.execute("select geometry_wkt from boundary order by batch_id desc limit 1").fetchall()  # fully fetched
+    return shapely_wkt.loads(rows[0][0]) if rows else None
