@@ -156,15 +156,35 @@ def _open_for_write(db: Optional[Path]):
     return st, key
 
 
-def _batch_table(results) -> Table:
-    table = Table(title="Ingest")
-    for col in ("file", "batch", "read", "accepted", "updated", "duplicate", "rejected", "top reasons"):
-        table.add_column(col, justify="right" if col in ("read", "accepted", "updated", "duplicate", "rejected") else "left")
-    for r in results:
-        reasons = ", ".join(f"{k} ({v})" for k, v in list(r.reasons.items())[:3])
-        table.add_row(r.file, r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
-                      str(r.duplicate), str(r.rejected), reasons or "-")
+def _table(title: str, columns: tuple[str, ...], numeric: tuple[str, ...] = ()) -> Table:
+    """A table that fits the console (80 columns in a pipe): headers are never cut (each column is at
+    least as wide as its header) and long values fold onto more lines instead of ending in "…"."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col in numeric else "left", min_width=len(col),
+                         overflow="fold", no_wrap=col in numeric)
     return table
+
+
+_COUNTS = ("read", "accepted", "updated", "duplicate", "rejected")
+
+
+def _batch_table(results) -> Table:
+    """Ingest figures per file; the top reasons follow the table (:func:`_print_batches`)."""
+    table = _table("Ingest", ("file", "batch", *_COUNTS), numeric=_COUNTS)
+    for r in results:
+        table.add_row(r.file, r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
+                      str(r.duplicate), str(r.rejected))
+    return table
+
+
+def _print_batches(results) -> None:
+    """The ingest table, then each file's top rejection reasons on their own line."""
+    out.print(_batch_table(results))
+    for r in results:
+        if r.reasons:
+            reasons = ", ".join(f"{k} ({v})" for k, v in list(r.reasons.items())[:3])
+            out.print(f"  top reasons ({r.file}): {reasons}", markup=False, highlight=False)
 
 
 @app.command()
@@ -218,7 +238,7 @@ def ingest(
         keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons")
         print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
     else:
-        out.print(_batch_table(results))
+        _print_batches(results)
         for r in results:
             for hint in r.hints:
                 out.print(f"  hint ({r.file}): {hint}", markup=False)
@@ -254,9 +274,8 @@ def quarantine(
         names = ("batch_id", "kind", "row_number", "record_id", "reason", "detail")
         print(json.dumps([dict(zip(names, r)) for r in shown], indent=2, default=str))
         return
-    table = Table(title=f"Quarantine: {len(rows)} row(s)")
-    for col in ("batch", "kind", "row", "id", "reason", "detail"):
-        table.add_column(col)
+    table = _table(f"Quarantine: {len(rows)} row(s)", ("batch", "kind", "row", "id", "reason", "detail"),
+                   numeric=("row",))
     for r in shown:
         table.add_row(*[("" if v is None else str(v)) for v in r])
     out.print(table)
@@ -606,9 +625,7 @@ def audit(
     if as_json:
         print(json.dumps([dict(zip(names, r)) for r in rows], indent=2, default=str))
         return
-    table = Table(title=f"Audit log (newest {len(rows)})")
-    for col in names:
-        table.add_column(col)
+    table = _table(f"Audit log (newest {len(rows)})", names)
     for r in rows:
         table.add_row(*[str(v) for v in r])
     out.print(table)
@@ -663,7 +680,7 @@ def demo(
     entry = AuditEntry("demo", {"dir": folder}, row_counts={r.file: r.read for r in results})
     entry.add_outputs([cube_path])
     append(db, entry, "ok")
-    out.print(_batch_table(results))
+    _print_batches(results)
     out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
               f"study area: {info.study_area}; {info.n_events} events.")
     from pipelines.weekly import WEEKLY_STEPS, weekly_outputs_for_demo
@@ -685,11 +702,39 @@ def demo(
     for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
                        ("patrol plan", "patrol_plan_csv")):
         out.print(f"  {label:18s} {week_run.outputs[key]}")
-    out.print("\n[bold]What next[/bold]")
-    out.print(f"  hotspots weekly --db {db} --week {week_run.week} --out {folder}/weekly")
-    out.print(f"  hotspots quarantine --db {db}            rows the demo data planted as bad")
-    out.print(f"  hotspots cube --db {db} --res 8 --out {folder}/cube_res8.parquet")
-    out.print(f"  hotspots ingest reports YOUR_FILE.csv --db {db}")
+    out.print("\n[bold]What next[/bold] (each line runs as printed, from this folder)")
+    for command, why in demo_next_commands(folder, db, week_run.week, paths["location_reports"]):
+        out.print(f"  # {why}", markup=False, highlight=False)
+        out.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)  # one line: pasteable
+
+
+def _self_command() -> str:
+    """How to run this program again from a fresh shell: ``hotspots`` when that is on the PATH and is
+    this program, else the path it was started by (``.venv/bin/hotspots``), else ``python -m pipelines``."""
+    import shlex
+    on_path = shutil.which("hotspots")
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "hotspots" and argv0.exists():
+        if on_path and Path(on_path).resolve() == argv0.resolve():
+            return "hotspots"
+        return shlex.quote(str(argv0))
+    return "hotspots" if on_path else f"{shlex.quote(sys.executable)} -m pipelines"
+
+
+def demo_next_commands(folder: Path, db: Path, week: str, reports_file: Path) -> list[tuple[str, str]]:
+    """The demo's "what next" commands (each runs as printed in a fresh shell) and what each shows."""
+    import shlex
+    exe, q = _self_command(), lambda p: shlex.quote(str(p))
+    return [
+        (f"{exe} weekly --db {q(db)} --week {week} --out {q(folder / 'weekly')} --format gpkg",
+         "the weekly run again, plus GeoPackage files"),
+        (f"{exe} hotspots --db {q(db)} --week {week} --rules arcgis --out {q(folder / 'arcgis')}",
+         "ESRI's published rules, to compare"),
+        (f"{exe} quarantine --db {q(db)}", "rows the demo data planted as bad"),
+        (f"{exe} cube --db {q(db)} --res 8 --out {q(folder / 'cube_res8.parquet')}", "a coarser grid"),
+        (f"{exe} ingest reports {q(reports_file)} --db {q(db)}",
+         "put your own file here; this one again is all duplicates"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ main
