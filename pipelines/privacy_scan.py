@@ -179,12 +179,33 @@ def _row_coords(row: dict, where: str, coords: list) -> None:
                 coords.append((a, b, min(da, db), where))
 
 
+def _sqlite_text(path: Path) -> str:
+    """Every table name, column name and text value of a SQLite file (a GeoPackage); blobs (geometries)
+    are left to the layer reader. A file that is not SQLite is scanned as raw text instead."""
+    import sqlite3
+    parts: list[str] = []
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+            for table in tables:
+                cur = con.execute(f'select * from "{table.replace(chr(34), chr(34) * 2)}"')
+                parts.append(" ".join([table, *(d[0] for d in cur.description)]))
+                for row in cur:
+                    parts.extend(v for v in row if isinstance(v, str))
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    return "\n".join(parts)
+
+
 def _read_gpkg(path: Path, full: bool) -> _Contents:
-    """A GeoPackage: every layer (attribute tables too) with its geometry's vertices, and the file's raw
-    bytes as text, so a reference in any table (metadata included) is found by check 1."""
+    """A GeoPackage: the text of every table (metadata included; check 1), and every layer's geometry
+    vertices and fields (checks 2-4)."""
     import pyogrio
     import shapely
-    texts = [path.read_bytes().decode("utf-8", errors="replace")]
+    texts = [_sqlite_text(path)]
     coords: list = []
     counts: list = []
     try:
