@@ -184,6 +184,7 @@ def test_tables_fit_80_columns_in_a_pipe(tmp_path):
 
 
 # ------------------------------------------------------------------------------ demo (item 10)
+@pytest.mark.slow  # runs the demo and five commands on it: about 1.5 minutes on 2 cores
 def test_demo_what_next_commands_run_as_printed(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("HOTSPOTS_DB",)}
     env["HOTSPOTS_KEY"] = TEST_KEY.decode()
