@@ -36,6 +36,7 @@ Configuration (``hotspots.toml``, read by :func:`load_config`)::
 
     [hotspots]              # pipelines.hotspots_run.HotspotParams (not week / resolution)
     scan_replicates = 999
+    rules = "default"       # or "arcgis" (ESRI's published rules); --rules overrides
 """
 
 from __future__ import annotations
