@@ -66,6 +66,14 @@ def _formats(fmt: Optional[str]) -> tuple[str, ...]:
     return parse_formats(fmt)
 
 
+def _check_rules(rules: Optional[str]) -> None:
+    """``--rules`` is a rule set name (one line naming the choices otherwise)."""
+    from pipelines.hotspots_run import RULE_SETS
+    if rules is not None and rules not in RULE_SETS:
+        from analytics.errors import InvalidInputError
+        raise InvalidInputError(f"--rules {rules!r} is not a rule set; use {' or '.join(RULE_SETS)}.")
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -350,6 +358,7 @@ def hotspots(
     """
     from pipelines import store
     from pipelines.hotspots_run import HotspotParams, run_hotspots
+    _check_rules(rules)
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
                            rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
                            scan_replicates=replicates, seed=seed)
@@ -414,6 +423,7 @@ def weekly(
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     cfg = load_config(config)
+    _check_rules(rules)
     if rules is not None:
         from pipelines.weekly import validate_config
         cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "rules": rules}}, source="--rules")

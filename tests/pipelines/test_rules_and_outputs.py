@@ -91,8 +91,9 @@ def test_cli_rules_recorded_in_run_json(db, tmp_path, monkeypatch, capsys, key_e
     assert not np.allclose(hot["default"]["p"], hot["arcgis"]["p"])  # normal vs Poisson tails
     assert (hot["arcgis"]["rise_weeks"] == 0).all()
     assert (hot["arcgis"]["share_hot_weeks"] == hot["arcgis"]["hot_weeks"]).all()
-    code, _, err = run_cli(monkeypatch, capsys, "hotspots", "--db", str(db), "--rules", "esri")
-    assert code == 1 and err.strip().startswith("Error:") and "rules must be one of default, arcgis" in err
+    for command in ("hotspots", "weekly"):
+        code, _, err = run_cli(monkeypatch, capsys, command, "--db", str(db), "--rules", "esri")
+        assert (code, err.strip()) == (1, "Error: --rules 'esri' is not a rule set; use default or arcgis.")
 
 
 # ------------------------------------------------------------------------------ GIS outputs (item 10)
