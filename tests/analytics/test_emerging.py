@@ -56,7 +56,8 @@ def _series(weeks: int = T, **at) -> list[int]:
     return out
 
 
-#: The pure ArcGIS Pro rules; the evidence-for-a-rise rule has its own tests below.
+#: ESRI's published rules (with this module's precedence and mostly-zero rule); the evidence-for-a-rise
+#: rule has its own tests below.
 ARCGIS = EmergingParams.arcgis()
 
 
@@ -366,7 +367,7 @@ def test_new_hot_needs_a_rise_a_steady_busy_place_is_sporadic():
     assert df.loc[0, "rise_events"] == 6 and df.loc[0, "rise_p"] < 0.001
     assert "no confirmed rise" in df.loc[1, "reason"] and "5 reports nearby in the last 1 week" in df.loc[1, "reason"]
     assert df.loc[2, "rise_weeks"] == 0 and df.loc[2, "rise_p"] == 1.0  # not a candidate: not checked
-    # the same classes under the pure ArcGIS rules: both new
+    # the same classes under ESRI's published rules: both new
     arc = classify_emerging(g, _mk([FLAT] * 3), _with_background([step, steady]), ARCGIS)
     assert arc["category"].tolist()[:2] == ["new_hot", "new_hot"]
 
