@@ -1,4 +1,26 @@
-"""Emerging hot spot categories (ArcGIS Pro definitions, explicit precedence).
+"""Emerging hot spot categories (ArcGIS Pro's categories, explicit precedence).
+
+Two rule sets share this module. ``EmergingParams.arcgis()`` gives ESRI's
+published rules ("How Emerging Hot Spot Analysis works"); the default
+``EmergingParams()`` adds the evidence-for-a-rise requirement below, and the
+engine run (``pipelines.hotspots_run``, ``--rules default``) also counts the
+90 % share on each week's own test and uses calibrated Poisson p-values.
+Where the default differs from ArcGIS, and why (each point is detailed below):
+
+* *new*, *consecutive* and *intensifying* hot also need a confirmed rise in
+  reports (ArcGIS: Gi* classes only), because on sparse weekly counts a busy
+  place at its usual level otherwise becomes "new" in its first noisy week;
+* the 90 % share of *intensifying*, *persistent*, *diminishing* and
+  *historical* counts each week's own test when ``share_class`` is given
+  (ArcGIS: the FDR-corrected map classes), because the share is one decision
+  per cell and is its own error control;
+* the Gi* p-values are exact Poisson tails (ArcGIS: normal), chosen by the
+  engine run, not here (``analytics.gistar``).
+
+Decisions of this module in *both* rule sets, because ESRI's text leaves them
+open: the explicit precedence below, *persistent* requiring the final week
+(ESRI's persistent does not mention it; a cell not hot this week is
+*historical* here), and the mostly-zero rule for cold spots.
 
 Inputs per cell: its weekly Gi* classes (``gi_class``, -3..3), the
 Mann-Kendall test of its Gi* z series, and its weekly counts. A week is
@@ -22,7 +44,9 @@ diminishing    >= 90 % of weeks hot, including the final week; MK trend
 sporadic       hot in the final week; < 90 % of weeks hot; never cold
 oscillating    hot in the final week; < 90 % of weeks hot; cold in some
                earlier week
-historical     not hot in the final week; >= 90 % of the earlier weeks hot
+historical     not hot in the final week; >= 90 % of all weeks hot (ESRI:
+               "at least ninety percent of the time-step intervals"),
+               so the hot weeks are all earlier ones
 no_pattern     none of the above
 =============  ================================================================
 
@@ -90,7 +114,8 @@ alone when none is passed). A cell that fails falls through the precedence:
 a first-time or first-run hot cell becomes *sporadic* (or *oscillating* if it
 was cold before) and an unconfirmed *intensifying* cell becomes *persistent*;
 the reason says what the evidence was. Cold categories keep the ArcGIS rules.
-``EmergingParams.arcgis()`` switches the evidence off (pure ArcGIS Pro rules).
+``EmergingParams.arcgis()`` switches the evidence off (ESRI's published
+rules, with this module's precedence and mostly-zero rule).
 
 Counting the 90 % share. ArcGIS counts the share on the same significant
 bins as the map. With a false-discovery correction over the whole cube (the
@@ -186,8 +211,8 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
         "(less than 90 % of weeks hot)."
     ),
     "historical_hot": (
-        "Not a hot spot in the final week, but a hot spot in at least 90 % of the earlier weeks (each week's own "
-        "test)."
+        "Not a hot spot in the final week, but a hot spot in at least 90 % of all weeks analysed (each week's "
+        "own test)."
     ),
     "new_cold": "Significant cold spot (fewer events than the area's rate) in the final week for the first time.",
     "consecutive_cold": (
@@ -208,8 +233,8 @@ CATEGORY_DESCRIPTIONS: dict[str, str] = {
     "sporadic_cold": "Cold spot in the final week, on and off before, never a hot spot.",
     "oscillating_cold": "Cold spot in the final week that was a significant hot spot in some earlier week.",
     "historical_cold": (
-        "Not a cold spot in the final week, but a cold spot in at least 90 % of the earlier weeks (each week's "
-        "own test)."
+        "Not a cold spot in the final week, but a cold spot in at least 90 % of all weeks analysed (each "
+        "week's own test)."
     ),
     "no_pattern": "No emerging hot or cold spot pattern in the period analysed.",
 }
@@ -259,7 +284,13 @@ class EmergingParams:
 
     @classmethod
     def arcgis(cls, **overrides) -> "EmergingParams":
-        """The pure ArcGIS Pro rules: no evidence-for-a-rise requirement."""
+        """ESRI's published rules: no evidence-for-a-rise requirement.
+
+        The precedence, *persistent* needing the final week and the mostly-zero
+        rule stay this module's (ESRI leaves them open; module docstring). The
+        engine's ``--rules arcgis`` also uses normal p-values, FDR over the cube
+        and the share on the corrected classes (``pipelines.hotspots_run``).
+        """
         return cls(**{"change_alpha": 1.0, "min_run_events": 0, "min_cell_events": 0, **overrides})
 
     @property
@@ -456,7 +487,6 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, para
     up = significant & (s > 0)
     down = significant & (s < 0)
     need_all = _weeks_needed(params.hot_share, t)
-    need_earlier = _weeks_needed(params.hot_share, t - 1)
 
     out: dict[str, np.ndarray] = {}
     runs, manys, shares = {}, {}, {}
@@ -478,7 +508,7 @@ def _predicates(g: np.ndarray, mk: MKResult, c: np.ndarray, nb: np.ndarray, para
         out[f"sporadic_{side}"] = final & ~many & ~other.any(axis=1)
         out[f"oscillating_{side}"] = final & ~many & other_before
         earlier = shared - share_final
-        out[f"historical_{side}"] = ~share_final & (earlier >= need_earlier)
+        out[f"historical_{side}"] = ~share_final & (earlier >= need_all)  # 90 % of ALL weeks (ESRI)
         shares[side], shares[f"{side}_earlier"] = shared, earlier
     rising = ("new_hot", "consecutive_hot", "intensifying_hot")
     candidate = np.logical_or.reduce([out[name] for name in rising])
@@ -559,7 +589,7 @@ def _reason(cat: str, t: int, hot_w: int, cold_w: int, run: int, tau: float, p: 
     elif pattern == "oscillating":
         head = f"{side} in the final week ({mine} of {t} weeks){other_txt}"
     elif pattern == "historical":
-        head = f"not {side} in the final week; {side} in {mine} of {t - 1} earlier weeks"
+        head = f"not {side} in the final week; {side} in {mine} of {t} weeks, all earlier"
     else:
         state = _CLASS_TEXT[final]
         head = f"no pattern: hot in {hot_w} and cold in {cold_w} of {t} weeks; final week {state}"

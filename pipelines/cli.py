@@ -61,6 +61,19 @@ def _print_notes_and_outputs(notes, outputs: dict, width: int) -> None:
         out.print(f"  {name:{width}s} {path}", markup=False)
 
 
+def _formats(fmt: Optional[str]) -> tuple[str, ...]:
+    from pipelines.hotspots_run import parse_formats
+    return parse_formats(fmt)
+
+
+def _check_rules(rules: Optional[str]) -> None:
+    """``--rules`` is a rule set name (one line naming the choices otherwise)."""
+    from pipelines.hotspots_run import RULE_SETS
+    if rules is not None and rules not in RULE_SETS:
+        from analytics.errors import InvalidInputError
+        raise InvalidInputError(f"--rules {rules!r} is not a rule set; use {' or '.join(RULE_SETS)}.")
+
+
 def _progress() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -161,15 +174,35 @@ def _open_for_write(db: Optional[Path]):
     return st, key
 
 
-def _batch_table(results) -> Table:
-    table = Table(title="Ingest")
-    for col in ("file", "batch", "read", "accepted", "updated", "duplicate", "rejected", "top reasons"):
-        table.add_column(col, justify="right" if col in ("read", "accepted", "updated", "duplicate", "rejected") else "left")
-    for r in results:
-        reasons = ", ".join(f"{k} ({v})" for k, v in list(r.reasons.items())[:3])
-        table.add_row(r.file, r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
-                      str(r.duplicate), str(r.rejected), reasons or "-")
+def _table(title: str, columns: tuple[str, ...], numeric: tuple[str, ...] = ()) -> Table:
+    """A table that fits the console (80 columns in a pipe): headers are never cut (each column is at
+    least as wide as its header) and long values fold onto more lines instead of ending in "…"."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col in numeric else "left", min_width=len(col),
+                         overflow="fold", no_wrap=col in numeric)
     return table
+
+
+_COUNTS = ("read", "accepted", "updated", "duplicate", "rejected")
+
+
+def _batch_table(results) -> Table:
+    """Ingest figures per file; the top reasons follow the table (:func:`_print_batches`)."""
+    table = _table("Ingest", ("file", "batch", *_COUNTS), numeric=_COUNTS)
+    for r in results:
+        table.add_row(r.file, r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
+                      str(r.duplicate), str(r.rejected))
+    return table
+
+
+def _print_batches(results) -> None:
+    """The ingest table, then each file's top rejection reasons on their own line."""
+    out.print(_batch_table(results))
+    for r in results:
+        if r.reasons:
+            reasons = ", ".join(f"{k} ({v})" for k, v in list(r.reasons.items())[:3])
+            out.print(f"  top reasons ({r.file}): {reasons}", markup=False, highlight=False)
 
 
 @app.command()
@@ -251,7 +284,7 @@ def ingest(
                        "warnings")
         print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
     else:
-        out.print(_batch_table(results))
+        _print_batches(results)
         for r in results:
             for hint in r.hints:
                 out.print(f"  hint ({r.file}): {hint}", markup=False)
@@ -290,9 +323,8 @@ def quarantine(
         names = ("batch_id", "kind", "row_number", "record_id", "reason", "detail")
         print(json.dumps([dict(zip(names, r)) for r in shown], indent=2, default=str))
         return
-    table = Table(title=f"Quarantine: {len(rows)} row(s)")
-    for col in ("batch", "kind", "row", "id", "reason", "detail"):
-        table.add_column(col)
+    table = _table(f"Quarantine: {len(rows)} row(s)", ("batch", "kind", "row", "id", "reason", "detail"),
+                   numeric=("row",))
     for r in shown:
         table.add_row(*[("" if v is None else str(v)) for v in r])
     out.print(table)
@@ -341,16 +373,25 @@ def hotspots(
     weeks_back: int = typer.Option(26, "--weeks-back", help="Weeks analysed, ending with --week."),
     time_step: int = typer.Option(1, "--time-step", help="Gi* neighbourhood time step in weeks (0 = purely spatial)."),
     k: int = typer.Option(1, "--k", help="Gi* neighbourhood: H3 rings around each cell."),
-    p_method: str = typer.Option("poisson", "--p-method", help="poisson (calibrated, default) | negbin | normal"),
-    fdr: str = typer.Option("cube", "--fdr", help="Benjamini-Hochberg over the cube | week | none"),
-    share_basis: str = typer.Option(
-        "uncorrected", "--share-basis",
-        help="Weeks counted toward the '90 % of weeks' rules: uncorrected (each week's own test; default) | "
-             "fdr (the corrected classes, as ArcGIS Pro)."),
+    rules: str = typer.Option(
+        "default", "--rules",
+        help="Rule set: default (calibrated Poisson p, share on each week's own test, evidence for a rise) | "
+             "arcgis (ESRI's published rules: normal p, FDR over the cube, share on corrected classes). "
+             "--p-method, --fdr and --share-basis given explicitly win."),
+    p_method: Optional[str] = typer.Option(None, "--p-method",
+                                           help="poisson (default rules) | negbin | normal (arcgis rules)"),
+    fdr: Optional[str] = typer.Option(None, "--fdr", help="Benjamini-Hochberg over the cube (both rule sets) | "
+                                      "week | none"),
+    share_basis: Optional[str] = typer.Option(
+        None, "--share-basis",
+        help="Weeks counted toward the '90 % of weeks' rules: uncorrected (each week's own test; default rules) | "
+             "fdr (the corrected classes; arcgis rules)."),
     measure: str = typer.Option("reports", "--measure", help="Cube count analysed: reports | found_episodes | reports_sighting | ..."),
     replicates: int = typer.Option(999, "--replicates", help="Monte Carlo replicates of the space-time scan."),
     seed: int = typer.Option(0, "--seed", help="Seed of the scan's Monte Carlo."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: ./hotspots_out/<week>/)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (GeoPackage; "
+                                      "hotspots.parquet is GeoParquet either way)."),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
     """Run the hotspot engine for one week: Gi*, trends, emerging categories, scan, clusters, convergence.
@@ -359,9 +400,11 @@ def hotspots(
     """
     from pipelines import store
     from pipelines.hotspots_run import HotspotParams, run_hotspots
+    _check_rules(rules)
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
-                           p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
+                           rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
                            scan_replicates=replicates, seed=seed)
+    formats = _formats(fmt)
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
         with _reader(db) as st:
@@ -372,7 +415,7 @@ def hotspots(
                     progress.update(task, description=f"Hotspot engine: {name}", advance=1)
 
                 target = out_dir or Path("hotspots_out") / (week or "latest")
-                run = run_hotspots(st, params, target, progress=step)
+                run = run_hotspots(st, params, target, progress=step, formats=formats)
             tz = st.timezone
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "cells": run.summary["cells"]}
@@ -407,6 +450,11 @@ def weekly(
     analyst_detail: bool = typer.Option(
         False, "--analyst-detail",
         help="Also write report_analyst_detail.html with UNSUPPRESSED counts (analyst only; recorded in the audit log)."),
+    rules: Optional[str] = typer.Option(
+        None, "--rules", help="Rule set: default | arcgis (ESRI's published rules); default: [hotspots] rules in "
+                              "hotspots.toml, else default."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (analyst only) and "
+                                      "patrol_plan.gpkg (shared) for GIS."),
 ) -> None:
     """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
 
@@ -418,8 +466,13 @@ def weekly(
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     cfg = load_config(config)
+    _check_rules(rules)
+    if rules is not None:
+        from pipelines.weekly import validate_config
+        cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "rules": rules}}, source="--rules")
+    formats = _formats(fmt)
     params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
-              "analyst_detail": analyst_detail}
+              "analyst_detail": analyst_detail, "rules": rules, "format": fmt}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
         with _reader(db) as st:
             with _progress() as progress:
@@ -429,7 +482,7 @@ def weekly(
                     progress.update(task, description=f"Weekly run: {name.replace('_', ' ')}", advance=1)
 
                 run = run_weekly(st, week, out_root, resolution=resolution, config=cfg, progress=step,
-                                 analyst_detail=analyst_detail)
+                                 analyst_detail=analyst_detail, formats=formats)
             tz = st.timezone
         entry.add_outputs(run.outputs.values())
         entry.row_counts = {"week": run.week, "plan_cells": run.summary["plan_cells"],
@@ -466,8 +519,10 @@ def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
     out.print("[bold]Open[/bold] (work offline):")
     for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
                        ("patrol plan", "patrol_plan_csv"), ("patrol plan GIS", "patrol_plan_geojson"),
+                       ("patrol plan GPKG", "patrol_plan_gpkg"), ("hotspots GPKG", "hotspots_gpkg"),
                        ("run record", "run")):
-        out.print(f"  {label:16s} {run.outputs[key]}")
+        if key in run.outputs:
+            out.print(f"  {label:16s} {run.outputs[key]}", markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------- evaluate
@@ -480,8 +535,9 @@ def evaluate(
                                         "disruption; default with --activity-kind: its first activity."),
     end: Optional[str] = typer.Option(None, "--end", help="Last day or ISO week (default: last activity, or the last "
                                       "week with data)."),
-    outcome: str = typer.Option("reports_non_police", "--outcome", help="reports_non_police (default; not inflated by "
-                                "presence) | reports | found | episodes_started"),
+    outcome: Optional[str] = typer.Option(
+        None, "--outcome", help="reports_non_police (default; not inflated by presence; reports when every report "
+                                "is police-sourced, said in the output) | reports | found | episodes_started"),
     buffer_rings: int = typer.Option(1, "--buffer-rings", help="H3 rings around the target watched for displacement."),
     activity_kind: Optional[str] = typer.Option(None, "--activity-kind", help="Take the target and/or dates from "
                                                 "ingested disruptions of this kind, e.g. presence_patrol."),
@@ -518,8 +574,10 @@ def evaluate(
     for name in ("did", "its", "synthetic_control"):
         e = m[name]
         if e.get("relative_effect") is not None:
-            out.print(f"  {name:18s} {e['relative_effect']:+.3f} [{e['ci_low']:+.3f}, {e['ci_high']:+.3f}] "
-                      f"p={e['p']:.3f}", markup=False)
+            def num(v, fmt):
+                return "—" if v is None else format(v, fmt)
+            out.print(f"  {name:18s} {num(e['relative_effect'], '+.3f')} [{num(e.get('ci_low'), '+.3f')}, "
+                      f"{num(e.get('ci_high'), '+.3f')}] p={num(e.get('p'), '.3f')}", markup=False)
     for line in result["verdict"]["displacement"]:
         out.print(f"  {line}", markup=False)
     for warning in result["warnings"]:
@@ -623,9 +681,7 @@ def audit(
     if as_json:
         print(json.dumps([dict(zip(names, r)) for r in rows], indent=2, default=str))
         return
-    table = Table(title=f"Audit log (newest {len(rows)})")
-    for col in names:
-        table.add_column(col)
+    table = _table(f"Audit log (newest {len(rows)})", names)
     for r in rows:
         table.add_row(*[str(v) for v in r])
     out.print(table)
@@ -680,7 +736,7 @@ def demo(
     entry = AuditEntry("demo", {"dir": folder}, row_counts={r.file: r.read for r in results})
     entry.add_outputs([cube_path])
     append(db, entry, "ok")
-    out.print(_batch_table(results))
+    _print_batches(results)
     out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
               f"study area: {info.study_area}; {info.n_events} events.")
     from pipelines.weekly import WEEKLY_STEPS, weekly_outputs_for_demo
@@ -702,11 +758,39 @@ def demo(
     for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
                        ("patrol plan", "patrol_plan_csv")):
         out.print(f"  {label:18s} {week_run.outputs[key]}")
-    out.print("\n[bold]What next[/bold]")
-    out.print(f"  hotspots weekly --db {db} --week {week_run.week} --out {folder}/weekly")
-    out.print(f"  hotspots quarantine --db {db}            rows the demo data planted as bad")
-    out.print(f"  hotspots cube --db {db} --res 8 --out {folder}/cube_res8.parquet")
-    out.print(f"  hotspots ingest reports YOUR_FILE.csv --db {db}")
+    out.print("\n[bold]What next[/bold] (each line runs as printed, from this folder)")
+    for command, why in demo_next_commands(folder, db, week_run.week, paths["location_reports"]):
+        out.print(f"  # {why}", markup=False, highlight=False)
+        out.print(f"  {command}", markup=False, highlight=False, soft_wrap=True)  # one line: pasteable
+
+
+def _self_command() -> str:
+    """How to run this program again from a fresh shell: ``hotspots`` when that is on the PATH and is
+    this program, else the path it was started by (``.venv/bin/hotspots``), else ``python -m pipelines``."""
+    import shlex
+    on_path = shutil.which("hotspots")
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "hotspots" and argv0.exists():
+        if on_path and Path(on_path).resolve() == argv0.resolve():
+            return "hotspots"
+        return shlex.quote(str(argv0))
+    return "hotspots" if on_path else f"{shlex.quote(sys.executable)} -m pipelines"
+
+
+def demo_next_commands(folder: Path, db: Path, week: str, reports_file: Path) -> list[tuple[str, str]]:
+    """The demo's "what next" commands (each runs as printed in a fresh shell) and what each shows."""
+    import shlex
+    exe, q = _self_command(), lambda p: shlex.quote(str(p))
+    return [
+        (f"{exe} weekly --db {q(db)} --week {week} --out {q(folder / 'weekly')} --format gpkg",
+         "the weekly run again, plus GeoPackage files"),
+        (f"{exe} hotspots --db {q(db)} --week {week} --rules arcgis --out {q(folder / 'arcgis')}",
+         "ESRI's published rules, to compare"),
+        (f"{exe} quarantine --db {q(db)}", "rows the demo data planted as bad"),
+        (f"{exe} cube --db {q(db)} --res 8 --out {q(folder / 'cube_res8.parquet')}", "a coarser grid"),
+        (f"{exe} ingest reports {q(reports_file)} --db {q(db)}",
+         "put your own file here; this one again is all duplicates"),
+    ]
 
 
 # ------------------------------------------------------------------------------------------ main

@@ -33,7 +33,11 @@ control cells exclude the target, the buffer and one more guard ring.
 
 The default outcome, ``reports_non_police`` (location reports from every source except
 police), is not inflated by presence itself; ``found`` and ``reports`` are, and the output
-warns when they are used.
+warns when they are used. When the outcome is left to its default and every location report
+in the store is police-sourced (a police force's own export), ``reports_non_police`` has no
+events: the run then uses ``reports`` and says so (a choice in evaluation.json and on the page,
+plus the warning that patrols inflate police-sourced counts). Asked for explicitly, an outcome
+with no events is refused with its cause and the fix (:func:`choose_outcome`).
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ from pipelines.csv_out import write_csv
 from pipelines.hotspots_run import SYNTHETIC_LABEL
 from pipelines.store import Store
 
-__all__ = ["run_evaluation", "resolve_target", "EVALUATE_STEPS", "DEFAULT_OUTCOME", "TEMPLATE_DIR", "line_chart_svg",
+__all__ = ["run_evaluation", "resolve_target", "choose_outcome", "EVALUATE_STEPS", "DEFAULT_OUTCOME", "TEMPLATE_DIR", "line_chart_svg",
            "forest_svg"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -240,6 +244,37 @@ def _panel(store: Store, outcome: str) -> tuple[np.ndarray, list[date], np.ndarr
             dense(frame["reports_police"]))
 
 
+def choose_outcome(outcome: str | None, y: np.ndarray, reports: np.ndarray, police: np.ndarray,
+                   choices: list[str]) -> str:
+    """The outcome to evaluate: ``outcome``, or the default; ``reports`` when the default has no events
+    because every report is police-sourced (recorded in ``choices``).
+
+    Raises :class:`InvalidInputError` naming the cause and the fix when the outcome asked for has no
+    events in the study area (``y`` is the outcome's cells x weeks panel).
+    """
+    chosen = outcome or DEFAULT_OUTCOME
+    if float(y.sum()) > 0:
+        return chosen
+    n_reports, n_police = int(reports.sum()), int(police.sum())
+    police_only = chosen == "reports_non_police" and n_reports > 0 and n_police == n_reports
+    if police_only and outcome is None:
+        choices.append(f"Outcome set to 'reports': all {n_reports:,} location reports in the study area are "
+                       "police-sourced, so the default outcome 'reports_non_police' has no events. Patrols "
+                       "inflate police-sourced counts (see the warning); ingest partner agencies' reports "
+                       "to evaluate on an outcome presence does not inflate.")
+        return "reports"
+    if police_only:
+        raise InvalidInputError(
+            f"Outcome 'reports_non_police' has no events: all {n_reports:,} location reports in the study area "
+            "are police-sourced (source = police). Re-run with --outcome reports (officers' presence inflates "
+            "police-sourced reports, so the result will carry that warning), or ingest reports from partner "
+            "agencies.")
+    raise InvalidInputError(
+        f"Outcome {chosen!r} has no events in the study area ({n_reports:,} location reports, {n_police:,} of "
+        "them police-sourced); choose another --outcome (reports_non_police, reports, found, episodes_started) "
+        "or ingest the data it counts.")
+
+
 def _is_synthetic(store: Store) -> bool:
     rows = store.con.execute("select kind, synthetic from batches").fetchall()
     data = [r for r in rows if r[0] != "boundary"]
@@ -248,7 +283,7 @@ def _is_synthetic(store: Store) -> bool:
 
 # ------------------------------------------------------------------------------------------ run
 def run_evaluation(store: Store, target: str | None, start: str | date | None = None, end: str | date | None = None,
-                   outcome: str = DEFAULT_OUTCOME, buffer_rings: int = 1, out_dir: Path | str = Path("evaluation"),
+                   outcome: str | None = None, buffer_rings: int = 1, out_dir: Path | str = Path("evaluation"),
                    *, activity_kind: str | None = None, k: int = 20, k_buffer: int = 5, n_boot: int = 2000,
                    period_weeks: int = 4, alpha: float = 0.05, seed: int = 0,
                    progress: Callable[[str], None] | None = None) -> dict:
@@ -264,8 +299,10 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
         First and last treated week (the ISO weeks holding them). ``start`` may be omitted
         with ``activity_kind``; ``end`` defaults to the last activity (with
         ``activity_kind``) or the last week with data.
-    outcome : str
-        ``reports_non_police`` (default), ``reports``, ``found`` or ``episodes_started``.
+    outcome : str, optional
+        ``reports_non_police`` (the default when None), ``reports``, ``found`` or ``episodes_started``.
+        Left as None, a store whose reports are all police-sourced is evaluated on ``reports``, with
+        a choice and a warning saying so (:func:`choose_outcome`).
     buffer_rings : int
         Rings around the target watched for displacement (0 = none).
     out_dir : Path
@@ -283,7 +320,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
             progress(name)
         return time.perf_counter()
 
-    if outcome not in OUTCOMES:
+    if outcome is not None and outcome not in OUTCOMES:
         raise InvalidInputError(f"Outcome {outcome!r} is not one of {', '.join(OUTCOMES)}.")
     if isinstance(buffer_rings, bool) or not isinstance(buffer_rings, (int, np.integer)) or not 0 <= buffer_rings <= 5:
         raise InvalidInputError(f"buffer_rings must be an integer from 0 to 5; received {buffer_rings!r}.")
@@ -306,7 +343,11 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
 
     t0 = step("cube")
     cube_mod.build_cube(store, res)
-    cells, weeks, y, reports, police = _panel(store, outcome)
+    cells, weeks, y, reports, police = _panel(store, outcome or DEFAULT_OUTCOME)
+    chosen = choose_outcome(outcome, y, reports, police, choices)
+    if chosen != (outcome or DEFAULT_OUTCOME):
+        cells, weeks, y, reports, police = _panel(store, chosen)
+    outcome = chosen
     timings["cube"] = round(time.perf_counter() - t0, 3)
     if end_w is None:
         end_w = weeks[-1]
@@ -375,8 +416,10 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     warnings = []
     if outcome in DETECTION_DRIVEN:
         warnings.append(f"Outcome {outcome!r} is detection-driven: {DETECTION_DRIVEN[outcome]}, so a real fall in "
-                        "harm can be hidden (or a rise created) by the disruption itself. Prefer "
-                        f"{DEFAULT_OUTCOME!r}.")
+                        "harm can be hidden (or a rise created) by the disruption itself. "
+                        + (f"Prefer {DEFAULT_OUTCOME!r}." if police.sum() < reports.sum() else
+                           "Every report in the study area is police-sourced, so there is no "
+                           f"{DEFAULT_OUTCOME!r} outcome to prefer: read any effect with this in mind."))
     r_t, p_t = reports[treated], police[treated]
     share = {period: (float(p_t[:, m].sum() / r_t[:, m].sum()) if r_t[:, m].sum() > 0 else None)
              for period, m in (("before", ~post), ("after", post))}

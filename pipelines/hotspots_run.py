@@ -2,7 +2,8 @@
 ST-DBSCAN -> convergence -> places -> files.
 
 Reads the store (read-only is enough), computes with ``analytics`` and writes one
-folder: ``cube.parquet``, ``hotspots.parquet`` + ``.geojson``, ``scan_clusters.geojson``,
+folder: ``cube.parquet``, ``hotspots.parquet`` (GeoParquet) + ``.geojson`` (+ ``.gpkg`` with
+``--format gpkg``), ``scan_clusters.geojson``,
 ``clusters.geojson``, ``convergence.parquet`` and ``run.json`` (parameters, every
 automatic choice, input hashes, versions, timings).
 """
@@ -44,6 +45,16 @@ from pipelines.timing import StepTimer
 #: What the emerging rules' 90 % share counts (``--share-basis``).
 SHARE_BASES = ("uncorrected", "fdr")
 
+#: Rule sets (``--rules``): what each gives for the options it decides. ``arcgis`` is ESRI's published
+#: Emerging Hot Spot Analysis (normal p, FDR over the cube, the 90 % share on the corrected classes, no
+#: evidence for a rise); ``default`` is this product's (analytics.emerging, module docstring, says where and why).
+RULE_SETS: dict[str, dict[str, str]] = {
+    "default": {"p_method": "poisson", "fdr": "cube", "share_basis": "uncorrected"},
+    "arcgis": {"p_method": "normal", "fdr": "cube", "share_basis": "fdr"},
+}
+#: The options a rule set decides unless given explicitly (an explicit value wins).
+RULE_OPTIONS = ("p_method", "fdr", "share_basis")
+
 #: Cube columns that can be analysed (``--measure``).
 MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
 
@@ -58,13 +69,16 @@ class HotspotParams:
     measure: str = "reports"
     k: int = 1
     time_step: int = 1
-    p_method: str = "poisson"
-    fdr: str = "cube"
+    # Rule set (RULE_SETS): p_method, fdr and share_basis left as None take its values; the emerging
+    # categories need evidence for a rise under "default" only (analytics.emerging.EmergingParams.arcgis).
+    rules: str = "default"
+    p_method: str | None = None
+    fdr: str | None = None
     trend_method: str = "original"
     # Weeks counted toward the emerging rules' "90 % of weeks": each bin's own test ("uncorrected": the
     # share is one decision per cell, so the share itself is the error control) or the FDR classes ("fdr",
     # ArcGIS Pro). See analytics.emerging, "Counting the 90 % share".
-    share_basis: str = "uncorrected"
+    share_basis: str | None = None
     # Scan zones: rings 0..1 (the Gi* neighbourhood, ~350 m across at res 9). Rings 0..2 gave the same
     # recall on SYNTHETIC cities but flagged the empty outer ring around clusters (precision 0.73 vs 0.87).
     scan_radius: int = 1
@@ -82,9 +96,23 @@ class HotspotParams:
     convergence_placements: int = 2
     places_radius_m: float = 400.0
     max_places: int = 3
+    #: Where each of RULE_OPTIONS came from: ((name, value, "rules <set>" | "explicit"), ...); set on creation
+    #: ("explicit" when given and different from the rule set's value, so dataclasses.replace keeps the record).
+    rule_sources: tuple = field(default=(), init=False)
 
     def __post_init__(self) -> None:
         problems = []
+        if self.rules not in RULE_SETS:
+            problems.append(f"rules must be one of {', '.join(RULE_SETS)}; received {self.rules!r}")
+        else:
+            sources = []
+            for name in RULE_OPTIONS:
+                given = getattr(self, name)
+                if given is None:
+                    object.__setattr__(self, name, RULE_SETS[self.rules][name])
+                explicit = given is not None and given != RULE_SETS[self.rules][name]
+                sources.append((name, getattr(self, name), "explicit" if explicit else f"rules {self.rules}"))
+            object.__setattr__(self, "rule_sources", tuple(sources))
         if self.measure not in MEASURES:
             problems.append(f"measure must be one of {', '.join(MEASURES)}; received {self.measure!r}")
         if self.weeks_back < 4:
@@ -93,7 +121,7 @@ class HotspotParams:
             problems.append("time_step and k must be >= 0")
         if self.scan_replicates < 0:
             problems.append("scan_replicates must be >= 0")
-        if self.share_basis not in SHARE_BASES:
+        if self.share_basis is not None and self.share_basis not in SHARE_BASES:
             problems.append(f"share_basis must be one of {', '.join(SHARE_BASES)}; received {self.share_basis!r}")
         if self.scan_min_sources < 1:
             problems.append(f"scan_min_sources must be >= 1; received {self.scan_min_sources}")
@@ -283,6 +311,19 @@ class CubeAnalysis:
     scan: pd.DataFrame
 
 
+def emerging_params(params: HotspotParams) -> EmergingParams:
+    """The emerging rules of the run's rule set: ESRI's for ``arcgis``, with evidence for a rise for ``default``."""
+    return EmergingParams.arcgis() if params.rules == "arcgis" else EmergingParams()
+
+
+def rules_record(params: HotspotParams) -> dict:
+    """What run.json records about the rule set: its name and, per option, the value used and where it came from."""
+    record: dict = {"set": params.rules, "evidence_for_rise": emerging_params(params).needs_evidence}
+    for name, value, source in params.rule_sources:
+        record[name] = {"value": value, "from": source}
+    return record
+
+
 def analyse_statistics(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | None,
                        params: HotspotParams, timer: StepTimer | None = None) -> CubeAnalysis:
     """Gi* -> Mann-Kendall -> emerging categories on a (cells x weeks) window; no scan (``scan`` empty).
@@ -298,7 +339,8 @@ def analyse_statistics(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarr
     with timer.step("trend_and_categories"):
         mk = mann_kendall(gi.z, method=params.trend_method)
         share = gi.uncorrected_class if params.share_basis == "uncorrected" else None
-        emerging = classify_emerging(gi.gi_class, mk, counts, EmergingParams(), spatial=spatial, share_class=share)
+        emerging = classify_emerging(gi.gi_class, mk, counts, emerging_params(params), spatial=spatial,
+                                     share_class=share)
     return CubeAnalysis(gi, mk, emerging, pd.DataFrame())
 
 
@@ -317,8 +359,11 @@ def analyse_cube(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | N
 
 
 def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
-                 progress: Callable[[str], None] | None = None, events_ready: bool = False) -> HotspotRun:
+                 progress: Callable[[str], None] | None = None, events_ready: bool = False,
+                 formats: tuple[str, ...] = ()) -> HotspotRun:
     """Run the engine for one week and write its outputs into ``out_dir``.
+
+    ``formats``: extra output formats (:func:`parse_formats`); ``("gpkg",)`` adds ``hotspots.gpkg``.
 
     ``events_ready``: ``int_cell_events`` is already prepared on this connection at the run's
     resolution (see :func:`pipelines.cube.build_cube`).
@@ -364,7 +409,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         text = places_text(near) if len(near) else {}
     with timer.step("write"):
         run = _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence,
-                             text, weeks)
+                             text, weeks, formats)
     hexes = grid.cells_to_hex(cells)
     run.summary = {
         "cells": int(len(cells)), "weeks": len(weeks), "first_week": week_label(weeks[0]), "last_week": week,
@@ -398,7 +443,29 @@ def _label(frame: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
     return frame.assign(synthetic=SYNTHETIC_LABEL) if synthetic and len(frame) else frame
 
 
-def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence, text, weeks):
+#: Extra output formats (``--format``): ``gpkg`` adds GeoPackage copies of hotspots and the patrol plan.
+OUTPUT_FORMATS = ("gpkg",)
+
+
+def parse_formats(text: str | None) -> tuple[str, ...]:
+    """``--format`` as a tuple of :data:`OUTPUT_FORMATS` (comma list; None or empty: none)."""
+    wanted = tuple(dict.fromkeys(p.strip().lower() for p in (text or "").split(",") if p.strip()))
+    bad = [f for f in wanted if f not in OUTPUT_FORMATS]
+    if bad:
+        raise InvalidInputError(f"--format {', '.join(bad)} is not supported; use {' or '.join(OUTPUT_FORMATS)} "
+                                "(GeoParquet and GeoJSON are always written).")
+    return wanted
+
+
+def write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """One layer of a GeoPackage (replacing an older file, so a re-run never appends)."""
+    if path.exists():
+        path.unlink()
+    frame.to_file(path, driver="GPKG", layer=layer)
+
+
+def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence, text, weeks,
+                   formats: tuple[str, ...] = ()):
     out_dir.mkdir(parents=True, exist_ok=True)
     synthetic = store_is_synthetic(store)
     hexes = grid.cells_to_hex(cells)
@@ -422,9 +489,15 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "clusters": out_dir / "clusters.geojson",
         "convergence": out_dir / "convergence.parquet",
     }
-    hotspots.to_parquet(paths["hotspots_parquet"], index=False)
+    if "gpkg" in formats:
+        paths["hotspots_gpkg"] = out_dir / "hotspots.gpkg"
+    # GeoParquet (geometry = the cells' hexagons, EPSG:4326; geopandas.read_parquet and QGIS open it);
+    # `cell` stays as H3 hex for joins.
     geo = gpd.GeoDataFrame(hotspots, geometry=cells_to_polygons(cells).to_numpy(), crs=4326)
+    geo.to_parquet(paths["hotspots_parquet"], index=False)
     _write_geojson(geo, paths["hotspots_geojson"])
+    if "gpkg" in formats:
+        write_gpkg(geo, paths["hotspots_gpkg"], "hotspots")
     _write_geojson(_label(_scan_geojson(scan, weeks), synthetic), paths["scan_clusters"])
     st_out = st.copy()
     for col in ("first_t", "last_t"):
@@ -447,7 +520,8 @@ def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: i
     payload = {
         "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week, "time_zone": store.timezone,
         "synthetic": store_is_synthetic(store),
-        "parameters": {**asdict(params), "resolution": res}, "choices": run.choices,
+        "parameters": {**{k: v for k, v in asdict(params).items() if k != "rule_sources"}, "resolution": res},
+        "rules": rules_record(params), "choices": run.choices,
         "inputs": [{"batch_id": b[0], "kind": b[1], "file": b[2], "sha256": b[3]} for b in batches],
         "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -3,8 +3,9 @@
 Which files are scanned for what
 --------------------------------
 *Shared* files go to commanders, partner agencies and researchers:
-``report.html``, ``patrol_map.html``, ``patrol_plan.csv``, ``patrol_plan.geojson`` — and, to be
-safe, any other ``.html``/``.csv``/``.geojson``/``.json``/``.parquet`` file in the folder that is not
+``report.html``, ``patrol_map.html``, ``patrol_plan.csv``, ``patrol_plan.geojson``, ``patrol_plan.gpkg``
+— and, to be safe, any other ``.html``/``.csv``/``.geojson``/``.json``/``.parquet``/``.gpkg`` file in the folder
+that is not
 on the analyst-only list. They get every check:
 
 1. **person references** — keyed pseudonyms (``pk_`` + hex), synthetic ids of young people,
@@ -55,11 +56,11 @@ from analytics.safeguarding import PLACEMENT_RADIUS_M, Approval, cells_near_plac
 __all__ = ["Finding", "scan_outputs", "store_forbidden", "store_forbidden_strings", "store_raw_points", "SHARED_FILES",
            "ANALYST_ONLY_FILES", "PLACEMENT_RADIUS_M", "approved_cells"]
 
-SHARED_FILES = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson")
-ANALYST_ONLY_FILES = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "clusters.geojson",
+SHARED_FILES = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson", "patrol_plan.gpkg")
+ANALYST_ONLY_FILES = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "hotspots.gpkg", "clusters.geojson",
                       "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json",
                       "report_analyst_detail.html", "withheld.csv")
-SCANNED_SUFFIXES = (".html", ".htm", ".csv", ".geojson", ".json", ".parquet")
+SCANNED_SUFFIXES = (".html", ".htm", ".csv", ".geojson", ".json", ".parquet", ".gpkg")
 _GRID_RESOLUTIONS = range(5, 12)
 _BBOX_MARGIN_DEG = 0.05
 
@@ -208,11 +209,68 @@ def _row_coords(row: dict, where: str, coords: list) -> None:
                 coords.append((a, b, min(da, db), where))
 
 
+def _sqlite_text(path: Path) -> str:
+    """Every table name, column name and text value of a SQLite file (a GeoPackage); blobs (geometries)
+    are left to the layer reader. A file that is not SQLite is scanned as raw text instead."""
+    import sqlite3
+    parts: list[str] = []
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+            for table in tables:
+                cur = con.execute(f'select * from "{table.replace(chr(34), chr(34) * 2)}"')
+                parts.append(" ".join([table, *(d[0] for d in cur.description)]))
+                for row in cur:
+                    parts.extend(v for v in row if isinstance(v, str))
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    return "\n".join(parts)
+
+
+def _read_gpkg(path: Path, full: bool) -> _Contents:
+    """A GeoPackage: the text of every table (metadata included; check 1), and every layer's geometry
+    vertices and fields (checks 2-4)."""
+    import pyogrio
+    import shapely
+    texts = [_sqlite_text(path)]
+    coords: list = []
+    counts: list = []
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception:  # noqa: BLE001 - not a readable GeoPackage: the raw text is still scanned
+        layers = []
+    for layer in layers:
+        frame = pyogrio.read_dataframe(path, layer=layer)
+        geometry = frame.pop("geometry") if "geometry" in frame.columns else None
+        texts.append(" ".join(map(str, frame.columns)))
+        for col in frame.columns:
+            if frame[col].dtype == object:
+                texts.append("\n".join(str(v) for v in frame[col].dropna().unique()))
+        if not full:
+            continue
+        if geometry is not None:
+            for i, geom in enumerate(geometry):
+                if geom is None:
+                    continue
+                for lon, lat in shapely.get_coordinates(geom):
+                    coords.append((float(lat), float(lon), min(_num_decimals(lat), _num_decimals(lon)),
+                                   f"layer {layer} row {i + 1}"))
+        _table_checks(pd.DataFrame(frame), coords, counts)
+    if full:
+        coords.extend(_text_coords("\n".join(texts[1:])))
+    return _Contents("\n".join(texts), coords, counts)
+
+
 def _read_contents(path: Path, full: bool) -> _Contents:
     """Text of a file (for references) and, when ``full``, its coordinates and numeric fields."""
     suffix = path.suffix.lower()
     coords: list = []
     counts: list = []
+    if suffix == ".gpkg":
+        return _read_gpkg(path, full)
     if suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.compute as pc

@@ -258,6 +258,42 @@ def _data_quality(store, cube: pd.DataFrame, weeks: list[date], top: pd.DataFram
     }
 
 
+#: Said at the top of the report when a section is left out for lack of data.
+NO_EPISODES_LINE = "No episodes were ingested: equity and young-people sections are omitted."
+
+
+def _single_source(sources: dict) -> str | None:
+    """One line for the top of the report when every report in the window came from one source, else None.
+
+    Then a per-hot-spot police share says nothing new (every cell would be flagged, or none), so the
+    report says it once instead.
+    """
+    used = [r for r in sources["rows"] if r["n"] > 0]
+    if sources["total"] == 0 or len(used) != 1:
+        return None
+    name = used[0]["source"]
+    if name == "police":
+        return (f"All {sources['total']:,} reports in the weeks analysed came from police, so every hot spot is "
+                "police-sourced: it may partly reflect where police already are, and more presence there would "
+                "produce more police reports (a feedback loop). Hot spots are not flagged one by one.")
+    who = "have no recorded source" if name == "not recorded" else f"came from one source ({name})"
+    return (f"All {sources['total']:,} reports in the weeks analysed {who}: hot spots show where that source "
+            "reported, and are not compared by source one by one.")
+
+
+def _rules_text(rules: dict | None) -> str:
+    """The rule set in one sentence (run.json ``rules``)."""
+    rules = rules or {}
+    used = ", ".join(f"{k.replace('_', ' ')} {v['value']} ({v['from']})" for k, v in rules.items()
+                     if isinstance(v, dict))
+    if rules.get("set") == "arcgis":
+        head = ("arcgis — ESRI's published Emerging Hot Spot Analysis rules (no evidence for a rise; the 90 % "
+                "share on the corrected classes); the description above is of the default rules")
+    else:
+        head = "default — as described above"
+    return f"{head}. Used: {used}." if used else f"{head}."
+
+
 def _flatten(prefix: str, value, out: list[tuple[str, str]]) -> None:
     if isinstance(value, dict):
         for k_, v in value.items():
@@ -308,6 +344,9 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
         params.append((f"weekly.{key}", "none" if weekly["parameters"][key] is None else str(weekly["parameters"][key])))
     monday = weeks[-1]
     plan_rows = plan.to_dict("records")
+    has_episodes = store.con.execute("select count(*) from episodes").fetchall()[0][0] > 0
+    omitted = [] if has_episodes else [NO_EPISODES_LINE]
+    sec = {"dq": 6 if has_episodes else 5, "methods": 7 if has_episodes else 6}
     context = {
         "week": week, "monday": monday, "sunday": monday + timedelta(days=6), "generated": generated,
         "synthetic": bool(meta.get("synthetic")), "summary": meta.get("summary", {}), "measure": measure,
@@ -315,7 +354,9 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
             [c for c in _HOT_ORDER if c != "historical_hot"]).sum()),
         "events_week": int(meta.get("summary", {}).get("events_in_week", 0)),
         "top": top_rows, "top_n": top_n, "plan": plan_rows, "backtest": bt_view,
-        "equity": _equity(store, weeks, top["cell"].tolist(), k, equity_weeks),
+        "equity": _equity(store, weeks, top["cell"].tolist(), k, equity_weeks) if has_episodes else None,
+        "omitted": omitted, "sec": sec, "single_source": _single_source(dq["sources_window"]),
+        "rules_text": _rules_text(meta.get("rules")),
         "dq": dq, "late_days": LATE_DAYS, "police_share_flag": int(POLICE_SHARE_FLAG * 100),
         "params": params, "choices": meta.get("choices", []), "versions": meta.get("versions", {}),
         "inputs": [{k_: i.get(k_) for k_ in ("batch_id", "kind", "sha256")} for i in meta.get("inputs", [])],

@@ -36,6 +36,7 @@ Configuration (``hotspots.toml``, read by :func:`load_config`)::
 
     [hotspots]              # pipelines.hotspots_run.HotspotParams (not week / resolution)
     scan_replicates = 999
+    rules = "default"       # or "arcgis" (ESRI's published rules); --rules overrides
 
     [ingest.reports]        # read by `hotspots ingest` (pipelines.column_mapping), checked by every command
     columns = {report_id = "OFFENSE_ID", observed_at = "FIRST_OCCURRENCE_DATE", lat = "GEO_LAT", lon = "GEO_LON"}
@@ -89,7 +90,7 @@ ANALYST_OUTPUTS = ANALYST_ONLY_FILES
 
 _PATROL_KEYS = ("n_cells", "window_hours", "n_windows", "visit_minutes", "revisit_minutes", "w_category",
                 "w_excess", "w_convergence", "w_harm", "n_bands", "smoothing_hours")
-_HOTSPOT_KEYS = tuple(f.name for f in fields(HotspotParams) if f.name not in ("week", "resolution"))
+_HOTSPOT_KEYS = tuple(f.name for f in fields(HotspotParams) if f.init and f.name not in ("week", "resolution"))
 #: Top-level keys and their defaults (``patrol`` and ``hotspots`` are tables).
 DEFAULT_CONFIG: dict = {
     "tiles": None, "k_suppression": DEFAULT_K, "top_n": 10, "equity_weeks": 8, "harm_weeks": 4,
@@ -296,7 +297,7 @@ def _synthetic(out_dir: Path) -> bool:
 
 def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int | None = None,
                config: dict | None = None, progress: Callable[[str], None] | None = None,
-               analyst_detail: bool = False) -> WeeklyRun:
+               analyst_detail: bool = False, formats: tuple[str, ...] = ()) -> WeeklyRun:
     """Run the whole weekly job for one ISO week into ``out_root/<week>/``.
 
     Parameters
@@ -333,13 +334,13 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     pparams = PatrolParams(**cfg["patrol"])
 
     t0 = time.perf_counter()
-    engine = run_hotspots(store, params, out_dir, progress=progress, events_ready=True)
+    engine = run_hotspots(store, params, out_dir, progress=progress, events_ready=True, formats=formats)
     engine_s = round(time.perf_counter() - t0, 4)
     synthetic = _synthetic(out_dir)
 
     cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
     cube_now = cube_mod.cube_frame(store)  # before the previous week's rebuild replaces the mart
-    hotspots = pd.read_parquet(out_dir / "hotspots.parquet")
+    hotspots = pd.read_parquet(out_dir / "hotspots.parquet").drop(columns="geometry", errors="ignore")
     if grid.cells_to_hex(cells) != hotspots["cell"].tolist():
         raise HotspotError("Internal error: hotspots.parquet and the cube list different cells.")
     conv = pd.read_parquet(out_dir / "convergence.parquet")
@@ -392,7 +393,10 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
                            "only cells with a positive score are planned.")
         plan_paths = {"patrol_plan_csv": out_dir / "patrol_plan.csv",
                       "patrol_plan_geojson": out_dir / "patrol_plan.geojson"}
-        _write_plan(plan, plan_paths["patrol_plan_csv"], plan_paths["patrol_plan_geojson"], synthetic, week)
+        if "gpkg" in formats:
+            plan_paths["patrol_plan_gpkg"] = out_dir / "patrol_plan.gpkg"
+        _write_plan(plan, plan_paths["patrol_plan_csv"], plan_paths["patrol_plan_geojson"], synthetic, week,
+                    plan_paths.get("patrol_plan_gpkg"))
 
     # --- maps
     generated = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -563,9 +567,11 @@ def _safeguard_record(guard, placements: pd.DataFrame) -> dict:
 
 
 
-def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, synthetic: bool, week: str) -> None:
-    """Plan as CSV and GeoJSON; from synthetic data both say so on their face (a ``synthetic`` column /
-    property and the collection's ``name``). Real data gets exactly :data:`analytics.patrol.PLAN_COLUMNS`."""
+def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, synthetic: bool, week: str,
+                gpkg_path: Path | None = None) -> None:
+    """Plan as CSV and GeoJSON (and a GeoPackage layer with ``gpkg_path``); from synthetic data each says so on
+    its face (a ``synthetic`` column / property and the collection's ``name``). Real data gets exactly
+    :data:`analytics.patrol.PLAN_COLUMNS`."""
     from pipelines.csv_out import write_csv
 
     out = plan.assign(synthetic=SYNTHETIC_LABEL) if synthetic else plan
@@ -577,6 +583,11 @@ def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, syntheti
         for feature in gj["features"]:
             feature["properties"]["synthetic"] = SYNTHETIC_LABEL
     geojson_path.write_text(json.dumps(gj, ensure_ascii=False), encoding="utf-8")
+    if gpkg_path is not None:  # the same features as the GeoJSON (cells' hexagons, no event point)
+        from pipelines.hotspots_run import write_gpkg
+        frame = (gpd.GeoDataFrame.from_features(gj["features"], crs=4326) if gj["features"]
+                 else gpd.GeoDataFrame({"cell": []}, geometry=[], crs=4326))
+        write_gpkg(frame, gpkg_path, "patrol_plan")
 
 
 def _headline(hotspots: pd.DataFrame, previous: pd.DataFrame) -> dict[str, list[str]]:

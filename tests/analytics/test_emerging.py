@@ -56,7 +56,8 @@ def _series(weeks: int = T, **at) -> list[int]:
     return out
 
 
-#: The pure ArcGIS Pro rules; the evidence-for-a-rise rule has its own tests below.
+#: ESRI's published rules (with this module's precedence and mostly-zero rule); the evidence-for-a-rise
+#: rule has its own tests below.
 ARCGIS = EmergingParams.arcgis()
 
 
@@ -113,7 +114,7 @@ def test_reason_text():
     assert all(isinstance(r, str) and r and "\n" not in r for r in reasons)
     by_name = dict(zip(GOLDEN, reasons))
     assert by_name["persistent_hot"].startswith("hot in 18 of 20 weeks including the final week")
-    assert by_name["historical_hot"].startswith("not hot in the final week; hot in 19 of 19 earlier weeks")
+    assert by_name["historical_hot"].startswith("not hot in the final week; hot in 19 of 20 weeks, all earlier")
     assert by_name["oscillating_hot"].startswith("hot in the final week (3 of 20 weeks); cold in 1 earlier week")
     assert by_name["intensifying_hot"].endswith("trend +0.70, p = 0.001")
     tiny = _classify([[H] * T], [(0.9, 1e-6)]).loc[0, "reason"]
@@ -184,11 +185,23 @@ def test_ninety_percent_boundary_exactly():
     df = _classify([at_90, below], [FLAT, FLAT])
     assert df["category"].tolist() == ["persistent_hot", "sporadic_hot"]
     assert _classify([ten_weeks], [FLAT]).loc[0, "category"] == "persistent_hot"
-    # historical: >= 90 % of the 19 earlier weeks = ceil(17.1) = 18 weeks
+    # historical: >= 90 % of ALL 20 weeks = ceil(18.0) = 18 weeks, all of them earlier (ESRI)
     hist_18 = _series(h=[w for w in range(19) if w != 4])
     hist_17 = _series(h=[w for w in range(19) if w not in (4, 11)])
     df = _classify([hist_18, hist_17], [FLAT, FLAT])
     assert df["category"].tolist() == ["historical_hot", "no_pattern"]
+
+
+@pytest.mark.parametrize("params", [ARCGIS, EmergingParams()], ids=["arcgis", "default"])
+def test_historical_counts_ninety_percent_of_all_weeks(params):
+    """26 weeks: ceil(0.9 * 26) = 24 hot weeks make historical; 23 (90 % of the 25 earlier weeks,
+    the rule before issue 13) do not, in both rule sets."""
+    weeks = 26
+    hist_24 = _series(weeks, h=[w for w in range(25) if w != 4])
+    hist_23 = _series(weeks, h=[w for w in range(25) if w not in (4, 11)])
+    df = _classify([hist_24, hist_23], [FLAT, FLAT], counts=np.full((2, weeks), 3.0), params=params)
+    assert df["category"].tolist() == ["historical_hot", "no_pattern"]
+    assert df.loc[0, "reason"].startswith("not hot in the final week; hot in 24 of 26 weeks, all earlier")
 
 
 def test_final_week_wins_over_history():
@@ -354,7 +367,7 @@ def test_new_hot_needs_a_rise_a_steady_busy_place_is_sporadic():
     assert df.loc[0, "rise_events"] == 6 and df.loc[0, "rise_p"] < 0.001
     assert "no confirmed rise" in df.loc[1, "reason"] and "5 reports nearby in the last 1 week" in df.loc[1, "reason"]
     assert df.loc[2, "rise_weeks"] == 0 and df.loc[2, "rise_p"] == 1.0  # not a candidate: not checked
-    # the same classes under the pure ArcGIS rules: both new
+    # the same classes under ESRI's published rules: both new
     arc = classify_emerging(g, _mk([FLAT] * 3), _with_background([step, steady]), ARCGIS)
     assert arc["category"].tolist()[:2] == ["new_hot", "new_hot"]
 

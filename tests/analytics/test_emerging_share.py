@@ -59,7 +59,7 @@ def test_share_rules_take_the_final_week_on_the_same_test():
     own_quiet = _series("33333333333333333333333330")
     out = classify_emerging(corrected[None, :], _flat_mk(1), counts, share_class=own_quiet[None, :])
     assert out["category"].iat[0] == "historical_hot"
-    assert "hot in 25 of 25 earlier weeks" in out["reason"].iat[0]
+    assert "hot in 25 of 26 weeks, all earlier" in out["reason"].iat[0]
     assert classify_emerging(corrected[None, :], _flat_mk(1), counts)["category"].iat[0] == "historical_hot"
 
 

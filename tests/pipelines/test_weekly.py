@@ -58,7 +58,8 @@ def sample_weekly(tmp_path_factory) -> dict:
     t0 = time.perf_counter()
     with store_mod.opened(db, read_only=True) as st:
         prev_run = run_weekly(st, prev_week, root, config=FAST)
-        run = run_weekly(st, week, root, config=FAST, progress=steps.append, analyst_detail=True)
+        run = run_weekly(st, week, root, config=FAST, progress=steps.append, analyst_detail=True,
+                         formats=("gpkg",))  # every optional output, so each is checked
     _CACHE.update(db=db, root=root, week=week, out=root / week, run=run, prev_run=prev_run, truth=truth,
                   seconds=time.perf_counter() - t0, steps=steps)
     return _CACHE
