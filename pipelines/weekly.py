@@ -548,7 +548,8 @@ def _write_withheld(guard, rank_in: pd.DataFrame, pparams: PatrolParams, path: P
     table = table[WITHHELD_COLUMNS]
     if synthetic:
         table = table.assign(synthetic=SYNTHETIC_LABEL)
-    table.to_csv(path, index=False)
+    from pipelines.csv_out import write_csv
+    write_csv(table, path)  # text cells cannot run as spreadsheet formulas
 
 
 def _safeguard_record(guard, placements: pd.DataFrame) -> dict:

@@ -202,6 +202,8 @@ def _report_context(t: list[str]) -> dict:
         "late_days": 7, "police_share_flag": 60, "params": [(x, x) for x in t], "choices": t,
         "versions": {x: x for x in t}, "inputs": [{"batch_id": 1, "kind": x, "sha256": x * 20} for x in t],
         "timings": {x: 1.0 for x in t}, "k": 5, "resolution": 9, "study_area": t[16], "analyst_detail": False,
+        "omitted": [t[17]], "sec": {"dq": 6, "methods": 7}, "single_source": t[18], "rules_text": t[19],
+        "time_zone": t[20],
     }
 
 

@@ -72,7 +72,8 @@ def payload_run(tmp_path_factory):
                 ingest_file(st, kind, path, TEST_KEY)
             stored = [r[0] for r in st.con.execute("select name from places").fetchall()]
         with store_mod.opened(db, read_only=True) as st:
-            run = run_weekly(st, truth["weeks"][1], base / "weekly", config=FAST, analyst_detail=True)
+            run = run_weekly(st, truth["weeks"][1], base / "weekly", config=FAST, analyst_detail=True,
+                             formats=("gpkg",))
             evaluation = run_evaluation(st, intervention["place_id"], intervention["start_week"],
                                         intervention["end_week"], "reports_non_police", 2, base / "evaluation",
                                         n_boot=100)
@@ -97,7 +98,7 @@ def test_the_run_succeeds_and_creates_nothing_else(payload_run):
     assert not [p for p in payload_run["base"].rglob("*") if "PWNED" in p.name]
     names = set(_files(payload_run["out"]))
     assert set(SHARED_OUTPUTS) | set(ANALYST_OUTPUTS) <= names
-    assert all(Path(n).suffix in (".html", ".csv", ".geojson", ".json", ".parquet") for n in names), names
+    assert all(Path(n).suffix in (".html", ".csv", ".geojson", ".json", ".parquet", ".gpkg") for n in names), names
 
 
 def test_payload_names_were_ingested(payload_run):
@@ -162,7 +163,7 @@ def test_input_file_names_never_reach_shared_outputs(payload_run):
     files = _files(payload_run["out"])
     stem = Path(CHILD_FILE).stem
     for name in SHARED_OUTPUTS:
-        text = files[name].read_text(encoding="utf-8")
+        text = files[name].read_bytes().decode("utf-8", errors="replace")  # GeoPackages are SQLite files
         for form in (CHILD_FILE, stem, html.escape(stem), "Jane Citizen"):
             assert form not in text, (name, form)
     report = files["report.html"].read_text(encoding="utf-8")
