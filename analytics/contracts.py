@@ -25,6 +25,31 @@ PLACE_CATEGORIES = (
 DISRUPTION_KINDS = (
     "presence_patrol", "warning_notice", "premises_visit", "outreach", "licensing_check", "other",
 )
+
+# Equity fields (issue 12 item 4): closed vocabularies, so no free text from them can reach a
+# shared output. Values are normalised like enums (trim, lower-case, spaces/hyphens -> "_")
+# before they are looked up; anything else is RECODED (to "other" for gender, to not stated for
+# a flag), counted per column in the batch result ("recoded": {"gender": 3}) and never shown.
+#: gender as stored (an empty gender stays empty: "not recorded").
+GENDERS = ("female", "male", "non_binary", "other", "not_stated")
+#: The value every equity field uses for "the person chose not to say / was not asked".
+NOT_STATED = "not_stated"
+#: Spellings read as not stated (after normalisation), for gender and the flags alike; not recoded.
+NOT_STATED_ALIASES = ("not_stated", "unknown", "prefer_not_to_say", "declined", "not_specified", "unspecified")
+#: Common codings of gender read as a vocabulary value (after normalisation); not recoded.
+GENDER_ALIASES = {
+    "f": "female", "girl": "female", "woman": "female",
+    "m": "male", "boy": "male", "man": "male",
+    "nonbinary": "non_binary", "non_binary_gender": "non_binary",
+    **{a: NOT_STATED for a in NOT_STATED_ALIASES if a != NOT_STATED},
+}
+#: Gender given but not in GENDERS or GENDER_ALIASES is stored as this.
+GENDER_RECODED_TO = "other"
+#: Equity flags: true / false (the usual boolean spellings, see staging's parse_bool) or not stated,
+#: stored as a boolean that is null when not stated. Empty, a NOT_STATED_ALIASES spelling and
+#: anything else are stored as not stated; only "anything else" is counted as recoded.
+EQUITY_FLAG_COLUMNS = ("disability", "first_nations", "cald", "lgbtqia")
+FLAG_VALUES = ("true", "false", NOT_STATED)
 #: Ingest limits (documented in README "What it refuses and why").
 #: A field longer than this is rejected as ``field_too_long:<col>`` (places' geometry_wkt is exempt).
 MAX_FIELD_CHARS = 1000
@@ -115,6 +140,11 @@ ENUM_PARAMS: dict[str, tuple[str, ...]] = {
     "report_kinds": REPORT_KINDS,
     "place_categories": PLACE_CATEGORIES,
     "disruption_kinds": DISRUPTION_KINDS,
+    "genders": GENDERS,
+    "gender_aliases": tuple(GENDER_ALIASES),
+    "gender_alias_values": tuple(GENDER_ALIASES.values()),
+    "gender_recoded_to": (GENDER_RECODED_TO,),
+    "not_stated_aliases": NOT_STATED_ALIASES,
 }
 
 

@@ -188,6 +188,7 @@ def ingest(
     from pipelines.store import resolve_db_path
     kind = resolve_kind(kind)
     results = []
+    failed: tuple[Path, HotspotError] | None = None
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates}
     with audited(resolve_db_path(db), "ingest", params) as entry:
@@ -198,8 +199,12 @@ def ingest(
                 for path in files:
                     progress.update(task, description=f"Ingesting {path.name}")
                     entry.add_input(path)
-                    results.append(ingest_file(st, kind, path, key, drop_identifying,
-                                               date_order=date_order, excel_dates=excel_dates))
+                    try:
+                        results.append(ingest_file(st, kind, path, key, drop_identifying,
+                                                   date_order=date_order, excel_dates=excel_dates))
+                    except HotspotError as exc:  # the files before it stay committed: say so below
+                        failed = (path, exc)
+                        break
                     entry.row_counts[path.name] = {k: v for k, v in results[-1].as_json().items()
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}
@@ -209,16 +214,52 @@ def ingest(
                 publish_snapshot(st)
         finally:
             st.close()
+        not_read = list(files[len(results) + 1:]) if failed else []
+        _print_ingest(results, failed, not_read, as_json)
+        if failed and not (results or not_read):
+            raise failed[1]
+        if failed:
+            raise _partial_ingest_error(results, failed, not_read) from failed[1]
+
+
+#: Keys of one committed file in ``ingest --json`` (README "Commands").
+INGEST_JSON_KEYS = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
+                    "recoded", "flagged")
+
+
+def _print_ingest(results, failed, not_read: list[Path], as_json: bool) -> None:
+    """The committed files' accounting; after a refused file, also that file's error and the files not read."""
     if as_json:
-        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons")
-        print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
-    else:
+        rows = [{**{k: r.as_json()[k] for k in INGEST_JSON_KEYS}, "status": "committed"} for r in results]
+        if failed:
+            rows.append({"file": failed[0].name, "status": "refused", "error": str(failed[1])})
+            rows += [{"file": p.name, "status": "not_read"} for p in not_read]
+        print(json.dumps(rows, indent=2))
+        return
+    if results:
         out.print(_batch_table(results))
-        for r in results:
-            for hint in r.hints:
-                out.print(f"  hint ({r.file}): {hint}", markup=False)
-        if any(r.rejected for r in results):
-            out.print("See rejected rows with: hotspots quarantine --batch <batch>")
+    for r in results:
+        for what, counts, why in (("recoded", r.recoded, "values outside the closed vocabulary, not shown"),
+                                  ("flagged", r.flagged, "accepted, see README")):
+            if counts:
+                listed = ", ".join(f"{k} ({v})" for k, v in counts.items())
+                out.print(f"  {what} ({r.file}): {listed} ({why})", markup=False)
+        for hint in r.hints:
+            out.print(f"  hint ({r.file}): {hint}", markup=False)
+    if any(r.rejected for r in results):
+        out.print("See rejected rows with: hotspots quarantine --batch <batch>")
+
+
+def _partial_ingest_error(results, failed, not_read: list[Path]) -> HotspotError:
+    """One line: the refused file's own message, what was committed before it and what was not read."""
+    path, exc = failed
+    parts = [str(exc).rstrip(".") + "."]
+    if results:
+        parts.append("Committed before it: " + ", ".join(f"{r.file} ({r.batch_id})" for r in results) + ".")
+    if not_read:
+        parts.append("Not read: " + ", ".join(p.name for p in not_read) + "; ingest them again after fixing "
+                     f"{path.name}.")
+    return type(exc)(" ".join(parts))
 
 
 # ------------------------------------------------------------------------------------ quarantine

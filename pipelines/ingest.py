@@ -44,6 +44,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import json
 import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -96,7 +97,9 @@ class KindSpec:
 
 
 SPECS: dict[str, KindSpec] = {
-    "episodes": KindSpec(contracts.EPISODES, "episodes", ("placement_types", "risk_levels"), True,
+    "episodes": KindSpec(contracts.EPISODES, "episodes", ("placement_types", "risk_levels", "genders", "gender_aliases",
+                                                          "gender_alias_values", "gender_recoded_to",
+                                                          "not_stated_aliases"), True,
                          (("last_seen_lat", "last_seen_lon", "last_seen_cell"),
                           ("found_lat", "found_lon", "found_cell")), False),
     "reports": KindSpec(contracts.REPORTS, "location_reports", ("report_sources", "report_kinds"), True,
@@ -125,6 +128,10 @@ class BatchResult:
     ignored_columns: list[str] = field(default_factory=list)
     synthetic: bool = False
     hints: list[str] = field(default_factory=list)
+    #: values outside a closed vocabulary stored as other / not_stated, per column (never the values)
+    recoded: dict[str, int] = field(default_factory=dict)
+    #: accepted rows carrying a warning, per flag (e.g. ambiguous_local_time)
+    flagged: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -543,6 +550,24 @@ def _classify(con, kind: str, spec: KindSpec) -> dict[str, int]:
     return dict(con.execute(f"select outcome, count(*) from cls_{kind} group by outcome").fetchall())
 
 
+def _count_adjustments(con, kind: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(recoded per column, flagged per flag) over the rows this batch stores (new or updated),
+    from staging's ``adjust`` list ('recoded:<col>', 'flagged:<flag>'); empty for kinds without it."""
+    columns = {r[0] for r in con.execute(f"describe stg_{kind}").fetchall()}
+    if "adjust" not in columns:
+        return {}, {}
+    rows = con.execute(f"""
+        select a, count(*) from (
+            select unnest(s.adjust) as a from stg_{kind} s join cls_{kind} c using (_row)
+            where c.outcome in ('new', 'update') and len(s.adjust) > 0
+        ) group by a order by 2 desc, 1""").fetchall()
+    got: dict[str, dict[str, int]] = {"recoded": {}, "flagged": {}}
+    for tag, n in rows:
+        what, _, name = tag.partition(":")
+        got[what][name] = n
+    return got["recoded"], got["flagged"]
+
+
 def _apply(con, kind: str, spec: KindSpec, stored: list[str], counts: dict[str, int], batch_id: str,
            now: datetime) -> None:
     """Write quarantine, history and current rows for one classified batch.
@@ -626,12 +651,20 @@ def _summarise(con, kind: str, spec: KindSpec, result: BatchResult, counts: dict
 
 def _record_batch(con, result: BatchResult, sha: str, started: datetime) -> None:
     con.execute(
-        "insert into batches values ($b, $k, $f, $sha, $s, $e, $r, $a, $u, $d, $j, $dc, $ic, $syn)",
+        "insert into batches (batch_id, kind, file_name, file_sha256, started_at, finished_at, n_read, n_accepted, "
+        "n_updated, n_duplicate, n_rejected, dropped_columns, ignored_columns, synthetic, adjustments) "
+        "values ($b, $k, $f, $sha, $s, $e, $r, $a, $u, $d, $j, $dc, $ic, $syn, $adj)",
         {"b": result.batch_id, "k": result.kind, "f": result.file, "sha": sha, "s": started,
          "e": datetime.now(timezone.utc), "r": result.read, "a": result.accepted, "u": result.updated,
          "d": result.duplicate, "j": result.rejected,
          "dc": ",".join(result.dropped_columns) or None, "ic": ",".join(result.ignored_columns) or None,
-         "syn": result.synthetic})
+         "syn": result.synthetic, "adj": _adjustments_json(result)})
+
+
+def _adjustments_json(result: BatchResult) -> str | None:
+    """``batches.adjustments``: the recoded and flagged counts as JSON, or None when there are none."""
+    got = {k: v for k, v in (("recoded", result.recoded), ("flagged", result.flagged)) if v}
+    return json.dumps(got, sort_keys=True) if got else None
 
 
 def _raw_relations(con, kind: str) -> list[str]:
@@ -734,6 +767,7 @@ def ingest_file(
                     _stage(store, kind, spec, stored, now, date_order, excel_dates)
                 _refuse_swapped(store, kind, spec, path)
                 counts = _classify(con, kind, spec)
+                result.recoded, result.flagged = _count_adjustments(con, kind)
                 result.batch_id = _next_batch_id(con)
                 _apply(con, kind, spec, stored, counts, result.batch_id, now)
                 _summarise(con, kind, spec, result, counts, result.batch_id, read)

@@ -37,6 +37,7 @@ _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _MACROS = (
     "clean", "blank", "as_double", "reject", "norm_enum", "parse_bool", "bool_problem", "dmy_like", "excel_like", "parse_ts",
     "too_long", "ts_problem", "coord_problem", "enum_problem", "iso_week", "iso_week_label",
+    "vocab_value", "vocab_recoded", "flag_recoded",
 )
 
 

@@ -6,7 +6,11 @@
 -- last_seen_cell / found_cell: H3 of each valid row's points at $resolution, computed here.
 -- row_hash: content hash of each valid row as stored; row_hash_episodes() is defined by ingest
 -- from the store's columns (pipelines.ingest.row_hash_sql, which rekey uses too) just before this runs.
--- params: not_before, not_after, date_order, excel_dates, max_field_chars, max_episode_days, placement_types, risk_levels, resolution
+-- Equity fields (gender, disability, first_nations, cald, lgbtqia) are never rejected: they take a
+-- closed vocabulary (analytics.contracts.GENDERS, EQUITY_FLAG_COLUMNS); anything else is recoded
+-- (gender -> other, a flag -> null = not stated) and named in adjust ('recoded:<col>'), which
+-- ingest counts per column for the batch result. adjust: list of 'recoded:<col>' / 'flagged:<flag>'.
+-- params: not_before, not_after, date_order, excel_dates, max_field_chars, max_episode_days, placement_types, risk_levels, genders, gender_aliases, gender_alias_values, gender_recoded_to, not_stated_aliases, resolution
 create or replace temp table stg_episodes as
 with src as (
     select * from raw_episodes
@@ -30,7 +34,7 @@ typed as (
         parse_bool(cse_concern) as cse_concern,
         parse_bool(rhi_completed) as rhi_completed,
         try_cast(clean(age_years) as integer) as age_years,
-        lower(clean(gender)) as gender,
+        vocab_value(gender, $genders, $gender_aliases, $gender_alias_values, $gender_recoded_to[1]) as gender,
         parse_bool(disability) as disability,
         parse_bool(first_nations) as first_nations,
         parse_bool(cald) as cald,
@@ -51,11 +55,6 @@ typed as (
             too_long(cse_concern, 'cse_concern', $max_field_chars),
             too_long(rhi_completed, 'rhi_completed', $max_field_chars),
             too_long(age_years, 'age_years', $max_field_chars),
-            too_long(gender, 'gender', $max_field_chars),
-            too_long(disability, 'disability', $max_field_chars),
-            too_long(first_nations, 'first_nations', $max_field_chars),
-            too_long(cald, 'cald', $max_field_chars),
-            too_long(lgbtqia, 'lgbtqia', $max_field_chars),
             case when clean(episode_id) is null then reject('missing_required:episode_id', null) end,
             case when clean(person_ref) is null then reject('missing_required:person_ref', null) end,
             case when clean(missing_from) is null then reject('missing_required:missing_from', null) end,
@@ -81,12 +80,15 @@ typed as (
                     then reject('age_out_of_range', clean(age_years))
             end,
             bool_problem(cse_concern, 'cse_concern'),
-            bool_problem(rhi_completed, 'rhi_completed'),
-            bool_problem(disability, 'disability'),
-            bool_problem(first_nations, 'first_nations'),
-            bool_problem(cald, 'cald'),
-            bool_problem(lgbtqia, 'lgbtqia')
-        ) as reject
+            bool_problem(rhi_completed, 'rhi_completed')
+        ) as reject,
+        list_filter([
+            case when vocab_recoded(gender, $genders, $gender_aliases) then 'recoded:gender' end,
+            case when flag_recoded(disability, $not_stated_aliases) then 'recoded:disability' end,
+            case when flag_recoded(first_nations, $not_stated_aliases) then 'recoded:first_nations' end,
+            case when flag_recoded(cald, $not_stated_aliases) then 'recoded:cald' end,
+            case when flag_recoded(lgbtqia, $not_stated_aliases) then 'recoded:lgbtqia' end
+        ], lambda a: a is not null) as adjust
     from src
 ),
 
@@ -97,7 +99,8 @@ final as (
         h3_cell(case when reject is null then last_seen_lat end, last_seen_lon, $resolution) as last_seen_cell,
         found_lat, found_lon,
         h3_cell(case when reject is null then found_lat end, found_lon, $resolution) as found_cell,
-        risk_level, cse_concern, rhi_completed, age_years, gender, disability, first_nations, cald, lgbtqia, reject
+        risk_level, cse_concern, rhi_completed, age_years, gender, disability, first_nations, cald, lgbtqia, reject,
+        adjust
     from typed
 )
 
