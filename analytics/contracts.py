@@ -6,6 +6,8 @@ staging SQL as parameters, so SQL and Python can never disagree.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 PLACEMENT_TYPES = ("residential", "foster", "kinship", "other")
@@ -55,6 +57,13 @@ FLAG_VALUES = ("true", "false", NOT_STATED)
 MAX_FIELD_CHARS = 1000
 #: A CSV line longer than this (bytes) makes the file unreadable: refused whole.
 MAX_LINE_BYTES = 16 * 1024 * 1024
+#: A header with more columns than this is refused before anything else is read (issue 12 item 10:
+#: millions of columns took gigabytes); the contracts need at most a few dozen.
+MAX_COLUMNS = 1000
+#: A CSV header line longer than this (bytes) is refused; only this much of a file is read to find it.
+MAX_HEADER_BYTES = 1024 * 1024
+#: A Parquet footer (its schema and metadata) longer than this (bytes) is refused before it is parsed.
+MAX_PARQUET_FOOTER_BYTES = 64 * 1024 * 1024
 #: An episode returned more than this many days after it began is an ``absurd_duration``.
 MAX_EPISODE_DAYS = 365
 #: Timestamps before this are ``implausible_timestamp`` (a mis-read date, e.g. 03/04/25 as year 3).
@@ -66,17 +75,53 @@ DATE_ORDERS = ("ymd", "dmy", "mdy")
 #: Report sources whose volume rises when officers are present (feedback-loop risk).
 DETECTION_DRIVEN_SOURCES = ("police",)
 
-#: Column names that identify a person. A file carrying any of them is refused
-#: unless the user asks for them to be dropped (they are then never read into the store).
+#: Column names that identify a person (issue 12 item 11). A file carrying any of them is refused
+#: unless the user asks for them to be dropped (they are then never read into the store). A header
+#: is matched by ``identifying_key``: Unicode-normalised (NFKC), lower-cased, a possessive "'s"
+#: removed and every character that is not a letter or digit removed, so ``E-Mail``, ``D.O.B``,
+#: ``Child's Name``, ``Medicare_No`` and ``Phone No.`` all match. Postcode counts as identifying:
+#: a child's home postcode with age and gender can single out a placement. Names that merely
+#: contain one of these (``notes_count``, ``place_name``, ``ip_address``) are not matched.
 IDENTIFYING_COLUMNS = frozenset({
-    "name", "first_name", "firstname", "given_name", "last_name", "lastname", "surname",
-    "family_name", "full_name", "fullname", "child_name", "person_name", "preferred_name",
-    "dob", "date_of_birth", "birth_date", "birthdate",
-    "address", "home_address", "street_address", "street", "residential_address",
-    "phone", "phone_number", "mobile", "telephone", "tel",
-    "email", "email_address",
-    "notes", "note", "comments", "comment", "narrative", "free_text", "freetext", "description",
+    # names
+    "name", "names", "first_name", "given_name", "given_names", "middle_name", "middle_names", "last_name",
+    "surname", "family_name", "full_name", "child_name", "childs_name", "person_name", "preferred_name",
+    "known_as", "alias", "aka", "maiden_name", "young_person_name", "yp_name", "client_name", "carer_name",
+    "parent_name", "mother_name", "father_name", "guardian_name",
+    # date of birth
+    "dob", "date_of_birth", "birth_date", "birthday",
+    # address and home location
+    "address", "home_address", "street_address", "street", "residential_address", "postal_address",
+    "address_line_1", "address_line_2", "address_1", "address_2", "postcode", "post_code", "zip", "zip_code",
+    "home_lat", "home_lon", "home_lng", "home_latitude", "home_longitude", "home_location",
+    "home_coordinates", "residence_lat", "residence_lon", "address_lat", "address_lon",
+    # phone and email
+    "phone", "phone_number", "phone_no", "mobile", "mobile_number", "mobile_no", "mobile_phone",
+    "telephone", "telephone_number", "tel", "home_phone", "contact_number", "email", "email_address",
+    # government and health identifiers
+    "medicare", "medicare_no", "medicare_number", "medicare_card", "tfn", "tax_file_number", "crn",
+    "centrelink_crn", "licence_number", "license_number", "drivers_licence", "drivers_license",
+    "passport", "passport_number", "ssn", "social_security_number", "nhs_number",
+    # free text
+    "notes", "note", "case_notes", "case_note", "comments", "comment", "narrative", "free_text",
+    "description", "remarks", "details",
 })
+
+
+def identifying_key(name: str) -> str:
+    """A column name reduced for matching against IDENTIFYING_COLUMNS: NFKC, lower-case, a
+    possessive "'s" removed, only letters and digits kept (``"Child's Name"`` -> ``childname``)."""
+    text = unicodedata.normalize("NFKC", str(name)).lower().replace("\u2019", "'").replace("`", "'")
+    text = re.sub(r"'s\b", "", text)
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+_IDENTIFYING_KEYS = frozenset(identifying_key(n) for n in IDENTIFYING_COLUMNS)
+
+
+def is_identifying_column(name: str) -> bool:
+    """True when a header names a column that identifies a person (see IDENTIFYING_COLUMNS)."""
+    return identifying_key(name) in _IDENTIFYING_KEYS
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from shapely import wkt as shapely_wkt
 from shapely.ops import unary_union
 
 from analytics import grid
-from analytics.contracts import IDENTIFYING_COLUMNS, normalise_column_name
+from analytics.contracts import is_identifying_column, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError
 
 
@@ -52,7 +52,7 @@ def read_places(path: Path) -> pd.DataFrame:
 def read_boundary(path: Path) -> tuple[object, str | None, int, list[tuple[int, str, str]]]:
     """Boundary file -> (unioned polygon, name, features read, [(row, reason, detail)] rejected)."""
     frame = _read_geo(path)
-    identifying = sorted(c for c in frame.columns if c in IDENTIFYING_COLUMNS and c != "name")
+    identifying = sorted(c for c in frame.columns if is_identifying_column(c) and c != "name")
     if identifying:
         raise RefusedFileError(f"{path.name}: refused, it has identifying columns {', '.join(identifying)}.")
     rejected, polygons = [], []

@@ -44,6 +44,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
 import json
 import re
 from contextlib import contextmanager
@@ -194,12 +195,45 @@ def _literal(text: str) -> str:
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str]:
-    """The header row as written (BOM removed), parsed with the same dialect DuckDB is given."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for row in csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False):
-            if any(cell.strip() for cell in row):
-                return [cell if cell.strip() else f"_unnamed_{i + 1}" for i, cell in enumerate(row)]
+    """The header row as written (BOM removed), parsed with the same dialect DuckDB is given.
+
+    Only the first ``MAX_HEADER_BYTES`` (+1) bytes are read: a header line longer than that, or
+    with more than ``MAX_COLUMNS`` columns, is refused with bounded memory (issue 12 item 10).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(contracts.MAX_HEADER_BYTES + 1)
+    text = head.decode("utf-8-sig", errors="ignore")  # a character cut at the end of the block is dropped
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
+                        strict=False)
+    for row in _header_rows(path, reader):
+        if not any(cell.strip() for cell in row):
+            continue
+        complete = text.count("\n") >= reader.line_num or len(head) <= contracts.MAX_HEADER_BYTES
+        if len(row) > contracts.MAX_COLUMNS:
+            raise _too_wide(path, f"at least {len(row)}" if not complete else str(len(row)))
+        if not complete:
+            raise RefusedFileError(
+                f"{path.name}: refused, its header line is longer than {contracts.MAX_HEADER_BYTES} bytes; "
+                f"the first line must be the header (at most {contracts.MAX_COLUMNS} columns).")
+        return [cell if cell.strip() else f"_unnamed_{i + 1}" for i, cell in enumerate(row)]
+    if len(head) > contracts.MAX_HEADER_BYTES:
+        raise RefusedFileError(f"{path.name}: refused, no header row in its first {contracts.MAX_HEADER_BYTES} bytes.")
     raise RefusedFileError(f"{path.name}: empty file; nothing to ingest (a CSV needs at least a header row).")
+
+
+def _header_rows(path: Path, reader) -> Iterator[list[str]]:
+    """The rows of a header block; a field too long for the csv module refuses the file."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise RefusedFileError(f"{path.name}: refused, its header cannot be read ({exc}); "
+                               f"the first line must be the header (at most {contracts.MAX_COLUMNS} columns).") from exc
+
+
+def _too_wide(path: Path, n: str) -> RefusedFileError:
+    return RefusedFileError(
+        f"{path.name}: refused, its header has {n} columns (the limit is {contracts.MAX_COLUMNS}); "
+        f"check the delimiter and that the first line is the header.")
 
 
 def _columns_by_name(path: Path, columns: list[str]) -> dict[str, str]:
@@ -247,6 +281,13 @@ def _check_parquet(path: Path) -> None:
     if size < 12 or tail != b"PAR1":
         raise RefusedFileError(
             f"{path.name}: cannot be read (truncated or corrupt Parquet: no PAR1 footer); export it again.")
+    with open(path, "rb") as fh:  # the footer's length sits just before the closing PAR1
+        fh.seek(size - 8)
+        footer = int.from_bytes(fh.read(4), "little")
+    if footer > contracts.MAX_PARQUET_FOOTER_BYTES:
+        raise RefusedFileError(
+            f"{path.name}: refused, its schema and metadata take {footer} bytes (the limit is "
+            f"{contracts.MAX_PARQUET_FOOTER_BYTES}); an input needs at most {contracts.MAX_COLUMNS} columns.")
 
 
 def _csv_error(path: Path, exc: duckdb.Error) -> RefusedFileError:
@@ -288,6 +329,8 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str,
         described = con.execute(f"describe select * from {relation}", params).fetchall()
     except duckdb.Error as exc:
         raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
+    if len(described) > contracts.MAX_COLUMNS:
+        raise _too_wide(path, str(len(described)))
     return relation, params, {r[0]: r[1] for r in described}
 
 
@@ -301,7 +344,7 @@ def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
         )
     normalised = _columns_by_name(path, source_cols)
     identifying = sorted(
-        n for n in normalised if n in contracts.IDENTIFYING_COLUMNS and n not in contract.columns)
+        n for n in normalised if contracts.is_identifying_column(n) and n not in contract.columns)
     if identifying and not drop_identifying:
         raise RefusedFileError(
             f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; remove them, "
