@@ -133,6 +133,9 @@ class InputContract:
     columns: tuple[str, ...]
     required: tuple[str, ...]
     pseudonymised: tuple[str, ...] = field(default_factory=tuple)
+    #: identifier columns: NFKC-normalised with zero-width characters removed (privacy.normalise_ref)
+    #: before anything else, and rejected as ``bad_id:<col>`` when they hold a control character
+    identifiers: tuple[str, ...] = field(default_factory=tuple)
 
 
 EPISODES = InputContract(
@@ -146,6 +149,7 @@ EPISODES = InputContract(
     ),
     required=("episode_id", "person_ref", "missing_from"),
     pseudonymised=("person_ref", "placement_ref"),
+    identifiers=("episode_id", "person_ref", "placement_ref"),
 )
 REPORTS = InputContract(
     kind="reports",
@@ -156,18 +160,21 @@ REPORTS = InputContract(
     ),
     required=("report_id", "observed_at", "lat", "lon"),
     pseudonymised=("person_ref",),
+    identifiers=("report_id", "episode_id", "person_ref"),
 )
 PLACES = InputContract(
     kind="places",
     id_column="place_id",
     columns=("place_id", "name", "category", "lat", "lon", "geometry_wkt"),
     required=("place_id", "name", "category"),
+    identifiers=("place_id",),
 )
 DISRUPTIONS = InputContract(
     kind="disruptions",
     id_column="activity_id",
     columns=("activity_id", "kind", "start", "end", "lat", "lon", "h3_cell", "place_id"),
     required=("activity_id", "kind", "start"),
+    identifiers=("activity_id", "place_id"),
 )
 BOUNDARY = InputContract(
     kind="boundary", id_column=None, columns=("name", "geometry_wkt"), required=("geometry_wkt",)

@@ -59,6 +59,7 @@ import pandas as pd
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError, StoreError
+from analytics.privacy import normalise_ref
 from pipelines import geo_inputs
 from pipelines.keys import pseudonymise_chain
 from pipelines.sqlrunner import run_sql
@@ -288,6 +289,14 @@ def _check_parquet(path: Path) -> None:
         raise RefusedFileError(
             f"{path.name}: refused, its schema and metadata take {footer} bytes (the limit is "
             f"{contracts.MAX_PARQUET_FOOTER_BYTES}); an input needs at most {contracts.MAX_COLUMNS} columns.")
+    import pyarrow.parquet as pq
+    try:  # the column names as written: DuckDB renames a second 'Lat' to 'Lat_1', hiding the clash
+        names = pq.read_schema(path).names
+    except Exception as exc:  # pyarrow raises several types for a damaged footer
+        raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
+    if len(names) > contracts.MAX_COLUMNS:
+        raise _too_wide(path, str(len(names)))
+    _columns_by_name(path, names)
 
 
 def _csv_error(path: Path, exc: duckdb.Error) -> RefusedFileError:
@@ -406,7 +415,11 @@ def _pseudonym_table(con, kind: str, col: str, key: bytes) -> str | None:
     if not values:
         return None
     table = f"pseudonyms_{kind}_{col}"
-    con.register("pseudonym_map_df", pd.DataFrame({"raw": values, "pseudonym": pseudonymise_chain(values, key)}))
+    # a reference that normalises to nothing (only zero-width characters) maps to '' (staging: missing)
+    named = [v for v in values if normalise_ref(v)]
+    pseudonyms = dict(zip(named, pseudonymise_chain(named, key)))
+    frame = pd.DataFrame({"raw": values, "pseudonym": [pseudonyms.get(v, "") for v in values]})
+    con.register("pseudonym_map_df", frame)
     try:
         con.execute(f"create or replace temp table {table} as select * from pseudonym_map_df")
     finally:
@@ -420,8 +433,25 @@ def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> No
 
     ``key`` is the store's key chain (one key, or several after ``rekey``; see pipelines.keys).
     A blank reference is kept as it is (staging reads it as missing).
+
+    Identifiers (``contract.identifiers``) are compared as ``privacy.normalise_ref`` gives them
+    (NFKC, zero-width characters removed): pseudonymised ones inside ``pseudonymise``, the others
+    here (only values that are not plain ASCII go through the function). ``_bad_id`` names the
+    first identifier column holding a control character (staging rejects it as ``bad_id:<col>``),
+    judged on the values as read, before pseudonymising.
     """
     select = {c: f"b.{_quote(c)}" for c in contract.columns}
+    for col in contract.identifiers:
+        if col not in contract.pseudonymised:
+            q = f"b.{_quote(col)}"
+            select[col] = f"case when strlen({q}) <> length({q}) then normalise_ref({q}) else {q} end as {_quote(col)}"
+    control = "'[\\x00-\\x1f\\x7f-\\x9f]'"
+    ids = [f"b.{_quote(c)}" for c in contract.identifiers]
+    bad_id = ("case when regexp_matches(concat(" + ", ".join(ids) + f"), {control}) then coalesce("
+              + ", ".join(f"case when regexp_matches({i}, {control}) then '{c}' end"
+                          for i, c in zip(ids, contract.identifiers)) + ") end as _bad_id") if ids else \
+        "cast(null as varchar) as _bad_id"
+    select["_bad_id"] = bad_id
     joins = []
     for col in contract.pseudonymised:
         table = _pseudonym_table(con, kind, col, key)
