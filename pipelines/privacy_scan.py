@@ -30,6 +30,7 @@ for places.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -55,8 +56,15 @@ PLACEMENT_RADIUS_M = 50.0
 _GRID_RESOLUTIONS = range(5, 12)
 _BBOX_MARGIN_DEG = 0.05
 
-_PK_RE = re.compile(r"\bpk_[0-9a-f]{8,}\b")
-_SYN_RE = re.compile(r"\bSYN-[EPHR]\d{3,}\b")
+# A pseudonym as rendered: ``pk_`` kept, or turned into a space or hyphen (a label's "_" -> " "),
+# or dropped, in either case, next to any punctuation or underscore (issue 12 item 4).
+_PK_RE = re.compile(r"(?<![A-Za-z0-9])pk(?:[_\s\-]+[0-9a-f]{8,}|[0-9a-f]{16,})", re.IGNORECASE)
+_SYN_RE = re.compile(r"(?<![A-Za-z0-9])SYN[-_\s]?[EPHR]\d{3,}")
+# Escapes that hide a token's characters in rendered text: JSON \uXXXX (e.g. Flask-style "\u003e"
+# before a value), HTML character references (&#95; &lowbar; &quot;) and URL %XX.
+_JSON_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_HTML_REF_RE = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+_URL_ESCAPE_RE = re.compile(r"%([0-9A-Fa-f]{2})")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]+")
 _WORD_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z_][A-Za-z0-9_\-]*")  # tokens starting with a letter
 _NUM = r"(-?\d{1,3}\.\d+)"
@@ -252,8 +260,39 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9_\-]+")
 
 
+_SEPARATORS = "_-"
+_MAX_PIECES = 8  # a forbidden token glued into a longer one is looked for across at most this many pieces
+
+
+def rendered_text(text: str) -> str:
+    """``text`` as a reader sees it, for the reference checks: the text itself, then (when it has
+    any) the same text with JSON ``\\uXXXX`` escapes, HTML character references and URL ``%XX``
+    escapes decoded, each on its own. So ``pk&#95;…``, ``\\u003epk_…`` and ``pk%5F…`` are found."""
+    views = [text]
+    if "\\u" in text:
+        views.append(_JSON_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text))
+    if "&" in text and _HTML_REF_RE.search(text):
+        views.append(html.unescape(text))
+    if "%" in text and _URL_ESCAPE_RE.search(text):
+        views.append(_URL_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text))
+    return "\n".join(dict.fromkeys(views))
+
+
+def _glued_pieces(run: str) -> Iterator[str]:
+    """Every span of up to ``_MAX_PIECES`` separator-delimited pieces of a token (``a_pk_x_b`` ->
+    ``a``, ``a_pk``, ..., ``pk_x``, ``pk_x_b``, ...): a forbidden token with ``_`` or ``-`` kept
+    next to it still matches."""
+    pieces = re.split(r"([_\-])", run)
+    words = pieces[0::2]
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + _MAX_PIECES) + 1):
+            yield "".join(pieces[2 * i:2 * j - 1])
+
+
 def _prefixed_tokens(text: str, prefix: str) -> set[str]:
-    """Distinct whole tokens of ``text`` (maximal runs of token characters) that start with ``prefix``.
+    """Distinct tokens of ``text`` that start with ``prefix``: each maximal run of token
+    characters starting there, and its cuts at every ``_``/``-`` inside it. An occurrence counts
+    at the start of a run or right after a ``_``/``-`` (``x_pk_…_y`` holds ``pk_…``).
 
     Occurrences are found with ``str.find`` (C speed over tens of MB) and only they are
     tokenised, so a big file costs one fast pass per prefix instead of a regex over every word.
@@ -261,25 +300,27 @@ def _prefixed_tokens(text: str, prefix: str) -> set[str]:
     found: set[str] = set()
     pos = text.find(prefix)
     while pos >= 0:
-        if pos == 0 or text[pos - 1] not in _TOKEN_CHARS:
-            run = _TOKEN_RUN_RE.match(text, pos)
-            found.add(run.group(0))
-            pos = run.end()
-        else:
-            pos += 1
-        pos = text.find(prefix, pos)
+        before = text[pos - 1] if pos else ""
+        if before not in _TOKEN_CHARS or before in _SEPARATORS:
+            run = _TOKEN_RUN_RE.match(text, pos).group(0)
+            found.add(run)
+            found.update(run[:i] for i, ch in enumerate(run) if ch in _SEPARATORS and i >= len(prefix))
+        pos = text.find(prefix, pos + 1)
     return found
 
 
 def _candidate_tokens(text: str, prefixes: frozenset[str] | None, rx: re.Pattern) -> set[str]:
-    """Distinct tokens of ``text`` that could be forbidden.
+    """Distinct tokens of ``text`` as rendered (``rendered_text``) that could be forbidden.
 
     With known ``prefixes`` (every forbidden token's first three characters) only tokens
     starting with one of them are collected — the others cannot match; with None (too
-    many prefixes to search) every token ``rx`` finds.
+    many prefixes to search) every token ``rx`` finds, and the pieces of those glued together
+    with ``_``/``-``.
     """
+    text = rendered_text(text)
     if prefixes is None:
-        return set(rx.findall(text))
+        tokens = set(rx.findall(text))
+        return tokens.union(*(_glued_pieces(t) for t in tokens if "_" in t or "-" in t))
     return set().union(*(_prefixed_tokens(text, pre) for pre in prefixes))
 
 
@@ -373,11 +414,14 @@ class StoreForbidden:
 
 def _person_refs(name: str, text: str, tokens: set[str], multi: Iterable[str]) -> list[Finding]:
     found: dict[str, str] = {}
-    for rx, marker, what in ((_PK_RE, "pk_", "pseudonym"),
-                             (_SYN_RE, "SYN-", "synthetic person/episode/placement/report id")):
-        if marker in text:  # cheap pre-check: most files hold neither
+    shown = len(text)
+    text = rendered_text(text)  # offsets past the file's own length are in a decoded copy
+    for rx, marker, what in ((_PK_RE, "pk", "pseudonym"),
+                             (_SYN_RE, "SYN", "synthetic person/episode/placement/report id")):
+        if marker in text or marker.upper() in text:  # cheap pre-check: most files hold neither
             for m in rx.finditer(text):
-                found.setdefault(m.group(0), f"{what} at offset {m.start()}")
+                where = f"offset {m.start()}" if m.start() < shown else "an escaped copy"
+                found.setdefault(m.group(0), f"{what} at {where}")
     for tok in tokens:
         found.setdefault(tok, "a person/episode/placement reference from the store")
     for s in multi:
