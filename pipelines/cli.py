@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from analytics import __version__
-from analytics.errors import HotspotError, StoreError
+from analytics.errors import HotspotError, RefusedFileError, StoreError
 from analytics.privacy import key_fingerprint
 
 app = typer.Typer(
@@ -216,10 +216,12 @@ def ingest(
             st.close()
         not_read = list(files[len(results) + 1:]) if failed else []
         _print_ingest(results, failed, not_read, as_json)
-        if failed and not (results or not_read):
-            raise failed[1]
         if failed:
-            raise _partial_ingest_error(results, failed, not_read) from failed[1]
+            from pipelines.ingest import partial_ingest_error
+            error = partial_ingest_error(results, failed[0], failed[1], not_read)
+            if error is failed[1]:
+                raise error
+            raise error from failed[1]
 
 
 #: Keys of one committed file in ``ingest --json`` (README "Commands").
@@ -232,7 +234,8 @@ def _print_ingest(results, failed, not_read: list[Path], as_json: bool) -> None:
     if as_json:
         rows = [{**{k: r.as_json()[k] for k in INGEST_JSON_KEYS}, "status": "committed"} for r in results]
         if failed:
-            rows.append({"file": failed[0].name, "status": "refused", "error": str(failed[1])})
+            status = "refused" if isinstance(failed[1], RefusedFileError) else "failed"
+            rows.append({"file": failed[0].name, "status": status, "error": str(failed[1])})
             rows += [{"file": p.name, "status": "not_read"} for p in not_read]
         print(json.dumps(rows, indent=2))
         return
@@ -248,18 +251,6 @@ def _print_ingest(results, failed, not_read: list[Path], as_json: bool) -> None:
             out.print(f"  hint ({r.file}): {hint}", markup=False)
     if any(r.rejected for r in results):
         out.print("See rejected rows with: hotspots quarantine --batch <batch>")
-
-
-def _partial_ingest_error(results, failed, not_read: list[Path]) -> HotspotError:
-    """One line: the refused file's own message, what was committed before it and what was not read."""
-    path, exc = failed
-    parts = [str(exc).rstrip(".") + "."]
-    if results:
-        parts.append("Committed before it: " + ", ".join(f"{r.file} ({r.batch_id})" for r in results) + ".")
-    if not_read:
-        parts.append("Not read: " + ", ".join(p.name for p in not_read) + "; ingest them again after fixing "
-                     f"{path.name}.")
-    return type(exc)(" ".join(parts))
 
 
 # ------------------------------------------------------------------------------------ quarantine

@@ -58,7 +58,7 @@ import pandas as pd
 
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
-from analytics.errors import InvalidInputError, RefusedFileError, StoreError
+from analytics.errors import HotspotError, InvalidInputError, RefusedFileError, StoreError
 from analytics.privacy import normalise_ref
 from pipelines import geo_inputs
 from pipelines.keys import pseudonymise_chain
@@ -860,12 +860,40 @@ def ingest_files(
     store: Store, kind: str, paths: Sequence[Path], key: bytes, drop_identifying: bool = False,
     on_file: Callable[[BatchResult], None] | None = None, date_order: str = "ymd", excel_dates: bool = False,
 ) -> list[BatchResult]:
-    """Ingest several files, one batch each, in the order given."""
-    results = []
-    for path in paths:
-        result = ingest_file(store, kind, Path(path), key, drop_identifying,
-                             date_order=date_order, excel_dates=excel_dates)
+    """Ingest several files, one batch each, in the order given.
+
+    A file that fails (refused, rolled back) stops the run: the files before it stay committed,
+    the ones after it are not read, and the error raised (``partial_ingest_error``) says so and
+    carries ``committed`` (their results) and ``not_read`` (their paths).
+    """
+    results: list[BatchResult] = []
+    paths = [Path(p) for p in paths]
+    for i, path in enumerate(paths):
+        try:
+            result = ingest_file(store, kind, path, key, drop_identifying,
+                                 date_order=date_order, excel_dates=excel_dates)
+        except HotspotError as exc:
+            raise partial_ingest_error(results, path, exc, paths[i + 1:]) from exc
         results.append(result)
         if on_file:
             on_file(result)
     return results
+
+
+def partial_ingest_error(committed: list[BatchResult], path: Path, exc: HotspotError,
+                         not_read: Sequence[Path]) -> HotspotError:
+    """The error of a file that failed among several, as one line: its own message, what was
+    committed before it and which files were not read; the same error class, carrying
+    ``committed`` and ``not_read``. With nothing before or after it, the error is ``exc`` itself."""
+    if not committed and not not_read:
+        error = exc
+    else:
+        parts = [str(exc).rstrip(".") + "."]
+        if committed:
+            parts.append("Committed before it: " + ", ".join(f"{r.file} ({r.batch_id})" for r in committed) + ".")
+        if not_read:
+            parts.append(f"Not read: {', '.join(Path(p).name for p in not_read)}; ingest them again after fixing "
+                         f"{path.name}.")
+        error = type(exc)(" ".join(parts))
+    error.committed, error.not_read = list(committed), [Path(p) for p in not_read]
+    return error

@@ -193,3 +193,17 @@ def test_a_header_line_of_few_long_names_past_the_limit_is_refused(store, key, t
         ingest_file(store, "reports", path, key)
     assert str(info.value) == (f"long.csv: refused, its header line is longer than {contracts.MAX_HEADER_BYTES} "
                                f"bytes; the first line must be the header (at most {contracts.MAX_COLUMNS} columns).")
+
+
+def test_ingest_files_says_what_was_committed_and_what_was_not_read(store, key, tmp_path):
+    from pipelines.ingest import ingest_files
+    a = write_csv(tmp_path / "a.csv", REPORT_HEADER, [report()])
+    b = write_csv(tmp_path / "b.csv", REPORT_HEADER + ["D.O.B"], [list(report().values()) + ["2011-01-01"]])
+    c = write_csv(tmp_path / "c.csv", REPORT_HEADER, [report(report_id="R3")])
+    with pytest.raises(RefusedFileError) as info:
+        ingest_files(store, "reports", [a, b, c], key)
+    assert [r.batch_id for r in info.value.committed] == ["B000001"] and info.value.not_read == [c]
+    assert str(info.value).startswith("b.csv: refused, it has identifying columns d.o.b;")
+    assert str(info.value).endswith("Committed before it: a.csv (B000001). Not read: c.csv; ingest them again "
+                                    "after fixing b.csv.")
+    assert store.con.execute("select count(*) from location_reports").fetchone()[0] == 1
