@@ -80,6 +80,9 @@ TYPED_PASSTHROUGH = frozenset({"VARCHAR", "DOUBLE", "TIMESTAMP WITH TIME ZONE"})
 INGEST_MEMORY_LIMIT_BYTES = 2_500_000_000
 
 #: CLI names of the input kinds -> contract kind.
+#: A control character in an identifier (NUL, C0, DEL, C1): rejected as ``bad_id:<col>``.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
 KIND_ALIASES = {
     "episodes": "episodes", "reports": "reports", "location_reports": "reports",
     "places": "places", "disruptions": "disruptions", "boundary": "boundary",
@@ -418,7 +421,8 @@ def _pseudonym_table(con, kind: str, col: str, key: bytes) -> str | None:
     # a reference that normalises to nothing (only zero-width characters) maps to '' (staging: missing)
     named = [v for v in values if normalise_ref(v)]
     pseudonyms = dict(zip(named, pseudonymise_chain(named, key)))
-    frame = pd.DataFrame({"raw": values, "pseudonym": [pseudonyms.get(v, "") for v in values]})
+    frame = pd.DataFrame({"raw": values, "pseudonym": [pseudonyms.get(v, "") for v in values],
+                          "control": [bool(_CONTROL_RE.search(v)) for v in values]})
     con.register("pseudonym_map_df", frame)
     try:
         con.execute(f"create or replace temp table {table} as select * from pseudonym_map_df")
@@ -445,19 +449,24 @@ def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> No
         if col not in contract.pseudonymised:
             q = f"b.{_quote(col)}"
             select[col] = f"case when strlen({q}) <> length({q}) then normalise_ref({q}) else {q} end as {_quote(col)}"
-    control = "'[\\x00-\\x1f\\x7f-\\x9f]'"
-    ids = [f"b.{_quote(c)}" for c in contract.identifiers]
-    bad_id = ("case when regexp_matches(concat(" + ", ".join(ids) + f"), {control}) then coalesce("
-              + ", ".join(f"case when regexp_matches({i}, {control}) then '{c}' end"
-                          for i, c in zip(ids, contract.identifiers)) + ") end as _bad_id") if ids else \
-        "cast(null as varchar) as _bad_id"
-    select["_bad_id"] = bad_id
+    control = "'[\\x00-\\x1f\\x7f-\\x9f]'"  # as _CONTROL_RE; one expression over the plain ids
+    plain = [c for c in contract.identifiers if c not in contract.pseudonymised]
+    bad = []
+    if plain:
+        ids = [f"b.{_quote(c)}" for c in plain]
+        bad.append("case when regexp_matches(concat(" + ", ".join(ids) + f"), {control}) then coalesce("
+                   + ", ".join(f"case when regexp_matches({i}, {control}) then '{c}' end" for i, c in zip(ids, plain))
+                   + ") end")
     joins = []
     for col in contract.pseudonymised:
         table = _pseudonym_table(con, kind, col, key)
         if table:
             joins.append(f"left join {table} on clean(b.{col}) = {table}.raw")
             select[col] = f"coalesce({table}.pseudonym, b.{col}) as {col}"
+            if col in contract.identifiers:  # judged in Python, once per distinct value
+                bad.append(f"case when {table}.control then '{col}' end")
+    select["_bad_id"] = (f"coalesce({', '.join(bad)})" if len(bad) > 1 else bad[0] if bad
+                         else "cast(null as varchar)") + " as _bad_id"
     con.execute(f"create or replace temp view raw_{kind} as select b._row, {', '.join(select.values())} "
                 f"from base_{kind} b {' '.join(joins)}")
 
@@ -630,9 +639,10 @@ def _count_adjustments(con, kind: str) -> tuple[dict[str, int], dict[str, int]]:
     if "adjust" not in columns:
         return {}, {}
     rows = con.execute(f"""
+        with adjusted as (select _row, adjust from stg_{kind} where len(adjust) > 0)
         select a, count(*) from (
-            select unnest(s.adjust) as a from stg_{kind} s join cls_{kind} c using (_row)
-            where c.outcome in ('new', 'update') and len(s.adjust) > 0
+            select unnest(s.adjust) as a from adjusted s join cls_{kind} c using (_row)
+            where c.outcome in ('new', 'update')
         ) group by a order by 2 desc, 1""").fetchall()
     got: dict[str, dict[str, int]] = {"recoded": {}, "flagged": {}}
     for tag, n in rows:

@@ -37,7 +37,7 @@ _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 #: Macros in dependency order (each file is one ``create temp macro``).
 _MACROS = (
     "clean", "blank", "as_double", "reject", "norm_enum", "parse_bool", "bool_problem", "dmy_like", "excel_like", "parse_ts",
-    "utc_offset_minutes", "naive_local", "clock_minutes",
+    "bad_utc_offset", "naive_local", "clock_minutes",
     "too_long", "ts_problem", "coord_problem", "enum_problem", "iso_week", "iso_week_label",
     "vocab_value", "vocab_recoded", "flag_recoded", "as_age", "date_only", "ambiguous_local", "date_only_problem",
     "id_problem",

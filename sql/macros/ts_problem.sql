@@ -21,7 +21,7 @@ create or replace temp macro ts_problem(raw, col, not_before, not_after, date_or
             then reject('excel_serial_date',
                         col || '=' || clean(raw) || ' (a spreadsheet day number: export ISO 8601 text, or set --excel-dates)')
         when parse_ts(raw, date_order, excel_dates) is null then reject('bad_timestamp', col || '=' || clean(raw))
-        when utc_offset_minutes(raw) > 14 * 60 then reject('bad_utc_offset', col || '=' || clean(raw))
+        when bad_utc_offset(raw) then reject('bad_utc_offset', col || '=' || clean(raw))
         when naive_local(raw)
                 and (hour(cast(parse_ts(raw, date_order, excel_dates) as timestamp)) * 60
                      + minute(cast(parse_ts(raw, date_order, excel_dates) as timestamp))) % 1440

@@ -52,11 +52,8 @@ typed as (
             coord_problem(lat, lon, ''),
             enum_problem(kind, $disruption_kinds, 'kind')
         ) as reject,
-        list_filter([
-            case when ambiguous_local("start", $date_order, $excel_dates)
-                      or ambiguous_local("end", $date_order, $excel_dates)
-                 then 'flagged:ambiguous_local_time' end
-        ], lambda a: a is not null) as adjust
+        case when ambiguous_local("start", $date_order, $excel_dates) or ambiguous_local("end", $date_order, $excel_dates)
+            then ['flagged:ambiguous_local_time'] end as adjust
     from src
 ),
 

@@ -52,9 +52,8 @@ typed as (
             enum_problem(source, $report_sources, 'source'),
             enum_problem(kind, $report_kinds, 'kind')
         ) as reject,
-        list_filter([
-            case when ambiguous_local(observed_at, $date_order, $excel_dates) then 'flagged:ambiguous_local_time' end
-        ], lambda a: a is not null) as adjust
+        case when ambiguous_local(observed_at, $date_order, $excel_dates)
+            then ['flagged:ambiguous_local_time'] end as adjust
     from src
 ),
 

@@ -207,3 +207,39 @@ def test_ingest_files_says_what_was_committed_and_what_was_not_read(store, key, 
     assert str(info.value).endswith("Committed before it: a.csv (B000001). Not read: c.csv; ingest them again "
                                     "after fixing b.csv.")
     assert store.con.execute("select count(*) from location_reports").fetchone()[0] == 1
+
+
+# ------------------------------------------------------------------ item 9: daylight saving, offsets
+
+@pytest.mark.parametrize("observed_at, reason", [
+    ("2024-10-06 02:30", "nonexistent_local_time"),        # Sydney skips 02:00-03:00
+    ("2024-10-06T02:59:59", "nonexistent_local_time"),
+    ("06/10/2024 02:15", "nonexistent_local_time"),         # day-first text too
+    ("2024-10-06T02:30:00+10:00", None),                    # an offset names a real instant
+    ("2024-10-06 01:59", None),
+    ("2024-10-06 03:00", None),
+    ("2025-03-01T10:00:00+14:00", None),
+    ("2025-03-01T10:00:00-14:00", None),
+    ("2025-03-01T10:00:00+14:01", "bad_utc_offset"),
+    ("2025-03-01T10:00:00+23:00", "bad_utc_offset"),
+    ("2025-03-01 10:00", None),
+    ("2025-03-01", "date_without_time"),
+    ("01/03/2025", "date_without_time"),
+])
+def test_local_times_and_offsets(store, key, tmp_path, observed_at, reason):
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(observed_at=observed_at)])
+    result = ingest_file(store, "reports", path, key, date_order="dmy")
+    assert result.reasons == ({reason: 1} if reason else {})
+    assert result.flagged == {}
+
+
+def test_a_repeated_local_time_is_kept_and_flagged_in_every_kind(store, key, tmp_path):
+    reports = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(observed_at="2025-04-06 02:30"),
+                                                            report(report_id="R2", observed_at="2025-04-06 03:30")])
+    assert ingest_file(store, "reports", reports, key).flagged == {"ambiguous_local_time": 1}
+    episodes = write_csv(tmp_path / "e.csv", EPISODE_HEADER, [episode(missing_from="2025-04-06 01:00",
+                                                                      returned_at="2025-04-06 02:10")])
+    result = ingest_file(store, "episodes", episodes, key)
+    assert (result.accepted, result.flagged) == (1, {"ambiguous_local_time": 1})
+    assert json.loads(store.con.execute("select adjustments from batches where kind = 'episodes'").fetchone()[0]) \
+        == {"flagged": {"ambiguous_local_time": 1}}
