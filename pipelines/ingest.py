@@ -79,10 +79,10 @@ TYPED_PASSTHROUGH = frozenset({"VARCHAR", "DOUBLE", "TIMESTAMP WITH TIME ZONE"})
 #: temp tables spill to the store's temp directory, keeping a 10 M-row ingest under 4 GB.
 INGEST_MEMORY_LIMIT_BYTES = 2_500_000_000
 
-#: CLI names of the input kinds -> contract kind.
 #: A control character in an identifier (NUL, C0, DEL, C1): rejected as ``bad_id:<col>``.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
+#: CLI names of the input kinds -> contract kind.
 KIND_ALIASES = {
     "episodes": "episodes", "reports": "reports", "location_reports": "reports",
     "places": "places", "disruptions": "disruptions", "boundary": "boundary",
@@ -341,8 +341,6 @@ def _source(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> tuple[str,
         described = con.execute(f"describe select * from {relation}", params).fetchall()
     except duckdb.Error as exc:
         raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
-    if len(described) > contracts.MAX_COLUMNS:
-        raise _too_wide(path, str(len(described)))
     return relation, params, {r[0]: r[1] for r in described}
 
 
@@ -883,7 +881,10 @@ def ingest_files(
             result = ingest_file(store, kind, path, key, drop_identifying,
                                  date_order=date_order, excel_dates=excel_dates)
         except HotspotError as exc:
-            raise partial_ingest_error(results, path, exc, paths[i + 1:]) from exc
+            error = partial_ingest_error(results, path, exc, paths[i + 1:])
+            if error is exc:
+                raise
+            raise error from exc
         results.append(result)
         if on_file:
             on_file(result)
