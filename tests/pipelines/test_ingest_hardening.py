@@ -243,3 +243,22 @@ def test_a_repeated_local_time_is_kept_and_flagged_in_every_kind(store, key, tmp
     assert (result.accepted, result.flagged) == (1, {"ambiguous_local_time": 1})
     assert json.loads(store.con.execute("select adjustments from batches where kind = 'episodes'").fetchone()[0]) \
         == {"flagged": {"ambiguous_local_time": 1}}
+
+
+def test_a_19_mb_header_is_refused_with_bounded_memory(store, key, tmp_path):
+    import tracemalloc
+    path = tmp_path / "huge_header.csv"
+    with open(path, "w") as fh:  # ~19 MB, 2.5 M columns, written in pieces
+        for start in range(0, 2_500_000, 100_000):
+            fh.write(",".join(f"col{i}" for i in range(start, start + 100_000)) + ",")
+        fh.write("last\n1\n")
+    assert path.stat().st_size > 19_000_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(RefusedFileError, match=r"huge_header.csv: refused, its header has at least \d+ columns"):
+            ingest_file(store, "reports", path, key)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20  # Python allocations while refusing: a bounded read, not the whole header
+    assert store.con.execute("select count(*) from batches").fetchone()[0] == 0
