@@ -67,12 +67,16 @@ def test_lookalikes_are_not_findings(tmp_path, text):
     assert scan_outputs(tmp_path, None, {REF}, None) == []
 
 
-def test_rendered_text_keeps_the_original_and_adds_decoded_copies():
+def test_rendered_text_keeps_the_original_and_adds_decoded_stretches():
     text = "a&#95;b \\u005f %5F"
-    views = rendered_text(text).split("\n")
-    assert views[0] == text
-    assert "a&#95;b _ %5F" in views and "a_b \\u005f %5F" in views and "a&#95;b \\u005f _" in views
+    assert rendered_text(text).split("\n") == [text, "a_b _ _"]
     assert rendered_text("plain") == "plain"
+    far = "x" * 5000 + " pk&#95;0123456789abcdef " + "y" * 5000 + " tail"
+    views = rendered_text(far).split("\n")
+    assert views[0] == far and len(views) == 2 and "pk_0123456789abcdef" in views[1] and len(views[1]) < 2500
+    glued = "q" * 300 + "&#95;" + "z" * 300
+    assert rendered_text(glued).split("\n")[1] == "q" * 300 + "_" + "z" * 300  # widened to the whole token
+    assert rendered_text("a &amp; b \\u003c %20") == "a &amp; b \\u003c %20"  # no token character escaped"
 
 
 def test_glued_tokens_are_cut_at_separators_in_both_tokenisers():
