@@ -92,7 +92,8 @@ IDENTIFYING_COLUMNS = frozenset({
     "dob", "date_of_birth", "birth_date", "birthday",
     # address and home location
     "address", "home_address", "street_address", "street", "residential_address", "postal_address",
-    "address_line_1", "address_line_2", "address_1", "address_2", "postcode", "post_code", "zip", "zip_code",
+    "address_line_1", "address_line_2", "address_1", "address_2", "house_number", "street_number", "unit_number",
+    "postcode", "post_code", "zip", "zip_code",
     "home_lat", "home_lon", "home_lng", "home_latitude", "home_longitude", "home_location",
     "home_coordinates", "residence_lat", "residence_lon", "address_lat", "address_lon",
     # phone and email
@@ -108,20 +109,63 @@ IDENTIFYING_COLUMNS = frozenset({
 })
 
 
+#: Beyond the exact names above, a header is identifying when one of its words (split at
+#: punctuation, spaces and camelCase) is one of these ...
+IDENTIFYING_WORDS = frozenset({
+    "dob", "email", "surname", "surnames", "firstname", "lastname", "forename", "forenames", "givenname",
+    "givennames", "fullname", "middlename", "medicare", "phone", "telephone", "mobile", "postcode",
+    "passport", "birthdate", "birthday",
+})
+#: ... or when it holds a word for a person together with ``name``/``names``/``address``
+#: (``Name of child``, ``Parent/Guardian Name``, ``Client Address``; ``place_name``,
+#: ``street_name`` and ``address_verified`` are not) ...
+PERSON_WORDS = frozenset({
+    "child", "children", "person", "young", "yp", "client", "carer", "parent", "mother", "father", "guardian",
+    "first", "last", "given", "family", "full", "middle", "preferred", "maiden", "youth", "kid", "resident",
+    "student", "victim", "contact", "worker", "caseworker", "sibling",
+})
+#: ... or a word for where someone lives together with a word for a location (``home_lat``,
+#: ``Residence Longitude``, ``placement_coords``; ``placement_type`` is not) ...
+HOME_WORDS = frozenset({"home", "residence", "residential", "house", "dwelling", "placement", "carer"})
+LOCATION_WORDS = frozenset({
+    "lat", "lon", "lng", "long", "latitude", "longitude", "location", "coordinates", "coords", "coord", "geo",
+    "xy", "postcode", "address", "street", "gps",
+})
+#: ... or its letters and digits contain one of these (``ChildDateOfBirth``, ``Contact Phone Number``).
+IDENTIFYING_FRAGMENTS = ("dateofbirth", "birthdate", "emailaddress", "phonenumber", "mobilenumber",
+                         "streetaddress", "homeaddress", "postaladdress", "residentialaddress")
+
+
+def _identifying_text(name: str) -> str:
+    text = unicodedata.normalize("NFKC", str(name))
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)  # camelCase -> camel Case
+    text = text.lower().replace("\u2019", "'").replace("`", "'")
+    return re.sub(r"'s\b", "", text)
+
+
 def identifying_key(name: str) -> str:
     """A column name reduced for matching against IDENTIFYING_COLUMNS: NFKC, lower-case, a
     possessive "'s" removed, only letters and digits kept (``"Child's Name"`` -> ``childname``)."""
-    text = unicodedata.normalize("NFKC", str(name)).lower().replace("\u2019", "'").replace("`", "'")
-    text = re.sub(r"'s\b", "", text)
-    return "".join(ch for ch in text if ch.isalnum())
+    return "".join(ch for ch in _identifying_text(name) if ch.isalnum())
 
 
 _IDENTIFYING_KEYS = frozenset(identifying_key(n) for n in IDENTIFYING_COLUMNS)
 
 
 def is_identifying_column(name: str) -> bool:
-    """True when a header names a column that identifies a person (see IDENTIFYING_COLUMNS)."""
-    return identifying_key(name) in _IDENTIFYING_KEYS
+    """True when a header names a column that identifies a person: its ``identifying_key`` is one
+    of IDENTIFYING_COLUMNS, or a word of it is in IDENTIFYING_WORDS, or it pairs ``name`` with a
+    PERSON_WORDS word or a HOME_WORDS word with a LOCATION_WORDS word, or its key contains one of
+    IDENTIFYING_FRAGMENTS. Names that merely contain a listed name (``notes_count``,
+    ``place_name``, ``address_verified``) are not identifying; a word of IDENTIFYING_WORDS is
+    enough (``email_verified`` is refused: drop it or rename it)."""
+    key = identifying_key(name)
+    if key in _IDENTIFYING_KEYS or any(f in key for f in IDENTIFYING_FRAGMENTS):
+        return True
+    words = set(re.findall(r"[^\W_]+", _identifying_text(name)))
+    return bool(words & IDENTIFYING_WORDS
+                or ({"name", "names", "address"} & words and words & PERSON_WORDS)
+                or (words & HOME_WORDS and words & LOCATION_WORDS))
 
 
 @dataclass(frozen=True)

@@ -354,7 +354,8 @@ def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
         )
     normalised = _columns_by_name(path, source_cols)
     identifying = sorted(
-        n for n in normalised if contracts.is_identifying_column(n) and n not in contract.columns)
+        n for n, written in normalised.items()
+        if contracts.is_identifying_column(written) and n not in contract.columns)  # as written: camelCase
     if identifying and not drop_identifying:
         raise RefusedFileError(
             f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; remove them, "

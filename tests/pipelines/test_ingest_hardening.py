@@ -59,9 +59,13 @@ def test_every_gender_alias_maps_into_the_vocabulary():
 REFUSED_NAMES = ["E-Mail", "D.O.B", "Child's Name", "Child\u2019s name", "Given Names", "Mobile Number", "Medicare_No",
                  "home_lat", "Surname", "first name", "Date of Birth", "Street Address", "Postcode", "Phone No.",
                  "Notes", "Comments", "Case Notes", "EMAIL ADDRESS", "d_o_b", "Home Longitude", "Full-Name",
-                 "\uff24\uff2f\uff22"]  # fullwidth DOB
+                 "\uff24\uff2f\uff22",  # fullwidth DOB
+                 "Name (Child)", "Name of child", "Client DOB", "childFullName", "DateOfBirth", "Parent/Guardian Name",
+                 "Contact Email", "Mother's Phone", "Residence Longitude", "placement_lat", "homeLocation",
+                 "Young Person's Name", "firstName", "Client Address", "carer_postcode", "house_number"]
 ACCEPTED_NAMES = ["placement_type", "notes_count", "place_name", "officer_shoe_size", "suburb", "age_band", "street_count",
-                  "comment_count", "name_length", "address_verified"]
+                  "comment_count", "name_length", "address_verified", "street_name", "address_count",
+                  "location_confidence"]
 
 
 @pytest.mark.parametrize("name", REFUSED_NAMES)
