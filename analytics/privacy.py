@@ -18,9 +18,14 @@ PSEUDONYM_PREFIX = "pk_"
 _PSEUDONYM_HEX = 32  # 128 bits: collision-free at any realistic number of young people
 
 
-#: Invisible characters removed from identifiers: zero-width space, non-joiner and joiner, word
-#: joiner, and the zero-width no-break space / byte-order mark.
-ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+#: Invisible characters removed from identifiers: zero-width space, non-joiner and joiner
+#: (U+200B-U+200D), word joiner (U+2060), zero-width no-break space / byte-order mark (U+FEFF),
+#: and the other invisible format characters a copy-paste carries: soft hyphen (U+00AD),
+#: Mongolian vowel separator (U+180E), left-to-right / right-to-left marks (U+200E, U+200F),
+#: bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and the
+#: invisible operators (U+2061-U+2064).
+ZERO_WIDTH = ("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+              "\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069")
 _DROP_ZERO_WIDTH = dict.fromkeys(map(ord, ZERO_WIDTH))
 
 

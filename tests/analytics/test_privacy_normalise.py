@@ -12,7 +12,7 @@ KEY = b"k" * 32
 @pytest.mark.parametrize("raw", [
     "CHILD-REF-0001", " CHILD-REF-0001 ", "CHILD-REF-0001\u200b", "\ufeffCHILD-REF-0001", "CHILD\u200c-REF\u200d-0001",
     "CHILD-REF-\u20600001", "\uff23\uff28\uff29\uff2c\uff24-REF-0001", "CHILD-REF-\uff10\uff10\uff10\uff11",
-    "\u00a0CHILD-REF-0001\u3000",
+    "\u00a0CHILD-REF-0001\u3000", "\u202eCHILD-REF-0001\u202c", "CHILD\u00ad-REF-0001", "\u200fCHILD-REF-0001\u2069",
 ])
 def test_one_reference_written_many_ways_is_one_pseudonym(raw):
     assert normalise_ref(raw) == "CHILD-REF-0001"
