@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from analytics import __version__
-from analytics.errors import HotspotError, NotEnoughData, StoreError
+from analytics.errors import HotspotError, NotEnoughData, RefusedFileError, StoreError
 from analytics.privacy import key_fingerprint
 
 app = typer.Typer(
@@ -256,6 +256,7 @@ def ingest(
     configured = column_mapping.from_config(load_config(config)["ingest"].get(kind)) if config else None
     mapping = column_mapping.combine(column_mapping.from_options(columns, date_format, set_values, layer), configured)
     results = []
+    failed: tuple[Path, HotspotError] | None = None
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates, "columns": columns,
               "date_format": date_format, "set": set_values, "layer": layer,
@@ -268,8 +269,12 @@ def ingest(
                 for path in files:
                     progress.update(task, description=f"Ingesting {path.name}")
                     entry.add_input(path)
-                    results.append(ingest_file(st, kind, path, key, drop_identifying,
-                                               date_order=date_order, excel_dates=excel_dates, mapping=mapping))
+                    try:
+                        results.append(ingest_file(st, kind, path, key, drop_identifying,
+                                                   date_order=date_order, excel_dates=excel_dates, mapping=mapping))
+                    except HotspotError as exc:  # the files before it stay committed: say so below
+                        failed = (path, exc)
+                        break
                     entry.row_counts[path.name] = {k: v for k, v in results[-1].as_json().items()
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}
@@ -279,20 +284,45 @@ def ingest(
                 publish_snapshot(st)
         finally:
             st.close()
+        not_read = list(files[len(results) + 1:]) if failed else []
+        _print_ingest(results, failed, not_read, as_json)
+        if failed:
+            from pipelines.ingest import partial_ingest_error
+            error = partial_ingest_error(results, failed[0], failed[1], not_read)
+            if error is failed[1]:
+                raise error
+            raise error from failed[1]
+
+
+#: Keys of one committed file in ``ingest --json`` (README "Commands").
+INGEST_JSON_KEYS = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
+                    "recoded", "flagged", "warnings")
+
+
+def _print_ingest(results, failed, not_read: list[Path], as_json: bool) -> None:
+    """The committed files' accounting; after a refused file, also that file's error and the files not read."""
     if as_json:
-        keys_wanted = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
-                       "warnings")
-        print(json.dumps([{k: r.as_json()[k] for k in keys_wanted} for r in results], indent=2))
-    else:
+        rows = [{**{k: r.as_json()[k] for k in INGEST_JSON_KEYS}, "status": "committed"} for r in results]
+        if failed:
+            status = "refused" if isinstance(failed[1], RefusedFileError) else "failed"
+            rows.append({"file": failed[0].name, "status": status, "error": str(failed[1])})
+            rows += [{"file": p.name, "status": "not_read"} for p in not_read]
+        print(json.dumps(rows, indent=2))
+        return
+    if results:
         _print_batches(results)
-        for r in results:
-            for hint in r.hints:
-                out.print(f"  hint ({r.file}): {hint}", markup=False)
-        for r in results:
-            for warning in r.warnings:
-                err.print(warning, markup=False, highlight=False, soft_wrap=True)
-        if any(r.rejected for r in results):
-            out.print("See rejected rows with: hotspots quarantine --batch <batch>")
+    for r in results:
+        for what, counts, why in (("recoded", r.recoded, "values outside the closed vocabulary, not shown"),
+                                  ("flagged", r.flagged, "accepted, see README")):
+            if counts:
+                listed = ", ".join(f"{k} ({v})" for k, v in counts.items())
+                out.print(f"  {what} ({r.file}): {listed} ({why})", markup=False)
+        for hint in r.hints:
+            out.print(f"  hint ({r.file}): {hint}", markup=False)
+        for warning in r.warnings:
+            err.print(warning, markup=False, highlight=False, soft_wrap=True)
+    if any(r.rejected for r in results):
+        out.print("See rejected rows with: hotspots quarantine --batch <batch>")
 
 
 # ------------------------------------------------------------------------------------ quarantine

@@ -20,7 +20,7 @@ from shapely import wkt as shapely_wkt
 from shapely.ops import unary_union
 
 from analytics import grid
-from analytics.contracts import IDENTIFYING_COLUMNS, normalise_column_name
+from analytics.contracts import is_identifying_column, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError
 
 
@@ -134,7 +134,7 @@ def read_boundary(path: Path, layer: str | None = None, drop_identifying: bool =
     Only the polygons and the first ``name`` are kept, so ``drop_identifying`` (a column such as
     ``notes``) just confirms that the other columns are never read."""
     frame = _read_geo(path, layer)
-    identifying = sorted(c for c in frame.columns if c in IDENTIFYING_COLUMNS and c != "name")
+    identifying = sorted(c for c in frame.columns if is_identifying_column(c) and c != "name")
     if identifying and not drop_identifying:
         raise RefusedFileError(f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; "
                                f"remove them, or re-run with --drop-identifying-columns (only the polygons and "

@@ -45,6 +45,8 @@ import codecs
 import csv
 import gzip
 import hashlib
+import io
+import json
 import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -57,7 +59,8 @@ import pandas as pd
 
 from analytics import contracts
 from analytics.contracts import InputContract, normalise_column_name
-from analytics.errors import InvalidInputError, RefusedFileError, StoreError
+from analytics.errors import HotspotError, InvalidInputError, RefusedFileError, StoreError
+from analytics.privacy import normalise_ref
 from pipelines import column_mapping, date_hints, geo_inputs, tz_check
 from pipelines.column_mapping import ColumnMapping
 from pipelines.keys import pseudonymise_chain
@@ -81,6 +84,9 @@ TYPED_PASSTHROUGH = frozenset({"VARCHAR", "DOUBLE", "TIMESTAMP WITH TIME ZONE"})
 #: temp tables spill to the store's temp directory, keeping a 10 M-row ingest under 4 GB.
 INGEST_MEMORY_LIMIT_BYTES = 2_500_000_000
 
+#: A control character in an identifier (NUL, C0, DEL, C1): rejected as ``bad_id:<col>``.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
 #: CLI names of the input kinds -> contract kind.
 KIND_ALIASES = {
     "episodes": "episodes", "reports": "reports", "location_reports": "reports",
@@ -101,7 +107,9 @@ class KindSpec:
 
 
 SPECS: dict[str, KindSpec] = {
-    "episodes": KindSpec(contracts.EPISODES, "episodes", ("placement_types", "risk_levels"), True,
+    "episodes": KindSpec(contracts.EPISODES, "episodes", ("placement_types", "risk_levels", "genders", "gender_aliases",
+                                                          "gender_alias_values", "gender_recoded_to",
+                                                          "not_stated_aliases"), True,
                          (("last_seen_lat", "last_seen_lon", "last_seen_cell"),
                           ("found_lat", "found_lon", "found_cell")), False),
     "reports": KindSpec(contracts.REPORTS, "location_reports", ("report_sources", "report_kinds"), True,
@@ -133,6 +141,10 @@ class BatchResult:
     synthetic: bool = False
     hints: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. times that do not fit the store's zone (tz_check)
+    #: values outside a closed vocabulary stored as other / not_stated, per column (never the values)
+    recoded: dict[str, int] = field(default_factory=dict)
+    #: accepted rows carrying a warning, per flag (e.g. ambiguous_local_time)
+    flagged: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -225,13 +237,46 @@ def _literal(text: str) -> str:
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str]:
-    """The header row as written (BOM removed), parsed with the same dialect DuckDB is given."""
+    """The header row as written (BOM removed), parsed with the same dialect DuckDB is given.
+
+    Only the first ``MAX_HEADER_BYTES`` (+1) bytes are read: a header line longer than that, or
+    with more than ``MAX_COLUMNS`` columns, is refused with bounded memory (issue 12 item 10).
+    """
     opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-        for row in csv.reader(fh, delimiter=delimiter, quotechar='"', doublequote=True, strict=False):
-            if any(cell.strip() for cell in row):
-                return [cell if cell.strip() else f"_unnamed_{i + 1}" for i, cell in enumerate(row)]
+    with opener(path, "rb") as fh:
+        head = fh.read(contracts.MAX_HEADER_BYTES + 1)
+    text = head.decode("utf-8-sig", errors="ignore")  # a character cut at the end of the block is dropped
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True,
+                        strict=False)
+    for row in _header_rows(path, reader):
+        if not any(cell.strip() for cell in row):
+            continue
+        complete = text.count("\n") >= reader.line_num or len(head) <= contracts.MAX_HEADER_BYTES
+        if len(row) > contracts.MAX_COLUMNS:
+            raise _too_wide(path, f"at least {len(row)}" if not complete else str(len(row)))
+        if not complete:
+            raise RefusedFileError(
+                f"{path.name}: refused, its header line is longer than {contracts.MAX_HEADER_BYTES} bytes; "
+                f"the first line must be the header (at most {contracts.MAX_COLUMNS} columns).")
+        return [cell if cell.strip() else f"_unnamed_{i + 1}" for i, cell in enumerate(row)]
+    if len(head) > contracts.MAX_HEADER_BYTES:
+        raise RefusedFileError(f"{path.name}: refused, no header row in its first {contracts.MAX_HEADER_BYTES} bytes.")
     raise RefusedFileError(f"{path.name}: empty file; nothing to ingest (a CSV needs at least a header row).")
+
+
+def _header_rows(path: Path, reader) -> Iterator[list[str]]:
+    """The rows of a header block; a field too long for the csv module refuses the file."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise RefusedFileError(f"{path.name}: refused, its header cannot be read ({exc}); "
+                               f"the first line must be the header (at most {contracts.MAX_COLUMNS} columns).") from exc
+
+
+def _too_wide(path: Path, n: str) -> RefusedFileError:
+    return RefusedFileError(
+        f"{path.name}: refused, its header has {n} columns (the limit is {contracts.MAX_COLUMNS}); "
+        f"check the delimiter and that the first line is the header.")
 
 
 def _columns_by_name(path: Path, columns: list[str]) -> dict[str, str]:
@@ -279,6 +324,21 @@ def _check_parquet(path: Path) -> None:
     if size < 12 or tail != b"PAR1":
         raise RefusedFileError(
             f"{path.name}: cannot be read (truncated or corrupt Parquet: no PAR1 footer); export it again.")
+    with open(path, "rb") as fh:  # the footer's length sits just before the closing PAR1
+        fh.seek(size - 8)
+        footer = int.from_bytes(fh.read(4), "little")
+    if footer > contracts.MAX_PARQUET_FOOTER_BYTES:
+        raise RefusedFileError(
+            f"{path.name}: refused, its schema and metadata take {footer} bytes (the limit is "
+            f"{contracts.MAX_PARQUET_FOOTER_BYTES}); an input needs at most {contracts.MAX_COLUMNS} columns.")
+    import pyarrow.parquet as pq
+    try:  # the column names as written: DuckDB renames a second 'Lat' to 'Lat_1', hiding the clash
+        names = pq.read_schema(path).names
+    except Exception as exc:  # pyarrow raises several types for a damaged footer
+        raise RefusedFileError(f"{path.name}: cannot be read ({str(exc).strip().splitlines()[0]}).") from exc
+    if len(names) > contracts.MAX_COLUMNS:
+        raise _too_wide(path, str(len(names)))
+    _columns_by_name(path, names)
 
 
 def _csv_error(path: Path, exc: duckdb.Error) -> RefusedFileError:
@@ -343,7 +403,8 @@ def _map_columns(source_cols: list[str], path: Path, contract: InputContract,
         )
     normalised = _columns_by_name(path, source_cols)
     identifying = sorted(
-        n for n in normalised if n in contracts.IDENTIFYING_COLUMNS and n not in contract.columns)
+        n for n, written in normalised.items()
+        if contracts.is_identifying_column(written) and n not in contract.columns)  # as written: camelCase
     if identifying and not drop_identifying:
         raise RefusedFileError(
             f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; remove them, "
@@ -416,7 +477,12 @@ def _pseudonym_table(con, kind: str, col: str, key: bytes) -> str | None:
     if not values:
         return None
     table = f"pseudonyms_{kind}_{col}"
-    con.register("pseudonym_map_df", pd.DataFrame({"raw": values, "pseudonym": pseudonymise_chain(values, key)}))
+    # a reference that normalises to nothing (only zero-width characters) maps to '' (staging: missing)
+    named = [v for v in values if normalise_ref(v)]
+    pseudonyms = dict(zip(named, pseudonymise_chain(named, key)))
+    frame = pd.DataFrame({"raw": values, "pseudonym": [pseudonyms.get(v, "") for v in values],
+                          "control": [bool(_CONTROL_RE.search(v)) for v in values]})
+    con.register("pseudonym_map_df", frame)
     try:
         con.execute(f"create or replace temp table {table} as select * from pseudonym_map_df")
     finally:
@@ -430,14 +496,36 @@ def _pseudonymise_raw(con, kind: str, contract: InputContract, key: bytes) -> No
 
     ``key`` is the store's key chain (one key, or several after ``rekey``; see pipelines.keys).
     A blank reference is kept as it is (staging reads it as missing).
+
+    Identifiers (``contract.identifiers``) are compared as ``privacy.normalise_ref`` gives them
+    (NFKC, zero-width characters removed): pseudonymised ones inside ``pseudonymise``, the others
+    here (only values that are not plain ASCII go through the function). ``_bad_id`` names the
+    first identifier column holding a control character (staging rejects it as ``bad_id:<col>``),
+    judged on the values as read, before pseudonymising.
     """
     select = {c: f"b.{_quote(c)}" for c in contract.columns}
+    for col in contract.identifiers:
+        if col not in contract.pseudonymised:
+            q = f"b.{_quote(col)}"
+            select[col] = f"case when strlen({q}) <> length({q}) then normalise_ref({q}) else {q} end as {_quote(col)}"
+    control = "'[\\x00-\\x1f\\x7f-\\x9f]'"  # as _CONTROL_RE; one expression over the plain ids
+    plain = [c for c in contract.identifiers if c not in contract.pseudonymised]
+    bad = []
+    if plain:
+        ids = [f"b.{_quote(c)}" for c in plain]
+        bad.append("case when regexp_matches(concat(" + ", ".join(ids) + f"), {control}) then coalesce("
+                   + ", ".join(f"case when regexp_matches({i}, {control}) then '{c}' end" for i, c in zip(ids, plain))
+                   + ") end")
     joins = []
     for col in contract.pseudonymised:
         table = _pseudonym_table(con, kind, col, key)
         if table:
             joins.append(f"left join {table} on clean(b.{col}) = {table}.raw")
             select[col] = f"coalesce({table}.pseudonym, b.{col}) as {col}"
+            if col in contract.identifiers:  # judged in Python, once per distinct value
+                bad.append(f"case when {table}.control then '{col}' end")
+    select["_bad_id"] = (f"coalesce({', '.join(bad)})" if len(bad) > 1 else bad[0] if bad
+                         else "cast(null as varchar)") + " as _bad_id"
     con.execute(f"create or replace temp view raw_{kind} as select b._row, {', '.join(select.values())} "
                 f"from base_{kind} b {' '.join(joins)}")
 
@@ -609,6 +697,25 @@ def _classify(con, kind: str, spec: KindSpec) -> dict[str, int]:
     return dict(con.execute(f"select outcome, count(*) from cls_{kind} group by outcome").fetchall())
 
 
+def _count_adjustments(con, kind: str) -> tuple[dict[str, int], dict[str, int]]:
+    """(recoded per column, flagged per flag) over the rows this batch stores (new or updated),
+    from staging's ``adjust`` list ('recoded:<col>', 'flagged:<flag>'); empty for kinds without it."""
+    columns = {r[0] for r in con.execute(f"describe stg_{kind}").fetchall()}
+    if "adjust" not in columns:
+        return {}, {}
+    rows = con.execute(f"""
+        with adjusted as (select _row, adjust from stg_{kind} where len(adjust) > 0)
+        select a, count(*) from (
+            select unnest(s.adjust) as a from adjusted s join cls_{kind} c using (_row)
+            where c.outcome in ('new', 'update')
+        ) group by a order by 2 desc, 1""").fetchall()
+    got: dict[str, dict[str, int]] = {"recoded": {}, "flagged": {}}
+    for tag, n in rows:
+        what, _, name = tag.partition(":")
+        got[what][name] = n
+    return got["recoded"], got["flagged"]
+
+
 def _apply(con, kind: str, spec: KindSpec, stored: list[str], counts: dict[str, int], batch_id: str,
            now: datetime) -> None:
     """Write quarantine, history and current rows for one classified batch.
@@ -692,12 +799,20 @@ def _summarise(con, kind: str, spec: KindSpec, result: BatchResult, counts: dict
 
 def _record_batch(con, result: BatchResult, sha: str, started: datetime) -> None:
     con.execute(
-        "insert into batches values ($b, $k, $f, $sha, $s, $e, $r, $a, $u, $d, $j, $dc, $ic, $syn)",
+        "insert into batches (batch_id, kind, file_name, file_sha256, started_at, finished_at, n_read, n_accepted, "
+        "n_updated, n_duplicate, n_rejected, dropped_columns, ignored_columns, synthetic, adjustments) "
+        "values ($b, $k, $f, $sha, $s, $e, $r, $a, $u, $d, $j, $dc, $ic, $syn, $adj)",
         {"b": result.batch_id, "k": result.kind, "f": result.file, "sha": sha, "s": started,
          "e": datetime.now(timezone.utc), "r": result.read, "a": result.accepted, "u": result.updated,
          "d": result.duplicate, "j": result.rejected,
          "dc": ",".join(result.dropped_columns) or None, "ic": ",".join(result.ignored_columns) or None,
-         "syn": result.synthetic})
+         "syn": result.synthetic, "adj": _adjustments_json(result)})
+
+
+def _adjustments_json(result: BatchResult) -> str | None:
+    """``batches.adjustments``: the recoded and flagged counts as JSON, or None when there are none."""
+    got = {k: v for k, v in (("recoded", result.recoded), ("flagged", result.flagged)) if v}
+    return json.dumps(got, sort_keys=True) if got else None
 
 
 def _raw_relations(con, kind: str) -> list[str]:
@@ -809,6 +924,7 @@ def ingest_file(
                 _refuse_swapped(store, kind, spec, path)
                 result.warnings = tz_check.ingest_warnings(store, kind, path.name)
                 counts = _classify(con, kind, spec)
+                result.recoded, result.flagged = _count_adjustments(con, kind)
                 result.batch_id = _next_batch_id(con)
                 _apply(con, kind, spec, stored, counts, result.batch_id, now)
                 _summarise(con, kind, spec, result, counts, result.batch_id, read)
@@ -829,12 +945,43 @@ def ingest_files(
     on_file: Callable[[BatchResult], None] | None = None, date_order: str = "ymd", excel_dates: bool = False,
     mapping: ColumnMapping | None = None,
 ) -> list[BatchResult]:
-    """Ingest several files, one batch each, in the order given."""
-    results = []
-    for path in paths:
-        result = ingest_file(store, kind, Path(path), key, drop_identifying,
-                             date_order=date_order, excel_dates=excel_dates, mapping=mapping)
+    """Ingest several files, one batch each, in the order given.
+
+    A file that fails (refused, rolled back) stops the run: the files before it stay committed,
+    the ones after it are not read, and the error raised (``partial_ingest_error``) says so and
+    carries ``committed`` (their results) and ``not_read`` (their paths).
+    """
+    results: list[BatchResult] = []
+    paths = [Path(p) for p in paths]
+    for i, path in enumerate(paths):
+        try:
+            result = ingest_file(store, kind, path, key, drop_identifying,
+                                 date_order=date_order, excel_dates=excel_dates, mapping=mapping)
+        except HotspotError as exc:
+            error = partial_ingest_error(results, path, exc, paths[i + 1:])
+            if error is exc:
+                raise
+            raise error from exc
         results.append(result)
         if on_file:
             on_file(result)
     return results
+
+
+def partial_ingest_error(committed: list[BatchResult], path: Path, exc: HotspotError,
+                         not_read: Sequence[Path]) -> HotspotError:
+    """The error of a file that failed among several, as one line: its own message, what was
+    committed before it and which files were not read; the same error class, carrying
+    ``committed`` and ``not_read``. With nothing before or after it, the error is ``exc`` itself."""
+    if not committed and not not_read:
+        error = exc
+    else:
+        parts = [str(exc).rstrip(".") + "."]
+        if committed:
+            parts.append("Committed before it: " + ", ".join(f"{r.file} ({r.batch_id})" for r in committed) + ".")
+        if not_read:
+            parts.append(f"Not read: {', '.join(Path(p).name for p in not_read)}; ingest them again after fixing "
+                         f"{path.name}.")
+        error = type(exc)(" ".join(parts))
+    error.committed, error.not_read = list(committed), [Path(p) for p in not_read]
+    return error

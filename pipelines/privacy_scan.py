@@ -39,6 +39,7 @@ inlined JavaScript are not mistaken for places.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -70,8 +71,26 @@ _H3_HEX_RE = re.compile(r"(?<![0-9A-Za-z])8[0-9a-fA-F]{14}(?![0-9A-Za-z])")
 _GRID_TOL_M = 1.5
 _CENTROID_TOL_M = 10.0
 _CENTROID = "centroid"
-_PK_RE = re.compile(r"\bpk_[0-9a-f]{8,}\b")
-_SYN_RE = re.compile(r"\bSYN-[EPHR]\d{3,}\b")
+# A pseudonym as rendered: ``pk_`` kept, or turned into a space or hyphen (a label's "_" -> " "),
+# or dropped, in either case, next to any punctuation or underscore (issue 12 item 4).
+# Escapes in rendered text. Before a token, a JSON \uXXXX or URL %XX escape ends in a letter or
+# digit ("\u003epk_…", "%22pk_…") that must not count as part of the token; an escape OF a token
+# character ("pk&#95;…", "pk\u005f…", "pk%5F…", "&lowbar;") hides the token until it is decoded.
+_AFTER_ESCAPE = r"(?:(?<![A-Za-z0-9])|(?<=\\u[0-9a-fA-F]{4})|(?<=%[0-9A-Fa-f]{2}))"
+_PK_RE = re.compile(_AFTER_ESCAPE + r"pk(?:[_\s\-]+[0-9a-f]{8,}|[0-9a-f]{16,})", re.IGNORECASE)
+_SYN_RE = re.compile(_AFTER_ESCAPE + r"SYN[-_\s]?[EPHR]\d{3,}")
+_ESCAPE_END_RE = re.compile(r"(?:\\u[0-9a-fA-F]{4}|%[0-9A-Fa-f]{2})$")
+# one pattern per escape kind, each starting with a literal (the regex engine then skips to it fast)
+_TOKEN_AFTER_ESCAPE_RES = (re.compile(r"\\u[0-9a-fA-F]{4}([A-Za-z0-9_\-]+)"), re.compile(r"%[0-9A-Fa-f]{2}([A-Za-z0-9_\-]+)"))
+_TOKEN_CHAR_HEX = r"(?:2[dD]|3\d|4[1-9a-fA-F]|5[0-9aAfF]|6[1-9a-fA-F]|7[0-9aA])"  # - 0-9 A-Z _ a-z
+_TOKEN_CHAR_ESCAPE_RES = (
+    re.compile(r"\\u00" + _TOKEN_CHAR_HEX), re.compile(r"%" + _TOKEN_CHAR_HEX),
+    re.compile(r"&(?:#[xX]0*" + _TOKEN_CHAR_HEX + r"|#0*(?:45|4[89]|5[0-7]|6[5-9]|[78]\d|90|95|9[7-9]|1[01]\d|12[0-2])"
+               r"|lowbar|UnderBar);"))
+_JSON_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_URL_ESCAPE_RE = re.compile(r"%([0-9A-Fa-f]{2})")
+_ESCAPE_WINDOW = 120      # characters decoded on each side of an escaped token character ...
+_ESCAPE_WIDEN_MAX = 1000  # ... widened to whole tokens, by at most this much
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]+")
 _WORD_TOKEN_RE = re.compile(r"(?<![A-Za-z0-9_\-])[A-Za-z_][A-Za-z0-9_\-]*")  # tokens starting with a letter
 _NUM = r"(-?\d{1,3}\.\d+)"
@@ -344,8 +363,65 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 _TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9_\-]+")
 
 
+_SEPARATORS = "_-"
+_MAX_PIECES = 8  # a forbidden token glued into a longer one is looked for across at most this many pieces
+
+
+def _decode_escapes(chunk: str) -> str:
+    """JSON ``\\uXXXX``, then HTML character references, then URL ``%XX`` decoded (in the order
+    a value is usually wrapped: URL inside HTML inside JSON, peeled from the outside)."""
+    chunk = _JSON_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), chunk)
+    return _URL_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), html.unescape(chunk))
+
+
+_last_rendered: list = [None, ""]  # the last text and its rendering: each file is rendered once per scan
+
+
+def rendered_text(text: str) -> str:
+    """``text`` as a reader sees it, for the reference checks: the text itself, then, on new lines,
+    each stretch around an escaped token character (JSON ``\\u005f``, HTML ``&#95;``/``&lowbar;``,
+    URL ``%5F``, ...) decoded (``_ESCAPE_WINDOW`` characters either side, widened to whole tokens).
+    So ``pk&#95;…`` and ``pk%5F…`` are found, at a cost that grows with such escapes (rare outside
+    an attack), not with the file. Escapes *before* a token are handled by the tokenisers."""
+    if _last_rendered[0] is text:
+        return _last_rendered[1]
+    spans: list[list[int]] = []
+    found = sorted((m.start(), m.end()) for rx in _TOKEN_CHAR_ESCAPE_RES for m in rx.finditer(text))
+    for start, end in found:
+        a, b = max(0, start - _ESCAPE_WINDOW), min(len(text), end + _ESCAPE_WINDOW)
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    pieces = [text]
+    for a, b in spans:
+        lo, hi = max(0, a - _ESCAPE_WIDEN_MAX), min(len(text), b + _ESCAPE_WIDEN_MAX)
+        while a > lo and text[a - 1] in _TOKEN_CHARS:
+            a -= 1
+        while b < hi and text[b] in _TOKEN_CHARS:
+            b += 1
+        pieces.append(_decode_escapes(text[a:b]))
+    out = "\n".join(pieces)
+    _last_rendered[:] = [text, out]
+    return out
+
+
+def _glued_pieces(run: str) -> Iterator[str]:
+    """Every span of up to ``_MAX_PIECES`` separator-delimited pieces of a token (``a_pk_x_b`` ->
+    ``a``, ``a_pk``, ..., ``pk_x``, ``pk_x_b``, ...): a forbidden token with ``_`` or ``-`` kept
+    next to it still matches."""
+    pieces = re.split(r"([_\-])", run)
+    words = pieces[0::2]
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + _MAX_PIECES) + 1):
+            yield "".join(pieces[2 * i:2 * j - 1])
+
+
 def _prefixed_tokens(text: str, prefix: str) -> set[str]:
-    """Distinct whole tokens of ``text`` (maximal runs of token characters) that start with ``prefix``.
+    """Distinct tokens of ``text`` that start with ``prefix``: each maximal run of token
+    characters starting there, and its cuts at every ``_``/``-`` inside it. An occurrence counts
+    at the start of a run, right after a ``_``/``-`` (``x_pk_…_y`` holds ``pk_…``) or right after
+    a JSON/URL escape (``\\u003epk_…``).
 
     Occurrences are found with ``str.find`` (C speed over tens of MB) and only they are
     tokenised, so a big file costs one fast pass per prefix instead of a regex over every word.
@@ -353,25 +429,27 @@ def _prefixed_tokens(text: str, prefix: str) -> set[str]:
     found: set[str] = set()
     pos = text.find(prefix)
     while pos >= 0:
-        if pos == 0 or text[pos - 1] not in _TOKEN_CHARS:
-            run = _TOKEN_RUN_RE.match(text, pos)
-            found.add(run.group(0))
-            pos = run.end()
-        else:
-            pos += 1
-        pos = text.find(prefix, pos)
+        before = text[pos - 1] if pos else ""
+        if before not in _TOKEN_CHARS or before in _SEPARATORS or _ESCAPE_END_RE.search(text, max(0, pos - 6), pos):
+            run = _TOKEN_RUN_RE.match(text, pos).group(0)
+            found.add(run)
+            found.update(run[:i] for i, ch in enumerate(run) if ch in _SEPARATORS and i >= len(prefix))
+        pos = text.find(prefix, pos + 1)
     return found
 
 
 def _candidate_tokens(text: str, prefixes: frozenset[str] | None, rx: re.Pattern) -> set[str]:
-    """Distinct tokens of ``text`` that could be forbidden.
+    """Distinct tokens of ``text`` as rendered (``rendered_text``) that could be forbidden.
 
     With known ``prefixes`` (every forbidden token's first three characters) only tokens
     starting with one of them are collected — the others cannot match; with None (too
-    many prefixes to search) every token ``rx`` finds.
+    many prefixes to search) every token ``rx`` finds, and the pieces of those glued together
+    with ``_``/``-``.
     """
+    text = rendered_text(text)
     if prefixes is None:
-        return set(rx.findall(text))
+        tokens = set(rx.findall(text)).union(*(r.findall(text) for r in _TOKEN_AFTER_ESCAPE_RES))
+        return tokens.union(*(_glued_pieces(t) for t in tokens if "_" in t or "-" in t))
     return set().union(*(_prefixed_tokens(text, pre) for pre in prefixes))
 
 
@@ -465,11 +543,14 @@ class StoreForbidden:
 
 def _person_refs(name: str, text: str, tokens: set[str], multi: Iterable[str]) -> list[Finding]:
     found: dict[str, str] = {}
-    for rx, marker, what in ((_PK_RE, "pk_", "pseudonym"),
-                             (_SYN_RE, "SYN-", "synthetic person/episode/placement/report id")):
-        if marker in text:  # cheap pre-check: most files hold neither
+    shown = len(text)
+    text = rendered_text(text)  # offsets past the file's own length are in a decoded copy
+    for rx, marker, what in ((_PK_RE, "pk", "pseudonym"),
+                             (_SYN_RE, "SYN", "synthetic person/episode/placement/report id")):
+        if marker in text or marker.upper() in text:  # cheap pre-check: most files hold neither
             for m in rx.finditer(text):
-                found.setdefault(m.group(0), f"{what} at offset {m.start()}")
+                where = f"offset {m.start()}" if m.start() < shown else "an escaped copy"
+                found.setdefault(m.group(0), f"{what} at {where}")
     for tok in tokens:
         found.setdefault(tok, "a person/episode/placement reference from the store")
     for s in multi:

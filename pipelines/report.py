@@ -22,7 +22,7 @@ import pandas as pd
 from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
-from analytics import grid
+from analytics import contracts, grid
 from analytics.offline import escape_text, html_environment
 from analytics.patrol import CATEGORY_LABELS, SEVERITY_ORDER
 from analytics.privacy import suppress_count, suppress_table
@@ -195,7 +195,8 @@ def _equity(store, weeks: list[date], top_cells: list[str], k: int, equity_weeks
             {"tz": tz, "w": week_start, "a": first}).df()
     finally:
         con.unregister("report_top_cells")
-    genders = sorted(set(episodes["gender"].dropna().astype(str)) | set(linked["gender"].dropna().astype(str)))
+    genders = sorted((set(episodes["gender"].dropna().astype(str)) | set(linked["gender"].dropna().astype(str)))
+                     & set(contracts.GENDERS))  # row labels only from the closed vocabulary (issue 12)
     genders = [g for g in genders if g] + ["not recorded"]
     columns = [("This week's episodes", _equity_counts(episodes, genders))]
     ints = grid.hex_to_cells(top_cells)

@@ -27,6 +27,7 @@ import pyarrow as pa
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import StoreError
+from analytics.privacy import normalise_ref
 from pipelines.resources import shipped_dir
 from pipelines.sqlrunner import run_sql
 
@@ -36,7 +37,10 @@ _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 #: Macros in dependency order (each file is one ``create temp macro``).
 _MACROS = (
     "clean", "blank", "as_double", "reject", "norm_enum", "parse_bool", "bool_problem", "dmy_like", "excel_like", "parse_ts",
+    "bad_utc_offset", "naive_local", "clock_minutes",
     "too_long", "ts_problem", "coord_problem", "enum_problem", "iso_week", "iso_week_label",
+    "vocab_value", "vocab_recoded", "flag_recoded", "as_age", "date_only", "ambiguous_local", "date_only_problem",
+    "id_problem",
 )
 
 
@@ -148,6 +152,7 @@ def register_functions(con: duckdb.DuckDBPyConnection, tz: str) -> None:
         run_sql(con, f"macros/{name}.sql")
     con.create_function("h3_cell", _h3_cell_udf, [T.DOUBLE, T.DOUBLE, T.INTEGER], T.UBIGINT,
                         type="arrow", null_handling="special")
+    con.create_function("normalise_ref", normalise_ref, [T.VARCHAR], T.VARCHAR)
     con.create_function("h3_hex_to_cell", _h3_hex_to_cell, [T.VARCHAR], T.UBIGINT, null_handling="special")
     con.create_function("h3_cell_to_hex", _h3_cell_to_hex, [T.UBIGINT], T.VARCHAR, null_handling="special")
     con.create_function("h3_cell_to_parent", _h3_cell_to_parent, [T.UBIGINT, T.INTEGER], T.UBIGINT,

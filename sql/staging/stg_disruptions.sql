@@ -1,6 +1,7 @@
 -- Stage one file of disruption activities: trim, cast and validate every data row.
 -- A location is one of lat/lon, h3_cell (hex) or place_id.
--- Grain: one row per data row of raw_disruptions. reject as in stg_reports.
+-- Grain: one row per data row of raw_disruptions. reject and adjust as in stg_reports; start and
+-- end may be dates without a clock time (a disruption period is often given in days).
 -- cell: an h3_cell given is taken at $resolution (its parent; bad_h3_cell when it is not a
 -- valid cell or finer than that); otherwise H3 of lat/lon at $resolution, computed here.
 -- row_hash: content hash of each valid row as stored; row_hash_disruptions() is defined by ingest
@@ -32,6 +33,7 @@ typed as (
             too_long(lon, 'lon', $max_field_chars),
             too_long(h3_cell, 'h3_cell', $max_field_chars),
             too_long(place_id, 'place_id', $max_field_chars),
+            id_problem(_bad_id),
             case when clean(activity_id) is null then reject('missing_required:activity_id', null) end,
             case when clean(kind) is null then reject('missing_required:kind', null) end,
             case when clean("start") is null then reject('missing_required:start', null) end,
@@ -49,7 +51,9 @@ typed as (
             end,
             coord_problem(lat, lon, ''),
             enum_problem(kind, $disruption_kinds, 'kind')
-        ) as reject
+        ) as reject,
+        case when ambiguous_local("start", $date_order, $excel_dates) or ambiguous_local("end", $date_order, $excel_dates)
+            then ['flagged:ambiguous_local_time'] end as adjust
     from src
 ),
 

@@ -23,6 +23,7 @@ typed as (
             too_long(placement_type, 'placement_type', $max_field_chars),
             too_long(lat, 'lat', $max_field_chars),
             too_long(lon, 'lon', $max_field_chars),
+            id_problem(_bad_id),
             case when clean(placement_ref) is null then reject('missing_required:placement_ref', null) end,
             case when blank(lat) and blank(lon) then reject('missing_required:lat', null) end,
             coord_problem(lat, lon, ''),

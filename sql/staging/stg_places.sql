@@ -26,6 +26,7 @@ typed as (
             too_long(category, 'category', $max_field_chars),
             too_long(lat, 'lat', $max_field_chars),
             too_long(lon, 'lon', $max_field_chars),
+            id_problem(_bad_id),
             case when clean(place_id) is null then reject('missing_required:place_id', null) end,
             case when clean(name) is null then reject('missing_required:name', null) end,
             case when clean(category) is null then reject('missing_required:category', null) end,

@@ -3,7 +3,10 @@
 -- reject is null for a valid row, else {r: reason code, d: offending value}; the
 -- first failing rule wins, in the order written below.
 -- person_ref is already pseudonymised in raw_reports (ingest does that first).
--- Timestamps: see parse_ts / ts_problem (date order, Excel day numbers, 1970..now window).
+-- Timestamps: see parse_ts / ts_problem (date order, Excel day numbers, 1970..now window, UTC
+-- offsets, daylight-saving gaps); a date without a clock time is date_without_time (observed_at
+-- feeds hour-of-week patrol windows). adjust: 'flagged:ambiguous_local_time' for a local time a
+-- daylight-saving change repeats (kept, counted by ingest). Identifiers: id_problem (bad_id:<col>).
 -- A Parquet file's typed columns (double lat/lon, timestamptz observed_at) are used as they
 -- are; the macros give them the outcome their text would (typeof() is folded at bind time).
 -- cell: H3 of each valid row at $resolution, computed here (one vectorised call per chunk)
@@ -38,15 +41,19 @@ typed as (
             too_long(episode_id, 'episode_id', $max_field_chars),
             too_long(person_ref, 'person_ref', $max_field_chars),
             too_long(grading, 'grading', $max_field_chars),
+            id_problem(_bad_id),
             case when clean(report_id) is null then reject('missing_required:report_id', null) end,
             case when blank(observed_at) then reject('missing_required:observed_at', null) end,
             case when blank(lat) then reject('missing_required:lat', null) end,
             case when blank(lon) then reject('missing_required:lon', null) end,
             ts_problem(observed_at, 'observed_at', $not_before, $not_after, $date_order, $excel_dates),
+            date_only_problem(observed_at, 'observed_at'),
             coord_problem(lat, lon, ''),
             enum_problem(source, $report_sources, 'source'),
             enum_problem(kind, $report_kinds, 'kind')
-        ) as reject
+        ) as reject,
+        case when ambiguous_local(observed_at, $date_order, $excel_dates)
+            then ['flagged:ambiguous_local_time'] end as adjust
     from src
 ),
 
@@ -54,7 +61,7 @@ final as (
     select
         _row, report_id, observed_at, lat, lon,
         h3_cell(case when reject is null then lat end, lon, $resolution) as cell,
-        source, kind, episode_id, person_key, grading, reject
+        source, kind, episode_id, person_key, grading, reject, adjust
     from typed
 )
 

@@ -53,7 +53,7 @@ def _counts(st) -> dict:
 def test_bad_input_case(case, tmp_path):
     path = BAD / case["file"]
     if case.get("generated"):
-        _make_corpus_module().write_large(tmp_path)
+        _make_corpus_module().write_large(tmp_path)  # every generated file; each case reads its own
         path = tmp_path / case["file"]
     db = tmp_path / "store.duckdb"
     store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
@@ -74,6 +74,8 @@ def test_bad_input_case(case, tmp_path):
         assert got == {k: expect[k] for k in got}
         assert result.reasons == expect["reasons"]
         assert result.hints == expect.get("hints", [])
+        assert result.recoded == expect.get("recoded", {})
+        assert result.flagged == expect.get("flagged", {})
         if "ignored_columns" in expect:
             assert result.ignored_columns == expect["ignored_columns"]
         if "stored" in expect:

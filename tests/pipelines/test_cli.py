@@ -59,7 +59,9 @@ def test_ingest_json_shape_and_accounting(monkeypatch, capsys, tmp_path, key_env
     assert code == 0, err
     payload = json.loads(out)
     assert payload == [{"file": "r.csv", "batch_id": "B000001", "read": 2, "accepted": 1, "updated": 0,
-                        "duplicate": 0, "rejected": 1, "reasons": {"null_island": 1}, "warnings": []}]
+                        "duplicate": 0, "rejected": 1, "reasons": {"null_island": 1}, "recoded": {}, "flagged": {},
+                        "warnings": [],
+                        "status": "committed"}]
 
 
 def test_quarantine_lists_rejected_rows(monkeypatch, capsys, tmp_path, key_env):

@@ -59,6 +59,9 @@ def write_large(folder: Path) -> None:
     """Files too big to commit, written by the test into its temporary folder."""
     text = csv_text(REPORT_HEADER, [report(), report(report_id="R2", grading="x" * 1_000_000)])
     (folder / "long_field.csv").write_text(text, encoding="utf-8")
+    # issue 12 item 10: 200,000 columns (a 1.5 MB header line), refused from a bounded read
+    wide = ",".join(REPORT_HEADER + [f"c{i}" for i in range(200_000)])
+    (folder / "wide_header.csv").write_text(wide + "\n" + ",".join(report().values()) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -173,6 +176,44 @@ def main() -> None:
     write("truncated.parquet", data[: len(data) // 2])
     write("csv_named_parquet.parquet", csv_text(REPORT_HEADER, [report()]))
     write("empty.parquet", b"")
+    # ---- issue 12 item 9: values must not change silently
+    pq.write_table(pa.table({"report_id": ["R1"], "observed_at": ["2025-03-01T22:15:00+11:00"], "lat": [-33.87],
+                             "Lat": [-34.0], "lon": [151.2]}), HERE / "duplicate_header_case.parquet")
+    reports("utc_offset_out_of_range.csv", [
+        report(report_id="R1", observed_at="2025-03-01T22:15:00+14:00"),
+        report(report_id="R2", observed_at="2025-03-01T22:15:00+15:00"),
+        report(report_id="R3", observed_at="2025-03-01T22:15:00-14:30"),
+        report(report_id="R4", observed_at="2025-03-01 22:15:00+9900"),
+        report(report_id="R5", observed_at="2025-03-01T22:15:00-12:00")])
+    reports("double_sign_numbers.csv", [
+        report(report_id="R1", lat="+-33.76"), report(report_id="R2", lon="-+151.2"),
+        report(report_id="R3", lat="-33_870"), report(report_id="R4", lat="0x21"),
+        report(report_id="R5", lat="-3.387e1"), report(report_id="R6", lon="+151.2070")])
+    write("fractional_hex_ages.csv", csv_text(EPISODE_HEADER + ["age_years"], [
+        episode(episode_id="E1", age_years="15.5"), episode(episode_id="E2", age_years="0x0F"),
+        episode(episode_id="E3", age_years="1e1"), episode(episode_id="E4", age_years="15.0"),
+        episode(episode_id="E5", age_years=" 14 "), episode(episode_id="E6", age_years="0b1111")]))
+    reports("control_chars_in_ids.csv", [
+        report(report_id="R\x001"), report(report_id="R2", person_ref="CHILD\x07REF"),
+        report(report_id="R3", episode_id="E\x1b[31m1"), report(report_id="R4\u0085"), report(report_id="R5")])
+    reports("zero_width_ids.csv", [
+        report(report_id="R\u200b1", episode_id="\ufeffE1", person_ref="\uff23\uff28\uff29\uff2c\uff24-REF-0001"),
+        report(report_id="R1\u2060", episode_id="E1", person_ref="CHILD-REF-0001\u200d"),
+        report(report_id="\u200b", person_ref="P")])
+    reports("date_only_times.csv", [
+        report(report_id="R1", observed_at="2025-03-01"), report(report_id="R2", observed_at="2025-03-01T10:00"),
+        report(report_id="R3", observed_at="2025/03/02")])
+    reports("dst_gap_and_fold.csv", [
+        report(report_id="R1", observed_at="2024-10-06 02:30"),   # Sydney skips 02:00-03:00: no such time
+        report(report_id="R2", observed_at="2025-04-06 02:30"),   # Sydney repeats 02:00-03:00: twice
+        report(report_id="R3", observed_at="2025-04-06T02:30:00+11:00"),  # an offset says which: not flagged
+        report(report_id="R4", observed_at="2024-10-06 03:30")])
+    write("equity_free_text.csv", csv_text(EPISODE_HEADER + ["gender", "disability", "lgbtqia"], [
+        episode(episode_id="E1", gender="jane doe (dob 04/03/2011)", disability="see notes", lgbtqia=""),
+        episode(episode_id="E2", gender="Non-Binary", disability="Y", lgbtqia="prefer not to say"),
+        episode(episode_id="E3", gender="M", disability="not stated", lgbtqia="<b>yes</b>")]))
+    reports_with_email = REPORT_HEADER + ["E-Mail"]
+    write("identifying_column_punctuation.csv", csv_text(reports_with_email, [report(**{"E-Mail": "a@b.c"})]))
 
 
 if __name__ == "__main__":
