@@ -557,6 +557,65 @@ def rekey(
               f"may now be deleted.")
 
 
+# ------------------------------------------------------------------------------------------ purge
+
+@app.command()
+def purge(
+    before: Optional[str] = typer.Option(
+        None, "--before", help="Remove records dated before this day (YYYY-MM-DD, store time zone): episodes by "
+                               "missing_from, reports by observed_at, and their history and quarantined rows."),
+    person_ref: Optional[str] = typer.Option(
+        None, "--person-ref", help="Remove everything about one young person (the reference as in your exports; "
+                                   "it is pseudonymised with the store's key before matching and never recorded)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (needed when not at a terminal)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be removed."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Delete records for retention or on request, then rewrite the store so nothing removed remains in any byte.
+
+    Example: hotspots purge --before 2019-07-01 --db force.duckdb --yes
+    """
+    from pipelines import store
+    from pipelines.audit import audited
+    from pipelines.purge import purge_store
+    path = store.resolve_db_path(db)
+    if before is None and person_ref is None:
+        raise HotspotError("Say what to purge: --before DATE and/or --person-ref REF (see hotspots purge --help).")
+    what = " and ".join(w for w in ((f"dated before {before}" if before else ""),
+                                    ("about the given young person" if person_ref is not None else "")) if w)
+    preview = purge_store(path, before, person_ref, dry_run=True)
+    if not dry_run and preview.total and not yes:
+        if as_json or not sys.stdin.isatty():
+            raise HotspotError(f"purge would remove {preview.total} row(s) {what} for good; re-run with --yes to "
+                               f"confirm, or --dry-run to see the counts.")
+        out.print(f"Records {what} in {path}:", markup=False)
+        for table, n in preview.rows.items():
+            out.print(f"  {table:26s} {n}", markup=False)
+        if not typer.confirm(f"Remove these {preview.total} row(s) for good?", default=False):
+            raise HotspotError("purge cancelled; nothing was removed.")
+    params = {"before": before, "person_ref": "given" if person_ref is not None else None, "dry_run": dry_run}
+    if dry_run or not preview.total:
+        result = preview
+    else:
+        with audited(path, "purge", params) as entry:  # counts only: never the reference
+            result = purge_store(path, before, person_ref)
+            entry.row_counts = dict(result.rows)
+            if result.warning:
+                entry.warnings.append(result.warning)
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    out.print(f"purge {verb} {result.total} row(s) {what}: " + ", ".join(
+        f"{table} {n}" for table, n in result.rows.items() if n) + ("" if result.total else "nothing matched")
+        + ("." if dry_run or not result.total else "; the store was rewritten into a fresh file and its snapshot "
+                                                   "rebuilt, so nothing removed remains on disk in them."),
+        markup=False)
+    if result.warning:
+        err.print(f"Warning: {result.warning}", markup=False, highlight=False, soft_wrap=True)
+
+
 # ----------------------------------------------------------------------------------------- audit
 
 @app.command()
