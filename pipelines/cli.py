@@ -188,6 +188,7 @@ def ingest(
     from pipelines.store import resolve_db_path
     kind = resolve_kind(kind)
     results = []
+    snapshot_warning = None
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates}
     with audited(resolve_db_path(db), "ingest", params) as entry:
@@ -204,9 +205,11 @@ def ingest(
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}
                     progress.advance(task)
-            if results:
-                from pipelines.store import publish_snapshot
-                publish_snapshot(st)
+            if results:  # the batches are committed: a snapshot that cannot be written is a warning
+                from pipelines.store import refresh_snapshot
+                snapshot_warning = refresh_snapshot(st)
+                if snapshot_warning:
+                    entry.warnings.append(snapshot_warning)
         finally:
             st.close()
     if as_json:
@@ -219,6 +222,8 @@ def ingest(
                 out.print(f"  hint ({r.file}): {hint}", markup=False)
         if any(r.rejected for r in results):
             out.print("See rejected rows with: hotspots quarantine --batch <batch>")
+    if snapshot_warning:
+        err.print(f"Warning: {snapshot_warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------ quarantine
@@ -394,8 +399,9 @@ def weekly(
         if run.privacy_findings:
             for f in run.privacy_findings:
                 err.print(f"  privacy: {f}", markup=False, highlight=False)
-            raise HotspotError(f"Privacy check found {len(run.privacy_findings)} leak(s) in {run.out_dir}; "
-                               "do not share these files (details in run.json, weekly.privacy.findings).")
+            raise HotspotError(f"Privacy check found {len(run.privacy_findings)} leak(s); nothing was published to "
+                               f"{Path(out_root) / run.week}. The run is kept owner-only in {run.out_dir} for "
+                               "inspection (details in analyst/run.json, weekly.privacy.findings); do not share it.")
 
 
 def _print_weekly(run, config: Optional[Path], as_json: bool) -> None:

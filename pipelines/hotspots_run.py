@@ -1,8 +1,9 @@
 """The hotspot engine run for one ISO week: cube -> Gi* -> trend -> categories -> scan ->
 ST-DBSCAN -> convergence -> places -> files.
 
-Reads the store (read-only is enough), computes with ``analytics`` and writes one
-folder: ``cube.parquet``, ``hotspots.parquet`` + ``.geojson``, ``scan_clusters.geojson``,
+Reads the store (read-only is enough), computes with ``analytics`` and writes, into the
+owner-only ``analyst/`` subfolder of its folder (paths: :mod:`pipelines.layout`):
+``cube.parquet``, ``hotspots.parquet`` + ``.geojson``, ``scan_clusters.geojson``,
 ``clusters.geojson``, ``convergence.parquet`` and ``run.json`` (parameters, every
 automatic choice, input hashes, versions, timings).
 """
@@ -37,11 +38,15 @@ from analytics.scan import space_time_permutation_scan, track_clusters
 from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines import layout
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
 #: What the emerging rules' 90 % share counts (``--share-basis``).
 SHARE_BASES = ("uncorrected", "fdr")
+
+#: The engine's output keys (paths: :func:`pipelines.layout.output_path`; all analyst-only), besides ``run``.
+ENGINE_OUTPUTS = ("cube", "hotspots_parquet", "hotspots_geojson", "scan_clusters", "clusters", "convergence")
 
 #: Cube columns that can be analysed (``--measure``).
 MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
@@ -363,7 +368,7 @@ def _label(frame: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
 
 
 def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence, text, weeks):
-    out_dir.mkdir(parents=True, exist_ok=True)
+    layout.prepare_folder(out_dir)  # every engine output is analyst-only: it goes to the owner-only analyst/
     synthetic = store_is_synthetic(store)
     hexes = grid.cells_to_hex(cells)
     hotspots = pd.DataFrame({
@@ -378,14 +383,8 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "places": [text.get(int(c), "") for c in cells],
     })
     hotspots = _label(hotspots, synthetic)
-    paths = {
-        "cube": cube_mod.write_cube(store, out_dir / "cube.parquet", label=SYNTHETIC_LABEL if synthetic else None),
-        "hotspots_parquet": out_dir / "hotspots.parquet",
-        "hotspots_geojson": out_dir / "hotspots.geojson",
-        "scan_clusters": out_dir / "scan_clusters.geojson",
-        "clusters": out_dir / "clusters.geojson",
-        "convergence": out_dir / "convergence.parquet",
-    }
+    paths = {key: layout.output_path(out_dir, key) for key in ENGINE_OUTPUTS}
+    paths["cube"] = cube_mod.write_cube(store, paths["cube"], label=SYNTHETIC_LABEL if synthetic else None)
     hotspots.to_parquet(paths["hotspots_parquet"], index=False)
     geo = gpd.GeoDataFrame(hotspots, geometry=cells_to_polygons(cells).to_numpy(), crs=4326)
     _write_geojson(geo, paths["hotspots_geojson"])
@@ -416,6 +415,7 @@ def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: i
         "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    path = run.out_dir / "run.json"
+    path = layout.output_path(run.out_dir, "run")
     path.write_text(json.dumps(payload, indent=2, default=str))
+    layout.seal_analyst_files(run.out_dir)
     run.outputs["run"] = str(path)

@@ -103,7 +103,8 @@ def wal_path(db: Path) -> Path:
     return db.with_name(db.name + ".wal")
 
 
-def _not_a_store(path: Path, text: str) -> StoreError:
+def not_a_store_error(path: Path, text: str) -> StoreError:
+    """The one-line error for a store file DuckDB cannot read (garbage bytes, a damaged block)."""
     return StoreError(f"Store {path} is not a readable DuckDB store ({text.splitlines()[0]}); "
                       f"restore it from a backup or point --db at the right file.")
 
@@ -134,11 +135,11 @@ def _connect(path: Path, read_only: bool, spill: Path | None = None) -> duckdb.D
                 f"Store {path} is in use by another process; wait for it to finish and try again."
             ) from exc
         if is_corruption(exc):
-            raise _not_a_store(path, text) from exc
+            raise not_a_store_error(path, text) from exc
         raise StoreError(f"Cannot open store {path}: {text.splitlines()[0]}") from exc
     except duckdb.Error as exc:
         if is_corruption(exc):
-            raise _not_a_store(path, str(exc)) from exc
+            raise not_a_store_error(path, str(exc)) from exc
         raise StoreError(f"Cannot open store {path}: {str(exc).splitlines()[0]}") from exc
 
 
@@ -249,7 +250,7 @@ def init_store(
                 con.execute("insert into settings values (?, ?)", [key, value])
     except duckdb.Error as exc:
         if is_corruption(exc):
-            raise _not_a_store(path, str(exc)) from exc
+            raise not_a_store_error(path, str(exc)) from exc
         raise
     finally:
         con.close()
@@ -313,7 +314,7 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
         if not read_only:
             private_files.release_owner_only_umask()
         if is_corruption(exc):
-            raise _not_a_store(db, str(exc)) from exc
+            raise not_a_store_error(db, str(exc)) from exc
         raise
     store._holds_umask = not read_only
     if not read_only and store.setting("rewrite_pending"):  # a rekey/purge was interrupted before its rewrite
