@@ -547,7 +547,7 @@ def rekey(
              "print(secrets.token_hex(32))\" > new.key; chmod 600 new.key)."),
     db: Optional[Path] = DbOption,
 ) -> None:
-    """Re-pseudonymise the store under a new key, in one transaction; the key file becomes the chain old+new (keep it).
+    """Re-pseudonymise the store under a new key (one transaction, then a fresh file); the key file becomes the chain old+new.
 
     Example: hotspots rekey --new-key-file new.key
     """
@@ -558,9 +558,13 @@ def rekey(
     with audited(path, "rekey", {"new": str(new_key_file)}) as entry:
         result, key_file = rekey_store(path, new_key_file)
         entry.row_counts = {"pseudonyms": result.pseudonyms, "chain_length": result.chain_length}
-    out.print(f"Store {path} re-pseudonymised: {result.pseudonyms} pseudonym(s) mapped; key chain of "
-              f"{result.chain_length} key(s) written to {key_file} (mode 0600). Keep it safe; {new_key_file} "
-              f"may now be deleted.")
+        if result.warning:
+            entry.warnings.append(result.warning)
+    out.print(f"Store {path} re-pseudonymised: {result.pseudonyms} pseudonym(s) mapped and the store rewritten into "
+              f"a fresh file; key chain of {result.chain_length} key(s) written to {key_file} (mode 0600). Keep it "
+              f"safe; {new_key_file} may now be deleted.")
+    if result.warning:
+        err.print(f"Warning: {result.warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------------ purge

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analytics.errors import InvalidInputError
 from pipelines.private_files import ensure_private_dir, make_private
 from pipelines.privacy_scan import SHARED_FILES
 
@@ -71,6 +72,8 @@ def analyst_dir(folder: Path) -> Path:
 def prepare_folder(folder: Path) -> Path:
     """Create ``folder`` (following the umask) and its owner-only ``analyst/`` subfolder; return ``folder``."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"--out {folder} is a file, not a folder; give a folder for the outputs.")
     folder.mkdir(parents=True, exist_ok=True)
     ensure_private_dir(analyst_dir(folder))
     return folder

@@ -294,7 +294,8 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
         snapshot = snapshot_path(db)
         if not (read_only and "in use by another process" in str(exc) and snapshot.exists()):
             raise
-        con = _connect(snapshot, read_only=True, spill=spill_dir(db))
+        # its own spill folder: the writer (another process) spills into <store>.tmp/
+        con = _connect(snapshot, read_only=True, spill=snapshot.with_name(snapshot.name + ".spill"))
         taken = datetime.fromtimestamp(snapshot.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         notice = (f"Store {db} is being written by another process; reading its snapshot of {taken} "
                   f"(the state after the last completed ingest).")
