@@ -112,8 +112,9 @@ def not_a_store_error(path: Path, text: str) -> StoreError:
 def is_corruption(exc: BaseException) -> bool:
     """True when a DuckDB error says the store file is damaged (not a user's query problem)."""
     text = str(exc)
-    return isinstance(exc, duckdb.Error) and any(s in text for s in (
-        "Corrupt database file", "not a valid DuckDB database file", "checksum", "Failed to read database header"))
+    return isinstance(exc, duckdb.Error) and (any(s in text for s in (
+        "Corrupt database file", "not a valid DuckDB database file", "Failed to read database header"))
+        or ("checksum" in text and "block" in text))
 
 
 def _connect(path: Path, read_only: bool, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
