@@ -17,6 +17,10 @@ old file is still all duplicates), and the settings ``key_fingerprint`` / ``key_
 Before committing, every text column of every table is searched for a left-over old
 pseudonym; finding one rolls the whole rekey back. The keys never appear in any table,
 message or log: only their fingerprints.
+
+After the commit, :func:`rekey_store` rewrites the store into a fresh file
+(:func:`pipelines.compact.rewrite_store`) and rebuilds the snapshot: DuckDB keeps freed
+blocks, so the updated-away pseudonyms would otherwise stay readable in the file's bytes.
 """
 
 from __future__ import annotations
