@@ -321,7 +321,11 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
     store._holds_umask = not read_only
     if not read_only and store.setting("rewrite_pending"):  # a rekey/purge was interrupted before its rewrite
         from pipelines.compact import replace_snapshot, rewrite_store
-        store = rewrite_store(store)
+        try:
+            store = rewrite_store(store)
+        except BaseException:
+            store.close()
+            raise
         replace_snapshot(store)
     return store
 
