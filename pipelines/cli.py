@@ -588,6 +588,7 @@ def purge(
     """
     from pipelines import store
     from pipelines.audit import audited
+    import dataclasses
     from pipelines.purge import purge_store
     path = store.resolve_db_path(db)
     if before is None and person_ref is None:
@@ -605,23 +606,25 @@ def purge(
         if not typer.confirm(f"Remove these {preview.total} row(s) for good?", default=False):
             raise HotspotError("purge cancelled; nothing was removed.")
     params = {"before": before, "person_ref": "given" if person_ref is not None else None, "dry_run": dry_run}
-    if dry_run or not preview.total:
-        result = preview
-    else:
-        with audited(path, "purge", params) as entry:  # counts only: never the reference
+    with audited(path, "purge", params) as entry:  # counts only: never the reference
+        if dry_run or not preview.total:
+            result = dataclasses.replace(preview, dry_run=dry_run)
+        else:
             result = purge_store(path, before, person_ref)
-            entry.row_counts = dict(result.rows)
-            if result.warning:
-                entry.warnings.append(result.warning)
+        entry.row_counts = dict(result.rows)
+        if result.warning:
+            entry.warnings.append(result.warning)
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return
-    verb = "would remove" if dry_run else "removed"
-    out.print(f"purge {verb} {result.total} row(s) {what}: " + ", ".join(
-        f"{table} {n}" for table, n in result.rows.items() if n) + ("" if result.total else "nothing matched")
-        + ("." if dry_run or not result.total else "; the store was rewritten into a fresh file and its snapshot "
-                                                   "rebuilt, so nothing removed remains on disk in them."),
-        markup=False)
+    if not result.total:
+        out.print(f"purge: no record {what}; nothing was removed.", markup=False)
+    else:
+        verb = "would remove" if dry_run else "removed"
+        out.print(f"purge {verb} {result.total} row(s) {what}: " + ", ".join(
+            f"{table} {n}" for table, n in result.rows.items() if n)
+            + ("." if dry_run else "; the store was rewritten into a fresh file and its snapshot rebuilt, so "
+                                   "nothing removed remains in their bytes."), markup=False)
     if result.warning:
         err.print(f"Warning: {result.warning}", markup=False, highlight=False, soft_wrap=True)
 
