@@ -36,6 +36,10 @@ class NotEnoughData(HotspotError):
     (``no_events``, ``too_few_events``, ``no_complete_week``).
     """
 
-    def __init__(self, message: str, status: str = "too_few_events") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, status: str = "too_few_events", week: str | None = None,
+                 record: object | None = None) -> None:
+        super().__init__(message if record is None else f"{message} (recorded in {record})")
+        self.message = message
         self.status = status
+        self.week = week      #: the ISO week analysed, when one was chosen
+        self.record = record  #: where the run.json saying so was written, if one was

@@ -395,6 +395,7 @@ def fig_weekly(sizes: Sizes) -> list[Row]:
     from pipelines import store as store_mod
     from pipelines.ingest import ingest_file
     from pipelines.synthesize import write_synthetic_city
+    from pipelines.layout import file_path
     from pipelines.weekly import run_weekly
 
     n = sizes.weekly_reports
@@ -418,10 +419,10 @@ def fig_weekly(sizes: Sizes) -> list[Row]:
         with store_mod.opened(db, read_only=True) as st:
             with Timer() as t_week:
                 run = run_weekly(st, None, tmp / "out", config=config)
-        meta = json.loads((run.out_dir / "run.json").read_text(encoding="utf-8"))
-        html_mb = {name: (run.out_dir / name).stat().st_size / 1e6
+        meta = json.loads(file_path(run.out_dir, "run.json").read_text(encoding="utf-8"))
+        html_mb = {name: file_path(run.out_dir, name).stat().st_size / 1e6
                    for name in ("analyst_map.html", "patrol_map.html", "report.html")
-                   if (run.out_dir / name).is_file()}
+                   if file_path(run.out_dir, name).is_file()}
     engine = meta.get("timings_s", {})
     weekly = meta.get("weekly", {}).get("timings_s", {})
     at_target = n == WEEKLY_TARGET_REPORTS

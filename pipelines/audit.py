@@ -32,6 +32,7 @@ class AuditEntry:
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     row_counts: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # e.g. "committed; snapshot not refreshed (...)"
 
     def add_input(self, path: Path) -> None:
         self.inputs[str(path)] = _sha256(path)
@@ -99,9 +100,13 @@ def audited(db_path: Path, command: str, parameters: dict) -> Iterator[AuditEntr
         append(db_path, entry, f"error: {exc}")
         raise
     except BaseException as exc:
+        if store_mod.is_corruption(exc):  # a damaged store file: one line, never a traceback
+            error = store_mod.not_a_store_error(db_path, str(exc))
+            append(db_path, entry, f"error: {error}")
+            raise error from exc
         append(db_path, entry, f"error: {type(exc).__name__}")
         raise
-    append(db_path, entry, "ok")
+    append(db_path, entry, "; ".join(["ok", *(f"warning: {w}" for w in entry.warnings)]))
 
 
 def entries(con, limit: int = 50) -> list[tuple]:

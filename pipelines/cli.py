@@ -257,6 +257,7 @@ def ingest(
     mapping = column_mapping.combine(column_mapping.from_options(columns, date_format, set_values, layer), configured)
     results = []
     failed: tuple[Path, HotspotError] | None = None
+    snapshot_warning = None
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates, "columns": columns,
               "date_format": date_format, "set": set_values, "layer": layer,
@@ -279,13 +280,17 @@ def ingest(
                                                    if k in ("batch_id", "read", "accepted", "updated",
                                                             "duplicate", "rejected")}
                     progress.advance(task)
-            if results:
-                from pipelines.store import publish_snapshot
-                publish_snapshot(st)
+            if results:  # the batches are committed: a snapshot that cannot be written is a warning
+                from pipelines.store import refresh_snapshot
+                snapshot_warning = refresh_snapshot(st)
+                if snapshot_warning:
+                    entry.warnings.append(snapshot_warning)
         finally:
             st.close()
         not_read = list(files[len(results) + 1:]) if failed else []
         _print_ingest(results, failed, not_read, as_json)
+        if snapshot_warning:
+            err.print(f"Warning: {snapshot_warning}", markup=False, highlight=False, soft_wrap=True)
         if failed:
             from pipelines.ingest import partial_ingest_error
             error = partial_ingest_error(results, failed[0], failed[1], not_read)
@@ -521,8 +526,9 @@ def weekly(
         if run.privacy_findings:
             for f in run.privacy_findings:
                 err.print(f"  privacy: {f}", markup=False, highlight=False)
-            raise HotspotError(f"Privacy check found {len(run.privacy_findings)} leak(s) in {run.out_dir}; "
-                               "do not share these files (details in run.json, weekly.privacy.findings).")
+            raise HotspotError(f"Privacy check found {len(run.privacy_findings)} leak(s); nothing was published to "
+                               f"{Path(out_root) / run.week}. The run is kept owner-only in {run.out_dir} for "
+                               "inspection (details in analyst/run.json, weekly.privacy.findings); do not share it.")
 
 
 def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
@@ -675,7 +681,7 @@ def rekey(
              "print(secrets.token_hex(32))\" > new.key; chmod 600 new.key)."),
     db: Optional[Path] = DbOption,
 ) -> None:
-    """Re-pseudonymise the store under a new key, in one transaction; the key file becomes the chain old+new (keep it).
+    """Re-pseudonymise the store under a new key (one transaction, then a fresh file); the key file becomes the chain old+new.
 
     Example: hotspots rekey --new-key-file new.key
     """
@@ -686,9 +692,75 @@ def rekey(
     with audited(path, "rekey", {"new": str(new_key_file)}) as entry:
         result, key_file = rekey_store(path, new_key_file)
         entry.row_counts = {"pseudonyms": result.pseudonyms, "chain_length": result.chain_length}
-    out.print(f"Store {path} re-pseudonymised: {result.pseudonyms} pseudonym(s) mapped; key chain of "
-              f"{result.chain_length} key(s) written to {key_file} (mode 0600). Keep it safe; {new_key_file} "
-              f"may now be deleted.")
+        if result.warning:
+            entry.warnings.append(result.warning)
+    out.print(f"Store {path} re-pseudonymised: {result.pseudonyms} pseudonym(s) mapped and the store rewritten into "
+              f"a fresh file; key chain of {result.chain_length} key(s) written to {key_file} (mode 0600). Keep it "
+              f"safe; {new_key_file} may now be deleted.")
+    if result.warning:
+        err.print(f"Warning: {result.warning}", markup=False, highlight=False, soft_wrap=True)
+
+
+# ------------------------------------------------------------------------------------------ purge
+
+@app.command()
+def purge(
+    before: Optional[str] = typer.Option(
+        None, "--before", help="Remove records dated before this day (YYYY-MM-DD, store time zone): episodes by "
+                               "missing_from, reports by observed_at, and their history and quarantined rows."),
+    person_ref: Optional[str] = typer.Option(
+        None, "--person-ref", help="Remove everything about one young person (the reference as in your exports; "
+                                   "it is pseudonymised with the store's key before matching and never recorded)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (needed when not at a terminal)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be removed."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Delete records for retention or on request, then rewrite the store so nothing removed remains in any byte.
+
+    Example: hotspots purge --before 2019-07-01 --db force.duckdb --yes
+    """
+    from pipelines import store
+    from pipelines.audit import audited
+    import dataclasses
+    from pipelines.purge import purge_store
+    path = store.resolve_db_path(db)
+    if before is None and person_ref is None:
+        raise HotspotError("Say what to purge: --before DATE and/or --person-ref REF (see hotspots purge --help).")
+    what = " and ".join(w for w in ((f"dated before {before}" if before else ""),
+                                    ("about the given young person" if person_ref is not None else "")) if w)
+    preview = purge_store(path, before, person_ref, dry_run=True)
+    if not dry_run and preview.total and not yes:
+        if as_json or not sys.stdin.isatty():
+            raise HotspotError(f"purge would remove {preview.total} row(s) {what} for good; re-run with --yes to "
+                               f"confirm, or --dry-run to see the counts.")
+        out.print(f"Records {what} in {path}:", markup=False)
+        for table, n in preview.rows.items():
+            out.print(f"  {table:26s} {n}", markup=False)
+        if not typer.confirm(f"Remove these {preview.total} row(s) for good?", default=False):
+            raise HotspotError("purge cancelled; nothing was removed.")
+    params = {"before": before, "person_ref": "given" if person_ref is not None else None, "dry_run": dry_run}
+    with audited(path, "purge", params) as entry:  # counts only: never the reference
+        if dry_run or not preview.total:
+            result = dataclasses.replace(preview, dry_run=dry_run)
+        else:
+            result = purge_store(path, before, person_ref)
+        entry.row_counts = dict(result.rows)
+        if result.warning:
+            entry.warnings.append(result.warning)
+    if as_json:
+        print(json.dumps(result.as_json(), indent=2))
+        return
+    if not result.total:
+        out.print(f"purge: no record {what}; nothing was removed.", markup=False)
+    else:
+        verb = "would remove" if dry_run else "removed"
+        out.print(f"purge {verb} {result.total} row(s) {what}: " + ", ".join(
+            f"{table} {n}" for table, n in result.rows.items() if n)
+            + ("." if dry_run else "; the store was rewritten into a fresh file and its snapshot rebuilt, so "
+                                   "nothing removed remains in their bytes."), markup=False)
+    if result.warning:
+        err.print(f"Warning: {result.warning}", markup=False, highlight=False, soft_wrap=True)
 
 
 # ----------------------------------------------------------------------------------------- audit

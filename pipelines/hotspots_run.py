@@ -1,8 +1,9 @@
 """The hotspot engine run for one ISO week: cube -> Gi* -> trend -> categories -> scan ->
 ST-DBSCAN -> convergence -> places -> files.
 
-Reads the store (read-only is enough), computes with ``analytics`` and writes one
-folder: ``cube.parquet``, ``hotspots.parquet`` (GeoParquet) + ``.geojson`` (+ ``.gpkg`` with
+Reads the store (read-only is enough), computes with ``analytics`` and writes, into the
+owner-only ``analyst/`` subfolder of its folder (paths: :mod:`pipelines.layout`):
+``cube.parquet``, ``hotspots.parquet`` (GeoParquet) + ``.geojson`` (+ ``.gpkg`` with
 ``--format gpkg``), ``scan_clusters.geojson``,
 ``clusters.geojson``, ``convergence.parquet`` and ``run.json`` (parameters, every
 automatic choice, input hashes, versions, timings).
@@ -39,6 +40,7 @@ from analytics.sufficiency import insufficiency, sufficiency_rule
 from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines import layout
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
@@ -54,6 +56,8 @@ RULE_SETS: dict[str, dict[str, str]] = {
 }
 #: The options a rule set decides unless given explicitly (an explicit value wins).
 RULE_OPTIONS = ("p_method", "fdr", "share_basis")
+#: The engine's output keys (paths: :func:`pipelines.layout.output_path`; all analyst-only), besides ``run``.
+ENGINE_OUTPUTS = ("cube", "hotspots_parquet", "hotspots_geojson", "scan_clusters", "clusters", "convergence")
 
 #: Cube columns that can be analysed (``--measure``).
 MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
@@ -169,7 +173,7 @@ def require_enough_events(store: Store, out_dir: Path, params: HotspotParams, re
     if verdict is None:
         return
     status, message = verdict
-    out_dir.mkdir(parents=True, exist_ok=True)
+    layout.prepare_folder(out_dir)
     payload = {
         "tool": "safeguard-hotspots", "command": "hotspots", "week": week, "status": status, "message": message,
         "time_zone": store.timezone, "synthetic": store_is_synthetic(store),
@@ -177,9 +181,9 @@ def require_enough_events(store: Store, out_dir: Path, params: HotspotParams, re
         "parameters": {**asdict(params), "resolution": res}, "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    path = out_dir / "run.json"
+    path = layout.output_path(out_dir, "run")
     path.write_text(json.dumps(payload, indent=2, default=str))
-    raise NotEnoughData(f"{message} (recorded in {path})", status)
+    raise NotEnoughData(message, status, week=week, record=path)
 
 
 def _hex_polygon(cell: int) -> Polygon:
@@ -466,7 +470,7 @@ def write_gpkg(frame: gpd.GeoDataFrame, path: Path, layer: str) -> None:
 
 def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence, text, weeks,
                    formats: tuple[str, ...] = ()):
-    out_dir.mkdir(parents=True, exist_ok=True)
+    layout.prepare_folder(out_dir)  # every engine output is analyst-only: it goes to the owner-only analyst/
     synthetic = store_is_synthetic(store)
     hexes = grid.cells_to_hex(cells)
     hotspots = pd.DataFrame({
@@ -481,16 +485,10 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "places": [text.get(int(c), "") for c in cells],
     })
     hotspots = _label(hotspots, synthetic)
-    paths = {
-        "cube": cube_mod.write_cube(store, out_dir / "cube.parquet", label=SYNTHETIC_LABEL if synthetic else None),
-        "hotspots_parquet": out_dir / "hotspots.parquet",
-        "hotspots_geojson": out_dir / "hotspots.geojson",
-        "scan_clusters": out_dir / "scan_clusters.geojson",
-        "clusters": out_dir / "clusters.geojson",
-        "convergence": out_dir / "convergence.parquet",
-    }
+    paths = {key: layout.output_path(out_dir, key) for key in ENGINE_OUTPUTS}
+    paths["cube"] = cube_mod.write_cube(store, paths["cube"], label=SYNTHETIC_LABEL if synthetic else None)
     if "gpkg" in formats:
-        paths["hotspots_gpkg"] = out_dir / "hotspots.gpkg"
+        paths["hotspots_gpkg"] = layout.output_path(out_dir, "hotspots_gpkg")
     # GeoParquet (geometry = the cells' hexagons, EPSG:4326; geopandas.read_parquet and QGIS open it);
     # `cell` stays as H3 hex for joins.
     geo = gpd.GeoDataFrame(hotspots, geometry=cells_to_polygons(cells).to_numpy(), crs=4326)
@@ -526,6 +524,7 @@ def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: i
         "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    path = run.out_dir / "run.json"
+    path = layout.output_path(run.out_dir, "run")
     path.write_text(json.dumps(payload, indent=2, default=str))
+    layout.seal_analyst_files(run.out_dir)
     run.outputs["run"] = str(path)

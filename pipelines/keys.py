@@ -25,6 +25,7 @@ from typing import Iterable
 
 from analytics.errors import KeyFileError
 from analytics.privacy import key_fingerprint, pseudonymise
+from pipelines.private_files import private_open
 
 ENV_KEY = "HOTSPOTS_KEY"
 ENV_KEY_FILE = "HOTSPOTS_KEY_FILE"
@@ -42,10 +43,8 @@ def create_key_file(path: Path) -> bool:
     if path.exists():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with private_open(path, "x") as fh:  # 0600 whatever the umask
         fh.write(secrets.token_hex(32) + "\n")
-    os.chmod(path, 0o600)
     return True
 
 

@@ -810,8 +810,8 @@ def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_string
     forbidden = (forbidden_strings if isinstance(forbidden_strings, StoreForbidden)
                  else _Forbidden.build(forbidden_strings))
     ref = _Reference(placements, raw_points, approved)
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES)
-    read = [(p, p.name not in ANALYST_ONLY_FILES) for p in paths]
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES)
+    read = [(p, p.name not in ANALYST_ONLY_FILES) for p in paths]  # the analyst/ subfolder too (by name)
     read = [(p, shared, _read_contents(p, full=shared)) for p, shared in read]
     tokens = [forbidden.tokenise(contents.text) for _, _, contents in read]
     bad = forbidden.found(set().union(*tokens))   # one lookup for every file's tokens

@@ -1,4 +1,4 @@
-"""Re-pseudonymise a store under a new key, in one transaction.
+"""Re-pseudonymise a store under a new key, in one transaction, then rewrite it into a fresh file.
 
 Why a chain and not a fresh start: the store never holds raw references, so nothing
 can be re-hashed from scratch. ``rekey`` therefore maps every stored pseudonym ``p`` to
@@ -17,6 +17,10 @@ old file is still all duplicates), and the settings ``key_fingerprint`` / ``key_
 Before committing, every text column of every table is searched for a left-over old
 pseudonym; finding one rolls the whole rekey back. The keys never appear in any table,
 message or log: only their fingerprints.
+
+After the commit, :func:`rekey_store` rewrites the store into a fresh file
+(:func:`pipelines.compact.rewrite_store`) and rebuilds the snapshot: DuckDB keeps freed
+blocks, so the updated-away pseudonyms would otherwise stay readable in the file's bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pandas as pd
 
 from analytics.errors import KeyFileError, StoreError
 from analytics.privacy import key_fingerprint
+from pipelines import compact, private_files
 from pipelines import keys as keys_mod
 from pipelines.ingest import row_hash_sql
 from pipelines.store import Store
@@ -46,6 +51,7 @@ class RekeyResult:
     rows: dict[str, int]                 # table.column -> rows rewritten
     chain_length: int                    # keys in the chain after the rekey
     fingerprint: str                     # fingerprint of the new chain (settings.key_fingerprint)
+    warning: str | None = None           # e.g. the snapshot could not be rebuilt (and was removed)
 
 
 def _tables(con) -> list[str]:
@@ -137,6 +143,7 @@ def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
                             ("key_chain", ",".join(keys_mod.chain_fingerprints(chain)))):
             con.execute("delete from settings where key = $k", {"k": name})
             con.execute("insert into settings values ($k, $v)", {"k": name, "v": value})
+        compact.mark_rewrite_pending(store, "rekey")  # old pseudonyms stay in freed blocks until the rewrite
         con.execute("drop table rekey_map")
     return RekeyResult(len(old), rows, len(keys_mod.chain_keys(chain)), key_fingerprint(chain))
 
@@ -161,8 +168,9 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
     The current chain comes from the store's key file (``$HOTSPOTS_KEY`` is refused: a chain
     must live in a file). Order, so that no failure loses the ability to ingest: the new
     chain is written to ``<key file>.pending`` (0600), the store is rekeyed in one
-    transaction, then the pending file atomically replaces the key file. Returns the result
-    and the key file.
+    transaction, rewritten into a fresh file (:func:`pipelines.compact.rewrite_store`: no old
+    pseudonym stays in any byte of the store, its WAL or the snapshot, which is rebuilt), then
+    the pending file atomically replaces the key file. Returns the result and the key file.
     """
     from pipelines import store as store_mod
     if os.environ.get(keys_mod.ENV_KEY) is not None:
@@ -172,16 +180,15 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
     new_key = keys_mod.read_key_file(Path(new_key_file), "New key file")
     if len(keys_mod.chain_keys(new_key)) != 1:
         raise KeyFileError(f"New key file {new_key_file} must hold exactly one key.")
-    with store_mod.opened(db_path) as st:
+    st = store_mod.open_store(db_path)
+    try:
         old_key = keys_mod.load_key(db_path)
         keys_mod.check_key(old_key, st.setting("key_fingerprint"), db_path, st.setting("key_chain"))
         if new_key in keys_mod.chain_keys(old_key):
             raise KeyFileError("The new key is already in the store's key chain; make a new random key.")
         pending = key_file.with_name(key_file.name + ".pending")
-        if pending.exists():
-            pending.unlink()
-        fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        pending.unlink(missing_ok=True)
+        with private_files.private_open(pending, "xb") as fh:
             fh.write(keys_mod.join_chain([*keys_mod.chain_keys(old_key), new_key]) + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
@@ -190,8 +197,13 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
         except BaseException:
             pending.unlink(missing_ok=True)
             raise
-        st.con.execute("checkpoint")
-        if store_mod.snapshot_path(db_path).exists():  # never leave old-key pseudonyms in the snapshot
-            store_mod.publish_snapshot(st)
-    os.replace(pending, key_file)
+        try:  # committed: from here on the chain file must replace the key file whatever happens
+            st, warning = compact.rewrite_and_snapshot(st)
+        finally:
+            os.replace(pending, key_file)
+            private_files.fsync_dir(key_file.parent)
+    finally:
+        st.close()
+    if warning:
+        result = RekeyResult(result.pseudonyms, result.rows, result.chain_length, result.fingerprint, warning)
     return result, key_file

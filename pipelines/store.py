@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import StoreError
 from analytics.privacy import normalise_ref
+from pipelines import private_files
 from pipelines.resources import shipped_dir
 from pipelines.sqlrunner import run_sql
 
@@ -81,6 +81,9 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+        if not self.read_only and getattr(self, "_holds_umask", False):
+            self._holds_umask = False
+            private_files.release_owner_only_umask()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -94,17 +97,54 @@ class Store:
         self.con.execute("commit")
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def spill_dir(db: Path) -> Path:
+    """DuckDB's spill folder for a store: ``<store>.tmp/`` beside it, owner-only (0700)."""
+    return db.with_name(db.name + ".tmp")
+
+
+def wal_path(db: Path) -> Path:
+    """DuckDB's write-ahead log of a store: ``<store>.wal``."""
+    return db.with_name(db.name + ".wal")
+
+
+def not_a_store_error(path: Path, text: str) -> StoreError:
+    """The one-line error for a store file DuckDB cannot read (garbage bytes, a damaged block)."""
+    return StoreError(f"Store {path} is not a readable DuckDB store ({text.splitlines()[0]}); "
+                      f"restore it from a backup or point --db at the right file.")
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True when a DuckDB error says the store file is damaged (not a user's query problem)."""
+    text = str(exc)
+    return isinstance(exc, duckdb.Error) and (any(s in text for s in (
+        "Corrupt database file", "not a valid DuckDB database file", "Failed to read database header"))
+        or ("checksum" in text and "block" in text))
+
+
+def _connect(path: Path, read_only: bool, spill: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Connect with the spill folder ``spill`` (default: beside ``path``) created owner-only."""
+    config = {}
+    spill = spill or spill_dir(path)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        private_files.ensure_private_dir(spill)
+        config["temp_directory"] = str(spill)
+    except OSError:
+        if not read_only:  # a writer must be able to spill privately
+            raise StoreError(f"Cannot create the store's spill folder {spill}; check the folder's permissions.")
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
             raise StoreError(
                 f"Store {path} is in use by another process; wait for it to finish and try again."
             ) from exc
+        if is_corruption(exc):
+            raise not_a_store_error(path, text) from exc
         raise StoreError(f"Cannot open store {path}: {text.splitlines()[0]}") from exc
     except duckdb.Error as exc:
+        if is_corruption(exc):
+            raise not_a_store_error(path, str(exc)) from exc
         raise StoreError(f"Cannot open store {path}: {str(exc).splitlines()[0]}") from exc
 
 
@@ -204,8 +244,14 @@ def init_store(
     if resolution is not None:
         grid._check_resolution(resolution)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(path, read_only=False)
+    private_files.acquire_owner_only_umask()  # the new file and its WAL are created 0600
     try:
+        con = _connect(path, read_only=False)
+    except BaseException:
+        private_files.release_owner_only_umask()
+        raise
+    try:
+        _make_store_files_private(path)
         _refuse_newer(con, path)
         applied = migrate(con)
         _refuse_other_settings(con, path, resolution, tz)
@@ -216,8 +262,13 @@ def init_store(
         for key, value in defaults.items():
             if not con.execute("select 1 from settings where key = ?", [key]).fetchone():
                 con.execute("insert into settings values (?, ?)", [key, value])
+    except duckdb.Error as exc:
+        if is_corruption(exc):
+            raise not_a_store_error(path, str(exc)) from exc
+        raise
     finally:
         con.close()
+        private_files.release_owner_only_umask()
     return path, applied
 
 
@@ -236,6 +287,15 @@ def _refuse_other_settings(con: duckdb.DuckDBPyConnection, path: Path, resolutio
             f"settings (hotspots init --db NEW.duckdb {' '.join(wanted)}) and ingest into it.")
 
 
+def _make_store_files_private(db: Path) -> None:
+    """Tighten a store made before files were owner-only: store, WAL and snapshot 0600."""
+    for p in (db, wal_path(db), snapshot_path(db)):
+        try:
+            private_files.make_private(p)
+        except PermissionError:  # not the owner: leave it (the owner's next write fixes it)
+            pass
+
+
 def _refuse_newer(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     version = schema_version(con)
     if version > latest_schema_version():
@@ -251,13 +311,20 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
     if not db.exists():
         raise StoreError(f"No store at {db}; create one with: hotspots init --db {db}")
     notice = None
+    if not read_only:  # a writer's files (WAL, spill files) are created owner-only
+        private_files.acquire_owner_only_umask()
     try:
         con = _connect(db, read_only=read_only)
+        if not read_only:
+            _make_store_files_private(db)
     except StoreError as exc:
+        if not read_only:
+            private_files.release_owner_only_umask()
         snapshot = snapshot_path(db)
         if not (read_only and "in use by another process" in str(exc) and snapshot.exists()):
             raise
-        con = _connect(snapshot, read_only=True)
+        # its own spill folder: the writer (another process) spills into <store>.tmp/
+        con = _connect(snapshot, read_only=True, spill=snapshot.with_name(snapshot.name + ".spill"))
         taken = datetime.fromtimestamp(snapshot.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         notice = (f"Store {db} is being written by another process; reading its snapshot of {taken} "
                   f"(the state after the last completed ingest).")
@@ -272,9 +339,22 @@ def open_store(path: str | Path | None = None, read_only: bool = False) -> Store
         store = Store(db, con, int(settings.get("resolution", grid.DEFAULT_RESOLUTION)),
                       settings.get("timezone", DEFAULT_TIMEZONE), read_only, notice)
         register_functions(con, store.timezone)
-    except BaseException:
+    except BaseException as exc:
         con.close()
+        if not read_only:
+            private_files.release_owner_only_umask()
+        if is_corruption(exc):
+            raise not_a_store_error(db, str(exc)) from exc
         raise
+    store._holds_umask = not read_only
+    if not read_only and store.setting("rewrite_pending"):  # a rekey/purge was interrupted before its rewrite
+        from pipelines.compact import replace_snapshot, rewrite_store
+        try:
+            store = rewrite_store(store)
+        except BaseException:
+            store.close()
+            raise
+        replace_snapshot(store)
     return store
 
 
@@ -289,15 +369,39 @@ def publish_snapshot(store: Store) -> Path:
     DuckDB admits no reader while another process writes, so readers (weekly, evaluate,
     cube...) that find the store locked open this snapshot instead and say so. It is taken
     by the writer itself at a quiet moment (all transactions committed and checkpointed),
-    so it is never torn; it holds the same pseudonymised data as the store.
+    so it is never torn; it holds the same pseudonymised data as the store, so it is
+    written owner-only (0600) and fsynced before it replaces the old one. On any error the
+    temporary copy is removed and the error raised (see :func:`refresh_snapshot`).
     """
     store.con.execute("checkpoint")
     target = snapshot_path(store.path)
     tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(store.path, tmp)
-    os.chmod(tmp, stat.S_IMODE(os.stat(store.path).st_mode))
-    os.replace(tmp, target)
+    try:
+        with open(store.path, "rb") as src, private_files.private_open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    private_files.fsync_dir(target.parent)
     return target
+
+
+def refresh_snapshot(store: Store) -> str | None:
+    """:func:`publish_snapshot` after a committed write, for commands whose write already
+    succeeded: a failure to write the snapshot (a full disk) is not the command's failure.
+    Returns None, or a one-line warning ("committed; snapshot not refreshed: ...") when the
+    snapshot could not be written (its temporary file removed; the old snapshot, if any, is kept
+    -- readers that fall back to it see the state before this write, and say when it was taken)."""
+    try:
+        publish_snapshot(store)
+    except (OSError, duckdb.IOException) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        return (f"committed; snapshot not refreshed ({reason}): readers that find the store busy see the "
+                f"previous snapshot until the next write succeeds.")
+    return None
 
 
 @contextmanager

@@ -1,6 +1,8 @@
 """The weekly run (``hotspots weekly``): engine -> patrol plan -> maps -> report -> privacy scan.
 
-One ISO week, one folder ``<out_root>/<week>/`` holding
+One ISO week, one folder ``<out_root>/<week>/`` (shared files at its top, analyst-only files in
+its owner-only ``analyst/`` subfolder: :mod:`pipelines.layout`; written into a temporary folder
+and published only after the privacy check passes: :mod:`pipelines.publish`) holding
 
 * the hotspot engine's outputs (``cube.parquet``, ``hotspots.parquet`` + ``.geojson``,
   ``scan_clusters.geojson``, ``clusters.geojson``, ``convergence.parquet``),
@@ -62,7 +64,7 @@ import pandas as pd
 
 from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
-from analytics.errors import HotspotError, InvalidInputError
+from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from analytics.maps import analyst_map, patrol_map, render_html
 from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
@@ -70,6 +72,7 @@ from analytics import safeguarding
 from analytics.weeks import parse_week, week_label
 from pipelines import column_mapping
 from pipelines import cube as cube_mod
+from pipelines import layout, publish
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
 from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_statistics,
@@ -292,13 +295,41 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame | None:
 
 
 def _synthetic(out_dir: Path) -> bool:
-    return bool(json.loads((out_dir / "run.json").read_text(encoding="utf-8")).get("synthetic"))
+    return bool(json.loads(layout.output_path(out_dir, "run").read_text(encoding="utf-8")).get("synthetic"))
 
 
 def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int | None = None,
                config: dict | None = None, progress: Callable[[str], None] | None = None,
                analyst_detail: bool = False, formats: tuple[str, ...] = ()) -> WeeklyRun:
-    """Run the whole weekly job for one ISO week into ``out_root/<week>/``.
+    """Run the whole weekly job for one ISO week into ``out_root/<week>/``, published only when it is whole.
+
+    The run writes into a new owner-only folder beside the destination (same file system,
+    :mod:`pipelines.publish`); only after its privacy check passes does that folder replace
+    ``out_root/<week>/`` (an older folder of the same week is kept until the new one is in
+    place). A run that fails leaves nothing behind; one whose privacy check finds a leak is
+    kept, owner-only, in ``out_root/.<week>.withheld/`` and ``privacy_findings`` says why.
+    Paths in the returned run and in its ``run.json`` are the published ones.
+    Parameters as :func:`_run_weekly`.
+    """
+    with publish.staged_folder(out_root) as stage:
+        try:
+            run = _run_weekly(store, week, out_root, stage.folder, resolution=resolution, config=config,
+                              progress=progress, analyst_detail=analyst_detail, formats=formats)
+        except NotEnoughData as exc:  # an honest outcome: publish the run.json that says so
+            if exc.week is None or exc.record is None:
+                raise
+            raise NotEnoughData(exc.message, exc.status, exc.week, stage.publish_record(exc.week)) from None
+        if run.privacy_findings:
+            stage.withhold(run.week, run)
+        else:
+            stage.publish(run.week, run)
+    return run
+
+
+def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path, resolution: int | None = None,
+                config: dict | None = None, progress: Callable[[str], None] | None = None,
+                analyst_detail: bool = False, formats: tuple[str, ...] = ()) -> WeeklyRun:
+    """Run the whole weekly job for one ISO week into ``stage_dir`` (``out_root`` holds earlier weeks).
 
     Parameters
     ----------
@@ -307,7 +338,9 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     week : str or None
         ISO week ``YYYY-Www``; default: the last complete ISO week with data (recorded as a choice).
     out_root : Path
-        Parent folder; the week's folder is created (and its files overwritten) inside it.
+        Parent folder of the published weeks (last week's saved plan is read from it).
+    stage_dir : Path
+        Where this run's files are written (see :func:`run_weekly`).
     resolution : int, optional
         H3 resolution of the cube; default the store's.
     config : dict, optional
@@ -329,7 +362,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         choices.append(default_week_choice(week, store.timezone))
     else:
         week = week_label(parse_week(week))
-    out_dir = Path(out_root) / week
+    out_dir = Path(stage_dir)
     params = HotspotParams(week=week, resolution=resolution, **cfg["hotspots"])
     pparams = PatrolParams(**cfg["patrol"])
 
@@ -340,10 +373,10 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
 
     cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
     cube_now = cube_mod.cube_frame(store)  # before the previous week's rebuild replaces the mart
-    hotspots = pd.read_parquet(out_dir / "hotspots.parquet").drop(columns="geometry", errors="ignore")
+    hotspots = pd.read_parquet(layout.output_path(out_dir, "hotspots_parquet")).drop(columns="geometry", errors="ignore")
     if grid.cells_to_hex(cells) != hotspots["cell"].tolist():
         raise HotspotError("Internal error: hotspots.parquet and the cube list different cells.")
-    conv = pd.read_parquet(out_dir / "convergence.parquet")
+    conv = pd.read_parquet(layout.output_path(out_dir, "convergence"))
     conv_score = (pd.Series(conv["score"].to_numpy(dtype=float), index=grid.hex_to_cells(conv["cell"]))
                   if len(conv) else None)
     harm = _harm_events(store, weeks, cfg["harm_weeks"])
@@ -356,7 +389,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         prev = analyse_statistics(p_counts, p_cells, pw.exposure, params)  # last week: no scan needed
         prev_gi, prev_emerging = prev.gi, prev.emerging
         previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev_emerging["category"].to_numpy()})
-        saved_plan = Path(out_root) / prev_week / "patrol_plan.csv"
+        saved_plan = layout.output_path(Path(out_root) / prev_week, "patrol_plan_csv")
         if saved_plan.is_file():
             last_plan_cells = grid.hex_to_cells(pd.read_csv(saved_plan)["cell"].astype(str))
             plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
@@ -380,7 +413,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res,
                            Path(engine.outputs.get("scan_clusters", out_dir / "scan_clusters.geojson")))
         withheld_hex = set(grid.cells_to_hex(np.array(sorted(guard.withheld), dtype=np.uint64)))
-        _write_withheld(guard, rank_in, pparams, out_dir / "withheld.csv", week, synthetic)
+        _write_withheld(guard, rank_in, pparams, layout.output_path(out_dir, "withheld"), week, synthetic)
         rank_in = rank_in[~rank_in["cell"].isin(np.array(sorted(guard.withheld), dtype=np.uint64))]
         rank_in = rank_in.reset_index(drop=True)
         if withheld_hex:
@@ -391,10 +424,9 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         if len(plan) < pparams.n_cells:
             choices.append(f"Patrol plan holds {len(plan)} cell(s), fewer than n_cells = {pparams.n_cells}: "
                            "only cells with a positive score are planned.")
-        plan_paths = {"patrol_plan_csv": out_dir / "patrol_plan.csv",
-                      "patrol_plan_geojson": out_dir / "patrol_plan.geojson"}
+        plan_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("patrol_plan_csv", "patrol_plan_geojson")}
         if "gpkg" in formats:
-            plan_paths["patrol_plan_gpkg"] = out_dir / "patrol_plan.gpkg"
+            plan_paths["patrol_plan_gpkg"] = layout.output_path(out_dir, "patrol_plan_gpkg")
         _write_plan(plan, plan_paths["patrol_plan_csv"], plan_paths["patrol_plan_geojson"], synthetic, week,
                     plan_paths.get("patrol_plan_gpkg"))
 
@@ -406,24 +438,24 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         recent_weeks = pd.DataFrame({"cell": recent["cell"].to_numpy(dtype=np.uint64), "week": recent["week"],
                                      "count": recent[params.measure]})
         amap = analyst_map(
-            hotspots, places=_places(store), scan_clusters=_read_layer(out_dir / "scan_clusters.geojson"),
-            st_clusters=_read_layer(out_dir / "clusters.geojson"), convergence=conv if len(conv) else None,
+            hotspots, places=_places(store), scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
+            st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,
             recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k,
             subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")
         pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic,
                           subtitle=f"Week after {week} · {len(plan)} cells · times in {store.timezone} · generated {generated}")
-        map_paths = {"analyst_map": out_dir / "analyst_map.html", "patrol_map": out_dir / "patrol_map.html"}
+        map_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("analyst_map", "patrol_map")}
         map_paths["analyst_map"].write_text(render_html(amap), encoding="utf-8")
         map_paths["patrol_map"].write_text(render_html(pmap), encoding="utf-8")
 
     # --- run.json (extended) and report
-    meta = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    meta = json.loads(layout.output_path(out_dir, "run").read_text(encoding="utf-8"))
     headline = _headline(hotspots, previous)
     # the shared report sees only cells the safeguarding rules allow
     shared_hotspots = hotspots[~hotspots["cell"].isin(withheld_hex)].reset_index(drop=True)
     shared_previous = previous[~previous["cell"].isin(withheld_hex)].reset_index(drop=True)
     outputs = {**engine.outputs, **{k_: str(v) for k_, v in {**plan_paths, **map_paths}.items()},
-               "report": str(out_dir / "report.html")}
+               "report": str(layout.output_path(out_dir, "report"))}
     meta.update({
         "command": "hotspots weekly", "outputs": outputs, "choices": choices + meta.get("choices", []),
     })
@@ -436,7 +468,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
         "privacy": {"shared_outputs": list(SHARED_OUTPUTS), "analyst_only": list(ANALYST_OUTPUTS), "k": k},
         "safeguarding": _safeguard_record(guard, placements),
     }
-    outputs["withheld"] = str(out_dir / "withheld.csv")
+    outputs["withheld"] = str(layout.output_path(out_dir, "withheld"))
     shared_meta = {**meta, "weekly": {**meta["weekly"], "headline": _headline(shared_hotspots, shared_previous)}}
     with step("report"):
         from pipelines.report import build_report
@@ -445,7 +477,7 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
                             equity_weeks=cfg["equity_weeks"], generated=generated)
         Path(outputs["report"]).write_text(html, encoding="utf-8")
         if analyst_detail:  # unsuppressed counts: an analyst-only file, never the shared report
-            outputs["report_analyst_detail"] = str(out_dir / "report_analyst_detail.html")
+            outputs["report_analyst_detail"] = str(layout.output_path(out_dir, "report_analyst_detail"))
             detail = build_report(store, meta=meta, hotspots=hotspots, cube=cube_now, weeks=weeks,
                                   measure=params.measure, previous=previous, plan=plan, k=1, top_n=cfg["top_n"],
                                   equity_weeks=cfg["equity_weeks"], generated=generated, analyst_detail=True)
@@ -460,8 +492,9 @@ def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int |
     meta["weekly"]["privacy"]["findings"] = [f.as_dict() for f in findings]
     meta["weekly"]["timings_s"] = timings_weekly
     meta["timings_s"] = {**meta.get("timings_s", {}), **timings}
-    (out_dir / "run.json").write_text(json.dumps(_jsonable(meta), indent=2, default=str), encoding="utf-8")
-    outputs["run"] = str(out_dir / "run.json")
+    layout.output_path(out_dir, "run").write_text(json.dumps(_jsonable(meta), indent=2, default=str),
+                                                  encoding="utf-8")
+    outputs["run"] = str(layout.output_path(out_dir, "run"))
 
     summary = {**engine.summary, "plan_cells": len(plan), "headline": {k_: len(v) for k_, v in headline.items()},
                "backtest": {k_: backtest[k_] for k_ in ("plan_week", "n", "N", "hit_rate", "pai", "pei_star")},

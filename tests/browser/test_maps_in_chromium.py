@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipelines.layout import file_path
 from tests.pipelines.test_weekly import sample_weekly
 
 pytestmark = pytest.mark.browser
@@ -143,13 +144,13 @@ def test_the_checks_catch_a_request_and_a_console_error(chromium, tmp_path):
 
 # ---------------------------------------------------------------- the weekly pages
 def test_analyst_map_in_chromium(chromium, weekly, tmp_path):
-    page = weekly["out"] / "analyst_map.html"
+    page = file_path(weekly["out"], "analyst_map.html")
     html = page.read_text(encoding="utf-8")
     result = load_page(chromium, page, tmp_path)
     _assert_offline_and_silent(result, html)
     dom = result["dom"]
     n_features = _features(html, "emerging")
-    hot = pd.read_parquet(weekly["out"] / "hotspots.parquet")
+    hot = pd.read_parquet(file_path(weekly["out"], "hotspots.parquet"))
     assert n_features == int((hot["category"] != "no_pattern").sum()) > 0
     assert _paths(dom, "hs-emerging") == n_features
     assert 'id="hs-legend"' in dom and "leaflet-control-layers" in dom and "leaflet-control-scale" in dom
@@ -158,13 +159,13 @@ def test_analyst_map_in_chromium(chromium, weekly, tmp_path):
 
 
 def test_patrol_map_in_chromium(chromium, weekly, tmp_path):
-    page = weekly["out"] / "patrol_map.html"
+    page = file_path(weekly["out"], "patrol_map.html")
     html = page.read_text(encoding="utf-8")
     result = load_page(chromium, page, tmp_path)
     _assert_offline_and_silent(result, html)
     dom = result["dom"]
     n_features = _features(html, "patrol")
-    plan = pd.read_csv(weekly["out"] / "patrol_plan.csv")
+    plan = pd.read_csv(file_path(weekly["out"], "patrol_plan.csv"))
     assert n_features == len(plan) > 0
     assert _paths(dom, "hs-patrol") == n_features
     assert 'id="hs-legend"' in dom and "leaflet-control-layers" in dom and 'id="hs-plan"' in dom
@@ -173,7 +174,7 @@ def test_patrol_map_in_chromium(chromium, weekly, tmp_path):
 
 
 def test_report_in_chromium(chromium, weekly, tmp_path):
-    page = weekly["out"] / "report.html"
+    page = file_path(weekly["out"], "report.html")
     html = page.read_text(encoding="utf-8")
     result = load_page(chromium, page, tmp_path)
     _assert_offline_and_silent(result, html)

@@ -17,6 +17,7 @@ import pytest
 
 from analytics.safeguarding import Approval
 from pipelines import store as store_mod
+from pipelines.layout import file_path
 from pipelines.privacy_scan import (Finding, scan_outputs, store_forbidden, store_forbidden_strings,
                                     store_raw_points)
 from pipelines.resources import shipped_dir
@@ -46,7 +47,7 @@ def _scan(folder: Path, refs: dict, **kw) -> list[Finding]:
 
 
 def _copy(refs: dict, name: str, tmp_path: Path) -> Path:
-    shutil.copy(refs["out"] / name, tmp_path / name)
+    shutil.copy(file_path(refs["out"], name), tmp_path / name)
     assert _scan(tmp_path, refs) == [], f"clean copy of {name} must scan clean"
     return tmp_path / name
 
@@ -217,10 +218,10 @@ def test_store_lookup_finds_what_the_in_memory_set_finds(refs, tmp_path):
     """``store_forbidden`` (ids looked up in DuckDB) reports the same leaks as the ids copied into a set."""
     weekly = refs["out"]
     path = tmp_path / "report.html"
-    shutil.copy(weekly / "report.html", path)
+    shutil.copy(file_path(weekly, "report.html"), path)
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("</body>", f"<p>ref {refs['person']}</p></body>"), encoding="utf-8")
-    shutil.copy(weekly / "analyst_map.html", tmp_path / "analyst_map.html")
+    shutil.copy(file_path(weekly, "analyst_map.html"), tmp_path / "analyst_map.html")
     with store_mod.opened(refs["db"], read_only=True) as st:
         in_memory = scan_outputs(tmp_path, None, store_forbidden_strings(st), None)
         in_store = scan_outputs(tmp_path, None, store_forbidden(st), None)

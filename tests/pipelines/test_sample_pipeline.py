@@ -14,6 +14,7 @@ from analytics.privacy import key_fingerprint
 from pipelines import cube as cube_mod, store as store_mod
 from pipelines.checks import run_checks
 from pipelines.hotspots_run import HotspotParams, run_hotspots
+from pipelines.layout import file_path
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
 from tests.conftest import TEST_KEY
@@ -80,23 +81,23 @@ def test_engine_outputs_on_the_sample(sample_store, tmp_path):
     db, _, truth = sample_store
     with store_mod.opened(db, read_only=True) as st:
         run = run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=99), tmp_path)
-    hot = pd.read_parquet(tmp_path / "hotspots.parquet")
+    hot = pd.read_parquet(file_path(tmp_path, "hotspots.parquet"))
     assert {"cell", "week", "count", "z", "p", "p_fdr", "gi_class", "category", "reason", "mk_tau", "mk_p"} <= set(hot.columns)
     assert len(hot) == run.summary["cells"] and hot["cell"].is_unique
     assert hot["cell"].str.match(r"^[0-9a-f]{15}$").all()
-    cube = pd.read_parquet(tmp_path / "cube.parquet")
+    cube = pd.read_parquet(file_path(tmp_path, "cube.parquet"))
     assert {"cell", "week", "exposure", "reports", "found_episodes"} <= set(cube.columns)
     persistent = [c for s in truth["sites"] if s["kind"] == "persistent" for c in s["cells"]]
     categories = hot.set_index("cell").loc[persistent, "category"]
     assert (categories == "persistent_hot").all(), categories.to_dict()
-    assert gpd.read_file(tmp_path / "hotspots.geojson").crs.to_epsg() == 4326
-    scan = gpd.read_file(tmp_path / "scan_clusters.geojson")
+    assert gpd.read_file(file_path(tmp_path, "hotspots.geojson")).crs.to_epsg() == 4326
+    scan = gpd.read_file(file_path(tmp_path, "scan_clusters.geojson"))
     assert {"pattern", "young_people", "unnamed_events"} <= set(scan.columns) or scan.empty
     assert set(scan.get("pattern", [])) <= {"place", "repeat_missing"}
     assert run.summary["scan_place_clusters"] == int((scan.get("pattern", pd.Series(dtype=object)) == "place").sum())
-    meta = json.loads((tmp_path / "run.json").read_text())
+    meta = json.loads(file_path(tmp_path, "run.json").read_text())
     assert meta["synthetic"] is True and meta["parameters"]["k"] == 1 and meta["inputs"]
-    assert str(TEST_KEY.decode()) not in (tmp_path / "run.json").read_text()
+    assert str(TEST_KEY.decode()) not in file_path(tmp_path, "run.json").read_text()
 
 
 def test_parquet_input_gives_the_same_result_as_csv(tmp_path, sample_store):
@@ -119,7 +120,7 @@ def test_st_dbscan_input_is_capped_with_a_recorded_choice(sample_store, tmp_path
     with store_mod.opened(db, read_only=True) as st:
         run = run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=0, st_max_events=500), tmp_path)
     assert any(c.startswith("ST-DBSCAN ran on a fixed-seed sample of 500") for c in run.choices)
-    assert json.loads((tmp_path / "run.json").read_text())["parameters"]["st_max_events"] == 500
+    assert json.loads(file_path(tmp_path, "run.json").read_text())["parameters"]["st_max_events"] == 500
 
 
 def test_engine_outputs_from_synthetic_data_say_so_in_every_row(sample_store, tmp_path):
@@ -127,10 +128,10 @@ def test_engine_outputs_from_synthetic_data_say_so_in_every_row(sample_store, tm
     with store_mod.opened(db, read_only=True) as st:
         run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=0), tmp_path)
     for name in ("hotspots.parquet", "cube.parquet", "convergence.parquet"):
-        frame = pd.read_parquet(tmp_path / name)
+        frame = pd.read_parquet(file_path(tmp_path, name))
         assert len(frame) and (frame["synthetic"].str.startswith("SYNTHETIC")).all(), name
     for name in ("hotspots.geojson", "clusters.geojson"):
-        frame = gpd.read_file(tmp_path / name)
+        frame = gpd.read_file(file_path(tmp_path, name))
         assert len(frame) and (frame["synthetic"].str.startswith("SYNTHETIC")).all(), name
 
 
@@ -142,7 +143,7 @@ def test_share_basis_switches_the_ninety_percent_count(sample_store, tmp_path):
         for basis in ("uncorrected", "fdr"):
             run_hotspots(st, HotspotParams(week=truth["weeks"][1], scan_replicates=0, share_basis=basis),
                          tmp_path / basis)
-            out[basis] = pd.read_parquet(tmp_path / basis / "hotspots.parquet").set_index("cell")
+            out[basis] = pd.read_parquet(file_path(tmp_path / basis, "hotspots.parquet")).set_index("cell")
     ours, arcgis = out["uncorrected"], out["fdr"]
     assert (arcgis["share_hot_weeks"] == arcgis["hot_weeks"]).all()
     assert (ours["share_hot_weeks"] >= ours["hot_weeks"]).all() and (ours["share_hot_weeks"] > ours["hot_weeks"]).any()
@@ -152,7 +153,7 @@ def test_share_basis_switches_the_ninety_percent_count(sample_store, tmp_path):
     assert (ours["gi_class"] == arcgis["gi_class"]).all()
     for cat in ("new_hot", "consecutive_hot"):
         assert set(ours.index[ours["category"] == cat]) <= set(arcgis.index[arcgis["category"] == cat])
-    meta = json.loads((tmp_path / "fdr" / "run.json").read_text())
+    meta = json.loads(file_path(tmp_path / "fdr", "run.json").read_text())
     assert meta["parameters"]["share_basis"] == "fdr"
     with pytest.raises(InvalidInputError, match="share_basis must be one of uncorrected, fdr; received 'bh'"):
         HotspotParams(share_basis="bh")

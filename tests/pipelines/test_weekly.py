@@ -22,6 +22,7 @@ from analytics.privacy import key_fingerprint
 from analytics.weeks import parse_week, week_label
 from pipelines import store as store_mod
 from pipelines.ingest import ingest_file
+from pipelines.layout import file_path
 from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_raw_points
 from pipelines.resources import shipped_dir
 from pipelines.weekly import (ANALYST_OUTPUTS, SHARED_OUTPUTS, WEEKLY_STEPS, load_config, run_weekly,
@@ -72,21 +73,21 @@ def weekly(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report_html(weekly) -> str:
-    return (weekly["out"] / "report.html").read_text(encoding="utf-8")
+    return file_path(weekly["out"], "report.html").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------- files and run.json
 def test_every_output_is_written(weekly):
     out = weekly["out"]
     for name in SHARED_OUTPUTS + ANALYST_OUTPUTS:
-        assert (out / name).is_file(), name
+        assert file_path(out, name).is_file(), name
     assert weekly["steps"] == list(WEEKLY_STEPS)
     print(f"\nweekly runs (2 weeks, incl. ingest-free engine runs): {weekly['seconds']:.1f} s; "
           f"last week timings: {weekly['run'].timings}")
 
 
 def test_run_json_records_the_weekly_run(weekly):
-    meta = json.loads((weekly["out"] / "run.json").read_text())
+    meta = json.loads(file_path(weekly["out"], "run.json").read_text())
     assert meta["command"] == "hotspots weekly" and meta["week"] == weekly["week"] and meta["synthetic"] is True
     for key in ("report", "analyst_map", "patrol_map", "patrol_plan_csv", "patrol_plan_geojson", "run", "cube"):
         assert key in meta["outputs"] or key == "run", key
@@ -102,9 +103,9 @@ def test_run_json_records_the_weekly_run(weekly):
 
 
 def test_headline_is_consistent(weekly):
-    meta = json.loads((weekly["out"] / "run.json").read_text())
+    meta = json.loads(file_path(weekly["out"], "run.json").read_text())
     hl = meta["weekly"]["headline"]
-    hot = pd.read_parquet(weekly["out"] / "hotspots.parquet")
+    hot = pd.read_parquet(file_path(weekly["out"], "hotspots.parquet"))
     hot_now = hot["category"].str.endswith("_hot") & (hot["category"] != "historical_hot")
     assert len(hl["new"]) + len(hl["continuing"]) == int(hot_now.sum())
     assert not set(hl["new"]) & set(hl["ended"])
@@ -112,8 +113,8 @@ def test_headline_is_consistent(weekly):
 
 
 def test_backtest_numbers(weekly):
-    bt = json.loads((weekly["out"] / "run.json").read_text())["weekly"]["backtest"]
-    prev_plan = pd.read_csv(weekly["root"] / bt["plan_week"] / "patrol_plan.csv")
+    bt = json.loads(file_path(weekly["out"], "run.json").read_text())["weekly"]["backtest"]
+    prev_plan = pd.read_csv(file_path(weekly["root"] / bt["plan_week"], "patrol_plan.csv"))
     assert bt["n_cells"] == len(prev_plan) and set(bt["cells"]) == set(prev_plan["cell"])
     assert 0 <= bt["n"] <= bt["n_star"] <= bt["N"]
     assert bt["hit_rate"] == pytest.approx(bt["n"] / bt["N"], abs=1e-4)
@@ -124,24 +125,24 @@ def test_backtest_numbers(weekly):
 # ---------------------------------------------------------------- patrol plan
 def test_patrol_plan_has_places_and_times_only(weekly):
     out = weekly["out"]
-    plan = pd.read_csv(out / "patrol_plan.csv")
+    plan = pd.read_csv(file_path(out, "patrol_plan.csv"))
     assert list(plan.columns) == PLAN_COLUMNS + ["synthetic"]  # real data: exactly PLAN_COLUMNS
     assert (plan["synthetic"] == "SYNTHETIC — not real young people").all()
     assert 1 <= len(plan) <= 10 and plan["rank"].tolist() == list(range(1, len(plan) + 1))
     assert set(plan["priority"]) <= {1, 2, 3}
     assert plan["windows"].fillna("").str.match(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d:00").all()
-    text = (out / "patrol_plan.csv").read_text() + (out / "patrol_plan.geojson").read_text()
+    text = file_path(out, "patrol_plan.csv").read_text() + file_path(out, "patrol_plan.geojson").read_text()
     assert not re.search(r"pk_[0-9a-f]{8}|SYN-[EPHR]\d|young_people|n_events|count", text)
-    gj = json.loads((out / "patrol_plan.geojson").read_text())
+    gj = json.loads(file_path(out, "patrol_plan.geojson").read_text())
     assert [f["id"] for f in gj["features"]] == plan["cell"].tolist()
     assert gj["name"].startswith("SYNTHETIC") and all(f["properties"]["synthetic"] for f in gj["features"])
-    assert gpd.read_file(out / "patrol_plan.geojson").crs.to_epsg() == 4326
+    assert gpd.read_file(file_path(out, "patrol_plan.geojson")).crs.to_epsg() == 4326
 
 
 def test_plan_targets_planted_sites(weekly):
     """The plan goes where the generator put the harm: its planted sites and the busy venues it lists as
     background hot spots (real, steady concentrations), not noise; both persistent sites are in it."""
-    plan = pd.read_csv(weekly["out"] / "patrol_plan.csv")
+    plan = pd.read_csv(file_path(weekly["out"], "patrol_plan.csv"))
     truth = weekly["truth"]
     planted = {c for s in truth["sites"] for c in s["cells"] + s.get("halo_cells", [])}
     venues = {c for b in truth.get("background_hot", []) for c in b["cells"]}
@@ -199,7 +200,7 @@ def test_equity_counts_are_suppressed(report_html):
 
 
 def test_police_feedback_flag_matches_the_cube(weekly, report_html):
-    cube = pd.read_parquet(weekly["out"] / "cube.parquet")
+    cube = pd.read_parquet(file_path(weekly["out"], "cube.parquet"))
     dq = report_html.split("Feedback-loop check")[1].split("</section>")[0]
     flagged = dq.count("feedback-loop risk")
     top = report_html.split('<section id="top-hotspots">')[1].split("</section>")[0]
@@ -213,13 +214,13 @@ def test_police_feedback_flag_matches_the_cube(weekly, report_html):
 def test_maps_offline_synthetic_and_small(weekly):
     out = weekly["out"]
     for name, limit_mb in (("patrol_map.html", 2), ("analyst_map.html", 10)):
-        html = (out / name).read_text(encoding="utf-8")
+        html = file_path(out, name).read_text(encoding="utf-8")
         assert "http://" not in html and "https://" not in html, name
         assert "SYNTHETIC" in html, name
-        size = (out / name).stat().st_size / 1e6
+        size = file_path(out, name).stat().st_size / 1e6
         assert size <= limit_mb, f"{name} is {size:.2f} MB"
-    patrol = (out / "patrol_map.html").read_text(encoding="utf-8")
-    plan = pd.read_csv(out / "patrol_plan.csv")
+    patrol = file_path(out, "patrol_map.html").read_text(encoding="utf-8")
+    plan = pd.read_csv(file_path(out, "patrol_plan.csv"))
     for cell in plan["cell"]:
         assert cell in patrol
 
@@ -281,7 +282,7 @@ def test_bad_week_is_refused(weekly, tmp_path):
 
 
 def test_analyst_detail_is_a_separate_unsuppressed_analyst_only_report(weekly, report_html):
-    detail_path = weekly["out"] / "report_analyst_detail.html"
+    detail_path = file_path(weekly["out"], "report_analyst_detail.html")
     detail = detail_path.read_text(encoding="utf-8")
     assert 'id="analyst-detail-banner"' in detail and 'id="analyst-detail-banner"' not in report_html
     equity = detail.split('<section id="equity">')[1].split("</section>")[0]
@@ -308,7 +309,7 @@ def test_analyst_detail_flag_is_recorded_in_the_audit_log(weekly, tmp_path, monk
 
     run("weekly", "--db", str(db), "--week", weekly["week"], "--out", str(tmp_path / "o"),
         "--config", str(config), "--analyst-detail")
-    assert (tmp_path / "o" / weekly["week"] / "report_analyst_detail.html").is_file()
+    assert file_path(tmp_path / "o" / weekly["week"], "report_analyst_detail.html").is_file()
     rows = json.loads(run("audit", "--db", str(db), "--json"))
     assert rows[0]["command"] == "weekly" and rows[0]["outcome"] == "ok"
     assert json.loads(rows[0]["parameters"])["analyst_detail"] is True
