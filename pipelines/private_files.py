@@ -128,6 +128,12 @@ def shared_dir_mode() -> int:
     return 0o777 & ~current_umask()
 
 
+def shared_file_mode() -> int:
+    """The mode a shared output file gets: what the umask allows (files written by libraries such as
+    GDAL/SQLite pick their own mode, so published shared files are set to this explicitly)."""
+    return 0o666 & ~current_umask()
+
+
 @contextmanager
 def owner_only_umask() -> Iterator[None]:
     """Hold umask 077 (files 0600, folders 0700 by default) for the block; re-entrant, and the

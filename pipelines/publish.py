@@ -101,6 +101,9 @@ class Stage:
         final = self.out_root / week
         self._relocate(run, final)
         layout.seal_analyst_files(self.folder)
+        for path in self.folder.iterdir():  # shared files follow the umask, whoever wrote them (GDAL: 0644)
+            if path.is_file() and layout.is_shared(path.name):
+                os.chmod(path, private_files.shared_file_mode())
         os.chmod(self.folder, private_files.shared_dir_mode())
         aside = None
         if final.exists() or final.is_symlink():

@@ -52,9 +52,9 @@ def sample_copy(sample, tmp_path):
     return db, config, sample["week"]
 
 
-def _weekly(monkeypatch, capsys, db, config, week, out):
+def _weekly(monkeypatch, capsys, db, config, week, out, *extra):
     return run(monkeypatch, capsys, "weekly", "--db", str(db), "--week", week, "--out", str(out),
-               "--config", str(config))
+               "--config", str(config), *extra)
 
 
 # ------------------------------------------------------------------------------------ §7 modes
@@ -148,7 +148,7 @@ def test_weekly_end_to_end_modes_with_umask_000(sample_copy, tmp_path, monkeypat
     db, config, week = sample_copy
     old = os.umask(0o000)
     try:
-        code, out, err = _weekly(monkeypatch, capsys, db, config, week, tmp_path / "out")
+        code, out, err = _weekly(monkeypatch, capsys, db, config, week, tmp_path / "out", "--format", "gpkg")
     finally:
         os.umask(old)
     assert code == 0, err
