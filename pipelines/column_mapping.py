@@ -308,7 +308,19 @@ def select_item(target: str, source: Source, types: Mapping[str, str]) -> str:
     if source.date_format and not typed:  # a typed date or timestamp is already a time
         fmt = _literal(source.date_format)
         parsed = f"try_strptime(trim({expr}), {fmt})"
+        # a format without a clock gives a date only: staging keeps it with time_known = false
+        as_text = (f"cast({parsed} as varchar)" if _has_clock(source.date_format)
+                   else f"cast(cast({parsed} as date) as varchar)")
         expr = (f"case when nullif(trim({expr}), '') is null then {expr} "
-                f"when {parsed} is not null then cast({parsed} as varchar) "
+                f"when {parsed} is not null then {as_text} "
                 f"else '\"' || trim({expr}) || '\" does not match --date-format ' || {fmt} end")
     return f"{expr} as {_quote(target)}"
+
+
+#: strptime codes that give a time of day (without one, a format reads dates only).
+_CLOCK_CODES = ("%H", "%I", "%M", "%S", "%T", "%R", "%X", "%c", "%s")
+
+
+def _has_clock(fmt: str) -> bool:
+    """True when the strptime format ``fmt`` reads a time of day, not only a date."""
+    return any(code in fmt for code in _CLOCK_CODES)

@@ -729,7 +729,8 @@ def _apply(con, kind: str, spec: KindSpec, stored: list[str], counts: dict[str, 
     idc = spec.contract.id_column
     updates = f"(select {idc} from cls_{kind} where outcome = 'update')"
     con.execute(
-        f"insert into {spec.table}_history select *, $b, $now from {spec.table} where {idc} in {updates}",
+        f"insert into {spec.table}_history by name select *, $b as superseded_by_batch, $now as superseded_at "
+        f"from {spec.table} where {idc} in {updates}",
         {"b": batch_id, "now": now})
     con.execute(f"delete from {spec.table} where {idc} in {updates}")
     passed = sum(counts.values()) - counts.get("rejected", 0)

@@ -253,14 +253,15 @@ def _rank_frame(cells: np.ndarray, categories, count, expected, z, harm: pd.Seri
 
 
 def _event_times(store: Store, cells: np.ndarray, last_week: date) -> pd.DataFrame:
-    """Found/report events in ``cells`` up to the end of the analysed week (all history)."""
+    """Found/report events in ``cells`` up to the end of the analysed week (all history), for the
+    hour-of-week windows: a report given as a date only (``time_known`` false) is left out."""
     if len(cells) == 0:
         return pd.DataFrame({"cell": np.array([], dtype=np.uint64), "timestamp": pd.to_datetime([], utc=True)})
     store.con.register("weekly_plan_cells", pd.DataFrame({"cell": cells.astype(np.uint64)}))
     try:
         ev = store.con.execute(
             "select cell, \"at\" as timestamp from int_cell_events "
-            "where event <> 'episode_started' and week_start <= $last "
+            "where event <> 'episode_started' and week_start <= $last and time_known "
             "and cell in (select cast(cell as ubigint) from weekly_plan_cells)", {"last": last_week}).df()
     finally:
         store.con.unregister("weekly_plan_cells")

@@ -3,6 +3,7 @@
 -- missing_from), an episode's found location (episode_found, week of returned_at or
 -- missing_from), a location report (report, week of observed_at).
 -- Cells are recomputed from lat/lon when the cube resolution differs from the store's.
+-- time_known: false for a report given as a date only (kept out of hour-of-week windows).
 -- params: resolution, store_resolution, tz
 create or replace temp table int_cell_events as
 with episodes_started as (
@@ -14,7 +15,7 @@ with episodes_started as (
         missing_from as at,
         last_seen_lat as lat, last_seen_lon as lon,
         person_key, placement_key, cast(null as varchar) as source, cast(null as varchar) as kind,
-        cse_concern, risk_level
+        cse_concern, risk_level, true as time_known
     from episodes
     where last_seen_lat is not null
 ),
@@ -28,7 +29,7 @@ episodes_found as (
         coalesce(returned_at, missing_from) as at,
         found_lat, found_lon,
         person_key, placement_key, null, null,
-        cse_concern, risk_level
+        cse_concern, risk_level, true
     from episodes
     where found_lat is not null
 ),
@@ -42,7 +43,7 @@ reports as (
         r.observed_at as at,
         r.lat, r.lon,
         coalesce(r.person_key, e.person_key) as person_key, e.placement_key, r.source, r.kind,
-        e.cse_concern, e.risk_level
+        e.cse_concern, e.risk_level, r.time_known
     from location_reports r
     left join episodes e on e.episode_id = r.episode_id
 ),

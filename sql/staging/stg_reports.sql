@@ -4,8 +4,9 @@
 -- first failing rule wins, in the order written below.
 -- person_ref is already pseudonymised in raw_reports (ingest does that first).
 -- Timestamps: see parse_ts / ts_problem (date order, Excel day numbers, 1970..now window, UTC
--- offsets, daylight-saving gaps); a date without a clock time is date_without_time (observed_at
--- feeds hour-of-week patrol windows). adjust: 'flagged:ambiguous_local_time' for a local time a
+-- offsets, daylight-saving gaps). A date without a clock time is kept at local midnight with
+-- time_known = false (flagged date_without_time): it counts in its day's week but never in the
+-- hour-of-week patrol windows. adjust: 'flagged:ambiguous_local_time' for a local time a
 -- daylight-saving change repeats (kept, counted by ingest). Identifiers: id_problem (bad_id:<col>).
 -- A Parquet file's typed columns (double lat/lon, timestamptz observed_at) are used as they
 -- are; the macros give them the outcome their text would (typeof() is folded at bind time).
@@ -24,6 +25,7 @@ typed as (
         _row,
         clean(report_id) as report_id,
         parse_ts(observed_at, $date_order, $excel_dates) as observed_at,
+        not date_only(observed_at) as time_known,
         as_double(lat) as lat,
         as_double(lon) as lon,
         norm_enum(source, $report_sources) as source,
@@ -47,13 +49,14 @@ typed as (
             case when blank(lat) then reject('missing_required:lat', null) end,
             case when blank(lon) then reject('missing_required:lon', null) end,
             ts_problem(observed_at, 'observed_at', $not_before, $not_after, $date_order, $excel_dates),
-            date_only_problem(observed_at, 'observed_at'),
             coord_problem(lat, lon, ''),
             enum_problem(source, $report_sources, 'source'),
             enum_problem(kind, $report_kinds, 'kind')
         ) as reject,
-        case when ambiguous_local(observed_at, $date_order, $excel_dates)
-            then ['flagged:ambiguous_local_time'] end as adjust
+        list_filter([case when ambiguous_local(observed_at, $date_order, $excel_dates)
+                          then 'flagged:ambiguous_local_time' end,
+                     case when date_only(observed_at) then 'flagged:date_without_time' end],
+                    lambda f: f is not null) as adjust
     from src
 ),
 
@@ -61,7 +64,7 @@ final as (
     select
         _row, report_id, observed_at, lat, lon,
         h3_cell(case when reject is null then lat end, lon, $resolution) as cell,
-        source, kind, episode_id, person_key, grading, reject, adjust
+        source, kind, episode_id, person_key, grading, time_known, reject, adjust
     from typed
 )
 

@@ -227,14 +227,41 @@ def test_ingest_files_says_what_was_committed_and_what_was_not_read(store, key, 
     ("2025-03-01T10:00:00+14:01", "bad_utc_offset"),
     ("2025-03-01T10:00:00+23:00", "bad_utc_offset"),
     ("2025-03-01 10:00", None),
-    ("2025-03-01", "date_without_time"),
-    ("01/03/2025", "date_without_time"),
 ])
 def test_local_times_and_offsets(store, key, tmp_path, observed_at, reason):
     path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(observed_at=observed_at)])
     result = ingest_file(store, "reports", path, key, date_order="dmy")
     assert result.reasons == ({reason: 1} if reason else {})
     assert result.flagged == {}
+
+
+@pytest.mark.parametrize("observed_at", ["2025-03-01", "01/03/2025"])
+def test_a_date_without_a_time_is_kept_flagged_and_marked_time_unknown(store, key, tmp_path, observed_at):
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(observed_at=observed_at)])
+    result = ingest_file(store, "reports", path, key, date_order="dmy")
+    assert (result.accepted, result.reasons, result.flagged) == (1, {}, {"date_without_time": 1})
+    stored = store.con.execute("select time_known, strftime(timezone('Australia/Sydney', observed_at), "
+                               "'%Y-%m-%d %H:%M') from location_reports").fetchall()
+    assert stored == [(False, "2025-03-01 00:00")]  # local midnight of that day, marked as no time of day
+
+
+def test_a_date_only_report_counts_in_its_week_but_not_in_the_patrol_windows(store, key, tmp_path):
+    from datetime import date
+
+    import numpy as np
+
+    from pipelines import cube as cube_mod
+    from pipelines.weekly import _event_times
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(report_id="R1", observed_at="2025-03-01"),
+                                                         report(report_id="R2", observed_at="2025-03-01 22:15")])
+    ingest_file(store, "reports", path, key)
+    cube_mod.prepare_events(store)
+    events = store.con.execute("select count(*), count(distinct week_start) from int_cell_events").fetchall()
+    assert events == [(2, 1)]  # both count in the week of 1 March
+    cell = np.array([store.con.execute("select cell from location_reports limit 1").fetchall()[0][0]],
+                    dtype=np.uint64)
+    times = _event_times(store, cell, date(2025, 3, 31))
+    assert len(times) == 1 and times["timestamp"].iloc[0].tz_convert("Australia/Sydney").hour == 22
 
 
 def test_a_repeated_local_time_is_kept_and_flagged_in_every_kind(store, key, tmp_path):

@@ -62,13 +62,15 @@ case("unparseable_timestamps", "unparseable_timestamps.csv",
      "text, month 13, 30 February, two-digit year, impossible d/m, zone abbreviation", ok(6, 0, 6, {"bad_timestamp": 6}))
 case("ambiguous_dates_default", "slash_dates.csv", "d/m/y dates under the default (ISO only) order",
      ok(4, 1, 3, {"ambiguous_date": 3}, hints=[ORDER_HINT.format(n=3)]))
-case("ambiguous_dates_dmy", "slash_dates.csv", "the same file read day-first (dates without a time: date_without_time)",
-     ok(4, 2, 2, {"date_without_time": 2},
-        stored={"sql": UTC, "rows": [["R1", "2025-04-02 23:00"], ["R4", "2025-02-28 23:00"]]}),
+case("ambiguous_dates_dmy", "slash_dates.csv", "the same file read day-first (a date without a time is kept, flagged)",
+     ok(4, 4, flagged={"date_without_time": 2},
+        stored={"sql": UTC, "rows": [["R1", "2025-04-02 23:00"], ["R2", "2025-04-02 13:00"],
+                                     ["R3", "2025-04-24 14:00"], ["R4", "2025-02-28 23:00"]]}),
      options={"date_order": "dmy"})
 case("ambiguous_dates_mdy", "slash_dates.csv", "the same file read month-first: 25/04/2025 is impossible",
-     ok(4, 2, 2, {"bad_timestamp": 1, "date_without_time": 1}, hints=[ORDER_HINT.format(n=1)],
-        stored={"sql": UTC, "rows": [["R1", "2025-03-03 23:00"], ["R4", "2025-02-28 23:00"]]}),
+     ok(4, 3, 1, {"bad_timestamp": 1}, hints=[ORDER_HINT.format(n=1)], flagged={"date_without_time": 1},
+        stored={"sql": UTC, "rows": [["R1", "2025-03-03 23:00"], ["R2", "2025-03-03 13:00"],
+                                     ["R4", "2025-02-28 23:00"]]}),
      options={"date_order": "mdy"})
 case("impossible_dmy", "slash_dates_impossible_dmy.csv", "31/02 is impossible day-first; dotted dates work",
      ok(2, 1, 1, {"bad_timestamp": 1}, stored={"sql": UTC, "rows": [["R2", "2025-02-28 22:30"]]}),
@@ -183,8 +185,11 @@ case("zero_width_ids", "zero_width_ids.csv",
      ok(3, 1, 1, {"missing_required:report_id": 1}, duplicate=1,
         stored={"sql": "select report_id, episode_id, length(person_key) from location_reports",
                 "rows": [["R1", "E1", 35]]}))
-case("date_only_times", "date_only_times.csv", "an event time without a clock time would be read as midnight",
-     ok(3, 1, 2, {"date_without_time": 2}))
+case("date_only_times", "date_only_times.csv",
+     "a date without a clock time is kept at local midnight, flagged, and left out of hour-of-week windows",
+     ok(3, 3, flagged={"date_without_time": 2},
+        stored={"sql": "select report_id, time_known from location_reports order by report_id",
+                "rows": [["R1", False], ["R2", True], ["R3", False]]}))
 case("dst_gap_and_fold", "dst_gap_and_fold.csv",
      "a local time skipped by daylight saving is rejected; one repeated is kept and flagged",
      ok(4, 3, 1, {"nonexistent_local_time": 1}, flagged={"ambiguous_local_time": 1},
