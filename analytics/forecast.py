@@ -1,0 +1,465 @@
+"""Next week's events per cell: a Poisson-loss forecast fitted by rolling origin (METHODS §8).
+
+The patrol plan answers "where will it happen next week?", a forecasting question. This
+module predicts, for every cell of a study area, the expected number of events in the week
+after an origin week ``t``, from what was known at the end of week ``t`` only.
+
+Features per cell at origin ``t`` (all computed from weeks ``<= t``; see
+:func:`feature_names`):
+
+* ``own_w{w}`` — events in the cell over the last ``w`` weeks, per week (w = 1, 2, 4, 13, 26,
+  52; divided by the weeks actually available, so short histories are not read as quiet
+  ones). Long-term intensity is the strongest single signal of where crime happens next
+  (Chainey, Tompson & Uhlig 2008, *Security Journal* 21).
+* ``decay_h{h}`` — exponentially decayed counts ``Σ_k c[t-k] 2^(-k/h)``, normalised by
+  ``Σ_k 2^(-k/h)`` (h = 4, 13, 26, 52 weeks): a cheap approximation of background rate plus
+  self-excitation.
+* ``ring1_w{w}``, ``ring2_w{w}`` — the same rates summed over the cells exactly 1 and 2 H3
+  rings away (the cell excluded), from :func:`analytics.grid.neighbour_matrix`.
+* ``near_repeat_1w``, ``near_repeat_2w`` — events in the last 1 and 2 weeks within ring 1
+  (the cell included): the near-repeat term of Mohler et al. (2011), *Self-exciting point
+  process modeling of crime*, JASA 106 (ETAS/Hawkes: λ(s, t) = μ(s) + Σ g(t − tᵢ, s − sᵢ)).
+* ``weeks_since_event`` — weeks since the cell's last event (capped at 104).
+* ``kde`` — a Gaussian kernel over H3 rings (:func:`analytics.evaluation.ring_kde_scores`)
+  of the last ``kde_weeks`` weeks' rate. Its bandwidth σ (in rings) is chosen at every
+  origin by a backtest on the past only: the σ whose smoothed counts caught the most
+  next-week events in the top ``select_share`` of cells over the training origins.
+* ``area_w4`` — the study area's mean rate per cell over the last 4 weeks (the level of
+  that week, the same for every cell: lets one model span busy and quiet weeks).
+* ``exposure`` — when given (e.g. young people placed nearby), the exposure at ``t``.
+
+Model: rows are ``(cell, past origin t', target = count at t' + 1)`` for the last
+``train_origins`` origins with ``t' + 1 <= t`` — never the week forecast, so no leakage.
+Rows whose features are all zero are merged exactly (for the Poisson deviance, ``n`` rows
+with the same features and targets ``y_i`` equal one row with target ``ȳ`` and weight ``n``);
+zero-target rows are then kept with probability ``zero_keep`` and weighted ``1/zero_keep``.
+``model="hgb"`` fits :class:`sklearn.ensemble.HistGradientBoostingRegressor` with
+``loss="poisson"`` and monotone constraints (more past events never lowers the forecast;
+more weeks since the last event never raises it); ``model="glm"`` fits
+:class:`sklearn.linear_model.PoissonRegressor` on standardised ``log1p`` features;
+``model="auto"`` (default) chooses between them at each origin by an inner rolling-origin
+validation on the last ``validation_origins`` training origins (captured events in the top
+``select_share`` of cells), then refits the winner on all training origins.
+
+Interval: ``expected_low``/``expected_high`` are the ``(1 − level)/2`` and ``(1 + level)/2``
+quantiles of a Poisson distribution with the forecast mean — the spread of next week's count
+if the mean were right (model uncertainty is not included; it is smaller than the Poisson
+spread at the counts of one cell and one week).
+
+Scoring of rankings (hit rate, PAI, PEI*: Chainey et al. 2008; Hunt 2016) is in
+:mod:`analytics.forecast_eval`. Pure computation: numpy, pandas, scipy, scikit-learn.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.stats import poisson
+
+from analytics import grid
+from analytics.errors import InvalidInputError
+from analytics.evaluation import ring_kde_scores
+
+__all__ = [
+    "ForecastParams", "Forecast", "feature_names", "cube_features", "forecast_next_week", "rolling_forecasts",
+    "poisson_interval", "expected_capture", "MODELS",
+]
+
+MODELS = ("auto", "hgb", "glm")
+_MAX_SINCE = 104.0
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    """Choices of the forecast; validated on creation (``InvalidInputError`` on bad values).
+
+    Defaults are fixed from the literature or chosen per origin on the past only
+    (``kde_sigmas`` and ``model="auto"``); none was tuned on evaluation weeks.
+    """
+
+    windows: tuple[int, ...] = (1, 2, 4, 13, 26, 52)
+    half_lives: tuple[float, ...] = (4.0, 13.0, 26.0, 52.0)
+    ring_windows: tuple[int, ...] = (1, 4, 13, 52)
+    kde_weeks: int = 52
+    kde_sigmas: tuple[float, ...] = (0.5, 1.0, 1.5)
+    select_share: float = 0.01
+    train_origins: int = 39
+    min_train_origins: int = 4
+    validation_origins: int = 6
+    zero_keep: float = 0.25
+    model: str = "auto"
+    max_iter: int = 150
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+    glm_alpha: float = 1e-3
+    level: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def ints(name, values, lo):
+            if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo
+                                 for v in values):
+                raise InvalidInputError(f"ForecastParams.{name} must be a non-empty tuple of integers >= {lo}; "
+                                        f"received {values!r}.")
+
+        def pos(name, value, lo=0.0, hi=math.inf, lo_open=True, hi_open=False):
+            ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+                and math.isfinite(float(value))
+            if ok:
+                v = float(value)
+                ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+            if not ok:
+                raise InvalidInputError(f"ForecastParams.{name} out of range; received {value!r}.")
+
+        ints("windows", self.windows, 1)
+        ints("ring_windows", self.ring_windows, 1)
+        if not self.half_lives:
+            raise InvalidInputError("ForecastParams.half_lives must not be empty.")
+        for h in self.half_lives:
+            pos("half_lives", h)
+        if not self.kde_sigmas:
+            raise InvalidInputError("ForecastParams.kde_sigmas must not be empty.")
+        for s in self.kde_sigmas:
+            pos("kde_sigmas", s)
+        for name in ("kde_weeks", "train_origins", "min_train_origins", "validation_origins", "max_iter",
+                     "min_samples_leaf"):
+            ints(name, (getattr(self, name),), 1)
+        ints("max_leaf_nodes", (self.max_leaf_nodes,), 2)
+        ints("seed", (self.seed,), 0)
+        if self.min_train_origins > self.train_origins:
+            raise InvalidInputError(f"ForecastParams.min_train_origins ({self.min_train_origins}) exceeds "
+                                    f"train_origins ({self.train_origins}).")
+        pos("select_share", self.select_share, 0.0, 1.0)
+        pos("zero_keep", self.zero_keep, 0.0, 1.0)
+        pos("learning_rate", self.learning_rate, 0.0, 1.0)
+        pos("l2_regularization", self.l2_regularization, 0.0, lo_open=False)
+        pos("glm_alpha", self.glm_alpha, 0.0, lo_open=False)
+        pos("level", self.level, 0.0, 1.0, hi_open=True)
+        if self.model not in MODELS:
+            raise InvalidInputError(f"ForecastParams.model must be one of {', '.join(MODELS)}; "
+                                    f"received {self.model!r}.")
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Expected events next week per cell (``cells`` order) with a Poisson interval and the fitted choices."""
+
+    cells: np.ndarray
+    expected: np.ndarray
+    expected_low: np.ndarray
+    expected_high: np.ndarray
+    origin: int
+    choices: dict = field(default_factory=dict)
+
+    def as_frame(self) -> pd.DataFrame:
+        """One row per cell: cell, expected, expected_low, expected_high."""
+        return pd.DataFrame({"cell": self.cells, "expected": self.expected, "expected_low": self.expected_low,
+                             "expected_high": self.expected_high})
+
+
+# ------------------------------------------------------------------------------------------------ features
+def feature_names(params: ForecastParams, exposure: bool = False) -> list[str]:
+    """Feature columns in order (the KDE column is the σ chosen at fit time)."""
+    names = [f"own_w{w}" for w in params.windows]
+    names += [f"decay_h{h:g}" for h in params.half_lives]
+    names += [f"ring1_w{w}" for w in params.ring_windows] + [f"ring2_w{w}" for w in params.ring_windows]
+    names += ["near_repeat_1w", "near_repeat_2w", "weeks_since_event", "kde", "area_w4"]
+    return names + (["exposure"] if exposure else [])
+
+
+def _monotone(names: list[str]) -> list[int]:
+    """+1: more past events never lowers the forecast; −1 for weeks since the last event; 0 otherwise."""
+    return [-1 if n == "weeks_since_event" else (0 if n in ("area_w4", "exposure") else 1) for n in names]
+
+
+def _check_counts(counts) -> np.ndarray:
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 2:
+        raise InvalidInputError(f"counts must be a cells × weeks array; received shape {c.shape}.")
+    if c.size and (not np.all(np.isfinite(c)) or c.min() < 0):
+        raise InvalidInputError("counts must be finite numbers >= 0.")
+    return c
+
+
+def _check_exposure(exposure, shape) -> np.ndarray | None:
+    if exposure is None:
+        return None
+    e = np.asarray(exposure, dtype=np.float64)
+    if e.ndim == 1:
+        e = np.repeat(e[:, None], shape[1], axis=1)
+    if e.shape != shape:
+        raise InvalidInputError(f"exposure must have one value per cell or per cell and week {shape}; "
+                                f"received shape {np.asarray(exposure).shape}.")
+    if not np.all(np.isfinite(e)) or (e.size and e.min() < 0):
+        raise InvalidInputError("exposure must be finite numbers >= 0.")
+    return e
+
+
+def _rings(cells, rings) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    if rings is not None:
+        return rings
+    cells = np.asarray(cells, dtype=np.uint64)
+    return grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2)
+
+
+def cube_features(counts, origins, params: ForecastParams, rings, exposure=None) -> dict:
+    """Features of every cell at each origin in ``origins`` (week indices into ``counts``).
+
+    Returns ``{"X": array (origins, cells, features) float32 without the KDE column filled,
+    "kde": array (sigmas, origins, cells), "names": [...]}``. Each origin's row uses weeks
+    ``<= origin`` only (computed with prefix sums and recursions that never look ahead).
+    """
+    c = _check_counts(counts)
+    n, T = c.shape
+    origins = np.asarray(origins, dtype=np.int64)
+    if origins.size and (origins.min() < 0 or origins.max() >= T):
+        raise InvalidInputError(f"origins must be week indices from 0 to {T - 1}.")
+    ring1, ring2 = rings
+    if ring1.shape != (n, n) or ring2.shape != (n, n):
+        raise InvalidInputError(f"ring matrices must be {n} × {n} (one row per cell of counts).")
+    e = _check_exposure(exposure, c.shape)
+    names = feature_names(params, exposure=e is not None)
+    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(c, axis=1)], axis=1)  # cs[:, t + 1] = Σ_{k <= t}
+
+    def window_rate(w):
+        lo = np.maximum(origins - w + 1, 0)
+        return (cs[:, origins + 1] - cs[:, lo]) / (origins + 1 - lo)  # (cells, origins)
+
+    cols = [window_rate(w) for w in params.windows]
+    for h in params.half_lives:
+        r = 0.5 ** (1.0 / h)
+        d = np.empty_like(c)
+        z = np.empty(T)
+        acc, zacc = np.zeros(n), 0.0
+        for t in range(T):
+            acc = acc * r + c[:, t]
+            zacc = zacc * r + 1.0
+            d[:, t], z[t] = acc, zacc
+        cols.append(d[:, origins] / z[origins])
+    ring_rates = [window_rate(w) for w in params.ring_windows]
+    disk1 = [ring1 @ x for x in ring_rates]
+    disk2 = [ring2 @ x for x in ring_rates]
+    cols += [d1 - x for d1, x in zip(disk1, ring_rates)]
+    cols += [d2 - d1 for d2, d1 in zip(disk2, disk1)]
+    last1 = c[:, origins]
+    last2 = last1 + np.where(origins >= 1, c[:, np.maximum(origins - 1, 0)], 0.0)
+    cols += [ring1 @ last1, ring1 @ last2]
+    since = np.empty_like(c)
+    cur = np.full(n, _MAX_SINCE)
+    for t in range(T):
+        cur = np.where(c[:, t] > 0, 0.0, np.minimum(cur + 1.0, _MAX_SINCE))
+        since[:, t] = cur
+    cols.append(since[:, origins])
+    cols.append(np.zeros((n, len(origins))))  # kde: filled at fit time with the chosen σ
+    cols.append(np.broadcast_to(window_rate(4).mean(axis=0, keepdims=True), (n, len(origins))))
+    if e is not None:
+        cols.append(e[:, origins])
+    X = np.stack(cols, axis=-1).transpose(1, 0, 2).astype(np.float32)  # (origins, cells, features)
+    kde_base = window_rate(params.kde_weeks)
+    kde = np.stack([np.asarray(ring_kde_scores(kde_base, ring1, ring2, s)).T
+                    for s in params.kde_sigmas]).astype(np.float32)  # (sigmas, origins, cells)
+    return {"X": X, "kde": kde, "names": names, "origins": origins}
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+def expected_capture(scores, outcome, m: int) -> float:
+    """Events caught by the top ``m`` cells by ``scores``, ties broken uniformly at random (expected value).
+
+    Cells above the ``m``-th score are taken; the ``k`` remaining slots go to the cells tied at
+    that score, each with probability ``k / tied``, so the tied group adds ``k / tied`` of its
+    events. Deterministic, and neither a baseline with many tied counts nor the forecast is
+    helped or hurt by an arbitrary order.
+
+    Examples
+    --------
+    >>> expected_capture([3, 1, 1, 1, 0], [2, 3, 0, 0, 5], 2)
+    3.0
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(outcome, dtype=np.float64)
+    if s.shape != y.shape or s.ndim != 1:
+        raise InvalidInputError("scores and outcome must be 1-d arrays of the same length.")
+    m = int(m)
+    if m <= 0 or s.size == 0:
+        return 0.0
+    if m >= s.size:
+        return float(y.sum())
+    thr = np.partition(s, s.size - m)[s.size - m]  # the m-th largest score
+    above = s > thr
+    tied = s == thr
+    k = m - int(above.sum())
+    return float(y[above].sum() + k / int(tied.sum()) * y[tied].sum())
+
+
+def poisson_interval(mean, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``level`` interval of a Poisson count with mean ``mean`` (quantiles, integers)."""
+    mu = np.asarray(mean, dtype=np.float64)
+    a = (1.0 - level) / 2.0
+    lo = np.where(mu > 0, poisson.ppf(a, np.maximum(mu, 1e-12)), 0.0)
+    hi = np.where(mu > 0, poisson.ppf(1.0 - a, np.maximum(mu, 1e-12)), 0.0)
+    return lo, hi
+
+
+# ------------------------------------------------------------------------------------------------ fitting
+def _select_sigma(feats: dict, c: np.ndarray, train_idx: np.ndarray, params: ForecastParams) -> int:
+    """Index of the KDE σ whose scores caught most next-week events over the training origins."""
+    m = max(1, math.ceil(params.select_share * c.shape[0]))
+    got = []
+    for si in range(len(params.kde_sigmas)):
+        got.append(sum(expected_capture(feats["kde"][si, j], c[:, feats["origins"][j] + 1], m) for j in train_idx))
+    best = max(got)
+    # ties: the σ nearest one ring (the street-level default, ~350 m at resolution 9)
+    cands = [i for i, g in enumerate(got) if g >= best - 1e-9]
+    return min(cands, key=lambda i: abs(params.kde_sigmas[i] - 1.0))
+
+
+def _design(feats: dict, c: np.ndarray, idx: np.ndarray, si: int, rng: np.random.Generator | None,
+            params: ForecastParams):
+    """Training matrix for origin positions ``idx``: X, y, weights (zero rows merged / subsampled)."""
+    k = feats["names"].index("kde")
+    Xs, ys, ws = [], [], []
+    for j in idx:
+        X = feats["X"][j].copy()
+        X[:, k] = feats["kde"][si, j]
+        y = c[:, feats["origins"][j] + 1]
+        since_col = feats["names"].index("weeks_since_event")
+        informative = np.delete(X, [since_col, feats["names"].index("area_w4")], axis=1)
+        empty = ~np.any(informative > 0, axis=1)
+        if empty.any():  # exact merge of identical all-zero rows (Poisson deviance is linear in y)
+            Xs.append(X[empty][:1])
+            ys.append(np.array([y[empty].mean()]))
+            ws.append(np.array([float(empty.sum())]))
+        keep = ~empty
+        if rng is not None and params.zero_keep < 1.0:
+            zero = keep & (y == 0)
+            drop = zero & (rng.random(y.size) >= params.zero_keep)
+            keep = keep & ~drop
+            w = np.where(zero[keep], 1.0 / params.zero_keep, 1.0)
+        else:
+            w = np.ones(int(keep.sum()))
+        Xs.append(X[keep])
+        ys.append(y[keep])
+        ws.append(w)
+    return np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws)
+
+
+def _fit(kind: str, X, y, w, names, params: ForecastParams):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import PoissonRegressor
+
+    if y.sum() <= 0:
+        return ("const", 0.0)
+    if kind == "hgb":
+        model = HistGradientBoostingRegressor(
+            loss="poisson", max_iter=params.max_iter, learning_rate=params.learning_rate,
+            max_leaf_nodes=params.max_leaf_nodes, min_samples_leaf=params.min_samples_leaf,
+            l2_regularization=params.l2_regularization, monotonic_cst=_monotone(names),
+            early_stopping=False, random_state=params.seed)
+        model.fit(X, y, sample_weight=w)
+        return ("hgb", model)
+    Z = np.log1p(np.maximum(X, 0.0).astype(np.float64))
+    mu, sd = np.average(Z, axis=0, weights=w), np.sqrt(np.average((Z - np.average(Z, axis=0, weights=w)) ** 2,
+                                                                   axis=0, weights=w))
+    sd = np.where(sd > 0, sd, 1.0)
+    model = PoissonRegressor(alpha=params.glm_alpha, max_iter=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning on tiny data: the fit is still usable
+        model.fit((Z - mu) / sd, y, sample_weight=w)
+    return ("glm", (model, mu, sd))
+
+
+def _predict(fitted, X) -> np.ndarray:
+    kind, model = fitted
+    if kind == "const":
+        return np.zeros(X.shape[0])
+    if kind == "hgb":
+        return np.asarray(model.predict(X), dtype=np.float64)
+    glm, mu, sd = model
+    return np.asarray(glm.predict((np.log1p(np.maximum(X, 0.0).astype(np.float64)) - mu) / sd), dtype=np.float64)
+
+
+def _forecast_at(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells) -> Forecast:
+    """Forecast for the origin at position ``pos`` of ``feats`` from earlier origins only."""
+    origins = feats["origins"]
+    t = int(origins[pos])
+    past = np.flatnonzero((origins + 1 <= t) & (origins >= t - params.train_origins))
+    if past.size < params.min_train_origins:
+        raise InvalidInputError(
+            f"Not enough history to fit the forecast at week index {t}: {past.size} past origins with a known "
+            f"next week, at least {params.min_train_origins} needed.")
+    si = _select_sigma(feats, c, past, params)
+    rng = np.random.default_rng([params.seed, t])
+    names = feats["names"]
+    kind, scores = params.model, {}
+    if kind == "auto":
+        nv = min(params.validation_origins, past.size - params.min_train_origins + 1)
+        if nv < 1 or past.size - nv < 2:
+            kind = "hgb"
+        else:
+            inner, valid = past[:-nv], past[-nv:]
+            inner = inner[origins[inner] + 1 <= origins[valid].min()]  # inner targets precede validation weeks
+            m = max(1, math.ceil(params.select_share * c.shape[0]))
+            X, y, w = _design(feats, c, inner, si, np.random.default_rng([params.seed, t, 1]), params)
+            for cand in ("hgb", "glm"):
+                fitted = _fit(cand, X, y, w, names, params)
+                got = 0.0
+                for j in valid:
+                    Xv = feats["X"][j].copy()
+                    Xv[:, names.index("kde")] = feats["kde"][si, j]
+                    got += expected_capture(_predict(fitted, Xv), c[:, origins[j] + 1], m)
+                scores[cand] = got
+            kind = "glm" if scores["glm"] > scores["hgb"] else "hgb"  # ties: the boosted model
+    X, y, w = _design(feats, c, past, si, rng, params)
+    fitted = _fit(kind, X, y, w, names, params)
+    Xt = feats["X"][pos].copy()
+    Xt[:, names.index("kde")] = feats["kde"][si, pos]
+    mu = np.maximum(_predict(fitted, Xt), 0.0)
+    lo, hi = poisson_interval(mu, params.level)
+    choices = {"model": kind if fitted[0] != "const" else "const", "kde_sigma_rings": params.kde_sigmas[si],
+               "train_origins": int(past.size), "train_rows": int(y.size), "validation_captures": scores,
+               "interval": f"Poisson {params.level:.0%} quantiles of the expected count"}
+    return Forecast(np.asarray(cells, dtype=np.uint64), mu, lo, hi, t, choices)
+
+
+def forecast_next_week(counts, cells, origin: int, params: ForecastParams = ForecastParams(), exposure=None,
+                       rings=None) -> Forecast:
+    """Expected events per cell in week ``origin + 1`` from weeks ``<= origin`` only.
+
+    ``counts`` is the cube (cells × weeks), ``cells`` its uint64 H3 cells (unique, one
+    resolution), ``exposure`` optional (per cell, or cells × weeks). ``rings`` may pass the
+    ring-1 and ring-2 :func:`analytics.grid.neighbour_matrix` of ``cells`` to reuse them.
+    """
+    c = _check_counts(counts)
+    cells = np.asarray(cells, dtype=np.uint64)
+    if cells.shape[0] != c.shape[0]:
+        raise InvalidInputError(f"cells ({cells.shape[0]}) and counts rows ({c.shape[0]}) differ.")
+    if isinstance(origin, bool) or not isinstance(origin, (int, np.integer)) or not 0 <= origin < c.shape[1]:
+        raise InvalidInputError(f"origin must be a week index from 0 to {c.shape[1] - 1}; received {origin!r}.")
+    first = max(0, int(origin) - params.train_origins)
+    feats = cube_features(c, np.arange(first, int(origin) + 1), params, _rings(cells, rings), exposure)
+    return _forecast_at(feats, c, int(origin) - first, params, cells)
+
+
+def rolling_forecasts(counts, cells, origins, params: ForecastParams = ForecastParams(), exposure=None,
+                      rings=None, progress=None) -> list[Forecast]:
+    """:func:`forecast_next_week` at each origin, features computed once (each fit sees only its past)."""
+    c = _check_counts(counts)
+    origins = sorted(int(o) for o in origins)
+    if not origins:
+        return []
+    first = max(0, origins[0] - params.train_origins)
+    all_origins = np.arange(first, origins[-1] + 1)
+    feats = cube_features(c, all_origins, params, _rings(cells, rings), exposure)
+    out = []
+    for i, o in enumerate(origins):
+        out.append(_forecast_at(feats, c, o - first, params, cells))
+        if progress:
+            progress(i + 1, len(origins))
+    return out
