@@ -33,13 +33,22 @@ Model: rows are ``(cell, past origin t', target = count at t' + 1)`` for the las
 Rows whose features are all zero are merged exactly (for the Poisson deviance, ``n`` rows
 with the same features and targets ``y_i`` equal one row with target ``ȳ`` and weight ``n``);
 zero-target rows are then kept with probability ``zero_keep`` and weighted ``1/zero_keep``.
-``model="hgb"`` fits :class:`sklearn.ensemble.HistGradientBoostingRegressor` with
-``loss="poisson"`` and monotone constraints (more past events never lowers the forecast;
-more weeks since the last event never raises it); ``model="glm"`` fits
-:class:`sklearn.linear_model.PoissonRegressor` on standardised ``log1p`` features;
-``model="auto"`` (default) chooses between them at each origin by an inner rolling-origin
-validation on the last ``validation_origins`` training origins (captured events in the top
-``select_share`` of cells), then refits the winner on all training origins.
+Four candidate models, all with a Poisson loss:
+
+* ``linear`` — the discrete-time self-exciting (ETAS/Hawkes) form of Mohler et al. (2011):
+  ``λ = β₀ + Σ βₖ xₖ`` with every ``β ≥ 0`` (background plus additive contributions of past
+  events by window and ring; the long-term terms also enter squared), fitted by EM;
+* ``hgb`` — :class:`sklearn.ensemble.HistGradientBoostingRegressor` (``loss="poisson"``) for
+  a multiplier of a base rate ``b`` (the chosen KDE plus a small floor), i.e. a Poisson model
+  with offset ``log b`` (recent-event features constrained to raise it);
+* ``glm`` — :class:`sklearn.linear_model.PoissonRegressor` on standardised ``log1p``
+  features, for the same multiplier;
+* ``base`` — the base rate scaled to the mean (the KDE with the chosen bandwidth).
+
+``model="auto"`` (default) chooses at each origin by an inner rolling-origin validation: each
+candidate is fitted on the training origins before the last ``validation_origins`` and
+scored by its mean Poisson deviance on those held-out weeks (ties go to the simplest); the
+winner is refitted on all training origins.
 
 Interval: ``expected_low``/``expected_high`` are the ``(1 − level)/2`` and ``(1 + level)/2``
 quantiles of a Poisson distribution with the forecast mean — the spread of next week's count
@@ -92,12 +101,12 @@ class ForecastParams:
     kde_sigmas: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5)
     base_floor: float = 0.1
     select_share: float = 0.01
-    train_origins: int = 39
+    train_origins: int = 26
     min_train_origins: int = 4
     validation_origins: int = 6
     zero_keep: float = 0.25
     model: str = "auto"
-    max_iter: int = 150
+    max_iter: int = 100
     learning_rate: float = 0.05
     max_leaf_nodes: int = 15
     min_samples_leaf: int = 40
@@ -426,10 +435,7 @@ def _fit(kind: str, X, y, w, b, names, params: ForecastParams):
         return ("linear", (_fit_linear(X, yy, ww, names, params), names))
     if kind == "base" or y.sum() <= 0:
         return ("base", float(np.sum(w * y) / np.sum(w)) if np.sum(w) > 0 else 0.0)
-    # one thread: on small designs OpenMP start-up and spin-waits cost more than they save
-    # (measured 1 s on one thread vs 3-15 s on two busy shared cores for 22k rows)
-    with threadpool_limits(1):
-        return _fit_one(kind, X, y, w, names, params)
+    return _fit_one(kind, X, y, w, names, params)
 
 
 def _fit_one(kind: str, X, y, w, names, params: ForecastParams):
@@ -472,6 +478,13 @@ def _predict(fitted, X, b) -> np.ndarray:
 
 def _forecast_at(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells) -> Forecast:
     """Forecast for the origin at position ``pos`` of ``feats`` from earlier origins only."""
+    # one thread for fits and predictions: on designs this small OpenMP start-up and spin-waits
+    # cost more than they save (a 15-tree fit: 0.3 s on one thread, 11 s on two busy shared cores)
+    with threadpool_limits(1):
+        return _forecast_at_1(feats, c, pos, params, cells)
+
+
+def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells) -> Forecast:
     origins = feats["origins"]
     t = int(origins[pos])
     past = np.flatnonzero((origins + 1 <= t) & (origins >= t - params.train_origins))

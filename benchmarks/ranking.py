@@ -152,7 +152,7 @@ def build_cube(ev: Events, resolution: int = grid.DEFAULT_RESOLUTION):
     return counts, cells, weeks, notes
 
 
-DATASETS = {"sample": load_sample, "denver": load_denver, "sf": load_sf, "chicago": load_chicago}
+DATASETS = {"chicago": load_chicago, "sf": load_sf, "denver": load_denver, "sample": load_sample}
 
 
 def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, seed: int) -> dict:
@@ -165,7 +165,11 @@ def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, see
     origins = list(range(first_origin, last_origin + 1))
     if len(origins) < n_origins:
         notes.append(f"only {len(origins)} origins fit in {T} weeks (≥ {need} weeks of history first)")
-    per_origin, choices = backtest_forecast(counts, cells, origins, params)
+    def progress(i, n):
+        if i % 5 == 0 or i == n:
+            print(f"  {ev.name}: origin {i}/{n} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    per_origin, choices = backtest_forecast(counts, cells, origins, params, progress=progress)
     summary = summarise_backtest(per_origin, n_boot=n_boot, seed=seed)
     vs = forecast_vs_best(per_origin, n_boot=n_boot, seed=seed)
     models = pd.Series([c["model"] for c in choices]).value_counts().to_dict()

@@ -253,3 +253,26 @@ def test_forecast_vs_best_and_summary():
     assert_allclose(f["hit_rate"], 0.4)
     assert f["hit_rate_low"] <= 0.4 <= f["hit_rate_high"]
     assert f["events_caught"] == 12
+
+
+# ---------------------------------------------------------------------------------------------- real data
+def test_real_excerpt_smoke():
+    """San Francisco robberies 2012 (CC0 excerpt, tests/data/real_excerpt_forecast): runs end to end."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "real_excerpt_forecast" / "sf_robbery_2012_excerpt.csv"
+    d = pd.read_csv(path)
+    t = pd.to_datetime(d["occurred_local"])
+    week = ((t.dt.normalize() - pd.to_timedelta(t.dt.day_of_week, unit="D")) - pd.Timestamp("2012-06-25")).dt.days // 7
+    obs = grid.latlng_to_cells(d["lat"].to_numpy(), d["lon"].to_numpy(), 9)
+    cells = grid.grid_disk_cells(np.unique(obs), 1)
+    c = np.zeros((len(cells), int(week.max()) + 1))
+    np.add.at(c, (np.searchsorted(cells, obs), week.to_numpy()), 1.0)
+    assert c.sum() == len(d)
+    per_origin, choices = backtest_forecast(c, cells, [20, 22], FAST)
+    assert set(per_origin["method"]) == {"forecast", *BASELINES}
+    assert per_origin["pei_star"].between(0, 1).all() and (per_origin["n"] <= per_origin["n_star"] + 1e-9).all()
+    summary = summarise_backtest(per_origin, n_boot=100)
+    assert (summary["events"] == c[:, [21, 23]].sum()).all()
+    vs = forecast_vs_best(per_origin, n_boot=100)
+    assert np.isfinite(vs["ratio"]).all()
