@@ -197,7 +197,7 @@ def test_poisson_interval():
     {"windows": ()}, {"windows": (0, 4)}, {"half_lives": (-1.0,)}, {"kde_sigmas": (0.0,)},
     {"zero_keep": 0.0}, {"zero_keep": 1.5}, {"model": "forest"}, {"level": 1.0}, {"train_origins": 0},
     {"min_train_origins": 60, "train_origins": 10}, {"select_share": 0}, {"learning_rate": float("nan")},
-    {"seed": -1}, {"max_leaf_nodes": 1},
+    {"seed": -1}, {"max_leaf_nodes": 1}, {"select_by": "luck"}, {"base_floor": 0.0},
 ])
 def test_params_validation(bad):
     with pytest.raises(InvalidInputError, match="ForecastParams"):
