@@ -23,7 +23,8 @@ Features per cell at origin ``t`` (all computed from weeks ``<= t``; see
 * ``kde`` — a Gaussian kernel over H3 rings (:func:`analytics.evaluation.ring_kde_scores`)
   of the last ``kde_weeks`` weeks' rate. Its bandwidth σ (in rings) is chosen at every
   origin by a backtest on the past only: the σ whose smoothed counts caught the most
-  next-week events in the top ``select_share`` of cells over the training origins.
+  next-week events in the top ``select_share`` and ``5 × select_share`` of cells over the
+  training origins (ties: the σ nearest 1 ring).
 * ``area_w4`` — the study area's mean rate per cell over the last 4 weeks (the level of
   that week, the same for every cell: lets one model span busy and quiet weeks).
 * ``exposure`` — when given (e.g. young people placed nearby), the exposure at ``t``.
@@ -530,7 +531,8 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
     mu = np.maximum(_predict(fitted, *_rows(feats, pos, si, params)), 0.0)
     lo, hi = poisson_interval(mu, params.level)
     choices = {"model": fitted[0], "kde_sigma_rings": params.kde_sigmas[si],
-               "train_origins": int(past.size), "train_rows": int(y.size), "validation_scores": scores, "select_by": params.select_by,
+               "train_origins": int(past.size), "train_rows": int(y.size), "validation_scores": scores,
+               "select_by": params.select_by,
                "interval": f"Poisson {params.level:.0%} quantiles of the expected count"}
     return Forecast(np.asarray(cells, dtype=np.uint64), mu, lo, hi, t, choices)
 

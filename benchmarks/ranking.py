@@ -17,7 +17,6 @@ synthetic sample is ``data_samples/location_reports.csv`` (SYNTHETIC — not rea
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ import pandas as pd
 
 from analytics import grid
 from analytics.forecast import ForecastParams
-from analytics.forecast_eval import BASELINES, backtest_forecast, forecast_vs_best, summarise_backtest
+from analytics.forecast_eval import backtest_forecast, forecast_vs_best, summarise_backtest
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -264,7 +263,8 @@ def main(argv=None) -> int:
         for ev in DATASETS[name]():
             r = run_one(ev, params, n_origins, n_boot, args.seed)
             vs = r["vs"].set_index("size")
-            print(f"{r['name']}: {r['origins']} origins, {r['cells']:,} cells, {r['seconds']:.0f} s; ratio forecast/best "
+            print(f"{r['name']}: {r['origins']} origins, {r['cells']:,} cells, {r['seconds']:.0f} s; "
+                  "ratio forecast/best "
                   + ", ".join(f"{s} {vs.loc[s, 'ratio']:.2f} ({vs.loc[s, 'best_baseline']})" for s in vs.index)
                   + f"; PEI* 1 % {vs.loc['1 %', 'forecast_pei_star']:.3f} vs {vs.loc['1 %', 'best_pei_star']:.3f}",
                   flush=True)
