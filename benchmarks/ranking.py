@@ -141,7 +141,11 @@ def build_cube(ev: Events, resolution: int = grid.DEFAULT_RESOLUTION):
     if last_day < last + pd.Timedelta(days=6):
         notes.append(f"last week {last.date()} is incomplete (data end {last_day.date()}): dropped")
         last = last - pd.Timedelta(days=7)
-    keep = (monday <= last).to_numpy()
+    first_day = ev.local.min().normalize()
+    if first_day > first:
+        notes.append(f"first week {first.date()} is incomplete (data start {first_day.date()}): dropped")
+        first = first + pd.Timedelta(days=7)
+    keep = ((monday >= first) & (monday <= last)).to_numpy()
     obs = grid.latlng_to_cells(ev.lat[keep], ev.lon[keep], resolution)
     cells = grid.grid_disk_cells(np.unique(obs), 1)
     weeks = pd.date_range(first, last, freq="7D")

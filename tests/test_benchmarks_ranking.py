@@ -28,8 +28,9 @@ def test_cube_counts_every_kept_event():
     counts, cells, weeks, notes = ranking.build_cube(ev)
     assert counts.shape == (len(cells), len(weeks))
     assert np.all(np.diff(cells.astype(np.float64)) > 0)  # sorted unique study area
-    in_last = (ev.local >= weeks[-1] + pd.Timedelta(days=7)).sum()  # rows after the last full week
-    assert counts.sum() == len(ev.lat) - in_last
+    outside = ((ev.local >= weeks[-1] + pd.Timedelta(days=7)) | (ev.local < weeks[0])).sum()  # partial weeks
+    assert counts.sum() == len(ev.lat) - outside
+    assert any("first week 2012-06-25 is incomplete" in n for n in notes)  # data start on Sunday 2012-07-01
 
 
 def test_run_one_and_results_section(tmp_path):

@@ -110,6 +110,9 @@ def test_no_leakage_from_the_target_week():
     assert_array_equal(fa["X"], fb["X"])
     assert_array_equal(fa["kde"], fb["kde"])
     assert_array_equal(a.expected, b.expected)
+    auto = replace(FAST, model="auto", max_iter=15, train_origins=10)  # the model choice sees no target either
+    assert_array_equal(forecast_next_week(c, cells, origin, auto).expected,
+                       forecast_next_week(c2, cells, origin, auto).expected)
     # while a change in a week that was known does change the forecast
     c3 = c.copy()
     c3[0, origin] += 5
