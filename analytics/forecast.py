@@ -21,8 +21,9 @@ Features per cell at origin ``t`` (all computed from weeks ``<= t``; see
   process modeling of crime*, JASA 106 (ETAS/Hawkes: λ(s, t) = μ(s) + Σ g(t − tᵢ, s − sᵢ)).
 * ``weeks_since_event`` — weeks since the cell's last event (capped at 104).
 * ``kde`` — a Gaussian kernel over H3 rings (:func:`analytics.evaluation.ring_kde_scores`)
-  of the last ``kde_weeks`` weeks' rate. Its bandwidth σ (in rings) is chosen at every
-  origin by a backtest on the past only: the σ whose smoothed counts caught the most
+  of the last ``kde_weeks`` weeks' rate or of a decayed rate (half-lives ``kde_half_lives``;
+  decaying the counts is the cheap approximation METHODS §8 cites). Its memory and bandwidth
+  σ (in rings) are chosen at every origin by a backtest on the past only: the σ whose smoothed counts caught the most
   next-week events in the top ``select_share`` and ``5 × select_share`` of cells over the
   training origins (ties: the σ nearest 1 ring).
 * ``area_w4`` — the study area's mean rate per cell over the last 4 weeks (the level of
@@ -109,6 +110,7 @@ class ForecastParams:
     ring_windows: tuple[int, ...] = (1, 4, 13, 52)
     kde_weeks: int = 52
     kde_sigmas: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5)
+    kde_half_lives: tuple[float, ...] = (13.0, 26.0)
     base_floor: float = 0.1
     select_share: float = 0.01
     train_origins: int = 26
@@ -152,6 +154,8 @@ class ForecastParams:
             raise InvalidInputError("ForecastParams.kde_sigmas must not be empty.")
         for s in self.kde_sigmas:
             pos("kde_sigmas", s)
+        for h in self.kde_half_lives:
+            pos("kde_half_lives", h)
         for name in ("kde_weeks", "train_origins", "min_train_origins", "validation_origins", "max_iter",
                      "min_samples_leaf"):
             ints(name, (getattr(self, name),), 1)
@@ -236,7 +240,7 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
     """Features of every cell at each origin in ``origins`` (week indices into ``counts``).
 
     Returns ``{"X": array (origins, cells, features) float32 without the KDE column filled,
-    "kde": array (sigmas, origins, cells), "names": [...]}``. Each origin's row uses weeks
+    "kde": array (memories × sigmas, origins, cells), "kde_labels": [(memory, σ)], "names": [...]}``. Each origin's row uses weeks
     ``<= origin`` only (computed with prefix sums and recursions that never look ahead).
     """
     c = _check_counts(counts)
@@ -256,7 +260,8 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
         return (cs[:, origins + 1] - cs[:, lo]) / (origins + 1 - lo)  # (cells, origins)
 
     cols = [window_rate(w) for w in params.windows]
-    for h in params.half_lives:
+
+    def decayed(h):
         r = 0.5 ** (1.0 / h)
         d = np.empty_like(c)
         z = np.empty(T)
@@ -265,7 +270,9 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
             acc = acc * r + c[:, t]
             zacc = zacc * r + 1.0
             d[:, t], z[t] = acc, zacc
-        cols.append(d[:, origins] / z[origins])
+        return d[:, origins] / z[origins]
+
+    cols += [decayed(h) for h in params.half_lives]
     ring_rates = [window_rate(w) for w in params.ring_windows]
     disk1 = [ring1 @ x for x in ring_rates]
     disk2 = [ring2 @ x for x in ring_rates]
@@ -285,10 +292,12 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
     if e is not None:
         cols.append(e[:, origins])
     X = np.stack(cols, axis=-1).transpose(1, 0, 2).astype(np.float32)  # (origins, cells, features)
-    kde_base = window_rate(params.kde_weeks)
-    kde = np.stack([np.asarray(ring_kde_scores(kde_base, ring1, ring2, s)).T
-                    for s in params.kde_sigmas]).astype(np.float32)  # (sigmas, origins, cells)
-    return {"X": X, "kde": kde, "names": names, "origins": origins}
+    bases = [(f"{params.kde_weeks}-week rate", window_rate(params.kde_weeks))]
+    bases += [(f"decayed, half-life {h:g} weeks", decayed(h)) for h in params.kde_half_lives]
+    kde = np.stack([np.asarray(ring_kde_scores(rate, ring1, ring2, s)).T
+                    for _, rate in bases for s in params.kde_sigmas]).astype(np.float32)
+    labels = [(label, s) for label, _ in bases for s in params.kde_sigmas]  # (memory, σ) per kde row
+    return {"X": X, "kde": kde, "kde_labels": labels, "names": names, "origins": origins}
 
 
 # ------------------------------------------------------------------------------------------------ scoring
@@ -348,13 +357,14 @@ def _deviance(y, mu) -> float:
 
 
 def _select_sigma(feats: dict, c: np.ndarray, train_idx: np.ndarray, params: ForecastParams) -> int:
-    """Index of the KDE σ whose scores caught most next-week events over the training origins."""
+    """Index of the KDE (memory, σ) whose scores caught most next-week events over the training origins."""
+    labels = feats["kde_labels"]
     got = [sum(_capture_score(feats["kde"][si, j], c[:, feats["origins"][j] + 1], c.shape[0], params)
-               for j in train_idx) for si in range(len(params.kde_sigmas))]
+               for j in train_idx) for si in range(len(labels))]
     best = max(got)
-    # ties: the σ nearest one ring (the street-level default, ~350 m at resolution 9)
+    # ties: the σ nearest one ring (the street-level default, ~350 m at resolution 9), then the flat window
     cands = [i for i, g in enumerate(got) if g >= best - 1e-9]
-    return min(cands, key=lambda i: abs(params.kde_sigmas[i] - 1.0))
+    return min(cands, key=lambda i: (abs(labels[i][1] - 1.0), i))
 
 
 def _rows(feats: dict, j: int, si: int, params: ForecastParams) -> tuple[np.ndarray, np.ndarray]:
@@ -530,7 +540,8 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
     fitted = _fit(kind, X, y, w, b, names, params)
     mu = np.maximum(_predict(fitted, *_rows(feats, pos, si, params)), 0.0)
     lo, hi = poisson_interval(mu, params.level)
-    choices = {"model": fitted[0], "kde_sigma_rings": params.kde_sigmas[si],
+    choices = {"model": fitted[0], "kde_sigma_rings": feats["kde_labels"][si][1],
+               "kde_memory": feats["kde_labels"][si][0],
                "train_origins": int(past.size), "train_rows": int(y.size), "validation_scores": scores,
                "select_by": params.select_by,
                "interval": f"Poisson {params.level:.0%} quantiles of the expected count"}

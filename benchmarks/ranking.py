@@ -177,11 +177,12 @@ def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, see
     vs = forecast_vs_best(per_origin, n_boot=n_boot, seed=seed)
     models = pd.Series([c["model"] for c in choices]).value_counts().to_dict()
     sigmas = pd.Series([c["kde_sigma_rings"] for c in choices]).value_counts().to_dict()
+    memories = pd.Series([c["kde_memory"] for c in choices]).value_counts().to_dict()
     return {"name": ev.name, "source": ev.source, "read": ev.read, "dropped": ev.dropped, "events": int(counts.sum()),
             "cells": len(cells), "weeks": T, "first_week": weeks[0].date(), "last_week": weeks[-1].date(),
             "origins": len(origins), "scored_first": weeks[origins[0] + 1].date(),
             "scored_last": weeks[origins[-1] + 1].date(), "notes": notes, "summary": summary, "vs": vs,
-            "models": models, "sigmas": sigmas, "seconds": time.perf_counter() - t0}
+            "models": models, "sigmas": sigmas, "memories": memories, "seconds": time.perf_counter() - t0}
 
 
 def _ci(v, lo, hi, fmt="{:.2f}") -> str:
@@ -219,7 +220,7 @@ def _markdown(results: list[dict], header: str) -> str:
                   + (", ".join(f"{k} {v:,}" for k, v in r["dropped"].items() if v) or "none")
                   + f". Study area {r['cells']:,} H3 res-9 cells (observed + 1 ring); weeks {r['first_week']} to "
                   f"{r['last_week']} ({r['weeks']}); {r['origins']} origins, scored weeks {r['scored_first']} to "
-                  f"{r['scored_last']}. Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}. "
+                  f"{r['scored_last']}. Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}; KDE memory: {r['memories']}. "
                   + ("; ".join(r["notes"]) + ". " if r["notes"] else "") + f"{r['seconds']:.0f} s.", "",
                   "| size | cells | method | events caught | hit rate | PAI | PEI* |", "|---|---|---|---|---|---|---|"]
         for _, s in r["summary"].iterrows():
