@@ -57,7 +57,7 @@ quiet cells). On development weeks before the benchmark's evaluation window (eve
 2020-03-30..06-22 in Chicago, 2018-04-02..07-30 in Denver; ``benchmarks.ranking``), choosing
 by captures caught 0.90 × the best baseline's events in the top 1 % in Chicago against 0.56
 by deviance (which always picked the linear model), and 0.99 × either way in Denver, hence
-the default.
+the default (measured before the KDE memory joined the bandwidth choice).
 
 Interval: ``expected_low``/``expected_high`` are the ``(1 − level)/2`` and ``(1 + level)/2``
 quantiles of a Poisson distribution with the forecast mean — the spread of next week's count

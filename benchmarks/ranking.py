@@ -220,7 +220,8 @@ def _markdown(results: list[dict], header: str) -> str:
                   + (", ".join(f"{k} {v:,}" for k, v in r["dropped"].items() if v) or "none")
                   + f". Study area {r['cells']:,} H3 res-9 cells (observed + 1 ring); weeks {r['first_week']} to "
                   f"{r['last_week']} ({r['weeks']}); {r['origins']} origins, scored weeks {r['scored_first']} to "
-                  f"{r['scored_last']}. Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}; KDE memory: {r['memories']}. "
+                  f"{r['scored_last']}. Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}; "
+                  f"KDE memory: {r['memories']}. "
                   + ("; ".join(r["notes"]) + ". " if r["notes"] else "") + f"{r['seconds']:.0f} s.", "",
                   "| size | cells | method | events caught | hit rate | PAI | PEI* |", "|---|---|---|---|---|---|---|"]
         for _, s in r["summary"].iterrows():
