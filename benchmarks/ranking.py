@@ -1,0 +1,293 @@
+"""Forecast vs simple baselines on the SYNTHETIC sample and on real public incident data.
+
+``python -m benchmarks.ranking [--quick] [--results benchmarks/RESULTS.md] [--only NAME ...]``
+
+Each data set is read directly with pandas / geopandas (not through the store), turned into
+local-time ISO weeks, indexed to H3 resolution 9 (:mod:`analytics.grid`), and given a study
+area of the observed cells plus one ring. The cube is then backtested by rolling origin
+(:func:`analytics.forecast_eval.backtest_forecast`): every figure is out of sample.
+
+Data (see ``../shared/data/real/README.md``): Denver offences (Denver Open Data Catalog via
+sanesedu/DataVisualizationDenver, MIT); San Francisco incidents July–December 2012 (SFPD
+Crime Incident Reporting System via the GeoDa Center data-and-lab, CC0 1.0); Chicago
+carjackings 2020 (Chicago Open Data Portal via the GeoDa Center data-and-lab). The
+synthetic sample is ``data_samples/location_reports.csv`` (SYNTHETIC — not real young people).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics import grid
+from analytics.forecast import ForecastParams
+from analytics.forecast_eval import backtest_forecast, forecast_vs_best, summarise_backtest
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = ROOT.parent / "shared" / "data" / "real"
+SAMPLE = ROOT / "data_samples" / "location_reports.csv"
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Forecast ranking vs simple baselines (issue 14)"
+DENVER_CATEGORIES = ("larceny", "theft-from-motor-vehicle", "auto-theft", "burglary", "public-disorder")
+SF_LAYERS = ("cartheft", "drugs", "robbery", "vandalism")
+ORIGINS = 26
+MIN_HISTORY = 8  # weeks before the first origin: the forecast needs past origins to learn from
+
+
+@dataclass
+class Events:
+    """Points of one data set in local time, and what was dropped on the way."""
+
+    name: str
+    source: str
+    lat: np.ndarray
+    lon: np.ndarray
+    local: pd.Series  # naive local timestamps
+    read: int
+    dropped: dict
+
+
+def _clean(name, source, lat, lon, local, read, dropped, start=None) -> Events:
+    lat = pd.to_numeric(pd.Series(lat), errors="coerce").to_numpy(dtype=np.float64)
+    lon = pd.to_numeric(pd.Series(lon), errors="coerce").to_numpy(dtype=np.float64)
+    local = pd.Series(pd.to_datetime(local)).reset_index(drop=True)
+    bad_xy = ~np.isfinite(lat) | ~np.isfinite(lon) | ((np.abs(lat) < 1e-6) & (np.abs(lon) < 1e-6)) \
+        | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    bad_t = local.isna().to_numpy()
+    dropped = dict(dropped)
+    dropped["missing or 0,0 coordinates"] = int(bad_xy.sum())
+    dropped["missing or unreadable time"] = int((bad_t & ~bad_xy).sum())
+    keep = ~bad_xy & ~bad_t
+    if start is not None:
+        early = keep & (local < pd.Timestamp(start)).to_numpy()
+        dropped[f"before {start} (sparse early records)"] = int(early.sum())
+        keep &= ~early
+    return Events(name, source, lat[keep], lon[keep], local[keep].reset_index(drop=True), read, dropped)
+
+
+def _localise(naive: pd.Series, tz: str) -> pd.Series:
+    """Naive local times → the same wall-clock times, checked against the zone (DST gaps shifted forward)."""
+    aware = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    return aware.dt.tz_localize(None)
+
+
+def load_sample() -> list[Events]:
+    d = pd.read_csv(SAMPLE, dtype=str)
+    t = pd.to_datetime(d["observed_at"], utc=True, format="ISO8601", errors="coerce")
+    local = t.dt.tz_convert("Australia/Sydney").dt.tz_localize(None)
+    return [_clean("SYNTHETIC sample (all reports)", "data_samples/location_reports.csv — SYNTHETIC",
+                   d["lat"], d["lon"], local, len(d), {})]
+
+
+def load_denver() -> list[Events]:
+    d = pd.read_csv(REAL / "denver" / "denver_offenses.csv.gz", dtype=str)
+    naive = pd.to_datetime(d["FIRST_OCCURRENCE_DATE"], format="%m/%d/%Y %I:%M:%S %p", errors="coerce")
+    local = _localise(naive, "America/Denver")
+    src = "Denver Open Data Catalog (via sanesedu/DataVisualizationDenver, MIT)"
+    crime = d["IS_CRIME"].astype(str).str.strip() == "1"
+    out = [_clean("Denver, all crimes", src, d["GEO_LAT"][crime], d["GEO_LON"][crime], local[crime],
+                  int(crime.sum()), {}, start="2018-01-01")]
+    for cat in DENVER_CATEGORIES:
+        m = d["OFFENSE_CATEGORY_ID"] == cat
+        out.append(_clean(f"Denver, {cat}", src, d["GEO_LAT"][m], d["GEO_LON"][m], local[m], int(m.sum()), {},
+                          start="2018-01-01"))
+    return out
+
+
+def load_sf() -> list[Events]:
+    import geopandas as gpd
+
+    zpath = REAL / "sf2012" / "SFCrime_July_Dec2012.zip"
+    out = []
+    for layer in SF_LAYERS:
+        g = gpd.read_file(f"zip://{zpath}!SFCrime_July_Dec2012 2/Crime Events/sf_{layer}.shp")
+        read = len(g)
+        empty = g.geometry.isna() | g.geometry.is_empty
+        g = g[~empty]
+        ll = g.to_crs(4326)  # NAD83 California State Plane III, US feet (EPSG:2227) → WGS 84
+        date = pd.to_datetime(g["Date"], errors="coerce").dt.normalize()
+        tod = pd.to_datetime(g["Time"], errors="coerce")
+        naive = date + (tod - tod.dt.normalize()).fillna(pd.Timedelta(0))
+        local = _localise(naive, "America/Los_Angeles")
+        out.append(_clean(f"San Francisco 2012, {layer}", "SFPD CIRS via GeoDa Center data-and-lab (CC0 1.0)",
+                          ll.geometry.y.to_numpy(), ll.geometry.x.to_numpy(), local, read,
+                          {"empty geometry": int(empty.sum())}))
+    return out
+
+
+def load_chicago() -> list[Events]:
+    import geopandas as gpd
+
+    g = gpd.read_file(REAL / "chicago" / "chicago_carjackings_2020.geojson")
+    naive = pd.to_datetime(g["Date"], format="%m/%d/%Y %I:%M:%S %p", errors="coerce")
+    local = _localise(naive, "America/Chicago")
+    return [_clean("Chicago 2020, carjackings", "Chicago Open Data Portal via GeoDa Center data-and-lab",
+                   g["Latitude"], g["Longitude"], local, len(g), {})]
+
+
+def build_cube(ev: Events, resolution: int = grid.DEFAULT_RESOLUTION):
+    """(counts cells × weeks, cells, week Mondays, notes): study area = observed cells + 1 ring."""
+    monday = (ev.local.dt.normalize() - pd.to_timedelta(ev.local.dt.day_of_week, unit="D"))
+    first, last = monday.min(), monday.max()
+    notes = []
+    last_day = ev.local.max().normalize()
+    if last_day < last + pd.Timedelta(days=6):
+        notes.append(f"last week {last.date()} is incomplete (data end {last_day.date()}): dropped")
+        last = last - pd.Timedelta(days=7)
+    first_day = ev.local.min().normalize()
+    if first_day > first:
+        notes.append(f"first week {first.date()} is incomplete (data start {first_day.date()}): dropped")
+        first = first + pd.Timedelta(days=7)
+    keep = ((monday >= first) & (monday <= last)).to_numpy()
+    obs = grid.latlng_to_cells(ev.lat[keep], ev.lon[keep], resolution)
+    cells = grid.grid_disk_cells(np.unique(obs), 1)
+    weeks = pd.date_range(first, last, freq="7D")
+    col = ((monday[keep] - first).dt.days // 7).to_numpy()
+    counts = np.zeros((len(cells), len(weeks)), dtype=np.float64)
+    np.add.at(counts, (np.searchsorted(cells, obs), col), 1.0)
+    return counts, cells, weeks, notes
+
+
+DATASETS = {"chicago": load_chicago, "sf": load_sf, "denver": load_denver, "sample": load_sample}
+
+
+def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, seed: int) -> dict:
+    t0 = time.perf_counter()
+    counts, cells, weeks, notes = build_cube(ev)
+    T = counts.shape[1]
+    need = MIN_HISTORY + params.min_train_origins
+    last_origin = T - 2
+    first_origin = max(last_origin - n_origins + 1, need)
+    origins = list(range(first_origin, last_origin + 1))
+    if len(origins) < n_origins:
+        notes.append(f"only {len(origins)} origins fit in {T} weeks (≥ {need} weeks of history first)")
+    def progress(i, n):
+        if i % 5 == 0 or i == n:
+            print(f"  {ev.name}: origin {i}/{n} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    per_origin, choices = backtest_forecast(counts, cells, origins, params, progress=progress)
+    summary = summarise_backtest(per_origin, n_boot=n_boot, seed=seed)
+    vs = forecast_vs_best(per_origin, n_boot=n_boot, seed=seed)
+    models = pd.Series([c["model"] for c in choices]).value_counts().to_dict()
+    sigmas = pd.Series([c["kde_sigma_rings"] for c in choices]).value_counts().to_dict()
+    memories = pd.Series([c["kde_memory"] for c in choices]).value_counts().to_dict()
+    return {"name": ev.name, "source": ev.source, "read": ev.read, "dropped": ev.dropped, "events": int(counts.sum()),
+            "cells": len(cells), "weeks": T, "first_week": weeks[0].date(), "last_week": weeks[-1].date(),
+            "origins": len(origins), "scored_first": weeks[origins[0] + 1].date(),
+            "scored_last": weeks[origins[-1] + 1].date(), "notes": notes, "summary": summary, "vs": vs,
+            "models": models, "sigmas": sigmas, "memories": memories, "seconds": time.perf_counter() - t0}
+
+
+def _ci(v, lo, hi, fmt="{:.2f}") -> str:
+    if not np.isfinite(v):
+        return "–"
+    return f"{fmt.format(v)} ({fmt.format(lo)}–{fmt.format(hi)})"
+
+
+def _markdown(results: list[dict], header: str) -> str:
+    lines = [SECTION, "", header, ""]
+    lines += ["Headline per data set: events caught next week by the forecast's top cells ÷ by the best of the "
+              "three baselines (last week's counts, 26-week counts, 13-week KDE σ = 1 ring) on the same number "
+              "of cells (= the PAI ratio), with a 95 % bootstrap interval over origins; and PEI* at 1 % of the "
+              "study area. Targets (issue 14): ratio ≥ 1.1 and PEI*(forecast) ≥ PEI*(best baseline) at 1 %.", "",
+              "| data set | origins | events scored | ratio at 1 % | ratio at 10 cells | ratio at 70 cells | "
+              "ratio at 5 % | PEI* 1 % forecast / best baseline | targets met? |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        vs = r["vs"].set_index("size")
+
+        def rat(s):
+            x = vs.loc[s]
+            return f"{x['ratio']:.2f} ({x['ratio_low']:.2f}–{x['ratio_high']:.2f}) vs {x['best_baseline']}"
+
+        one = vs.loc["1 %"]
+        met = one["ratio"] >= 1.1 and one["forecast_pei_star"] >= one["best_pei_star"]
+        ev = int(r["summary"]["events"].iloc[0])
+        lines.append(f"| {r['name']} | {r['origins']} | {ev:,} | {rat('1 %')} | {rat('10 cells')} | "
+                     f"{rat('70 cells')} | {rat('5 %')} | {one['forecast_pei_star']:.3f} / "
+                     f"{one['best_pei_star']:.3f} ({one['best_pei_baseline']}) | {'yes' if met else 'no'} |")
+    lines += ["", "### Per data set, method and size (means over origins, 95 % bootstrap intervals)", ""]
+    for r in results:
+        lines += [f"#### {r['name']}", "",
+                  f"Source: {r['source']}. Rows read {r['read']:,}; dropped: "
+                  + (", ".join(f"{k} {v:,}" for k, v in r["dropped"].items() if v) or "none")
+                  + f". Study area {r['cells']:,} H3 res-9 cells (observed + 1 ring); weeks {r['first_week']} to "
+                  f"{r['last_week']} ({r['weeks']}); {r['origins']} origins, scored weeks {r['scored_first']} to "
+                  f"{r['scored_last']}. Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}; "
+                  f"KDE memory: {r['memories']}. "
+                  + ("; ".join(r["notes"]) + ". " if r["notes"] else "") + f"{r['seconds']:.0f} s.", "",
+                  "| size | cells | method | events caught | hit rate | PAI | PEI* |", "|---|---|---|---|---|---|---|"]
+        for _, s in r["summary"].iterrows():
+            lines.append(f"| {s['size']} | {s['n_cells']} | {s['method']} | {s['events_caught']:.1f} / "
+                         f"{s['events']:.0f} | {_ci(s['hit_rate'], s['hit_rate_low'], s['hit_rate_high'], '{:.3f}')} | "
+                         f"{_ci(s['pai'], s['pai_low'], s['pai_high'], '{:.1f}')} | "
+                         f"{_ci(s['pei_star'], s['pei_star_low'], s['pei_star_high'], '{:.3f}')} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(text: str, path: Path) -> None:
+    """Replace (or append) this benchmark's section of RESULTS.md, leaving the rest as it is."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if SECTION in old:
+        head, rest = old.split(SECTION, 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new, encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.ranking", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="8 origins, fewer trees, 200 bootstrap draws (smoke run)")
+    ap.add_argument("--origins", type=int, default=ORIGINS, help=f"rolling origins per data set (default {ORIGINS})")
+    ap.add_argument("--only", nargs="*", choices=sorted(DATASETS), help="some data sets only")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="write the table into this RESULTS.md section (default: benchmarks/RESULTS.md unless --quick)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    params = ForecastParams(seed=args.seed)
+    n_origins, n_boot = args.origins, 2000
+    if args.quick:
+        params = replace(params, max_iter=60, train_origins=16, validation_origins=4)
+        n_origins, n_boot = min(8, n_origins), 200
+    names = args.only or list(DATASETS)
+    results, t0 = [], time.perf_counter()
+    for name in names:
+        if name != "sample" and not REAL.exists():
+            print(f"skipped {name}: {REAL} is absent", file=sys.stderr)
+            continue
+        for ev in DATASETS[name]():
+            r = run_one(ev, params, n_origins, n_boot, args.seed)
+            vs = r["vs"].set_index("size")
+            print(f"{r['name']}: {r['origins']} origins, {r['cells']:,} cells, {r['seconds']:.0f} s; "
+                  "ratio forecast/best "
+                  + ", ".join(f"{s} {vs.loc[s, 'ratio']:.2f} ({vs.loc[s, 'best_baseline']})" for s in vs.index)
+                  + f"; PEI* 1 % {vs.loc['1 %', 'forecast_pei_star']:.3f} vs {vs.loc['1 %', 'best_pei_star']:.3f}",
+                  flush=True)
+            results.append(r)
+    header = (f"Written by `python -m benchmarks.ranking{' --quick' if args.quick else ''}` on "
+              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({time.perf_counter() - t0:.0f} s; seed {args.seed}; "
+              f"forecast: {params.model} model, {params.train_origins} training origins, {params.max_iter} trees). "
+              "Real data are police-recorded incidents used as location reports; the sample is SYNTHETIC. "
+              "Ties in a ranking count in expectation (random order among tied cells).")
+    text = _markdown(results, header)
+    print(text)
+    path = args.results or (None if args.quick else RESULTS)
+    if path is not None:
+        write_results(text, path)
+        print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
