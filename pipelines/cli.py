@@ -7,6 +7,7 @@ they print one line ``Error: ...`` to stderr and exit with code 1, never a trace
 from __future__ import annotations
 
 import json
+import re
 import os
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -19,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from analytics import __version__
 from analytics.errors import HotspotError, NotEnoughData, RefusedFileError, StoreError
@@ -185,13 +187,20 @@ def _table(title: str, columns: tuple[str, ...], numeric: tuple[str, ...] = ()) 
 
 
 _COUNTS = ("read", "accepted", "updated", "duplicate", "rejected")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _cell(value) -> Text:
+    """A table cell from data (file names, ids, quarantine details): shown as written, never read as
+    Rich markup ("[bold]"), and without control characters (terminal escape sequences)."""
+    return Text(_CONTROL.sub("\N{REPLACEMENT CHARACTER}", "" if value is None else str(value)))
 
 
 def _batch_table(results) -> Table:
     """Ingest figures per file; the top reasons follow the table (:func:`_print_batches`)."""
     table = _table("Ingest", ("file", "batch", *_COUNTS), numeric=_COUNTS)
     for r in results:
-        table.add_row(r.file, r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
+        table.add_row(_cell(r.file), r.batch_id or "-", str(r.read), str(r.accepted), str(r.updated),
                       str(r.duplicate), str(r.rejected))
     return table
 
@@ -361,7 +370,7 @@ def quarantine(
     table = _table(f"Quarantine: {len(rows)} row(s)", ("batch", "kind", "row", "id", "reason", "detail"),
                    numeric=("row",))
     for r in shown:
-        table.add_row(*[("" if v is None else str(v)) for v in r])
+        table.add_row(*[_cell(v) for v in r])
     out.print(table)
     if len(shown) < len(rows):
         out.print(f"... {len(rows) - len(shown)} more; use --limit 0 to see all.")
@@ -785,7 +794,7 @@ def audit(
         return
     table = _table(f"Audit log (newest {len(rows)})", names)
     for r in rows:
-        table.add_row(*[str(v) for v in r])
+        table.add_row(*[_cell(v) for v in r])
     out.print(table)
 
 

@@ -135,3 +135,16 @@ def test_every_command_is_audited_with_its_outcome(monkeypatch, capsys, tmp_path
     assert rows[1]["outcome"].startswith("error: bad.csv: missing required column(s)")
     assert rows[2]["outcome"] == "ok" and json.loads(rows[2]["row_counts"])["r.csv"]["accepted"] == 1
     assert os.environ["HOTSPOTS_KEY"] not in out  # the key is never logged
+
+
+def test_quarantine_table_shows_data_as_written_never_as_markup_or_escapes(monkeypatch, capsys, tmp_path, key_env):
+    db = tmp_path / "s.duckdb"
+    run(monkeypatch, capsys, "init", "--db", str(db))
+    path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [
+        report(report_id="[bold]R2[/bold]", lat="0", lon="0"), report(report_id="R\x1b[31m3", lat="0", lon="0")])
+    run(monkeypatch, capsys, "ingest", "reports", str(path), "--db", str(db))
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(monkeypatch, capsys, "quarantine", "--db", str(db))
+    assert code == 0
+    assert "[bold]R2[/bold]" in out      # Rich markup in data is shown, not applied
+    assert "\x1b" not in out             # no terminal escape sequence from data reaches the terminal
