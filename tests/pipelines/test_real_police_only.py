@@ -21,6 +21,7 @@ from pipelines.evaluate import run_evaluation
 from pipelines.ingest import ingest_file
 from pipelines.report import NO_EPISODES_LINE
 from pipelines.weekly import run_weekly
+from pipelines.layout import file_path
 from tests.conftest import TEST_KEY
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "chicago" / "chicago_carjackings_2020.geojson"
@@ -67,7 +68,7 @@ def test_real_police_only_weekly_report_and_gis_outputs(chicago, tmp_path):
     assert NO_EPISODES_LINE in html and 'id="equity"' not in html
     assert 'id="single-source"' in html and "⚑" not in html
     assert "Rule set:</b> arcgis" in html
-    geo = gpd.read_parquet(run.out_dir / "hotspots.parquet")
+    geo = gpd.read_parquet(file_path(run.out_dir, "hotspots.parquet"))
     assert geo.crs.to_epsg() == 4326 and len(geo) == run.summary["cells"]
     assert len(gpd.read_file(run.out_dir / "patrol_plan.gpkg")) == run.summary["plan_cells"]
     assert not run.privacy_findings

@@ -14,6 +14,7 @@ from analytics.sufficiency import MIN_EVENTS_IN_WINDOW
 from analytics.weeks import last_complete_week, week_label
 from pipelines import cli, cube as cube_mod, store as store_mod
 from pipelines.hotspots_run import default_week
+from pipelines.layout import file_path
 from tests.pipelines.test_cli_errors import run
 from tests.pipelines.tiny_store import daily, tiny_store
 
@@ -68,11 +69,11 @@ def test_too_few_events_is_said_not_reported(tmp_path):
     assert "Too few events to call hot spots: 7 in the study area from 2025-W05 to 2025-W30" in text
     assert "Error" not in proc.stderr and "Traceback" not in proc.stderr
     week_dir = tmp_path / "out" / "2025-W30"
-    meta = json.loads((week_dir / "run.json").read_text())
+    meta = json.loads(file_path(week_dir, "run.json").read_text())
     assert meta["status"] == "too_few_events" and meta["events_in_window"] == 7
     assert meta["sufficiency_rule"]["min_events_in_window"] == MIN_EVENTS_IN_WINDOW
     assert meta["time_zone"] == "Australia/Sydney"
-    assert not (week_dir / "report.html").exists() and not (week_dir / "hotspots.parquet").exists()
+    assert not (week_dir / "report.html").exists() and not file_path(week_dir, "hotspots.parquet").exists()
     audit = run(tmp_path, "audit", "--db", "store.duckdb", "--json")
     assert json.loads(audit.stdout)[0]["outcome"].startswith("ok: Too few events")
 
@@ -86,7 +87,7 @@ def test_week_without_events_is_said(enough, tmp_path):
     proc = run(folder, "hotspots", "--db", str(db), "--week", "2025-W40", "--out", str(tmp_path / "h"),
                "--replicates", "0", "--json")
     assert proc.returncode == cli.EXIT_OK and json.loads(proc.stdout)["status"] == "no_events"
-    assert json.loads((tmp_path / "h" / "run.json").read_text())["status"] == "no_events"
+    assert json.loads(file_path(tmp_path / "h", "run.json").read_text())["status"] == "no_events"
 
 
 def test_just_enough_events_runs_without_an_internal_error(tmp_path):
@@ -130,7 +131,7 @@ def test_command_at_resolution_8_with_a_boundary(enough, command):
         assert "resolution 8" in proc.stdout and {int(c[1], 16) for c in cells} == {8}
         assert "weeks in Australia/Sydney" in " ".join(proc.stdout.split())
     else:
-        run_json = (folder / "h8" / "run.json") if command == "hotspots" else (folder / "w8" / "2025-W30" / "run.json")
+        run_json = file_path(folder / "h8", "run.json") if command == "hotspots" else file_path(folder / "w8" / "2025-W30", "run.json")
         meta = json.loads(run_json.read_text())
         assert meta["parameters"]["resolution"] == 8 and meta["time_zone"] == "Australia/Sydney"
         assert "Monday to Sunday, Australia/Sydney" in " ".join(proc.stdout.split())
@@ -140,7 +141,7 @@ def test_command_at_resolution_8_with_a_boundary(enough, command):
         assert len(plan) and set(plan["time_zone"]) == {"Australia/Sydney"}
         assert "weeks and hours in Australia/Sydney" in (week_dir / "report.html").read_text()
         assert "times in Australia/Sydney" in (week_dir / "patrol_map.html").read_text()
-        assert "times in Australia/Sydney" in (week_dir / "analyst_map.html").read_text()
+        assert "times in Australia/Sydney" in file_path(week_dir, "analyst_map.html").read_text()
 
 
 def test_init_at_resolution_8_then_boundary_and_cube(tmp_path):
