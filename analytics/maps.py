@@ -865,7 +865,7 @@ body { box-sizing: border-box; padding: 6mm 7mm; display: grid !important; grid-
 #{map} { grid-column: 1; grid-row: 2; width: %(map_w)smm !important; height: %(map_h)smm !important;
   position: relative !important; left: 0 !important; top: 0 !important; border: 1px solid #555; box-sizing: border-box;
   background: #fff; }
-.hs-north { grid-column: 1; grid-row: 2; justify-self: end; align-self: start; z-index: 1000; margin: 6px;
+.hs-north { grid-column: 1; grid-row: 2; justify-self: end; align-self: end; z-index: 1000; margin: 0 8px 26px 0;
   background: rgba(255,255,255,.9); border: 1px solid #555; border-radius: 3px; padding: 2px 5px; text-align: center;
   font: bold 12px/1 system-ui,Arial,sans-serif; }
 .hs-north .hs-arrow { display: block; width: 0; height: 0; margin: 2px auto 1px; border-left: 7px solid transparent;
@@ -873,7 +873,8 @@ body { box-sizing: border-box; padding: 6mm 7mm; display: grid !important; grid-
 .hs-side { grid-column: 2; grid-row: 2; overflow: hidden; display: flex; flex-direction: column; gap: 2mm; }
 .hs-plan table { border-collapse: collapse; width: 100%%; table-layout: fixed; font-size: 8.5px; line-height: 1.25; }
 .hs-plan th, .hs-plan td { border: 1px solid #999; padding: 2px 3px; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
+  overflow-wrap: break-word; }
+.hs-plan code { overflow-wrap: anywhere; }
 .hs-plan th { background: #eee; }
 .hs-plan .hs-clamp { display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; }
 .hs-plan code { font-size: 8px; }
@@ -921,8 +922,8 @@ _PATROL_HEAD_TEMPLATE = (
 )
 _PATROL_SIDE_TEMPLATE = (
     '<div class="hs-side">'
-    '<div class="hs-plan" id="hs-plan"><table><colgroup><col style="width:7%"><col style="width:8%">'
-    '<col style="width:27%"><col style="width:17%"><col style="width:19%"><col style="width:22%"></colgroup>'
+    '<div class="hs-plan" id="hs-plan"><table><colgroup><col style="width:7%"><col style="width:11%">'
+    '<col style="width:25%"><col style="width:16%"><col style="width:19%"><col style="width:22%"></colgroup>'
     "<thead><tr><th>Rank</th><th>Band</th><th>Where: nearest place(s)</th><th>Centre (lat, lon)</th>"
     "<th>When{% if time_zone %} ({{ time_zone }}){% endif %}</th><th>H3 cell(s)</th></tr></thead><tbody>"
     '{% for r in rows %}<tr><td><b>{{ r.rank }}</b></td><td><span class="hs-band" style="background:{{ r.colour }}">'
