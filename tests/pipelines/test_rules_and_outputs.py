@@ -129,7 +129,7 @@ def test_gpkg_outputs_open_and_are_scanned(weekly_gpkg):
     plan = gpd.read_file(weekly_gpkg / "patrol_plan.gpkg")
     assert len(hot) == len(gpd.read_parquet(weekly_gpkg / "hotspots.parquet")) and hot.crs.to_epsg() == 4326
     csv = pd.read_csv(weekly_gpkg / "patrol_plan.csv")
-    assert plan["cell"].tolist() == csv["cell"].tolist() and set(plan.geometry.geom_type) == {"Polygon"}
+    assert plan["cells"].tolist() == csv["cells"].tolist() and set(plan.geometry.geom_type) == {"Polygon"}
     assert "patrol_plan.gpkg" in SHARED_FILES and "hotspots.gpkg" in ANALYST_ONLY_FILES
     meta = json.loads((weekly_gpkg / "run.json").read_text())
     assert meta["weekly"]["privacy"]["findings"] == []
