@@ -504,7 +504,7 @@ class _JsonLayer(folium.map.Layer):
     def __init__(self, data_json: str, style_key: str, styles: Mapping[Any, dict], default: dict,
                  fields: list[str] | None = None, aliases: list[str] | None = None, rings: _RingTable | None = None,
                  *, points: bool = False, popup: tuple[list[str], list[str], int] | None = None,
-                 on_each_feature: str | None = None):
+                 on_each_feature: str | None = None, after: str | None = None):
         super().__init__(overlay=True, control=False, show=True)
         self.rings = rings
         self._name = "GeoJson"  # page variables are named geo_json_<id>, as folium names them
@@ -517,6 +517,7 @@ class _JsonLayer(folium.map.Layer):
         self.points = points
         self.popup = popup
         self.on_each_feature = on_each_feature  # a module constant (JavaScript), never data
+        self.after = after  # JavaScript run after the data is added (``%(name)s`` = the layer); never data
 
     def script(self) -> str:
         """The layer's JavaScript: styles, the L.geoJson layer, its data, tooltip and popup."""
@@ -532,6 +533,8 @@ class _JsonLayer(folium.map.Layer):
             f"function {name}_add (data) {{ {_RESTORE_RINGS_JS if self.rings else ''}{name}.addData(data); }}",
             f"{name}_add({self.data_json});",
         ]
+        if self.after:
+            lines.append(self.after % {"name": name})
         if self.fields:
             lines.append(_TOOLTIP_JS % {"name": name, "fields": _html_safe(json.dumps(self.fields)),
                                         "aliases": _html_safe(json.dumps(self.aliases))})
@@ -847,7 +850,7 @@ SHEET_ROWS = 12
 _PX_PER_MM = 96 / 25.4
 _SHEET_PAD_PX = 34     # room around the fitted cells for labels and leader lines
 _LABEL_H_PX = 18
-_LABEL_RADII = (0, 26, 38, 52, 68, 86, 108)
+_LABEL_RADII = (0, 26, 38, 52, 68, 86, 108)  # when the label fits inside its cell
 _LABEL_ANGLES = (0, 330, 30, 300, 60, 180, 150, 210, 270, 90, 120, 240)  # degrees; 0 = right, screen y down
 
 _PATROL_CSS = """
@@ -942,6 +945,16 @@ _PATROL_SIDE_TEMPLATE = (
     "evaluated.</div></div>"
 )
 
+#: Centres the sheet's view on the plan's cells at the zoom fitted in Python (:func:`sheet_view`).
+#: The centre is computed in the browser from the cells' own vertices, so no coordinate other
+#: than the cells' geometry is written into the page. ``%(map)s`` and ``%(zoom)d`` are filled in
+#: from the map's variable name and an integer; ``%%(name)s`` is the layer.
+_SHEET_VIEW_JS = (
+    "(function () { var b = %%(name)s.getBounds(), z = %(zoom)d; "
+    "var c = %(map)s.unproject(%(map)s.project(b.getNorthWest(), z).add(%(map)s.project(b.getSouthEast(), z))"
+    ".divideBy(2), z); %(map)s.setView(c, z, {animate: false}); })();"
+)
+
 #: The plan columns the patrol map reads (everything else is ignored); only ``rank``,
 #: ``priority`` and ``cells`` (or a legacy ``cell``) are required.
 PATROL_FIELDS = ["rank", "priority", "kind", "area_name", "places", "lat", "lon", "windows", "time_zone", "dose",
@@ -1014,14 +1027,17 @@ def _label_size(rank: int) -> tuple[float, float]:
     return 12.0 + 7.5 * len(str(int(rank))), float(_LABEL_H_PX)
 
 
-def label_offsets(xy: np.ndarray, ranks: Iterable[int], size_px: tuple[float, float]) -> list[tuple[int, int, int]]:
+def label_offsets(xy: np.ndarray, ranks: Iterable[int], size_px: tuple[float, float],
+                  clear_px: Iterable[float] | None = None) -> list[tuple[int, int, int]]:
     """Pixel offsets that keep every rank label clear of the others: ``(dx, dy, edge)`` per label.
 
-    Labels are placed in rank order (1 first). Each takes the first position, from its own
-    cell centre outwards on rings of growing radius (:data:`_LABEL_RADII`, 12 directions), whose
-    box overlaps no label already placed, covers no other planned cell's centre and stays inside
-    the map frame; if none is free, the position with the least overlap. ``edge`` is the distance
-    from the label's centre to its border along the leader line (where the line starts).
+    Labels are placed in rank order (1 first). Each takes the first position, on rings of
+    growing radius around its cell centre (12 directions, right first), whose box overlaps no
+    label already placed, covers no other planned cell's centre and stays inside the map frame;
+    if none is free, the position with the least overlap. A label sits on its cell only when the
+    cell is drawn large enough to hold it; otherwise the rings start just beside the cell, so the
+    hexagon stays visible. ``edge`` is the distance from the label's centre to its border along
+    the leader line (where the line starts).
 
     Parameters
     ----------
@@ -1029,6 +1045,8 @@ def label_offsets(xy: np.ndarray, ranks: Iterable[int], size_px: tuple[float, fl
         Cell centres in screen pixels (x right, y down) of the fitted view.
     ranks : iterable of int
     size_px : (width, height) of the map frame.
+    clear_px : iterable of float, optional
+        Radius (pixels) of each entry's drawn shape around its centre; default 0.
     """
     xy = np.asarray(xy, dtype=np.float64)
     ranks = [int(r) for r in ranks]
@@ -1036,11 +1054,15 @@ def label_offsets(xy: np.ndarray, ranks: Iterable[int], size_px: tuple[float, fl
     placed: list[tuple[float, float, float, float]] = []   # x0, y0, x1, y1
     out: list[tuple[int, int, int]] = [(0, 0, 0)] * len(ranks)
     width, height = size_px
+    clear = np.zeros(len(ranks)) if clear_px is None else np.asarray(list(clear_px), dtype=np.float64)
     for i in order.tolist():
         w, h = _label_size(ranks[i])
         others = np.delete(xy, i, axis=0)
         best, best_cost = None, math.inf
-        for radius in _LABEL_RADII:
+        inside_fits = clear[i] * 0.85 >= math.hypot(w, h) / 2 + 2   # the label fits inside the hexagon
+        start = clear[i] + w / 2 + 4
+        radii = _LABEL_RADII if inside_fits else tuple(start + r for r in (0, 12, 26, 42, 60, 80, 104))
+        for radius in radii:
             for angle in (_LABEL_ANGLES if radius else (0,)):
                 dx = round(radius * math.cos(math.radians(angle)))
                 dy = round(-radius * math.sin(math.radians(angle)))
@@ -1138,11 +1160,16 @@ def patrol_map(
     offsets: list[tuple[int, int, int]] = []
     if len(p):
         centre, zoom = sheet_view(all_cells, size_px)
-        m.location, m.options["zoom"] = centre, zoom
+        m.options["zoom"] = zoom  # the centre is set in the page from the cells (_SHEET_VIEW_JS)
         anchors = np.array([[np.mean([h3.cell_to_latlng(h3.int_to_str(int(c)))[k] for c in e]) for k in (0, 1)]
                             for e in entries])
         xy = _world_px(anchors[:, 0], anchors[:, 1], zoom) - _world_px(np.array([centre[0]]), np.array([centre[1]]), zoom)
-        offsets = label_offsets(xy + np.array(size_px) / 2, p["rank"].astype(int).tolist(), size_px)
+        clear = []
+        for e, (ax, ay) in zip(entries, xy):
+            lonlat, _ = cell_rings(np.asarray(e, dtype=np.uint64))
+            v = _world_px(lonlat[:, 1], lonlat[:, 0], zoom) - _world_px(np.array([centre[0]]), np.array([centre[1]]), zoom)
+            clear.append(float(np.hypot(v[:, 0] - ax, v[:, 1] - ay).max()))
+        offsets = label_offsets(xy + np.array(size_px) / 2, p["rank"].astype(int).tolist(), size_px, clear)
     feats = []
     for rec, cells, (dx, dy, edge) in zip(p.to_dict("records"), entries, offsets):
         props = {
@@ -1165,6 +1192,7 @@ def patrol_map(
                    ["Rank", "Priority band", "Kind", "Nearby places", "When (2-hour windows)", "Dose", "Why",
                     "H3 cell(s)"], 420),
             on_each_feature=_RANK_LABEL_JS,
+            after=_SHEET_VIEW_JS % {"map": m.get_name(), "zoom": int(m.options["zoom"])},
         )
     group.add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)

@@ -42,17 +42,19 @@ def test_adjacent_cells_labels_are_moved_apart_and_stay_in_the_frame():
     xy, zoom = _screen(cells)
     naive = _boxes(xy, ranks, [(0, 0, 0)] * len(cells))
     assert any(_overlap(naive[i], naive[j]) for i in range(4) for j in range(i + 1, 4))  # the problem is real
-    offsets = label_offsets(xy, ranks, SIZE)
+    offsets = label_offsets(xy, ranks, SIZE, clear_px=[6.0] * len(cells))
     boxes = _boxes(xy, ranks, offsets)
     for i in range(len(boxes)):
         assert 0 <= boxes[i][0] and 0 <= boxes[i][1] and boxes[i][2] <= SIZE[0] and boxes[i][3] <= SIZE[1]
         for j in range(i + 1, len(boxes)):
             assert not _overlap(boxes[i], boxes[j]), (ranks[i], ranks[j])
-    # rank 1 first: a lone label stays on its cell; moved labels carry a leader edge inside the line
-    assert offsets[4] == (0, 0, 0)
-    for dx, dy, edge in offsets[:4]:
-        if dx or dy:
-            assert 0 < edge < math.hypot(dx, dy) + 20
+    # small hexagons stay visible: every label sits beside its cell, the lone one right next to it
+    for (x, y), (dx, dy, edge), r in zip(xy, offsets, ranks):
+        w, h = _label_size(r)
+        assert math.hypot(dx, dy) >= 6 + h / 2 and 0 < edge < math.hypot(dx, dy)
+    assert offsets[4][:2] == (round(6 + _label_size(1)[0] / 2 + 4), 0)
+    # a hexagon drawn large enough holds its own label
+    assert label_offsets(xy[4:], [1], SIZE, clear_px=[80.0]) == [(0, 0, 0)]
 
 
 def test_sheet_view_fits_the_cells_in_the_frame():

@@ -236,7 +236,7 @@ def test_privacy_scan_of_the_sample_outputs_is_clean(weekly):
                             approved=weekly["run"].safeguard.approvals)
     assert findings == [], "\n".join(map(str, findings))
     # the run's own check used the ingested placements file (known), not derived ones
-    sg = json.loads((weekly["out"] / "run.json").read_text())["weekly"]["safeguarding"]
+    sg = json.loads(file_path(weekly["out"], "run.json").read_text())["weekly"]["safeguarding"]
     assert sg["placements"] == {"file": len(placements), "derived": 0} and sg["radius_m"] == 300
 
 
