@@ -26,6 +26,7 @@ from pipelines import store as store_mod
 from pipelines.csv_out import neutralise
 from pipelines.evaluate import run_evaluation
 from pipelines.ingest import ingest_file
+from pipelines.layout import file_path
 from pipelines.resources import shipped_dir
 from pipelines.weekly import ANALYST_OUTPUTS, SHARED_OUTPUTS, run_weekly
 from tests.conftest import TEST_KEY
@@ -124,7 +125,7 @@ def test_no_html_output_runs_anything(payload_run):
 
 
 def test_analyst_map_shows_every_stored_name(payload_run):
-    page = (payload_run["out"] / "analyst_map.html").read_text(encoding="utf-8")
+    page = file_path(payload_run["out"], "analyst_map.html").read_text(encoding="utf-8")
     names = {html.unescape(f["properties"]["name"]) for b in _blobs(page) for f in b["features"]
              if f["properties"].get("layer") == "place"}
     assert names == set(payload_run["stored"])
@@ -154,7 +155,7 @@ def test_plan_outputs_show_the_names_literally(payload_run):
 
 
 def test_hotspots_geojson_keeps_names_as_data(payload_run):
-    hot = json.loads((payload_run["out"] / "hotspots.geojson").read_text(encoding="utf-8"))
+    hot = json.loads(file_path(payload_run["out"], "hotspots.geojson").read_text(encoding="utf-8"))
     texts = " ".join(f["properties"].get("places") or "" for f in hot["features"])
     assert any(name in texts for name in DISTINCTIVE)
 
