@@ -19,6 +19,7 @@ from shapely.geometry import Point, Polygon
 
 from analytics.errors import InvalidInputError
 from pipelines import cli
+from pipelines.layout import file_path
 from pipelines.hotspots_run import RULE_SETS, HotspotParams, parse_formats, rules_record
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES, scan_outputs
 from pipelines.weekly import validate_config
@@ -79,7 +80,7 @@ def test_cli_rules_recorded_in_run_json(db, tmp_path, monkeypatch, capsys, key_e
         code, _, err = run_cli(monkeypatch, capsys, "hotspots", "--db", str(db), "--week", WEEK, "--replicates", "0",
                                "--out", str(tmp_path / name), *extra)
         assert code == 0, err
-        runs[name] = json.loads((tmp_path / name / "run.json").read_text())
+        runs[name] = json.loads(file_path(tmp_path / name, "run.json").read_text())
     assert runs["default"]["rules"]["p_method"] == {"value": "poisson", "from": "rules default"}
     assert runs["arcgis"]["rules"] == {"set": "arcgis", "evidence_for_rise": False,
                                        "p_method": {"value": "normal", "from": "rules arcgis"},
@@ -87,7 +88,7 @@ def test_cli_rules_recorded_in_run_json(db, tmp_path, monkeypatch, capsys, key_e
                                        "share_basis": {"value": "fdr", "from": "rules arcgis"}}
     assert runs["arcgis_fdr_week"]["rules"]["fdr"] == {"value": "week", "from": "explicit"}
     assert runs["arcgis"]["parameters"]["p_method"] == "normal"
-    hot = {n: pd.read_parquet(tmp_path / n / "hotspots.parquet") for n in ("default", "arcgis")}
+    hot = {n: pd.read_parquet(file_path(tmp_path / n, "hotspots.parquet")) for n in ("default", "arcgis")}
     assert not np.allclose(hot["default"]["p"], hot["arcgis"]["p"])  # normal vs Poisson tails
     assert (hot["arcgis"]["rise_weeks"] == 0).all()
     assert (hot["arcgis"]["share_hot_weeks"] == hot["arcgis"]["hot_weeks"]).all()
@@ -114,7 +115,7 @@ def weekly_gpkg(db, tmp_path_factory):
 
 
 def test_hotspots_parquet_is_geoparquet_of_the_hexagons(weekly_gpkg):
-    geo = gpd.read_parquet(weekly_gpkg / "hotspots.parquet")
+    geo = gpd.read_parquet(file_path(weekly_gpkg, "hotspots.parquet"))
     assert geo.crs.to_epsg() == 4326
     assert set(geo.geometry.geom_type) == {"Polygon"}
     assert all(h3.is_valid_cell(c) for c in geo["cell"])
@@ -125,13 +126,13 @@ def test_hotspots_parquet_is_geoparquet_of_the_hexagons(weekly_gpkg):
 
 
 def test_gpkg_outputs_open_and_are_scanned(weekly_gpkg):
-    hot = gpd.read_file(weekly_gpkg / "hotspots.gpkg")
+    hot = gpd.read_file(file_path(weekly_gpkg, "hotspots.gpkg"))
     plan = gpd.read_file(weekly_gpkg / "patrol_plan.gpkg")
-    assert len(hot) == len(gpd.read_parquet(weekly_gpkg / "hotspots.parquet")) and hot.crs.to_epsg() == 4326
+    assert len(hot) == len(gpd.read_parquet(file_path(weekly_gpkg, "hotspots.parquet"))) and hot.crs.to_epsg() == 4326
     csv = pd.read_csv(weekly_gpkg / "patrol_plan.csv")
     assert plan["cells"].tolist() == csv["cells"].tolist() and set(plan.geometry.geom_type) == {"Polygon"}
     assert "patrol_plan.gpkg" in SHARED_FILES and "hotspots.gpkg" in ANALYST_ONLY_FILES
-    meta = json.loads((weekly_gpkg / "run.json").read_text())
+    meta = json.loads(file_path(weekly_gpkg, "run.json").read_text())
     assert meta["weekly"]["privacy"]["findings"] == []
     assert meta["rules"]["set"] == "arcgis"
     assert {"hotspots_gpkg", "patrol_plan_gpkg"} <= set(meta["outputs"])
