@@ -345,14 +345,6 @@ def _cells_outline(cells: np.ndarray) -> dict | None:
     return _geometry_dict(shape)
 
 
-def _bounds_of_cells(cells: np.ndarray) -> list[list[float]] | None:
-    if len(cells) == 0:
-        return None
-    lonlat, _ = cell_rings(np.unique(cells))
-    (lon_min, lat_min), (lon_max, lat_max) = lonlat.min(axis=0).tolist(), lonlat.max(axis=0).tolist()
-    return [[lat_min, lon_min], [lat_max, lon_max]]
-
-
 def _new_map(tiles: str | None, title: str) -> folium.Map:
     if tiles and not str(tiles).lower().startswith(("http://", "https://")):
         raise InvalidInputError(f"tiles must be an http(s) URL template like \"https://your-tile-server/{{z}}/{{x}}/{{y}}.png\"; "
@@ -372,12 +364,6 @@ def _banner(m: folium.Map, synthetic: bool) -> None:
             RawElement('<div class="hs-synthetic" id="hs-synthetic" role="alert">SYNTHETIC DATA — NOT REAL YOUNG PEOPLE</div>'),
             name="hs_synthetic",
         )
-
-
-def _fit(m: folium.Map, cells: np.ndarray) -> None:
-    bounds = _bounds_of_cells(cells)
-    if bounds is not None:
-        m.fit_bounds(bounds, padding=(10, 10))
 
 
 def render_html(m: folium.Map) -> str:

@@ -54,6 +54,8 @@ def _exterior(geom) -> shapely.Geometry:
 
 
 def _vertices_clear(geom, placements: pd.DataFrame | None, lat0: float) -> bool:
+    if placements is not None:
+        placements = placements.dropna(subset=["lat", "lon"])
     if placements is None or not len(placements):
         return True
     pts = shapely.get_coordinates(geom)

@@ -83,6 +83,8 @@ def test_study_outline_keeps_clear_of_placements():
     placements = pd.DataFrame({"lat": [-33.95], "lon": [151.15], "radius_m": [300.0]})
     moved, note = study_outline(boundary, np.empty(0, dtype=np.uint64), placements)
     assert "moved" in note
+    unknown = pd.DataFrame({"lat": [float("nan")], "lon": [float("nan")], "radius_m": [300.0]})
+    assert study_outline(boundary, np.empty(0, dtype=np.uint64), unknown)[0] == outline  # no location: no move
     kx = 111_195 * math.cos(math.radians(-33.95))
     for lon, lat in moved["coordinates"][0]:
         assert math.hypot((lon - 151.15) * kx, (lat + 33.95) * 111_195) > 350
