@@ -45,6 +45,10 @@ __all__ = [
     "CATEGORY_LABELS",
     "DEFAULT_CATEGORY_WEIGHTS",
     "PLAN_COLUMNS",
+    "KIND_BY_CATEGORY",
+    "plan_kind",
+    "plan_cells",
+    "CELLS_SEPARATOR",
 ]
 
 #: Hot (and, mirrored, cold) emerging patterns, most to least urgent for presence next week:
@@ -66,8 +70,20 @@ DEFAULT_CATEGORY_WEIGHTS: dict[str, float] = {
     **{f"{s}_cold": 0.0 for s in SEVERITY_ORDER},
     "no_pattern": 0.0,
 }
-#: Columns of :func:`patrol_plan`, in order.
-PLAN_COLUMNS = ["rank", "priority", "cell", "lat", "lon", "places", "windows", "time_zone", "dose", "reason"]
+#: Columns of :func:`patrol_plan`, in order (the plan schema shared by the CSV, the GeoJSON and the
+#: patrol sheet; ``cells`` — the entry's H3 ids joined with ``;`` — comes last, for systems).
+PLAN_COLUMNS = ["rank", "priority", "kind", "area_name", "places", "lat", "lon", "windows", "time_zone", "dose",
+                "expected", "expected_low", "expected_high", "reason", "cells"]
+#: Separator of the H3 ids in a plan entry's ``cells``.
+CELLS_SEPARATOR = ";"
+#: Kind of a plan entry from its emerging category: long-term high (chronic), a recent rise
+#: (emerging), or both (intensifying: hot in most weeks and rising). Cold spots and no pattern,
+#: planned only for recent excess, convergence or harm (all recent signals), are emerging.
+KIND_BY_CATEGORY: dict[str, str] = {
+    **{f"{s}_hot": k for s, k in (("intensifying", "both"), ("persistent", "chronic"), ("diminishing", "chronic"),
+                                  ("historical", "chronic"), ("new", "emerging"), ("consecutive", "emerging"),
+                                  ("sporadic", "emerging"), ("oscillating", "emerging"))},
+}
 
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 HOURS_PER_WEEK = 168
@@ -466,6 +482,37 @@ def dose_guidance(params: PatrolParams | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- plan
+def plan_kind(category: str) -> str:
+    """``chronic``, ``emerging`` or ``both`` for an emerging category (see :data:`KIND_BY_CATEGORY`).
+
+    Examples
+    --------
+    >>> [plan_kind(c) for c in ("persistent_hot", "new_hot", "intensifying_hot", "no_pattern")]
+    ['chronic', 'emerging', 'both', 'emerging']
+    """
+    return KIND_BY_CATEGORY.get(str(category), "emerging")
+
+
+def plan_cells(plan: pd.DataFrame) -> list[list[str]]:
+    """The H3 ids (hex) of each plan entry, from ``cells`` (``;``-joined) or a legacy ``cell`` column."""
+    if "cells" in plan.columns:
+        col = plan["cells"]
+    elif "cell" in plan.columns:
+        col = plan["cell"]
+    else:
+        raise InvalidInputError("plan lacks column 'cells' (the entry's H3 ids joined with ';').")
+    out = []
+    for v in col.tolist():
+        if isinstance(v, (int, np.integer)):
+            out.append([h3.int_to_str(int(v))])
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            out.append([h3.int_to_str(int(c)) if isinstance(c, (int, np.integer)) else str(c).strip() for c in v])
+        else:
+            text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            out.append([c.strip() for c in text.split(CELLS_SEPARATOR) if c.strip()])
+    return out
+
+
 def _reason(row) -> str:
     parts = [CATEGORY_LABELS.get(row.category, row.category)]
     if row.s_excess > 0:
@@ -485,7 +532,7 @@ def patrol_plan(
     *,
     tz: str = "Australia/Sydney",
 ) -> pd.DataFrame:
-    """The commander's plan: top cells, priority, nearby places, windows, dose, reason.
+    """The commander's plan: top cells, priority, kind, nearby places, windows, dose, reason.
 
     Parameters
     ----------
@@ -504,10 +551,15 @@ def patrol_plan(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`PLAN_COLUMNS`: ``rank``, ``priority``, ``cell`` (hex),
-        ``lat``/``lon`` (cell centre, 5 dp), ``places``, ``windows`` (text,
-        windows joined by ``"; "``), ``time_zone`` (of the windows), ``dose``, ``reason`` (category and flags,
-        no counts). Nothing else from the inputs is carried over.
+        Columns :data:`PLAN_COLUMNS`: ``rank``, ``priority``, ``kind`` (chronic,
+        emerging or both, from the category), ``area_name`` (empty: no areas
+        yet), ``places``, ``lat``/``lon`` (the entry's centre — its cell's
+        centre — 5 dp), ``windows`` (text, windows joined by ``"; "``),
+        ``time_zone`` (of the windows), ``dose``, ``expected``,
+        ``expected_low``, ``expected_high`` (empty until a forecast is given),
+        ``reason`` (category and flags, no counts) and ``cells`` (the entry's
+        H3 ids joined with ``;``). Each entry is one cell for now. Nothing else
+        from the inputs is carried over.
     """
     params = params or PatrolParams()
     ranked = rank_cells(hotspots, params)
@@ -533,42 +585,59 @@ def patrol_plan(
     plan = pd.DataFrame({
         "rank": ranked["rank"].to_numpy(dtype=np.int64),
         "priority": ranked["priority"].astype(np.int64).to_numpy(),
-        "cell": hexes,
+        "kind": [plan_kind(c) for c in ranked["category"]],
+        "area_name": "",  # from ingested areas when present (not yet)
+        "places": [places.get(int(c), "") for c in cells],
         "lat": np.round(lat, 5),
         "lon": np.round(lon, 5),
-        "places": [places.get(int(c), "") for c in cells],
         "windows": windows,
         "time_zone": tz,  # the windows' (and the weeks') local time
         "dose": dose_guidance(params),
+        "expected": np.full(len(cells), np.nan),  # next week's forecast, when one is given
+        "expected_low": np.full(len(cells), np.nan),
+        "expected_high": np.full(len(cells), np.nan),
         "reason": [_reason(r) for r in ranked.itertuples()],
+        "cells": hexes,
     })
     return plan[PLAN_COLUMNS]
 
 
 def plan_geojson(plan: pd.DataFrame) -> dict:
-    """The plan as a GeoJSON FeatureCollection of hexagons (for dispatch/CAD systems).
+    """The plan as a GeoJSON FeatureCollection of its entries' polygons (for dispatch/CAD systems).
 
-    Each feature is a closed 7-point Polygon ring (lon, lat; 5 dp) with the
-    plan's columns (:data:`PLAN_COLUMNS`) as properties; ``id`` is the cell.
+    Each feature is the outline of the entry's cells (one cell: a closed 7-point Polygon ring;
+    lon, lat; 5 dp) with the plan's columns (:data:`PLAN_COLUMNS`) as properties, missing
+    numbers as ``null``; ``id`` is the entry's ``cells`` text.
     """
     missing = set(PLAN_COLUMNS) - set(getattr(plan, "columns", []))
     if missing:
         raise InvalidInputError(f"plan lacks column(s) {sorted(missing)}; build it with patrol_plan.")
     feats = []
-    for rec in plan[PLAN_COLUMNS].to_dict("records"):
-        hx = str(rec["cell"])
-        if not h3.is_valid_cell(hx):
-            raise InvalidInputError(f"plan cell {hx!r} is not a valid H3 cell.")
-        ring = [[round(x, 5), round(y, 5)] for x, y in cell_boundary_lonlat(h3.str_to_int(hx))]
+    for rec, hexes in zip(plan[PLAN_COLUMNS].to_dict("records"), plan_cells(plan)):
+        bad = [hx for hx in hexes if not h3.is_valid_cell(hx)]
+        if bad or not hexes:
+            raise InvalidInputError(f"plan entry {rec['rank']!r}: cell {(bad or [''])[0]!r} is not a valid H3 cell.")
+        if len(hexes) == 1:
+            geometry = {"type": "Polygon", "coordinates": [
+                [[round(x, 5), round(y, 5)] for x, y in cell_boundary_lonlat(h3.str_to_int(hexes[0]))]]}
+        else:
+            gi = h3.cells_to_h3shape(hexes).__geo_interface__
+            geometry = {"type": gi["type"], "coordinates": _round5(gi["coordinates"])}
         props = {}
         for k, v in rec.items():
             if isinstance(v, (np.integer,)):
                 v = int(v)
-            elif isinstance(v, (np.floating,)):
-                v = float(v)
+            elif isinstance(v, (float, np.floating)):
+                v = float(v) if math.isfinite(float(v)) else None
             elif isinstance(v, (list, tuple, np.ndarray)):
                 v = "; ".join(map(str, v))
             props[k] = v
-        feats.append({"type": "Feature", "id": hx, "properties": props,
-                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+        feats.append({"type": "Feature", "id": CELLS_SEPARATOR.join(hexes), "properties": props,
+                      "geometry": geometry})
     return {"type": "FeatureCollection", "features": feats}
+
+
+def _round5(coords):
+    if coords and isinstance(coords[0], (int, float)):
+        return [round(float(coords[0]), 5), round(float(coords[1]), 5)]
+    return [_round5(c) for c in coords]

@@ -66,7 +66,7 @@ from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from analytics.maps import analyst_map, patrol_map, render_html
-from analytics.patrol import PatrolParams, patrol_plan, plan_geojson, rank_cells
+from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding
 from analytics.weeks import parse_week, week_label
@@ -392,7 +392,8 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev_emerging["category"].to_numpy()})
         saved_plan = layout.output_path(Path(out_root) / prev_week, "patrol_plan_csv")
         if saved_plan.is_file():
-            last_plan_cells = grid.hex_to_cells(pd.read_csv(saved_plan)["cell"].astype(str))
+            last_plan_cells = grid.hex_to_cells([c for cs in plan_cells(pd.read_csv(saved_plan, dtype=str))
+                                                 for c in cs])
             plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
         else:
             prev_rank = _rank_frame(p_cells, prev_emerging["category"], p_counts[:, -1], prev_gi.expected[:, -1],
@@ -443,8 +444,13 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
             st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,
             recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k,
             subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")
-        pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic,
-                          subtitle=f"Week after {week} · {len(plan)} cells · times in {store.timezone} · generated {generated}")
+        from pipelines.geo_inputs import current_boundary
+        from pipelines.patrol_sheet import plan_week_dates, study_outline
+        outline, outline_note = study_outline(current_boundary(store.con), cells, placements)
+        choices.append(outline_note)
+        pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic, dates=plan_week_dates(week),
+                          time_zone=store.timezone, outline=outline,
+                          subtitle=f"Plan for the week after {week} · {len(plan)} entries · generated {generated}")
         map_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("analyst_map", "patrol_map")}
         map_paths["analyst_map"].write_text(render_html(amap), encoding="utf-8")
         map_paths["patrol_map"].write_text(render_html(pmap), encoding="utf-8")
@@ -465,7 +471,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
                        "top_n": cfg["top_n"], "equity_weeks": cfg["equity_weeks"], "harm_weeks": cfg["harm_weeks"],
                        "tiles": cfg["tiles"], "previous_week_scan_replicates": 0},
         "previous_week": prev_week, "headline": headline, "backtest": backtest,
-        "plan_cells": plan["cell"].tolist(),
+        "plan_cells": [c for cs in plan_cells(plan) for c in cs],
         "privacy": {"shared_outputs": list(SHARED_OUTPUTS), "analyst_only": list(ANALYST_OUTPUTS), "k": k},
         "safeguarding": _safeguard_record(guard, placements),
     }
@@ -621,7 +627,7 @@ def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, syntheti
     if gpkg_path is not None:  # the same features as the GeoJSON (cells' hexagons, no event point)
         from pipelines.hotspots_run import write_gpkg
         frame = (gpd.GeoDataFrame.from_features(gj["features"], crs=4326) if gj["features"]
-                 else gpd.GeoDataFrame({"cell": []}, geometry=[], crs=4326))
+                 else gpd.GeoDataFrame({"cells": []}, geometry=[], crs=4326))
         write_gpkg(frame, gpkg_path, "patrol_plan")
 
 

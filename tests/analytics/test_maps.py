@@ -266,7 +266,8 @@ def test_patrol_map_has_no_people_counts_refs_or_markers(plan, patrol_html):
     html = render_html(patrol_map(dirty))
     assert "CHILD-REF" not in html and "4242" not in html
     props = {k for f in _features(html, "patrol") for k in f["properties"]}
-    assert props == {"layer", "rank", "priority", "cell", "places", "windows", "dose", "reason"}
+    assert props == {"layer", "rank", "priority", "kind", "cells", "places", "windows", "dose", "reason",
+                     "label_dx", "label_dy", "label_edge"}
 
 
 def test_patrol_map_rejects_bad_plan(plan):

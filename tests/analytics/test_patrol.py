@@ -196,8 +196,12 @@ def test_patrol_plan_columns_and_privacy(leaky_hotspots):
     assert plan["rank"].tolist() == [1, 2, 3, 4]
     assert plan["windows"].iloc[0].startswith("Fri 22:00–24:00")
     assert plan["places"].iloc[0] == "Station 12 (train_station, 80 m)"
-    lat, lon = h3.cell_to_latlng(plan["cell"].iloc[0])
+    lat, lon = h3.cell_to_latlng(plan["cells"].iloc[0])
     assert plan["lat"].iloc[0] == round(lat, 5) and plan["lon"].iloc[0] == round(lon, 5)
+    # issue-14 schema: kind from the category, no areas and no forecast yet, the H3 ids last
+    assert plan["kind"].iloc[0] == "both" and plan["area_name"].eq("").all()
+    assert plan[["expected", "expected_low", "expected_high"]].isna().all().all()
+    assert PLAN_COLUMNS[-1] == "cells" and all(h3.is_valid_cell(c) for c in plan["cells"])
     text = plan.to_csv(index=False)
     for leak in ("CHILD-REF", "EP-777", "4242", "4245", "4251", "-33.12346", "151.65432", "young people: "):
         assert leak not in text
@@ -215,14 +219,28 @@ def test_plan_geojson_valid(leaky_hotspots):
     plan = patrol_plan(leaky_hotspots)
     fc = plan_geojson(plan)
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == len(plan)
-    for feat, cell in zip(fc["features"], plan["cell"]):
+    for feat, cell in zip(fc["features"], plan["cells"]):
         ring = feat["geometry"]["coordinates"][0]
         assert feat["geometry"]["type"] == "Polygon" and len(ring) == 7 and ring[0] == ring[-1]
-        assert feat["id"] == cell and set(feat["properties"]) == set(PLAN_COLUMNS)
+        assert feat["id"] == cell and list(feat["properties"]) == PLAN_COLUMNS
+        assert feat["properties"]["expected"] is None  # no forecast yet: null, not NaN
         lat, lon = h3.cell_to_latlng(cell)
         assert abs(np.mean([p[0] for p in ring[:-1]]) - lon) < 1e-3
         assert abs(np.mean([p[1] for p in ring[:-1]]) - lat) < 1e-3
-    text = json.dumps(fc)
+    text = json.dumps(fc, allow_nan=False)
     assert "CHILD-REF" not in text and "4242" not in text
     with pytest.raises(InvalidInputError, match="lacks column"):
         plan_geojson(plan.drop(columns="dose"))
+
+
+def test_plan_kind_and_cells_of_an_entry():
+    from analytics.patrol import KIND_BY_CATEGORY, plan_cells, plan_kind
+
+    assert plan_kind("persistent_hot") == "chronic" and plan_kind("historical_hot") == "chronic"
+    assert plan_kind("new_hot") == "emerging" and plan_kind("sporadic_hot") == "emerging"
+    assert plan_kind("intensifying_hot") == "both" and plan_kind("no_pattern") == "emerging"
+    assert set(KIND_BY_CATEGORY.values()) == {"chronic", "emerging", "both"}
+    a, b = h3.latlng_to_cell(-33.87, 151.2, 9), h3.latlng_to_cell(-33.9, 151.25, 9)
+    frame = pd.DataFrame({"cells": [f"{a};{b}", a]})
+    assert plan_cells(frame) == [[a, b], [a]]
+    assert plan_cells(pd.DataFrame({"cell": [b]})) == [[b]]  # a plan saved before the schema change

@@ -152,7 +152,7 @@ def test_cell_geometry_near_a_placement_is_a_leak_unless_approved_with_evidence(
     path = _copy(refs, "patrol_plan.csv", tmp_path)
     plan = pd.read_csv(path)
     shutil.copy(refs["out"] / "patrol_plan.geojson", tmp_path / "patrol_plan.geojson")
-    cell = plan["cell"].iloc[0]
+    cell = plan["cells"].iloc[0]
     clat, clon = h3.cell_to_latlng(cell)
     near = pd.DataFrame({"lat": [clat + 0.00018], "lon": [clon]})  # a placement 20 m from the cell's centre
     kinds = _kinds(scan_outputs(tmp_path, near, set(), None))

@@ -24,6 +24,7 @@ from analytics.privacy import key_fingerprint
 from analytics.safeguarding import PLACEMENT_RADIUS_M, WITHHELD_REASONS, RULE_NEAR_PLACEMENT, cells_near_placements
 from pipelines import store as store_mod
 from pipelines.ingest import ingest_file
+from pipelines.layout import file_path
 from pipelines.placements import known_and_derived_placements
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES, scan_outputs, store_forbidden, store_raw_points
 from pipelines.synthesize import write_synthetic_city
@@ -88,7 +89,7 @@ def test_no_shared_output_points_at_the_home(city):
     plan = pd.read_csv(out / "patrol_plan.csv")
     assert len(plan) == 10, "the plan takes the next-best cells and stays full"
     near_home = cells_near_placements(
-        np.array([h3.str_to_int(c) for c in plan["cell"]], dtype=np.uint64),
+        np.array([h3.str_to_int(c) for cs in plan["cells"] for c in cs.split(";")], dtype=np.uint64),
         pd.DataFrame({"placement_key": ["home"], "lat": [home[0]], "lon": [home[1]],
                       "radius_m": [PLACEMENT_RADIUS_M]}))
     approved = {a.cell: a for a in city["run"].safeguard.approvals}
@@ -162,4 +163,4 @@ def test_without_the_rules_the_cli_run_fails_its_privacy_check(city, tmp_path, m
     assert not (tmp_path / "out" / city["truth"]["weeks"][1]).exists()  # nothing published
     kept = publish.withheld_path(tmp_path / "out", city["truth"]["weeks"][1])  # owner-only, for inspection
     plan = pd.read_csv(kept / "patrol_plan.csv")
-    assert city["truth"]["repeat_home"]["cell"] in set(plan["cell"])
+    assert city["truth"]["repeat_home"]["cell"] in {c for cs in plan["cells"] for c in cs.split(";")}

@@ -19,6 +19,7 @@ from shapely.geometry import Point, Polygon
 
 from analytics.errors import InvalidInputError
 from pipelines import cli
+from pipelines.layout import file_path
 from pipelines.hotspots_run import RULE_SETS, HotspotParams, parse_formats, rules_record
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES, scan_outputs
 from pipelines.weekly import validate_config
@@ -130,7 +131,7 @@ def test_gpkg_outputs_open_and_are_scanned(weekly_gpkg):
     plan = gpd.read_file(weekly_gpkg / "patrol_plan.gpkg")
     assert len(hot) == len(gpd.read_parquet(file_path(weekly_gpkg, "hotspots.parquet"))) and hot.crs.to_epsg() == 4326
     csv = pd.read_csv(weekly_gpkg / "patrol_plan.csv")
-    assert plan["cell"].tolist() == csv["cell"].tolist() and set(plan.geometry.geom_type) == {"Polygon"}
+    assert plan["cells"].tolist() == csv["cells"].tolist() and set(plan.geometry.geom_type) == {"Polygon"}
     assert "patrol_plan.gpkg" in SHARED_FILES and "hotspots.gpkg" in ANALYST_ONLY_FILES
     meta = json.loads(file_path(weekly_gpkg, "run.json").read_text())
     assert meta["weekly"]["privacy"]["findings"] == []

@@ -115,7 +115,7 @@ def test_headline_is_consistent(weekly):
 def test_backtest_numbers(weekly):
     bt = json.loads(file_path(weekly["out"], "run.json").read_text())["weekly"]["backtest"]
     prev_plan = pd.read_csv(file_path(weekly["root"] / bt["plan_week"], "patrol_plan.csv"))
-    assert bt["n_cells"] == len(prev_plan) and set(bt["cells"]) == set(prev_plan["cell"])
+    assert bt["n_cells"] == len(prev_plan) and set(bt["cells"]) == {c for cs in prev_plan["cells"] for c in cs.split(";")}
     assert 0 <= bt["n"] <= bt["n_star"] <= bt["N"]
     assert bt["hit_rate"] == pytest.approx(bt["n"] / bt["N"], abs=1e-4)
     assert bt["pei_star"] == pytest.approx(bt["n"] / bt["n_star"], abs=1e-4)
@@ -134,7 +134,8 @@ def test_patrol_plan_has_places_and_times_only(weekly):
     text = file_path(out, "patrol_plan.csv").read_text() + file_path(out, "patrol_plan.geojson").read_text()
     assert not re.search(r"pk_[0-9a-f]{8}|SYN-[EPHR]\d|young_people|n_events|count", text)
     gj = json.loads(file_path(out, "patrol_plan.geojson").read_text())
-    assert [f["id"] for f in gj["features"]] == plan["cell"].tolist()
+    assert [f["id"] for f in gj["features"]] == plan["cells"].tolist()
+    assert all(list(f["properties"]) == PLAN_COLUMNS + ["synthetic"] for f in gj["features"])
     assert gj["name"].startswith("SYNTHETIC") and all(f["properties"]["synthetic"] for f in gj["features"])
     assert gpd.read_file(file_path(out, "patrol_plan.geojson")).crs.to_epsg() == 4326
 
@@ -146,7 +147,7 @@ def test_plan_targets_planted_sites(weekly):
     truth = weekly["truth"]
     planted = {c for s in truth["sites"] for c in s["cells"] + s.get("halo_cells", [])}
     venues = {c for b in truth.get("background_hot", []) for c in b["cells"]}
-    cells = set(plan["cell"])
+    cells = {c for cs in plan["cells"] for c in cs.split(";")}
     assert len(cells & (planted | venues)) >= 0.8 * len(plan), "planned cells should be planted sites or busy venues"
     for s in (s for s in truth["sites"] if s["kind"] == "persistent"):
         assert set(s["cells"]) & cells, f"persistent site {s['id']} is not in the plan"
@@ -221,8 +222,9 @@ def test_maps_offline_synthetic_and_small(weekly):
         assert size <= limit_mb, f"{name} is {size:.2f} MB"
     patrol = file_path(out, "patrol_map.html").read_text(encoding="utf-8")
     plan = pd.read_csv(file_path(out, "patrol_plan.csv"))
-    for cell in plan["cell"]:
-        assert cell in patrol
+    for cells in plan["cells"]:
+        for cell in cells.split(";"):
+            assert cell in patrol
 
 
 def test_privacy_scan_of_the_sample_outputs_is_clean(weekly):

@@ -84,8 +84,8 @@ def _analyst(texts: list[str], title: str, subtitle: str) -> str:
 def _plan(texts: list[str]) -> pd.DataFrame:
     cells = _cells(len(texts))
     return pd.DataFrame({"rank": range(1, len(texts) + 1), "priority": [1 + i % 3 for i in range(len(texts))],
-                         "cell": cells, "places": texts, "windows": list(reversed(texts)), "dose": texts[0],
-                         "reason": texts})
+                         "cells": cells, "places": texts, "windows": list(reversed(texts)), "dose": texts[0],
+                         "reason": texts, "kind": texts, "area_name": list(reversed(texts)), "time_zone": texts[0]})
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,8 @@ def test_script_json_escapes_line_separators():
 def test_patrol_map_shows_every_payload_literally():
     benign = [f"Place {i}" for i in range(len(ALL))]
     baseline = render_html(patrol_map(_plan(benign), synthetic=True, title="T", subtitle="S"))
-    page = render_html(patrol_map(_plan(ALL), synthetic=True, title="Plan {{ 7*7 }} end", subtitle=LONG))
+    page = render_html(patrol_map(_plan(ALL), synthetic=True, title="Plan {{ 7*7 }} end", subtitle=LONG,
+                                  dates=ALL[0], time_zone=ALL[-1]))
     _assert_safe_page(page, baseline)
     props = _props(page, "patrol")
     assert [html.unescape(p["places"]) for p in props] == ALL
@@ -177,7 +178,7 @@ def _report_context(t: list[str]) -> dict:
              "reason": t[-1 - i], "count": 3, "expected": "1.0", "z": "2.00",
              "spark": sparkline_svg([1, 2, 3], [t[i], t[-1 - i], t[i]]), "police": {"flag": True, "share": t[i]}}
             for i in range(n)]
-    plan = [{"rank": i + 1, "priority": 1, "places": t[i], "windows": t[-1 - i], "reason": t[i], "cell": _cells(n)[i],
+    plan = [{"rank": i + 1, "priority": 1, "places": t[i], "windows": t[-1 - i], "reason": t[i], "cells": _cells(n)[i],
              "dose": t[0]} for i in range(n)]
     src = {"total": 3, "rows": [{"source": x, "n": 1, "share": x} for x in t]}
     return {

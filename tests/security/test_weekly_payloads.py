@@ -26,6 +26,7 @@ from pipelines import store as store_mod
 from pipelines.csv_out import neutralise
 from pipelines.evaluate import run_evaluation
 from pipelines.ingest import ingest_file
+from pipelines.layout import file_path
 from pipelines.resources import shipped_dir
 from pipelines.weekly import ANALYST_OUTPUTS, SHARED_OUTPUTS, run_weekly
 from pipelines.layout import file_path
