@@ -30,7 +30,6 @@ from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES, scan_output
 from pipelines.synthesize import write_synthetic_city
 from pipelines.weekly import run_weekly
 from pipelines import publish
-from pipelines.layout import file_path
 from tests.conftest import TEST_KEY
 
 SHARED = ("patrol_plan.csv", "patrol_plan.geojson", "patrol_map.html", "report.html")
