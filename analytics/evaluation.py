@@ -83,6 +83,45 @@ def _clean(v):
     return v
 
 
+#: Tolerance for ties between an estimate and a placebo (the same in the p and in its interval).
+_TIE = 1e-12
+
+
+def placebo_test(log_effect: float, placebo_log_effects, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Two-sided placebo-in-space permutation p and the interval that inverts the same test.
+
+    Returns ``(p, low, high)`` on the log scale. ``p = (1 + #{|d_g| >= |d|}) / (1 + K)`` over
+    the K finite placebo log effects ``d_g``. Testing "the effect is θ" with the same
+    statistic gives ``p(θ) = (1 + #{|d_g| >= |d − θ|}) / (1 + K)``; the interval is every θ
+    with ``p(θ) > alpha``: ``d ± a_(m+1)`` where ``a_(1) >= a_(2) >= …`` are the sorted
+    ``|d_g|`` and ``m = floor(alpha (1 + K) − 1)``. So the interval excludes 0 exactly
+    when ``p <= alpha``: the two cannot disagree. With fewer than ``1/alpha − 1`` placebos
+    (19 at α = 0.05) no value can be rejected and the interval is unbounded (NaN, NaN).
+
+    Examples
+    --------
+    >>> p, lo, hi = placebo_test(0.5, [0.1, -0.2, 0.3] * 7, 0.05)
+    >>> round(p, 4), round(lo, 4), round(hi, 4)
+    (0.0455, 0.2, 0.8)
+    """
+    a = np.abs(np.asarray(placebo_log_effects, dtype=np.float64))
+    a = np.sort(a[np.isfinite(a)])[::-1]
+    if not math.isfinite(log_effect) or not len(a):
+        return math.nan, math.nan, math.nan
+    k = len(a)
+    p = float((1 + np.sum(a >= abs(log_effect) - _TIE)) / (1 + k))
+    m = math.floor(alpha * (1 + k) - 1 + 1e-9)
+    if m < 0:
+        return p, math.nan, math.nan
+    c = float(a[min(m, k - 1)]) + _TIE
+    return p, log_effect - c, log_effect + c
+
+
+def rejects(p: float | None, alpha: float = 0.05) -> bool:
+    """The one significance rule of the evaluation: ``p <= alpha`` (a permutation p of 1/20 rejects at 0.05)."""
+    return p is not None and math.isfinite(p) and p <= alpha + _TIE
+
+
 def outcome_series(frame: pd.DataFrame, outcome: str) -> pd.Series:
     """The outcome column of a cube frame; ``reports_non_police`` = reports − reports_police.
 
@@ -352,7 +391,7 @@ class DiDResult:
     relative_effect: float
     ci_low: float
     ci_high: float
-    p: float                 # placebo-in-space permutation p (model p when there are no placebos)
+    p: float                 # the p the interval inverts (see ``inference``)
     p_model: float           # quasi-Poisson Wald p
     p_placebo: float
     log_effect: float
@@ -361,6 +400,7 @@ class DiDResult:
     n_placebos: int
     placebo_effects: tuple = ()
     pre_fit: dict = field(default_factory=dict)
+    inference: str = "placebo"   # "placebo" (permutation p + its inverted interval) or "model" (Wald p + interval)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -414,8 +454,14 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     (its level is absorbed by the unit effect). Placebo-in-space: each match column g
     (one look-alike of every treated cell) is in turn treated as if it had been treated,
     against the other columns; p = (1 + #{|δ_g| ≥ |δ|}) / (1 + k) (Abadie et al. 2010 for
-    the idea; two-sided). The interval is the quasi-Poisson Wald interval of
-    :func:`did_poisson`.
+    the idea; two-sided).
+
+    One test for both p and interval (``inference``): with enough placebos for the
+    permutation test to reach ``alpha`` (≥ 19 at α = 0.05), p is the placebo p and the
+    interval inverts it (:func:`placebo_test`: δ ± the largest placebo |δ_g| allowed at
+    ``alpha``); with fewer (e.g. the buffer's 5 look-alike groups), p is the quasi-Poisson
+    Wald p of :func:`did_poisson` and the interval its Wald interval. Either way the
+    interval excludes no change exactly when p ≤ alpha.
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
@@ -432,10 +478,7 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
             if math.isfinite(d_g):
                 placebo.append(d_g)
     placebo_arr = np.asarray(placebo)
-    if len(placebo_arr) and math.isfinite(delta):
-        p_pl = float((1 + np.sum(np.abs(placebo_arr) >= abs(delta) - 1e-12)) / (1 + len(placebo_arr)))
-    else:
-        p_pl = math.nan
+    p_pl, lo_pl, hi_pl = placebo_test(delta, placebo_arr, alpha)
     pre = ~post
     pre_fit = {"treated_pre_mean": float(t_series[pre].mean()),
                "control_pre_mean_per_group": float(c_series[pre].mean() / groups.shape[0]),
@@ -444,9 +487,12 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     if not math.isfinite(delta):
         return DiDResult(math.nan, math.nan, math.nan, math.nan, math.nan, p_pl, math.nan, math.nan, math.nan,
                          len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit)
-    return DiDResult(math.expm1(delta), math.expm1(delta - z_a * se), math.expm1(delta + z_a * se),
-                     p_pl if math.isfinite(p_pl) else p_model, p_model, p_pl, delta, se, disp, len(placebo_arr),
-                     tuple(np.expm1(placebo_arr)), pre_fit)
+    if math.isfinite(lo_pl):
+        inference, p, lo, hi = "placebo", p_pl, lo_pl, hi_pl
+    else:
+        inference, p, lo, hi = "model", p_model, delta - z_a * se, delta + z_a * se
+    return DiDResult(math.expm1(delta), math.expm1(lo), math.expm1(hi), p, p_model, p_pl, delta, se, disp,
+                     len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit, inference)
 
 
 # ----------------------------------------------------------------------------------------- ITS
@@ -655,6 +701,7 @@ class SCResult:
     synthetic: tuple = ()
     placebo_effects: tuple = ()
     notes: tuple = ()
+    p_rmspe: float = math.nan     # Abadie's post/pre RMSPE-ratio rank p (reported, not used in the verdict)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -720,10 +767,11 @@ def synthetic_control(treated, donors, post, *, period_weeks: int = 4, alpha: fl
     a different size can still combine), then weights w ≥ 0, Σw = 1 minimise the
     pre-period squared error (:func:`simplex_weights`, SLSQP). Relative effect =
     Σ_post treated / Σ_post synthetic − 1. Placebo-in-space: every donor in turn plays
-    treated against the others; p = share of units (treated included) whose post/pre
-    RMSPE ratio is at least the treated one's. Interval: the treated log effect minus
-    the 97.5 % and 2.5 % quantiles of the placebo log effects (their spread stands for
-    the estimator's error under no effect).
+    treated against the others. ``p`` compares the treated |log effect| with the placebo
+    |log effects| and the interval inverts that same test (:func:`placebo_test`), so the
+    interval excludes no change exactly when p ≤ alpha; with fewer than 19 usable
+    placebos (α = 0.05) the interval is unbounded (NaN). Abadie's post/pre RMSPE-ratio
+    rank p is kept as ``p_rmspe`` for reference.
     """
     y1 = np.asarray(treated, dtype=np.float64)
     y0 = np.asarray(donors, dtype=np.float64)
@@ -750,17 +798,17 @@ def synthetic_control(treated, donors, post, *, period_weeks: int = 4, alpha: fl
         placebo.append(f[0])
         ratios.append(f[2] / f[1])
     ratio = post_r / pre_r if pre_r > 0 else math.inf
-    p = float((1 + np.sum(np.asarray(ratios) >= ratio - 1e-12)) / (1 + len(ratios))) if ratios else math.nan
-    lo = hi = math.nan
+    p_rmspe = float((1 + np.sum(np.asarray(ratios) >= ratio - 1e-12)) / (1 + len(ratios))) if ratios else math.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         pl = np.log1p(np.asarray(placebo)) if placebo else np.array([])
-    pl = pl[np.isfinite(pl)]
-    if len(pl) >= 5 and eff > -1:
-        q_lo, q_hi = np.quantile(pl, [alpha / 2, 1 - alpha / 2])
-        le = math.log1p(eff)
-        lo, hi = math.expm1(le - q_hi), math.expm1(le - q_lo)
-    return SCResult(eff, lo, hi, p, period_weeks, int((~postp).sum()), int(postp.sum()), int(y0.shape[0]), pre_r,
-                    post_r, tuple(w), tuple(a1), tuple(synth), tuple(placebo), tuple(notes))
+    le = math.log1p(eff) if math.isfinite(eff) and eff > -1 else math.nan
+    p, lo, hi = placebo_test(le, pl, alpha)
+    if math.isfinite(p) and not math.isfinite(lo):
+        notes.append(f"Only {int(np.isfinite(pl).sum())} usable placebo donors: too few for a 95 % placebo "
+                     "interval (19 needed), so none is given.")
+    return SCResult(eff, math.expm1(lo), math.expm1(hi), p, period_weeks, int((~postp).sum()), int(postp.sum()),
+                    int(y0.shape[0]), pre_r, post_r, tuple(w), tuple(a1), tuple(synth), tuple(placebo),
+                    tuple(notes), p_rmspe)
 
 
 # ----------------------------------------------------------------------------------------- power

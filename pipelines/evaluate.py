@@ -61,6 +61,7 @@ from analytics.errors import InvalidInputError
 from analytics.offline import escape_text, html_environment
 from analytics.evaluation import (DETECTION_DRIVEN, OUTCOMES, evaluate_panel, minimum_detectable_effect,
                                   outcome_series)
+from analytics.verdict import VERDICT_METHODS, verdict
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.csv_out import write_csv
@@ -472,60 +473,54 @@ def _pct(v: float | None) -> str:
     return f"{v * 100:+.0f} %"
 
 
+def _z_crit(alpha: float) -> float:
+    from scipy import stats
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
 def _verdict(result: dict) -> dict:
-    """Plain-language headline, the methods' agreement, displacement and caveats."""
+    """Plain-language headline, the methods' agreement, displacement and caveats.
+
+    The headline and the ring sentence come from :func:`analytics.verdict.verdict` (one rule:
+    a change is claimed only when every method's 95 % interval excludes no change, on the same
+    side; each interval inverts the same test as the method's p)."""
     m = result["methods"]
-    did, its, sc = m["did"], m["its"], m["synthetic_control"]
-    rel, lo, hi, p = (did.get(x) for x in ("relative_effect", "ci_low", "ci_high", "p"))
-    outcome = result["outcome"]
-    lines = []
-    if rel is None:
-        headline = "No estimate: the target or its controls had no events in one of the periods."
-    elif hi is not None and hi < 0 and p is not None and p < 0.05:
-        headline = (f"{outcome} fell by about {abs(rel) * 100:.0f} % (95 % interval {abs(hi) * 100:.0f} % to "
-                    f"{abs(lo) * 100:.0f} %) compared with matched control places (placebo p = {p:.3f}).")
-    elif lo is not None and lo > 0 and p is not None and p < 0.05:
-        headline = (f"{outcome} rose by about {rel * 100:.0f} % (95 % interval {lo * 100:.0f} % to {hi * 100:.0f} %) "
-                    f"compared with matched control places (placebo p = {p:.3f}).")
-    else:
-        headline = (f"No clear change in {outcome}: the best estimate is {_pct(rel)}, but the 95 % interval "
-                    f"({_pct(lo)} to {_pct(hi)}) includes no change (placebo p = "
-                    f"{'—' if p is None else f'{p:.3f}'}).")
+    did = m["did"]
+    alpha = result["parameters"]["alpha"]
+    effects = {k: m[k] for k in VERDICT_METHODS}
+    ring = {k: m[k]["buffer"] for k in ("did", "its") if m[k].get("buffer")}
+    v = verdict(effects, ring, outcome=result["outcome"], alpha=alpha)
+    headline = v.headline
     agree = []
-    for key in ("did", "its", "synthetic_control"):
+    for key in VERDICT_METHODS:
         e = m[key]
         if e.get("relative_effect") is None:
             continue
-        sig = (e.get("p") is not None and e["p"] < 0.05)
         agree.append(f"{METHOD_LABELS[key]}: {_pct(e['relative_effect'])} "
                      f"[{_pct(e.get('ci_low'))}, {_pct(e.get('ci_high'))}], p = "
-                     f"{'—' if e.get('p') is None else format(e['p'], '.3f')}{' (significant)' if sig else ''}")
-    signs = {np.sign(m[k]["relative_effect"]) for k in ("did", "its", "synthetic_control")
-             if m[k].get("relative_effect") is not None}
-    lines.append("The three methods agree on the direction." if len(signs) == 1 else
-                 "The methods disagree on the direction: treat any conclusion as weak.")
-    disp = []
-    b = did.get("buffer")
+                     f"{'—' if e.get('p') is None else format(e['p'], '.3f')}"
+                     f"{' (interval excludes no change)' if v.directions[key] in ('fall', 'rise') else ''}")
+    lines = [("The methods agree: every 95 % interval excludes no change, on the same side." if v.effect in
+              ("fall", "rise") else f"The methods disagree: {v.disagreement}." if v.disagreement else
+              "No method's 95 % interval excludes no change.")]
+    disp = [v.displacement_sentence]
     q = m["wdq"]
-    if b and b.get("relative_effect") is not None:
-        if b.get("ci_low") is not None and b["ci_low"] > 0:
-            disp.append(f"Events in the surrounding ring rose by about {b['relative_effect'] * 100:.0f} % against "
-                        "its own matched controls: possible displacement of harm to nearby places.")
-        elif b.get("ci_high") is not None and b["ci_high"] < 0:
-            disp.append(f"Events in the surrounding ring fell by about {abs(b['relative_effect']) * 100:.0f} %: "
-                        "a diffusion of benefits.")
-        else:
-            disp.append(f"No clear change in the surrounding ring ({_pct(b['relative_effect'])}, interval "
-                        f"{_pct(b.get('ci_low'))} to {_pct(b.get('ci_high'))}); this does not prove there was no "
-                        "displacement.")
     if q.get("meaningful"):
-        disp.append(f"WDQ = {q['wdq']:.2f} ({q['interpretation']}).")
+        lo_q, hi_q = q.get("ci_low"), q.get("ci_high")
+        if lo_q is not None and hi_q is not None and lo_q <= 0 <= hi_q:
+            disp.append(f"WDQ = {q['wdq']:.2f}, but its 95 % bootstrap interval ({lo_q:.2f} to {hi_q:.2f}) includes "
+                        "0: no clear displacement or diffusion.")
+        else:
+            disp.append(f"WDQ = {q['wdq']:.2f} ({q['interpretation']}).")
     else:
         disp.append("WDQ is not meaningful here: the target did not improve relative to its controls.")
     w = m["wdd"]
+    dz = w.get("displacement_z")
+    clear = dz is not None and abs(dz) > _z_crit(alpha)
     disp.append(f"WDD = {w['wdd']:.1f} events net of the buffer (z = {w['z']:.2f}, p = {w['p']:.3f}); "
-                f"buffer component {w['displacement']:+.1f} ({'displacement' if w['displacement'] > 0 else 'diffusion'} "
-                "direction).")
+                f"buffer component {w['displacement']:+.1f} events ("
+                + (("displacement" if w["displacement"] > 0 else "diffusion") + f", z = {dz:.2f}" if clear else
+                   "within noise: no clear displacement or diffusion") + ").")
     caveats = list(result["warnings"])
     mde = result["power"].get("mde_did")
     if mde is not None:
@@ -542,7 +537,8 @@ def _verdict(result: dict) -> dict:
                    "estimate.")
     if result.get("synthetic"):
         caveats.append("SYNTHETIC data: no real young person, placement or venue.")
-    return {"headline": headline, "methods": agree, "agreement": lines, "displacement": disp, "caveats": caveats}
+    return {"headline": headline, "methods": agree, "agreement": lines, "displacement": disp, "caveats": caveats,
+            "effect": v.effect, "ring": v.displacement}
 
 
 # ------------------------------------------------------------------------------------------ SVG
