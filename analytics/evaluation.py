@@ -40,6 +40,7 @@ from analytics.errors import InvalidInputError
 __all__ = [
     "WDDResult", "wdd", "WDQResult", "wdq", "match_controls", "DiDResult", "did_poisson", "did_matched",
     "ITSResult", "its_glm", "SCResult", "synthetic_control", "simplex_weights", "minimum_detectable_effect",
+    "power_for_effect", "weeks_needed", "MAX_DETECTABLE_FALL", "placebo_test", "rejects",
     "DETECTION_DRIVEN", "OUTCOMES", "outcome_series", "rri", "coverage_metrics", "ring_kde_scores",
     "bootstrap_mean_ci", "evaluate_panel", "PanelEvaluation",
 ]
@@ -400,7 +401,7 @@ class DiDResult:
     n_placebos: int
     placebo_effects: tuple = ()
     pre_fit: dict = field(default_factory=dict)
-    inference: str = "placebo"   # "placebo" (permutation p + its inverted interval) or "model" (Wald p + interval)
+    inference: str = "placebo"   # "placebo" (permutation p + its inverted interval), "model" or "placebo_spread"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -460,8 +461,10 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     permutation test to reach ``alpha`` (≥ 19 at α = 0.05), p is the placebo p and the
     interval inverts it (:func:`placebo_test`: δ ± the largest placebo |δ_g| allowed at
     ``alpha``); with fewer (e.g. the buffer's 5 look-alike groups), p is the quasi-Poisson
-    Wald p of :func:`did_poisson` and the interval its Wald interval. Either way the
-    interval excludes no change exactly when p ≤ alpha.
+    Wald p of :func:`did_poisson` and the interval its Wald interval, with the standard
+    error widened to the placebos' spread (and a t critical value) when that is larger
+    (``inference = "placebo_spread"``). Either way the interval excludes no change exactly
+    when p ≤ alpha.
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
@@ -490,9 +493,26 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     if math.isfinite(lo_pl):
         inference, p, lo, hi = "placebo", p_pl, lo_pl, hi_pl
     else:
-        inference, p, lo, hi = "model", p_model, delta - z_a * se, delta + z_a * se
+        inference, p, lo, hi = _few_placebos_test(delta, se, placebo_arr, alpha)
     return DiDResult(math.expm1(delta), math.expm1(lo), math.expm1(hi), p, p_model, p_pl, delta, se, disp,
                      len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit, inference)
+
+
+def _few_placebos_test(delta: float, se: float, placebo: np.ndarray, alpha: float):
+    """Wald test and interval when there are too few placebos for a permutation test at ``alpha``.
+
+    The standard error is the larger of the model's and the placebo log effects' standard
+    deviation (their spread is the estimator's error under no effect, which the Poisson model
+    can understate); with the placebo spread the critical value is Student's t with K − 1
+    degrees of freedom. p and interval come from the same statistic, so they agree."""
+    pl = placebo[np.isfinite(placebo)]
+    sd = float(np.std(pl, ddof=1)) if len(pl) >= 2 else math.nan
+    if math.isfinite(sd) and sd > se:
+        dist, used, kind = stats.t(len(pl) - 1), sd, "placebo_spread"
+    else:
+        dist, used, kind = stats.norm, se, "model"
+    crit = float(dist.ppf(1 - alpha / 2))
+    return kind, float(2 * dist.sf(abs(delta) / used)), delta - crit * used, delta + crit * used
 
 
 # ----------------------------------------------------------------------------------------- ITS
@@ -812,6 +832,50 @@ def synthetic_control(treated, donors, post, *, period_weeks: int = 4, alpha: fl
 
 
 # ----------------------------------------------------------------------------------------- power
+#: The largest fall the power search considers (95 %): beyond it Var(log rate ratio) explodes.
+MAX_DETECTABLE_FALL = 0.95
+
+
+def _power_inputs(baseline_per_week, pre_weeks, post_weeks, alpha, power, dispersion):
+    for name, v in (("baseline_per_week", baseline_per_week), ("dispersion", dispersion)):
+        if not (isinstance(v, (int, float, np.integer, np.floating)) and v > 0 and math.isfinite(v)):
+            raise InvalidInputError(f"{name} must be a number > 0; received {v!r}.")
+    if pre_weeks < 1 or post_weeks < 1:
+        raise InvalidInputError("pre_weeks and post_weeks must be >= 1.")
+    if not 0 < power < 1:
+        raise InvalidInputError(f"power must be between 0 and 1; received {power!r}.")
+    _z(alpha)
+
+
+def power_for_effect(effect: float, baseline_per_week: float, pre_weeks: int, post_weeks: int, *,
+                     alpha: float = 0.05, control_per_week: float | None = None, dispersion: float = 1.0) -> float:
+    """Power of a two-sided Wald test at ``alpha`` on the log rate ratio to detect ``effect``.
+
+    Normal approximation on Poisson counts (λ = ``baseline_per_week``, φ = ``dispersion``):
+
+    .. math:: \\operatorname{Var}(\\log \\widehat{RR}) \\approx φ\\Big(\\frac{1}{λ n_{pre}} +
+              \\frac{1}{λ (1+e) n_{post}} \\Big[+ \\frac{1}{λ_C n_{pre}} + \\frac{1}{λ_C n_{post}}\\Big]\\Big),
+              \\quad \\text{power}(e) = Φ\\Big(\\frac{|\\log(1+e)|}{SE} - z_{1-α/2}\\Big) +
+              Φ\\Big(-\\frac{|\\log(1+e)|}{SE} - z_{1-α/2}\\Big)
+
+    (the bracket only with a control series of λ_C events a week, as in DiD).
+
+    Examples
+    --------
+    >>> round(power_for_effect(-0.5, 2.0, 52, 16), 3)
+    0.733
+    """
+    if not -1 < effect:
+        raise InvalidInputError(f"effect must be > -1 (a fall of less than 100 %); received {effect!r}.")
+    lam = float(baseline_per_week)
+    v = 1 / (lam * pre_weeks) + 1 / (lam * (1 + effect) * post_weeks)
+    if control_per_week:
+        v += 1 / (control_per_week * pre_weeks) + 1 / (control_per_week * post_weeks)
+    x = abs(math.log1p(effect)) / math.sqrt(dispersion * v)
+    z = _z(alpha)
+    return float(stats.norm.cdf(x - z) + stats.norm.cdf(-x - z))
+
+
 def minimum_detectable_effect(baseline_per_week: float, pre_weeks: int, post_weeks: int, *, alpha: float = 0.05,
                               power: float = 0.8, control_per_week: float | None = None,
                               dispersion: float = 1.0) -> float:
@@ -830,38 +894,72 @@ def minimum_detectable_effect(baseline_per_week: float, pre_weeks: int, post_wee
     Returns
     -------
     float
-        A negative relative effect, e.g. −0.25 (a fall of 25 %); NaN when no fall (down
-        to −99 %) is detectable.
+        A negative relative effect, e.g. −0.25 (a fall of 25 %); NaN when no fall of up
+        to 95 % (:data:`MAX_DETECTABLE_FALL`) is detectable with this data.
 
     Notes
     -----
-    Var(log rate ratio) ≈ φ (1/(λ n_pre) + 1/(λ (1+e) n_post) [+ 1/(λ_C n_pre) + 1/(λ_C n_post)]);
-    the MDE solves |log(1+e)| = (z_{1−α/2} + z_power) · SE(e).
+    Power is :func:`power_for_effect` (normal approximation on Poisson counts). It is not
+    monotone in the fall: a larger fall leaves fewer events after, so the variance grows
+    as 1/(1+e) and explodes near −100 %. The search therefore scans falls from 0.1 % to
+    95 % on a fine grid, takes the first grid interval where power − ``power`` changes
+    sign, and refines the root there with :func:`scipy.optimize.brentq`.
 
     Examples
     --------
     >>> round(minimum_detectable_effect(8, 52, 16), 3)
     -0.275
     """
-    for name, v in (("baseline_per_week", baseline_per_week), ("dispersion", dispersion)):
-        if not (isinstance(v, (int, float, np.integer, np.floating)) and v > 0 and math.isfinite(v)):
-            raise InvalidInputError(f"{name} must be a number > 0; received {v!r}.")
-    if pre_weeks < 1 or post_weeks < 1:
-        raise InvalidInputError("pre_weeks and post_weeks must be >= 1.")
-    if not 0 < power < 1:
-        raise InvalidInputError(f"power must be between 0 and 1; received {power!r}.")
-    zz = _z(alpha) + float(stats.norm.ppf(power))
-    lam = float(baseline_per_week)
+    _power_inputs(baseline_per_week, pre_weeks, post_weeks, alpha, power, dispersion)
 
     def gap(e):
-        v = 1 / (lam * pre_weeks) + 1 / (lam * (1 + e) * post_weeks)
-        if control_per_week:
-            v += 1 / (control_per_week * pre_weeks) + 1 / (control_per_week * post_weeks)
-        return abs(math.log1p(e)) - zz * math.sqrt(dispersion * v)
+        return power_for_effect(e, baseline_per_week, pre_weeks, post_weeks, alpha=alpha,
+                                control_per_week=control_per_week, dispersion=dispersion) - power
 
-    if gap(-0.99) < 0:
+    grid_ = -np.linspace(0.001, MAX_DETECTABLE_FALL, 400)
+    g = np.array([gap(e) for e in grid_])
+    hit = np.flatnonzero(g >= 0)
+    if not len(hit):
         return math.nan
-    return float(optimize.brentq(gap, -0.99, -1e-9))
+    i = int(hit[0])
+    if i == 0:
+        return float(grid_[0])
+    return float(optimize.brentq(gap, grid_[i], grid_[i - 1], xtol=1e-10))
+
+
+def weeks_needed(effect: float, baseline_per_week: float, pre_weeks: int, *, alpha: float = 0.05,
+                 power: float = 0.8, control_per_week: float | None = None, dispersion: float = 1.0,
+                 max_weeks: int = 520) -> int | None:
+    """Post-period weeks needed to detect ``effect`` (e.g. −0.20) with probability ``power``.
+
+    The smallest whole number of weeks n with :func:`power_for_effect` (effect, …, n) ≥
+    ``power``; power grows with n, so this is a plain search. None when even ``max_weeks``
+    (10 years) is not enough (the pre-period's own noise then limits the design: more
+    history is needed, not a longer wait).
+
+    Examples
+    --------
+    >>> weeks_needed(-0.2, 8, 52)
+    40
+    """
+    _power_inputs(baseline_per_week, pre_weeks, 1, alpha, power, dispersion)
+    if not -1 < effect < 0:
+        raise InvalidInputError(f"effect must be a fall between 0 and -1; received {effect!r}.")
+
+    def ok(n):
+        return power_for_effect(effect, baseline_per_week, pre_weeks, n, alpha=alpha,
+                                control_per_week=control_per_week, dispersion=dispersion) >= power
+
+    if not ok(max_weeks):
+        return None
+    lo, hi = 0, max_weeks            # ok(hi) true; ok(lo) false by convention
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 # ----------------------------------------------------------------------------------------- whole panel

@@ -145,5 +145,18 @@ def test_did_with_few_placebos_uses_the_model_test_for_both():
     post = np.arange(50) >= 40
     m = match_controls(y[:, ~post], np.array([0, 1]), np.arange(2, 40), 5)
     d = did_matched(y, post, np.array([0, 1]), m)
-    assert d.inference == "model" and d.p == d.p_model
+    assert d.inference in ("model", "placebo_spread")
+    if d.inference == "model":
+        assert d.p == d.p_model
     assert (d.ci_low > 0 or d.ci_high < 0) == rejects(d.p)
+
+
+def test_few_placebos_that_vary_widely_widen_the_buffer_interval():
+    # issue 15: the ring rose "+130 %" with a model p ~ 0 but a placebo p of 0.5 -> the placebos'
+    # spread, not the Poisson model, is the error under no effect
+    from analytics.evaluation import _few_placebos_test
+    kind, p, lo, hi = _few_placebos_test(0.83, 0.2, np.array([0.9, -0.8, 0.85, -0.1, 0.3]), 0.05)
+    assert kind == "placebo_spread" and p > 0.05 and lo < 0 < hi
+    kind, p, lo, hi = _few_placebos_test(0.83, 0.2, np.array([0.05, -0.04, 0.02, -0.01, 0.03]), 0.05)
+    assert kind == "model" and p < 0.05 and lo > 0
+    assert p == pytest.approx(2 * (1 - __import__("scipy").stats.norm.cdf(0.83 / 0.2)))
