@@ -562,6 +562,8 @@ _COLOURS = {"treated": "#b2182b", "control": "#2166ac", "buffer": "#e08214", "bu
             "its_counterfactual": "#333333", "synthetic": "#1b7837"}
 
 
+#: Right end of the effects axis (+300 %); a wider interval is drawn to the edge with an arrow and its value.
+_FOREST_MAX = 3.0
 _CHAR_W = 0.6   # average glyph width as a share of the font size (system sans-serif), to make labels fit
 
 
@@ -610,9 +612,11 @@ def line_chart_svg(x_labels: list[str], series: dict[str, np.ndarray], start_ind
         else:   # too close to the right edge: end the label at the edge
             parts.append(f'<text x="{L + pw - 3:.1f}" y="{T + 11}" font-size="10" text-anchor="end" fill="#555">'
                          f'{tag}</text>')
-    fmt = "{:.0f}" if top / 1.08 >= 20 else "{:.1f}"
-    for frac in (0, 0.25, 0.5, 0.75, 1.0):
-        v = top / 1.08 * frac
+    raw = top / 1.08 / 4
+    mag = 10 ** math.floor(math.log10(raw))
+    tick = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    fmt = "{:.0f}" if tick >= 1 else "{:.1f}" if tick >= 0.1 else "{:.2f}"
+    for v in np.arange(0, top + 1e-9, tick):
         parts.append(f'<line x1="{L}" y1="{Y(v):.1f}" x2="{L + pw}" y2="{Y(v):.1f}" stroke="#ddd" stroke-width="0.6"/>'
                      f'<text x="{L - 4}" y="{Y(v) + 3:.1f}" font-size="9" text-anchor="end" fill="#444">'
                      f'{fmt.format(v)}</text>')
@@ -648,8 +652,8 @@ def forest_svg(rows: list[tuple[str, float | None, float | None, float | None]],
 
     The x axis is labelled with its unit; row labels get as much room as the longest needs."""
     finite = [v for r in rows for v in r[1:] if v is not None and math.isfinite(v)]
-    lo_ax = min([-0.6] + finite) - 0.05
-    hi_ax = max([0.4] + finite) + 0.05
+    lo_ax = max(min([-0.6] + finite) - 0.05, -1.0)
+    hi_ax = min(max([0.4] + finite) + 0.05, _FOREST_MAX)     # wider intervals run off the axis, marked ▸
     L = int(min(max([_text_width(r[0], 11) for r in rows] + [120]) + 16, width / 2))
     R, rh = 30, 26
     height = 48 + rh * len(rows)
@@ -663,8 +667,8 @@ def forest_svg(rows: list[tuple[str, float | None, float | None, float | None]],
              '<title>Relative effects with 95 % intervals</title>',
              f'<line x1="{X(0):.1f}" y1="6" x2="{X(0):.1f}" y2="{height - 38}" stroke="#333" stroke-width="1"/>']
     span = hi_ax - lo_ax
-    step = 0.1 if span <= 1 else 0.2 if span <= 2 else 0.5 if span <= 5 else 1.0 if span <= 10 else 2.0
-    for tick in np.arange(math.ceil(lo_ax / step) * step, hi_ax, step):
+    step = next(st for st in (0.1, 0.2, 0.25, 0.5, 1.0) if pw * st / span >= 44)   # tick labels ~30 px wide
+    for tick in np.arange(math.ceil(lo_ax / step - 1e-9) * step, hi_ax + 1e-9, step):
         parts.append(f'<text x="{X(tick):.1f}" y="{height - 24}" font-size="9" text-anchor="middle" fill="#444">'
                      f'{tick * 100:+.0f}%</text>')
     parts.append(f'<text x="{L + pw / 2:.1f}" y="{height - 8}" font-size="10" text-anchor="middle" fill="#222">'
@@ -673,10 +677,22 @@ def forest_svg(rows: list[tuple[str, float | None, float | None, float | None]],
         yy = 18 + i * rh
         parts.append(f'<text x="{L - 8}" y="{yy + 4}" font-size="11" text-anchor="end">{escape_text(label)}</text>')
         if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
-            parts.append(f'<line x1="{X(lo):.1f}" y1="{yy}" x2="{X(hi):.1f}" y2="{yy}" stroke="#2166ac" '
-                         'stroke-width="2"/>')
+            parts.append(f'<line x1="{X(max(lo, lo_ax)):.1f}" y1="{yy}" x2="{X(min(hi, hi_ax)):.1f}" y2="{yy}" '
+                         'stroke="#2166ac" stroke-width="2"/>')
+            if hi > hi_ax:
+                xe = X(hi_ax)
+                parts.append(f'<path d="M{xe - 6:.1f},{yy - 4} L{xe:.1f},{yy} L{xe - 6:.1f},{yy + 4} Z" '
+                             f'fill="#2166ac"/><text x="{xe - 8:.1f}" y="{yy - 5}" font-size="9" '
+                             f'text-anchor="end" fill="#2166ac">to {hi * 100:+.0f}%</text>')
+        elif est is not None and math.isfinite(est):
+            parts.append(f'<text x="{X(min(est, hi_ax)) + 8:.1f}" y="{yy + 3}" font-size="9" fill="#555">'
+                         'no interval</text>')
         if est is not None and math.isfinite(est):
-            parts.append(f'<circle cx="{X(est):.1f}" cy="{yy}" r="4" fill="#b2182b"/>')
+            if est <= hi_ax:
+                parts.append(f'<circle cx="{X(est):.1f}" cy="{yy}" r="4" fill="#b2182b"/>')
+            else:
+                parts.append(f'<text x="{X(hi_ax) - 8:.1f}" y="{yy + 12}" font-size="9" text-anchor="end" '
+                             f'fill="#b2182b">estimate {est * 100:+.0f}%</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
