@@ -154,3 +154,11 @@ def test_page_periods_units_power_and_one_verdict_rule(planted):
     assert headline.startswith("No clear change") != claimed
     assert re.search(r"surrounding ring rose", html) is None or result["verdict"]["ring"] in (
         "displacement", "rise_around")
+
+
+def test_power_fall_outside_0_100_is_refused(sample_db, truth, tmp_path):
+    with store_mod.opened(sample_db, read_only=True) as st:
+        for bad in (0.0, 0.3, -1.0):
+            with pytest.raises(InvalidInputError, match="power fall must be between 0 and 100"):
+                run_evaluation(st, truth["place_id"], truth["start_week"], None, "reports", 1, tmp_path,
+                               power_effect=bad)
