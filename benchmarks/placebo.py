@@ -170,6 +170,10 @@ def markdown(results: list[dict], header: str) -> str:
                          f"{x['coverage']:.1%}{extra} | {'yes' if x['meets'] else '**no**'} |")
         lines.append(f"| {r['name']} | verdict | {s['verdict']['n']} | {s['verdict']['fpr']:.1%} | | | "
                      f"{'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
+    failing = [f"{labels[n]} on {r['name']}" for r in results for n in METHODS
+               if r["summary"][n].get("n") and not r["summary"][n]["meets"]]
+    lines += ["", ("Not meeting the targets (read these methods' results alone with caution; the verdict needs all "
+                   "three to agree): " + "; ".join(failing) + ".") if failing else "Every method meets the targets."]
     lines += ["", "Data sets: " + "; ".join(
         f"{r['name']} — {r['source']}; {r['cells']:,} cells, weeks {r['first_week']} to {r['last_week']} "
         f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s" for r in results) + "."]

@@ -548,6 +548,10 @@ def _verdict(result: dict) -> dict:
     if pre.get("pre_correlation") is not None:
         caveats.append(f"DiD assumes the target would have followed its controls; their weekly pre-period "
                        f"correlation is {pre['pre_correlation']:.2f} (the controls were matched on level and trend).")
+    caveats.append("Places are often chosen because they were busy, and busy spells calm down anyway (regression to "
+                   "the mean). On null placebo targets chosen that way in real data (python -m benchmarks.placebo, "
+                   "benchmarks/RESULTS.md) a single method can report a change that did not happen; the headline "
+                   "therefore needs every method to agree.")
     caveats.append("Fewer reports can mean less harm or less reporting; read the result with partners' knowledge of "
                    "the place, and check for other changes at the same time (openings, closures, other operations).")
     caveats.append("The week holding the start date counts as treated; a partial first week can only dilute the "
