@@ -15,8 +15,12 @@ papers' notation, so a reader holding the paper can follow the code:
   GLM with trend and season (statsmodels).
 * :func:`synthetic_control` — synthetic control on aggregated periods, weights ≥ 0
   summing to 1 (constrained least squares, scipy), placebo-in-space p.
-* :func:`minimum_detectable_effect` — pre-analysis power: the smallest fall a
-  design can detect, given baseline counts.
+* :func:`minimum_detectable_effect`, :func:`power_for_effect`, :func:`weeks_needed` —
+  pre-analysis power: the smallest fall a design can detect (root search over falls of
+  up to 95 %), and the post weeks needed for a stated fall.
+* :func:`placebo_test` — a placebo-in-space p and the interval that inverts the same test
+  (so an interval excludes zero exactly when p <= alpha; the verdict rule lives in
+  :mod:`analytics.verdict`).
 * :func:`rri`, :func:`coverage_metrics`, :func:`ring_kde_scores`,
   :func:`bootstrap_mean_ci` — pieces of the rolling-origin accuracy backtest
   (hit rate, PAI and PEI* come from :mod:`analytics.accuracy`).

@@ -164,7 +164,8 @@ def verdict(effects: Mapping[str, Mapping], buffer_effects: Mapping[str, Mapping
     else:
         kind = "unclear"
         b_est = {k: d for k, d in b_dirs.items() if d != "none"}
-        why = ("" if set(b_est.values()) == {"unclear"} else f"; the methods disagree — {_disagreement(b_est, labels)}")
+        why = ("" if set(b_est.values()) == {"unclear"} else
+               f"; the methods disagree — {_disagreement(b_est, labels)}")
         sentence = (f"No clear change in the surrounding ring ({b_detail}){why}; this does not prove there was no "
                     "displacement.")
     return Verdict(effect, headline, disagreement, kind, sentence, dirs, b_dirs)

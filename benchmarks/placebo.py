@@ -153,7 +153,8 @@ def _fmt(x, pct=True):
 def markdown(results: list[dict], header: str) -> str:
     labels = {**{k: v for k, v in VERDICT_METHODS.items()}, "did_buffer": "DiD on the buffer ring"}
     lines = [SECTION, "", header, "",
-             f"Targets (issue 15): false-positive rate ≤ {TARGETS['fpr']:.0%}, median within ±{TARGETS['median']:.0%}, "
+             f"Targets (issue 15): false-positive rate ≤ {TARGETS['fpr']:.0%}, "
+             f"median within ±{TARGETS['median']:.0%}, "
              f"95 % interval covers zero in ≥ {TARGETS['coverage']:.0%} of null targets. 'verdict' = share of null "
              "targets where the one verdict rule (all three methods agree and exclude zero) claimed an effect.", "",
              "| data set | method | targets | false-positive rate | median estimate | coverage of 0 | meets targets? |",

@@ -325,8 +325,9 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
         return time.perf_counter()
 
     if not (isinstance(power_effect, (int, float)) and -1 < power_effect < 0):
+        shown = -power_effect * 100 if isinstance(power_effect, (int, float)) else power_effect
         raise InvalidInputError(f"The power fall must be between 0 and 100 % (e.g. --power-fall 20); received "
-                                f"{-power_effect * 100 if isinstance(power_effect, (int, float)) else power_effect!r} %.")
+                                f"{shown!r} %.")
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidInputError(f"Outcome {outcome!r} is not one of {', '.join(OUTCOMES)}.")
     if isinstance(buffer_rings, bool) or not isinstance(buffer_rings, (int, np.integer)) or not 0 <= buffer_rings <= 5:
