@@ -15,8 +15,12 @@ papers' notation, so a reader holding the paper can follow the code:
   GLM with trend and season (statsmodels).
 * :func:`synthetic_control` — synthetic control on aggregated periods, weights ≥ 0
   summing to 1 (constrained least squares, scipy), placebo-in-space p.
-* :func:`minimum_detectable_effect` — pre-analysis power: the smallest fall a
-  design can detect, given baseline counts.
+* :func:`minimum_detectable_effect`, :func:`power_for_effect`, :func:`weeks_needed` —
+  pre-analysis power: the smallest fall a design can detect (root search over falls of
+  up to 95 %), and the post weeks needed for a stated fall.
+* :func:`placebo_test` — a placebo-in-space p and the interval that inverts the same test
+  (so an interval excludes zero exactly when p <= alpha; the verdict rule lives in
+  :mod:`analytics.verdict`).
 * :func:`rri`, :func:`coverage_metrics`, :func:`ring_kde_scores`,
   :func:`bootstrap_mean_ci` — pieces of the rolling-origin accuracy backtest
   (hit rate, PAI and PEI* come from :mod:`analytics.accuracy`).
@@ -40,6 +44,7 @@ from analytics.errors import InvalidInputError
 __all__ = [
     "WDDResult", "wdd", "WDQResult", "wdq", "match_controls", "DiDResult", "did_poisson", "did_matched",
     "ITSResult", "its_glm", "SCResult", "synthetic_control", "simplex_weights", "minimum_detectable_effect",
+    "power_for_effect", "weeks_needed", "MAX_DETECTABLE_FALL", "placebo_test", "rejects",
     "DETECTION_DRIVEN", "OUTCOMES", "outcome_series", "rri", "coverage_metrics", "ring_kde_scores",
     "bootstrap_mean_ci", "evaluate_panel", "PanelEvaluation",
 ]
@@ -81,6 +86,45 @@ def _clean(v):
     if isinstance(v, (list, tuple)):
         return [_clean(x) for x in v]
     return v
+
+
+#: Tolerance for ties between an estimate and a placebo (the same in the p and in its interval).
+_TIE = 1e-12
+
+
+def placebo_test(log_effect: float, placebo_log_effects, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Two-sided placebo-in-space permutation p and the interval that inverts the same test.
+
+    Returns ``(p, low, high)`` on the log scale. ``p = (1 + #{|d_g| >= |d|}) / (1 + K)`` over
+    the K finite placebo log effects ``d_g``. Testing "the effect is θ" with the same
+    statistic gives ``p(θ) = (1 + #{|d_g| >= |d − θ|}) / (1 + K)``; the interval is every θ
+    with ``p(θ) > alpha``: ``d ± a_(m+1)`` where ``a_(1) >= a_(2) >= …`` are the sorted
+    ``|d_g|`` and ``m = floor(alpha (1 + K) − 1)``. So the interval excludes 0 exactly
+    when ``p <= alpha``: the two cannot disagree. With fewer than ``1/alpha − 1`` placebos
+    (19 at α = 0.05) no value can be rejected and the interval is unbounded (NaN, NaN).
+
+    Examples
+    --------
+    >>> p, lo, hi = placebo_test(0.5, [0.1, -0.2, 0.3] * 7, 0.05)
+    >>> round(p, 4), round(lo, 4), round(hi, 4)
+    (0.0455, 0.2, 0.8)
+    """
+    a = np.abs(np.asarray(placebo_log_effects, dtype=np.float64))
+    a = np.sort(a[np.isfinite(a)])[::-1]
+    if not math.isfinite(log_effect) or not len(a):
+        return math.nan, math.nan, math.nan
+    k = len(a)
+    p = float((1 + np.sum(a >= abs(log_effect) - _TIE)) / (1 + k))
+    m = math.floor(alpha * (1 + k) - 1 + 1e-9)
+    if m < 0:
+        return p, math.nan, math.nan
+    c = float(a[min(m, k - 1)]) + _TIE
+    return p, log_effect - c, log_effect + c
+
+
+def rejects(p: float | None, alpha: float = 0.05) -> bool:
+    """The one significance rule of the evaluation: ``p <= alpha`` (a permutation p of 1/20 rejects at 0.05)."""
+    return p is not None and math.isfinite(p) and p <= alpha + _TIE
 
 
 def outcome_series(frame: pd.DataFrame, outcome: str) -> pd.Series:
@@ -352,7 +396,7 @@ class DiDResult:
     relative_effect: float
     ci_low: float
     ci_high: float
-    p: float                 # placebo-in-space permutation p (model p when there are no placebos)
+    p: float                 # the p the interval inverts (see ``inference``)
     p_model: float           # quasi-Poisson Wald p
     p_placebo: float
     log_effect: float
@@ -361,6 +405,7 @@ class DiDResult:
     n_placebos: int
     placebo_effects: tuple = ()
     pre_fit: dict = field(default_factory=dict)
+    inference: str = "placebo"   # "placebo" (permutation p + its inverted interval), "model" or "placebo_spread"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -414,8 +459,16 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     (its level is absorbed by the unit effect). Placebo-in-space: each match column g
     (one look-alike of every treated cell) is in turn treated as if it had been treated,
     against the other columns; p = (1 + #{|δ_g| ≥ |δ|}) / (1 + k) (Abadie et al. 2010 for
-    the idea; two-sided). The interval is the quasi-Poisson Wald interval of
-    :func:`did_poisson`.
+    the idea; two-sided).
+
+    One test for both p and interval (``inference``): with enough placebos for the
+    permutation test to reach ``alpha`` (≥ 19 at α = 0.05), p is the placebo p and the
+    interval inverts it (:func:`placebo_test`: δ ± the largest placebo |δ_g| allowed at
+    ``alpha``); with fewer (e.g. the buffer's 5 look-alike groups), p is the quasi-Poisson
+    Wald p of :func:`did_poisson` and the interval its Wald interval, with the standard
+    error widened to the placebos' spread (and a t critical value) when that is larger
+    (``inference = "placebo_spread"``). Either way the interval excludes no change exactly
+    when p ≤ alpha.
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
@@ -432,10 +485,7 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
             if math.isfinite(d_g):
                 placebo.append(d_g)
     placebo_arr = np.asarray(placebo)
-    if len(placebo_arr) and math.isfinite(delta):
-        p_pl = float((1 + np.sum(np.abs(placebo_arr) >= abs(delta) - 1e-12)) / (1 + len(placebo_arr)))
-    else:
-        p_pl = math.nan
+    p_pl, lo_pl, hi_pl = placebo_test(delta, placebo_arr, alpha)
     pre = ~post
     pre_fit = {"treated_pre_mean": float(t_series[pre].mean()),
                "control_pre_mean_per_group": float(c_series[pre].mean() / groups.shape[0]),
@@ -444,9 +494,29 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     if not math.isfinite(delta):
         return DiDResult(math.nan, math.nan, math.nan, math.nan, math.nan, p_pl, math.nan, math.nan, math.nan,
                          len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit)
-    return DiDResult(math.expm1(delta), math.expm1(delta - z_a * se), math.expm1(delta + z_a * se),
-                     p_pl if math.isfinite(p_pl) else p_model, p_model, p_pl, delta, se, disp, len(placebo_arr),
-                     tuple(np.expm1(placebo_arr)), pre_fit)
+    if math.isfinite(lo_pl):
+        inference, p, lo, hi = "placebo", p_pl, lo_pl, hi_pl
+    else:
+        inference, p, lo, hi = _few_placebos_test(delta, se, placebo_arr, alpha)
+    return DiDResult(math.expm1(delta), math.expm1(lo), math.expm1(hi), p, p_model, p_pl, delta, se, disp,
+                     len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit, inference)
+
+
+def _few_placebos_test(delta: float, se: float, placebo: np.ndarray, alpha: float):
+    """Wald test and interval when there are too few placebos for a permutation test at ``alpha``.
+
+    The standard error is the larger of the model's and the placebo log effects' standard
+    deviation (their spread is the estimator's error under no effect, which the Poisson model
+    can understate); with the placebo spread the critical value is Student's t with K − 1
+    degrees of freedom. p and interval come from the same statistic, so they agree."""
+    pl = placebo[np.isfinite(placebo)]
+    sd = float(np.std(pl, ddof=1)) if len(pl) >= 2 else math.nan
+    if math.isfinite(sd) and sd > se:
+        dist, used, kind = stats.t(len(pl) - 1), sd, "placebo_spread"
+    else:
+        dist, used, kind = stats.norm, se, "model"
+    crit = float(dist.ppf(1 - alpha / 2))
+    return kind, float(2 * dist.sf(abs(delta) / used)), delta - crit * used, delta + crit * used
 
 
 # ----------------------------------------------------------------------------------------- ITS
@@ -655,6 +725,7 @@ class SCResult:
     synthetic: tuple = ()
     placebo_effects: tuple = ()
     notes: tuple = ()
+    p_rmspe: float = math.nan     # Abadie's post/pre RMSPE-ratio rank p (reported, not used in the verdict)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -720,10 +791,11 @@ def synthetic_control(treated, donors, post, *, period_weeks: int = 4, alpha: fl
     a different size can still combine), then weights w ≥ 0, Σw = 1 minimise the
     pre-period squared error (:func:`simplex_weights`, SLSQP). Relative effect =
     Σ_post treated / Σ_post synthetic − 1. Placebo-in-space: every donor in turn plays
-    treated against the others; p = share of units (treated included) whose post/pre
-    RMSPE ratio is at least the treated one's. Interval: the treated log effect minus
-    the 97.5 % and 2.5 % quantiles of the placebo log effects (their spread stands for
-    the estimator's error under no effect).
+    treated against the others. ``p`` compares the treated |log effect| with the placebo
+    |log effects| and the interval inverts that same test (:func:`placebo_test`), so the
+    interval excludes no change exactly when p ≤ alpha; with fewer than 19 usable
+    placebos (α = 0.05) the interval is unbounded (NaN). Abadie's post/pre RMSPE-ratio
+    rank p is kept as ``p_rmspe`` for reference.
     """
     y1 = np.asarray(treated, dtype=np.float64)
     y0 = np.asarray(donors, dtype=np.float64)
@@ -750,20 +822,64 @@ def synthetic_control(treated, donors, post, *, period_weeks: int = 4, alpha: fl
         placebo.append(f[0])
         ratios.append(f[2] / f[1])
     ratio = post_r / pre_r if pre_r > 0 else math.inf
-    p = float((1 + np.sum(np.asarray(ratios) >= ratio - 1e-12)) / (1 + len(ratios))) if ratios else math.nan
-    lo = hi = math.nan
+    p_rmspe = float((1 + np.sum(np.asarray(ratios) >= ratio - 1e-12)) / (1 + len(ratios))) if ratios else math.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         pl = np.log1p(np.asarray(placebo)) if placebo else np.array([])
-    pl = pl[np.isfinite(pl)]
-    if len(pl) >= 5 and eff > -1:
-        q_lo, q_hi = np.quantile(pl, [alpha / 2, 1 - alpha / 2])
-        le = math.log1p(eff)
-        lo, hi = math.expm1(le - q_hi), math.expm1(le - q_lo)
-    return SCResult(eff, lo, hi, p, period_weeks, int((~postp).sum()), int(postp.sum()), int(y0.shape[0]), pre_r,
-                    post_r, tuple(w), tuple(a1), tuple(synth), tuple(placebo), tuple(notes))
+    le = math.log1p(eff) if math.isfinite(eff) and eff > -1 else math.nan
+    p, lo, hi = placebo_test(le, pl, alpha)
+    if math.isfinite(p) and not math.isfinite(lo):
+        notes.append(f"Only {int(np.isfinite(pl).sum())} usable placebo donors: too few for a 95 % placebo "
+                     "interval (19 needed), so none is given.")
+    return SCResult(eff, math.expm1(lo), math.expm1(hi), p, period_weeks, int((~postp).sum()), int(postp.sum()),
+                    int(y0.shape[0]), pre_r, post_r, tuple(w), tuple(a1), tuple(synth), tuple(placebo),
+                    tuple(notes), p_rmspe)
 
 
 # ----------------------------------------------------------------------------------------- power
+#: The largest fall the power search considers (95 %): beyond it Var(log rate ratio) explodes.
+MAX_DETECTABLE_FALL = 0.95
+
+
+def _power_inputs(baseline_per_week, pre_weeks, post_weeks, alpha, power, dispersion):
+    for name, v in (("baseline_per_week", baseline_per_week), ("dispersion", dispersion)):
+        if not (isinstance(v, (int, float, np.integer, np.floating)) and v > 0 and math.isfinite(v)):
+            raise InvalidInputError(f"{name} must be a number > 0; received {v!r}.")
+    if pre_weeks < 1 or post_weeks < 1:
+        raise InvalidInputError("pre_weeks and post_weeks must be >= 1.")
+    if not 0 < power < 1:
+        raise InvalidInputError(f"power must be between 0 and 1; received {power!r}.")
+    _z(alpha)
+
+
+def power_for_effect(effect: float, baseline_per_week: float, pre_weeks: int, post_weeks: int, *,
+                     alpha: float = 0.05, control_per_week: float | None = None, dispersion: float = 1.0) -> float:
+    """Power of a two-sided Wald test at ``alpha`` on the log rate ratio to detect ``effect``.
+
+    Normal approximation on Poisson counts (λ = ``baseline_per_week``, φ = ``dispersion``):
+
+    .. math:: \\operatorname{Var}(\\log \\widehat{RR}) \\approx φ\\Big(\\frac{1}{λ n_{pre}} +
+              \\frac{1}{λ (1+e) n_{post}} \\Big[+ \\frac{1}{λ_C n_{pre}} + \\frac{1}{λ_C n_{post}}\\Big]\\Big),
+              \\quad \\text{power}(e) = Φ\\Big(\\frac{|\\log(1+e)|}{SE} - z_{1-α/2}\\Big) +
+              Φ\\Big(-\\frac{|\\log(1+e)|}{SE} - z_{1-α/2}\\Big)
+
+    (the bracket only with a control series of λ_C events a week, as in DiD).
+
+    Examples
+    --------
+    >>> round(power_for_effect(-0.5, 2.0, 52, 16), 3)
+    0.733
+    """
+    if not -1 < effect:
+        raise InvalidInputError(f"effect must be > -1 (a fall of less than 100 %); received {effect!r}.")
+    lam = float(baseline_per_week)
+    v = 1 / (lam * pre_weeks) + 1 / (lam * (1 + effect) * post_weeks)
+    if control_per_week:
+        v += 1 / (control_per_week * pre_weeks) + 1 / (control_per_week * post_weeks)
+    x = abs(math.log1p(effect)) / math.sqrt(dispersion * v)
+    z = _z(alpha)
+    return float(stats.norm.cdf(x - z) + stats.norm.cdf(-x - z))
+
+
 def minimum_detectable_effect(baseline_per_week: float, pre_weeks: int, post_weeks: int, *, alpha: float = 0.05,
                               power: float = 0.8, control_per_week: float | None = None,
                               dispersion: float = 1.0) -> float:
@@ -782,38 +898,72 @@ def minimum_detectable_effect(baseline_per_week: float, pre_weeks: int, post_wee
     Returns
     -------
     float
-        A negative relative effect, e.g. −0.25 (a fall of 25 %); NaN when no fall (down
-        to −99 %) is detectable.
+        A negative relative effect, e.g. −0.25 (a fall of 25 %); NaN when no fall of up
+        to 95 % (:data:`MAX_DETECTABLE_FALL`) is detectable with this data.
 
     Notes
     -----
-    Var(log rate ratio) ≈ φ (1/(λ n_pre) + 1/(λ (1+e) n_post) [+ 1/(λ_C n_pre) + 1/(λ_C n_post)]);
-    the MDE solves |log(1+e)| = (z_{1−α/2} + z_power) · SE(e).
+    Power is :func:`power_for_effect` (normal approximation on Poisson counts). It is not
+    monotone in the fall: a larger fall leaves fewer events after, so the variance grows
+    as 1/(1+e) and explodes near −100 %. The search therefore scans falls from 0.1 % to
+    95 % on a fine grid, takes the first grid interval where power − ``power`` changes
+    sign, and refines the root there with :func:`scipy.optimize.brentq`.
 
     Examples
     --------
     >>> round(minimum_detectable_effect(8, 52, 16), 3)
     -0.275
     """
-    for name, v in (("baseline_per_week", baseline_per_week), ("dispersion", dispersion)):
-        if not (isinstance(v, (int, float, np.integer, np.floating)) and v > 0 and math.isfinite(v)):
-            raise InvalidInputError(f"{name} must be a number > 0; received {v!r}.")
-    if pre_weeks < 1 or post_weeks < 1:
-        raise InvalidInputError("pre_weeks and post_weeks must be >= 1.")
-    if not 0 < power < 1:
-        raise InvalidInputError(f"power must be between 0 and 1; received {power!r}.")
-    zz = _z(alpha) + float(stats.norm.ppf(power))
-    lam = float(baseline_per_week)
+    _power_inputs(baseline_per_week, pre_weeks, post_weeks, alpha, power, dispersion)
 
     def gap(e):
-        v = 1 / (lam * pre_weeks) + 1 / (lam * (1 + e) * post_weeks)
-        if control_per_week:
-            v += 1 / (control_per_week * pre_weeks) + 1 / (control_per_week * post_weeks)
-        return abs(math.log1p(e)) - zz * math.sqrt(dispersion * v)
+        return power_for_effect(e, baseline_per_week, pre_weeks, post_weeks, alpha=alpha,
+                                control_per_week=control_per_week, dispersion=dispersion) - power
 
-    if gap(-0.99) < 0:
+    grid_ = -np.linspace(0.001, MAX_DETECTABLE_FALL, 400)
+    g = np.array([gap(e) for e in grid_])
+    hit = np.flatnonzero(g >= 0)
+    if not len(hit):
         return math.nan
-    return float(optimize.brentq(gap, -0.99, -1e-9))
+    i = int(hit[0])
+    if i == 0:
+        return float(grid_[0])
+    return float(optimize.brentq(gap, grid_[i], grid_[i - 1], xtol=1e-10))
+
+
+def weeks_needed(effect: float, baseline_per_week: float, pre_weeks: int, *, alpha: float = 0.05,
+                 power: float = 0.8, control_per_week: float | None = None, dispersion: float = 1.0,
+                 max_weeks: int = 520) -> int | None:
+    """Post-period weeks needed to detect ``effect`` (e.g. −0.20) with probability ``power``.
+
+    The smallest whole number of weeks n with :func:`power_for_effect` (effect, …, n) ≥
+    ``power``; power grows with n, so this is a plain search. None when even ``max_weeks``
+    (10 years) is not enough (the pre-period's own noise then limits the design: more
+    history is needed, not a longer wait).
+
+    Examples
+    --------
+    >>> weeks_needed(-0.2, 8, 52)
+    40
+    """
+    _power_inputs(baseline_per_week, pre_weeks, 1, alpha, power, dispersion)
+    if not -1 < effect < 0:
+        raise InvalidInputError(f"effect must be a fall between 0 and -1; received {effect!r}.")
+
+    def ok(n):
+        return power_for_effect(effect, baseline_per_week, pre_weeks, n, alpha=alpha,
+                                control_per_week=control_per_week, dispersion=dispersion) >= power
+
+    if not ok(max_weeks):
+        return None
+    lo, hi = 0, max_weeks            # ok(hi) true; ok(lo) false by convention
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 # ----------------------------------------------------------------------------------------- whole panel

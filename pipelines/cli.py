@@ -588,6 +588,8 @@ def evaluate(
                                                 "ingested disruptions of this kind, e.g. presence_patrol."),
     out_dir: Path = typer.Option(Path("evaluation"), "--out", help="Output folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the matching tie-breaks and bootstrap."),
+    power_fall: float = typer.Option(20.0, "--power-fall", help="A fall (%) for the power section: the weeks "
+                                     "needed after the start to detect it with 80 % power."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print evaluation.json to stdout."),
 ) -> None:
@@ -599,7 +601,7 @@ def evaluate(
     from pipelines.audit import audited
     from pipelines.evaluate import EVALUATE_STEPS, run_evaluation
     params = {"target": target, "start": start, "end": end, "outcome": outcome, "buffer_rings": buffer_rings,
-              "activity_kind": activity_kind, "out": out_dir, "seed": seed}
+              "activity_kind": activity_kind, "out": out_dir, "seed": seed, "power_fall": power_fall}
     with audited(store.resolve_db_path(db), "evaluate", params) as entry:
         with _reader(db) as st, _progress() as progress:
             task = progress.add_task("Evaluation", total=len(EVALUATE_STEPS))
@@ -608,7 +610,8 @@ def evaluate(
                 progress.update(task, description=f"Evaluation: {name}", advance=1)
 
             result = run_evaluation(st, target, start, end, outcome, buffer_rings, out_dir,
-                                    activity_kind=activity_kind, seed=seed, progress=step)
+                                    activity_kind=activity_kind, seed=seed, power_effect=-power_fall / 100,
+                                    progress=step)
         entry.add_outputs(result["outputs"].values())
         entry.row_counts = {"target_cells": result["target"]["n_cells"], **result["periods"]}
     if as_json:

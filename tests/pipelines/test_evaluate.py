@@ -124,3 +124,41 @@ def test_boundary_file_target(sample_db, truth, tmp_path):
         r = run_evaluation(st, str(path), truth["start_week"], truth["end_week"], "reports_non_police", 1,
                            tmp_path / "out", n_boot=100)
     assert r["target"]["kind"] == "boundary" and truth["cells"][0] in r["target"]["cells"]
+
+
+def test_page_periods_units_power_and_one_verdict_rule(planted):
+    import re
+    from analytics.verdict import direction
+    result, out = planted
+    html = (out / "evaluation.html").read_text()
+    per = result["periods"]
+    # complete period labels: both ends of the before and the after period
+    assert f"before {per['first_week']} to {per['last_week_before']}" in html
+    assert f"after {per['start_week']} to {per['end_week']}" in html
+    # units on every chart axis
+    assert html.count(">events per week</text>") == 2 and html.count(">week</text>") == 2
+    assert "events per 4 weeks</text>" in html and "relative effect (% change" in html
+    # power: a number or the explicit sentence, never a dash; weeks needed for the stated fall
+    pw = result["power"]
+    assert pw["mde_did"] is None or -0.95 <= pw["mde_did"] < 0
+    assert "power to detect a fall of —" not in html and "—</b> or larger" not in html
+    assert pw["stated_effect"] == -0.20 and "To detect a fall of 20 % with 80 % power" in html
+    # one verdict rule: a method's interval excludes zero exactly when its p <= 0.05, and the headline
+    # claims a change only when every method does so on the same side
+    dirs = {k: direction(result["methods"][k]) for k in ("did", "its", "synthetic_control")}
+    for k in dirs:
+        m = result["methods"][k]
+        assert (m["ci_low"] > 0 or m["ci_high"] < 0) == (m["p"] <= 0.05), (k, m)
+    claimed = len(set(dirs.values())) == 1 and set(dirs.values()) <= {"fall", "rise"}
+    headline = result["verdict"]["headline"]
+    assert headline.startswith("No clear change") != claimed
+    assert re.search(r"surrounding ring rose", html) is None or result["verdict"]["ring"] in (
+        "displacement", "rise_around")
+
+
+def test_power_fall_outside_0_100_is_refused(sample_db, truth, tmp_path):
+    with store_mod.opened(sample_db, read_only=True) as st:
+        for bad in (0.0, 0.3, -1.0):
+            with pytest.raises(InvalidInputError, match="power fall must be between 0 and 100"):
+                run_evaluation(st, truth["place_id"], truth["start_week"], None, "reports", 1, tmp_path,
+                               power_effect=bad)

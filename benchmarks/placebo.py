@@ -1,0 +1,232 @@
+"""Placebo calibration of the disruption evaluation on null targets (issue 15, item 2; METHODS §9).
+
+Usage::
+
+    python -m benchmarks.placebo [--targets 200] [--quick] [--only sample denver chicago] [--results PATH]
+
+Nothing happened at these targets, so every "effect" is an error. Each data set is read
+directly with pandas (the loaders and the week x cell cube of :mod:`benchmarks.ranking`; no
+store), and for each null target:
+
+1. a start week is drawn at random, leaving at least 26 weeks before and ``POST_WEEKS``
+   after (fewer when the data set is short);
+2. the target is a place — a cell and its ring 1, 7 cells, as ``hotspots evaluate --target
+   PLACE`` builds it — drawn from the busiest decile of places by their 26-week count just
+   before the start (among places with any event then): chosen *because* it was busy, as
+   agencies choose places; the next ring is the buffer and one more the guard band
+   (``--buffer-rings 1``);
+3. :func:`analytics.evaluation.evaluate_panel` runs every estimator on the panel built as
+   :mod:`pipelines.evaluate` builds it (weeks up to the end of the post period, controls
+   from outside the guard ring).
+
+Per method it reports the false-positive rate at α = 0.05 (p ≤ α, which is the same event
+as "the interval excludes zero"), the median estimate, the 95 % interval coverage of zero,
+and how often the one verdict rule (:func:`analytics.verdict.verdict`) claimed an effect.
+Targets (issue 15): false-positive rate ≤ 7 %, median within ±5 %, coverage ≥ 90 %.
+Results are measured, not tuned: the estimators are not adjusted to these data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from analytics import grid
+from analytics.evaluation import evaluate_panel, rejects
+from analytics.verdict import VERDICT_METHODS, verdict
+from benchmarks.ranking import REAL, build_cube, load_chicago, load_denver, load_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SECTION = "## Placebo calibration of the disruption evaluation (issue 15)"
+SELECT_WEEKS = 26
+POST_WEEKS = 16
+MIN_POST = 8
+TARGETS = {"fpr": 0.07, "median": 0.05, "coverage": 0.90}
+METHODS = tuple(VERDICT_METHODS)
+
+
+def _datasets(only: list[str] | None):
+    """(key, Events) pairs: the SYNTHETIC sample, Denver (all crimes) and Chicago carjackings."""
+    loaders = {"sample": lambda: load_sample()[:1], "denver": lambda: load_denver()[:1],
+               "chicago": load_chicago}
+    for key in only or list(loaders):
+        if key != "sample" and not REAL.exists():
+            print(f"skipped {key}: {REAL} is absent", file=sys.stderr)
+            continue
+        for ev in loaders[key]():
+            yield key, ev
+
+
+def draw_target(y: np.ndarray, ring1, rng: np.random.Generator, post_weeks: int = POST_WEEKS):
+    """One null target: (start column, post weeks, centre row) — a busy place before a random start.
+
+    A place is a cell and its ring 1 (7 cells, as ``hotspots evaluate --target PLACE`` builds
+    it); its busyness is the place's count over the ``SELECT_WEEKS`` weeks before the start, and
+    the centre is drawn from the top decile of places with any event then. ``ring1`` is the
+    ring-1 neighbour matrix (diagonal included) of :func:`analytics.grid.neighbour_matrix`."""
+    n_weeks = y.shape[1]
+    post_weeks = min(post_weeks, n_weeks - SELECT_WEEKS)
+    if post_weeks < MIN_POST:
+        raise ValueError(f"{n_weeks} weeks: too short for {SELECT_WEEKS} selection weeks and {MIN_POST} after.")
+    start = int(rng.integers(SELECT_WEEKS, n_weeks - post_weeks + 1))
+    recent = np.asarray(ring1 @ y[:, start - SELECT_WEEKS:start].sum(1)).ravel()
+    active = np.flatnonzero(recent > 0)
+    cut = np.quantile(recent[active], 0.9)
+    busy = active[recent[active] >= cut]
+    return start, post_weeks, int(rng.choice(busy))
+
+
+def run_target(y, cells, start, post_weeks, row, seed):
+    """Every estimator on one null target (weeks up to the end of its post period): the place
+    (centre + ring 1) treated, ring 2 the buffer, ring 3 the guard band, controls outside it."""
+    yy = y[:, :start + post_weeks]
+    post = np.arange(yy.shape[1]) >= start
+    centre = cells[[row]]
+
+    def rows(c):
+        return np.searchsorted(cells, c[np.isin(c, cells)])
+
+    place = grid.grid_disk_cells(centre, 1)
+    treated = rows(place)
+    buffer = rows(np.setdiff1d(grid.grid_disk_cells(centre, 2), place))
+    pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(centre, 3)))
+    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed)
+    return ev.methods
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per method: n, false-positive rate, median estimate, coverage of zero (an unbounded interval covers)."""
+    out = {}
+    for name in METHODS + ("did_buffer",):
+        get = (lambda m: m["did"].get("buffer") or {}) if name == "did_buffer" else (lambda m, n=name: m[n])
+        ests = [get(m) for m in rows]
+        ok = [e for e in ests if e.get("relative_effect") is not None]
+        if not ok:
+            out[name] = {"n": 0}
+            continue
+        rel = np.array([e["relative_effect"] for e in ok], dtype=float)
+        cover = [not (e.get("ci_low") is not None and e["ci_low"] > 0 or e.get("ci_high") is not None
+                      and e["ci_high"] < 0) for e in ok]
+        out[name] = {"n": len(ok), "fpr": float(np.mean([rejects(e.get("p")) for e in ok])),
+                     "median": float(np.median(rel)), "coverage": float(np.mean(cover)),
+                     "no_interval": int(sum(e.get("ci_low") is None for e in ok))}
+        r = out[name]
+        r["meets"] = bool(r["fpr"] <= TARGETS["fpr"] and abs(r["median"]) <= TARGETS["median"]
+                          and r["coverage"] >= TARGETS["coverage"])
+    claims = [verdict({k: m[k] for k in METHODS}).effect in ("fall", "rise") for m in rows]
+    out["verdict"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan}
+    return out
+
+
+def run_dataset(ev, n_targets: int, seed: int, progress=None) -> dict:
+    y, cells, weeks, notes = build_cube(ev)
+    ring1 = grid.neighbour_matrix(cells, 1)
+    rng = np.random.default_rng(seed)
+    rows, t0, failed = [], time.perf_counter(), 0
+    for i in range(n_targets):
+        start, post_weeks, row = draw_target(y, ring1, rng)
+        try:
+            rows.append(run_target(y, cells, start, post_weeks, row, seed + i))
+        except Exception as exc:  # noqa: BLE001 - count and report, never hide
+            failed += 1
+            if failed <= 3:
+                print(f"  target {i} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if progress and (i + 1) % 25 == 0:
+            progress(i + 1, n_targets)
+    return {"name": ev.name, "source": ev.source, "cells": len(cells), "weeks": len(weeks),
+            "first_week": str(weeks[0].date()), "last_week": str(weeks[-1].date()), "targets": n_targets,
+            "failed": failed, "notes": notes, "summary": summarise(rows), "seconds": time.perf_counter() - t0}
+
+
+def _fmt(x, pct=True):
+    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else (
+        f"{x * 100:+.0f} %" if pct else f"{x:.2f}")
+
+
+def markdown(results: list[dict], header: str) -> str:
+    labels = {**{k: v for k, v in VERDICT_METHODS.items()}, "did_buffer": "DiD on the buffer ring"}
+    lines = [SECTION, "", header, "",
+             f"Targets (issue 15): false-positive rate ≤ {TARGETS['fpr']:.0%}, "
+             f"median within ±{TARGETS['median']:.0%}, "
+             f"95 % interval covers zero in ≥ {TARGETS['coverage']:.0%} of null targets. 'verdict' = share of null "
+             "targets where the one verdict rule (all three methods agree and exclude zero) claimed an effect.", "",
+             "| data set | method | targets | false-positive rate | median estimate | coverage of 0 | meets targets? |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        s = r["summary"]
+        for name in METHODS + ("did_buffer",):
+            x = s[name]
+            if not x.get("n"):
+                lines.append(f"| {r['name']} | {labels[name]} | 0 | – | – | – | no estimate |")
+                continue
+            extra = f" ({x['no_interval']} without a bounded interval)" if x["no_interval"] else ""
+            lines.append(f"| {r['name']} | {labels[name]} | {x['n']} | {x['fpr']:.1%} | {_fmt(x['median'])} | "
+                         f"{x['coverage']:.1%}{extra} | {'yes' if x['meets'] else '**no**'} |")
+        lines.append(f"| {r['name']} | verdict | {s['verdict']['n']} | {s['verdict']['fpr']:.1%} | | | "
+                     f"{'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
+    failing = [f"{labels[n]} on {r['name']}" for r in results for n in METHODS
+               if r["summary"][n].get("n") and not r["summary"][n]["meets"]]
+    lines += ["", ("Not meeting the targets (read these methods' results alone with caution; the verdict needs all "
+                   "three to agree): " + "; ".join(failing) + ".") if failing else "Every method meets the targets."]
+    lines += ["", "Data sets: " + "; ".join(
+        f"{r['name']} — {r['source']}; {r['cells']:,} cells, weeks {r['first_week']} to {r['last_week']} "
+        f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s" for r in results) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str, path: Path) -> None:
+    """Replace (or append) this benchmark's section of RESULTS.md, leaving the rest as it is."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if SECTION in old:
+        head, rest = old.split(SECTION, 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new, encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.placebo", description=__doc__.splitlines()[0])
+    ap.add_argument("--targets", type=int, default=200, help="null targets per data set (default 200)")
+    ap.add_argument("--quick", action="store_true", help="20 targets per data set, nothing written (smoke run)")
+    ap.add_argument("--only", nargs="*", choices=("sample", "denver", "chicago"), help="some data sets only")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="write the table into this RESULTS.md section (default: benchmarks/RESULTS.md unless --quick)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    n = min(20, args.targets) if args.quick else args.targets
+    results, t0 = [], time.perf_counter()
+    for key, ev in _datasets(args.only):
+        print(f"{ev.name}: {n} null targets ...", flush=True)
+        r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True))
+        s = r["summary"]
+        print("  " + "; ".join(f"{k} FPR {s[k]['fpr']:.2f} median {s[k]['median']:+.2f} coverage "
+                               f"{s[k]['coverage']:.2f}" for k in METHODS if s[k].get("n"))
+              + f"; verdict claims {s['verdict']['fpr']:.2f}", flush=True)
+        results.append(r)
+    header = (f"Written by `python -m benchmarks.placebo{' --quick' if args.quick else ''} --targets {n}` on "
+              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({time.perf_counter() - t0:.0f} s; seed {args.seed}). "
+              f"Null targets: a place (an H3 res-9 cell and its ring 1, 7 cells) from the busiest decile of places by "
+              f"their {SELECT_WEEKS}-week count before a random start; the next ring is the buffer, one more the guard "
+              f"band; up to {POST_WEEKS} weeks after; 20 matched controls per cell. "
+              "Real data are police-recorded incidents used as location reports; the sample is SYNTHETIC.")
+    text = markdown(results, header)
+    print(text)
+    path = args.results or (None if args.quick else RESULTS)
+    if path is not None:
+        write_section(text, path)
+        print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""benchmarks.placebo: null targets drawn as agencies choose them, and a small placebo suite.
+
+The full >= 200-target run lives in ``python -m benchmarks.placebo``; here a few targets check
+the machinery and the one rule that must hold on any data: a method's false-positive rate and
+its coverage of zero add up to 1 (its interval excludes zero exactly when its p <= 0.05).
+Calibration targets are not asserted (measured and reported in benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics import grid
+from benchmarks import placebo
+from benchmarks.ranking import REAL, build_cube, load_chicago, load_sample
+
+
+def _check_summary(s: dict) -> None:
+    for name in placebo.METHODS:
+        x = s[name]
+        if x.get("n"):
+            assert x["fpr"] + x["coverage"] == pytest.approx(1.0), (name, x)
+            assert -1 < x["median"]
+    assert 0 <= s["verdict"]["fpr"] <= 1
+
+
+def test_draw_target_picks_a_busy_place_before_the_start():
+    ev = load_sample()[0]
+    y, cells, weeks, _ = build_cube(ev)
+    ring1 = grid.neighbour_matrix(cells, 1)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        start, post_weeks, row = placebo.draw_target(y, ring1, rng)
+        assert placebo.SELECT_WEEKS <= start <= y.shape[1] - post_weeks and post_weeks == placebo.POST_WEEKS
+        place = np.asarray(ring1 @ y[:, start - placebo.SELECT_WEEKS:start].sum(1)).ravel()
+        active = place[place > 0]
+        assert place[row] >= np.quantile(active, 0.9)
+
+
+def test_placebo_suite_on_the_synthetic_sample(tmp_path):
+    r = placebo.run_dataset(load_sample()[0], 3, seed=2)
+    assert r["failed"] == 0
+    _check_summary(r["summary"])
+    text = placebo.markdown([r], "header line")
+    assert placebo.SECTION in text and "false-positive rate" in text
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\n## Other\n\nkept\n")
+    placebo.write_section(text, path)
+    placebo.write_section(text, path)
+    out = path.read_text()
+    assert out.count(placebo.SECTION) == 1 and "kept" in out
+
+
+@pytest.mark.skipif(not (REAL / "chicago").exists(), reason=f"real data absent ({REAL}); the sample suite still runs")
+def test_placebo_suite_on_real_chicago_data():
+    r = placebo.run_dataset(load_chicago()[0], 4, seed=3)
+    assert r["failed"] == 0 and r["weeks"] >= placebo.SELECT_WEEKS + placebo.MIN_POST
+    _check_summary(r["summary"])
