@@ -197,6 +197,7 @@ def _equity_partitions(report_html: str) -> list[tuple[str, int, list[str], int]
     return out
 
 
+@pytest.mark.slow  # builds and reports the whole sample (~40 s): `make test-slow`, which CI runs
 def test_sample_report_equity_tables_hold(tmp_path_factory):
     from tests.pipelines.test_weekly import sample_weekly
 

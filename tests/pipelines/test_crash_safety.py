@@ -2,8 +2,9 @@
 
 After every kill the store must open, pass the store checks (sql/checks), hold either no
 batch of the file or exactly the complete batch (never part of one), and a re-run of the
-ingest must give a cube identical to an uninterrupted run. The fast variant runs 3 kills;
-the slow one (``-m slow``) runs 12.
+ingest must give a cube identical to an uninterrupted run. Both variants are marked slow
+(about a minute each; `make test-slow`, which CI runs): one kills at 3 chosen phases, the other
+at 12 random moments.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def _kill_and_check(big_city, trial: int, fraction: float) -> str:
     return f"kill at {delay:.2f}s: {outcome}{' (had finished)' if finished_before_kill else ''}"
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingest_fast(big_city):
     # start-up/raw load, the transaction, around the commit (process start-up is ~40 % of a run)
     rng = random.Random(20250601)
