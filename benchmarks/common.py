@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 #: Keys of one exported row, in order (``--json`` writes exactly these).
 ROW_KEYS = ("figure", "unit", "ours", "baseline", "ratio", "target", "met")
@@ -135,3 +136,17 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "versions": versions,
     }
+
+
+def replace_results_section(text: str, path: Path, heading: str) -> None:
+    """Put ``text`` (a section starting with ``heading``) into RESULTS.md at ``path``: replace that
+    section if it is there (up to the next ``## `` heading), else append it; the rest stays as it is."""
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if heading in old:
+        head, rest = old.split(heading, 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        new = head + text + ("\n" + tail if tail else "")
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new, encoding="utf-8")

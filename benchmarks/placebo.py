@@ -41,6 +41,7 @@ from analytics import grid
 from analytics.evaluation import evaluate_panel, rejects
 from analytics.verdict import VERDICT_METHODS, verdict
 from benchmarks.ranking import REAL, build_cube, load_chicago, load_denver, load_sample
+from benchmarks.common import replace_results_section
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -183,15 +184,7 @@ def markdown(results: list[dict], header: str) -> str:
 
 def write_section(text: str, path: Path) -> None:
     """Replace (or append) this benchmark's section of RESULTS.md, leaving the rest as it is."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION in old:
-        head, rest = old.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1:] if nxt >= 0 else ""
-        new = head + text + ("\n" + tail if tail else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
+    replace_results_section(text, path, SECTION)
 
 
 def main(argv=None) -> int:

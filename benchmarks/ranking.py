@@ -29,6 +29,7 @@ import pandas as pd
 from analytics import grid
 from analytics.forecast import ForecastParams
 from analytics.forecast_eval import backtest_forecast, forecast_vs_best, summarise_backtest
+from benchmarks.common import replace_results_section
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
@@ -235,15 +236,7 @@ def _markdown(results: list[dict], header: str) -> str:
 
 def write_results(text: str, path: Path) -> None:
     """Replace (or append) this benchmark's section of RESULTS.md, leaving the rest as it is."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    if SECTION in old:
-        head, rest = old.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1:] if nxt >= 0 else ""
-        new = head + text + ("\n" + tail if tail else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    path.write_text(new, encoding="utf-8")
+    replace_results_section(text, path, SECTION)
 
 
 def main(argv=None) -> int:

@@ -73,6 +73,7 @@ from analytics.weeks import parse_week, week_label
 from pipelines import column_mapping
 from pipelines import cube as cube_mod
 from pipelines import layout, publish
+from pipelines.csv_out import write_csv
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
 from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_statistics,
@@ -588,7 +589,6 @@ def _write_withheld(guard, rank_in: pd.DataFrame, pparams: PatrolParams, path: P
     table = table[WITHHELD_COLUMNS]
     if synthetic:
         table = table.assign(synthetic=SYNTHETIC_LABEL)
-    from pipelines.csv_out import write_csv
     write_csv(table, path)  # text cells cannot run as spreadsheet formulas
 
 
@@ -613,8 +613,6 @@ def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, syntheti
     """Plan as CSV and GeoJSON (and a GeoPackage layer with ``gpkg_path``); from synthetic data each says so on
     its face (a ``synthetic`` column / property and the collection's ``name``). Real data gets exactly
     :data:`analytics.patrol.PLAN_COLUMNS`."""
-    from pipelines.csv_out import write_csv
-
     out = plan.assign(synthetic=SYNTHETIC_LABEL) if synthetic else plan
     write_csv(out, csv_path)  # text cells cannot run as spreadsheet formulas
     gj = plan_geojson(plan)
