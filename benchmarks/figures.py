@@ -490,7 +490,8 @@ def bench_hotspots_frame(n: int, seed: int = 6):
 
 def fig_maps(sizes: Sizes) -> list[Row]:
     """Analyst map build + self-contained HTML vs folium's default rendering of the same map."""
-    from analytics.maps import analyst_map, render_html
+    from pipelines.render.analyst_map import analyst_map
+    from pipelines.render.map_parts import render_html
 
     rows = []
     for n in sizes.map_cells:

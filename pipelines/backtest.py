@@ -37,13 +37,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
-from analytics.offline import escape_text, html_environment
+from pipelines.render.html import escape_text, page_template
 from analytics.evaluation import bootstrap_mean_ci, coverage_metrics, ring_kde_scores
 from analytics.patrol import PatrolParams, rank_cells
 from analytics.weeks import week_label
@@ -262,8 +261,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
     html_path, json_path = out_dir / "backtest.html", out_dir / "backtest.json"
     result["outputs"] = {"html": str(html_path), "json": str(json_path), "origins_csv": str(csv_path)}
     result["timings_s"]["total"] = round(time.perf_counter() - t_all, 3)
-    env = html_environment(FileSystemLoader(str(TEMPLATE_DIR)))
-    html_path.write_text(env.get_template("backtest.html.j2").render(
+    html_path.write_text(page_template("backtest.html.j2").render(
         r=result, labels=METHOD_LABELS, methods=METHODS, metrics=METRICS, plot=_plot(summary, coverage),
         generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")), encoding="utf-8")
     json_path.write_text(json.dumps(result, indent=2, default=str, allow_nan=False), encoding="utf-8")

@@ -52,13 +52,12 @@ from typing import Callable
 import h3
 import numpy as np
 import pandas as pd
-from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
-from analytics.offline import escape_text, html_environment
+from pipelines.render.html import escape_text, page_template
 from analytics.evaluation import (DETECTION_DRIVEN, MAX_DETECTABLE_FALL, OUTCOMES, evaluate_panel,
                                   minimum_detectable_effect, outcome_series, weeks_needed)
 from analytics.verdict import VERDICT_METHODS, verdict
@@ -754,8 +753,7 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
     if m["its"].get("buffer"):
         b = m["its"]["buffer"]
         rows.append(("Buffer ring, ITS", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
-    env = html_environment(FileSystemLoader(str(TEMPLATE_DIR)))
-    html = env.get_template("evaluation.html.j2").render(
+    html = page_template("evaluation.html.j2").render(
         r=result, m=m, chart=chart, chart_buffer=chart_buffer, chart_sc=chart_sc, forest=forest_svg(rows),
         pct=_pct, labels=METHOD_LABELS,
         generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M"))

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from jinja2 import FileSystemLoader
 from markupsafe import Markup
 
 from analytics import contracts, grid
-from analytics.offline import escape_text, html_environment
+from pipelines.render.html import escape_text, page_template
 from analytics.patrol import CATEGORY_LABELS, SEVERITY_ORDER
 from analytics.privacy import suppress_count, suppress_table
 from analytics.weeks import week_label
@@ -371,5 +370,4 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
 
 def render_report(context: dict) -> str:
     """Render ``report.html.j2`` with a prepared context (autoescaped)."""
-    env = html_environment(FileSystemLoader(str(TEMPLATE_DIR)), trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2").render(**context)
+    return page_template("report.html.j2", trim_blocks=True).render(**context)

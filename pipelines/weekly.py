@@ -65,7 +65,9 @@ import pandas as pd
 from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
-from analytics.maps import analyst_map, patrol_map, render_html
+from pipelines.render.analyst_map import analyst_map
+from pipelines.render.map_parts import render_html
+from pipelines.render.patrol_map import patrol_map
 from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding

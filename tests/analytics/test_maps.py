@@ -19,8 +19,10 @@ from branca.element import JavascriptLink
 from shapely.geometry import Point
 
 from analytics.errors import InvalidInputError
-from analytics.maps import CATEGORIES, CATEGORY_COLOURS, analyst_map, patrol_map, render_html
-from analytics.offline import LEAFLET_VERSION, find_urls, leaflet_assets, offline_html
+from pipelines.render.analyst_map import analyst_map
+from pipelines.render.map_parts import CATEGORIES, CATEGORY_COLOURS, render_html
+from pipelines.render.offline import LEAFLET_VERSION, find_urls, leaflet_assets, offline_html
+from pipelines.render.patrol_map import patrol_map
 from analytics.patrol import PatrolParams, patrol_plan
 
 TILES = "https://tiles.example.org/{z}/{x}/{y}.png"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import Point, box
 
-from analytics.maps import SHEET_MAP_MM, _PX_PER_MM, _label_size, _world_px, label_offsets, sheet_view
+from pipelines.render.patrol_map import SHEET_MAP_MM, _PX_PER_MM, _label_size, _world_px, label_offsets, sheet_view
 from pipelines.patrol_sheet import plan_week_dates, study_outline
 
 SIZE = (SHEET_MAP_MM[0] * _PX_PER_MM, SHEET_MAP_MM[1] * _PX_PER_MM)

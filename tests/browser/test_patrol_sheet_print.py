@@ -1,7 +1,7 @@
 """The patrol sheet printed by a real browser: one A4 landscape page, everything on it.
 
 A 10-entry plan (ranks 6 and 10, 7 and 9 in adjacent cells, so their labels would collide
-where they were drawn at the cell centres) is rendered by :func:`analytics.maps.patrol_map`,
+where they were drawn at the cell centres) is rendered by :func:`pipelines.render.patrol_map.patrol_map`,
 printed to PDF by headless chromium (``--print-to-pdf --no-pdf-header-footer``) and loaded
 with a small checker script appended to a copy of the page, which measures the drawn rank
 labels. Asserted: exactly one page of 842 × 595 pt (± 2); title, dates, time zone, legend,
@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.maps import patrol_map, render_html
+from pipelines.render.map_parts import render_html
+from pipelines.render.patrol_map import patrol_map
 from pipelines.patrol_sheet import plan_week_dates
 from tests.browser.test_maps_in_chromium import FLAGS, _artifacts, chromium, load_page, screenshot  # noqa: F401
 

@@ -69,7 +69,7 @@ def test_a_line_break_inside_a_name_stays_inside_its_quoted_cell(tmp_path):
 
 def test_every_csv_output_goes_through_the_safe_writer():
     """Static guard: no module of the product writes CSV by itself."""
-    for py in list((ROOT / "pipelines").glob("*.py")) + list((ROOT / "analytics").glob("*.py")):
+    for py in list((ROOT / "pipelines").rglob("*.py")) + list((ROOT / "analytics").rglob("*.py")):
         if py.name == "csv_out.py":
             continue
         text = py.read_text(encoding="utf-8")

@@ -15,7 +15,9 @@ import re
 import pandas as pd
 import pytest
 
-from analytics.maps import analyst_map, patrol_map, render_html
+from pipelines.render.analyst_map import analyst_map
+from pipelines.render.map_parts import render_html
+from pipelines.render.patrol_map import patrol_map
 from tests.browser.test_maps_in_chromium import chromium, load_page  # noqa: F401 - the fixture is used
 from tests.security.payloads import PAYLOADS
 from tests.security.test_render_payloads import _analyst, _plan

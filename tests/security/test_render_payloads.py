@@ -22,8 +22,11 @@ import pytest
 from shapely.geometry import Point
 
 from analytics.errors import InvalidInputError
-from analytics.maps import analyst_map, patrol_map, render_html
-from analytics.offline import escape_text, offline_html
+from pipelines.render.analyst_map import analyst_map
+from pipelines.render.map_parts import render_html
+from pipelines.render.patrol_map import patrol_map
+from pipelines.render.html import escape_text
+from pipelines.render.offline import offline_html
 from pipelines.evaluate import forest_svg, line_chart_svg
 from pipelines.report import render_report, sparkline_svg
 from tests.security.payloads import DISTINCTIVE, LONG, NEVER, PAYLOADS, shown
@@ -235,22 +238,26 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_no_data_path_to_template_source():
     """Static guard: pages are built only through the escaping helpers.
 
-    * analytics/maps.py creates no branca ``Element`` (only ``RawElement`` via ``_html_fragment``)
-      and gives no data-bearing folium object (GeoJson, popups, tooltips) text;
+    * the map modules in pipelines/render/ create no branca ``Element`` (only ``RawElement`` via
+      ``_html_fragment``) and give no data-bearing folium object (GeoJson, popups, tooltips) text;
     * no template uses ``|safe`` or turns autoescaping off;
-    * every Jinja environment for pages is :func:`analytics.offline.html_environment`.
+    * the only Jinja environment for pages is :func:`pipelines.render.html.environment`, and only
+      :func:`pipelines.render.html.fragment` compiles template text (module constants).
     """
-    maps = (ROOT / "analytics" / "maps.py").read_text()
-    assert not re.search(r"(?<![A-Za-z_])Element\(", maps)
-    for banned in ("folium.GeoJson(", "GeoJsonTooltip(", "GeoJsonPopup(", "folium.Popup(", "folium.Tooltip(",
-                   "JsCode(", "folium.Marker("):
-        assert banned not in maps, banned
+    render = ROOT / "pipelines" / "render"
+    map_modules = sorted(p for p in render.glob("*.py") if p.name not in ("__init__.py", "html.py", "offline.py"))
+    assert {"map_parts.py", "analyst_map.py", "patrol_map.py"} <= {p.name for p in map_modules}
+    for py in map_modules:
+        maps = py.read_text()
+        assert not re.search(r"(?<![A-Za-z_])Element\(", maps), py.name
+        for banned in ("folium.GeoJson(", "GeoJsonTooltip(", "GeoJsonPopup(", "folium.Popup(", "folium.Tooltip(",
+                       "JsCode(", "folium.Marker("):
+            assert banned not in maps, (py.name, banned)
     for tpl in (ROOT / "pipelines" / "templates").glob("*.j2"):
         text = tpl.read_text()
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, tpl.name
-    for py in list((ROOT / "pipelines").glob("*.py")) + list((ROOT / "analytics").glob("*.py")):
+    for py in list((ROOT / "pipelines").rglob("*.py")) + list((ROOT / "analytics").rglob("*.py")):
         text = py.read_text()
-        if py.name != "offline.py":
-            assert not re.search(r"\bEnvironment\(", text), f"{py.name}: use analytics.offline.html_environment"
-            assert "Template(" not in text and "from_string(" not in text.replace("_FRAGMENTS.from_string(", ""), \
-                py.name
+        if py != render / "html.py":
+            assert not re.search(r"\bEnvironment\(", text), f"{py.name}: use pipelines.render.html"
+            assert "Template(" not in text and "from_string(" not in text and ".overlay(" not in text, py.name

@@ -20,7 +20,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics.maps import analyst_map, patrol_map, render_html
+from pipelines.render.analyst_map import analyst_map
+from pipelines.render.map_parts import render_html
+from pipelines.render.patrol_map import patrol_map
 from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.csv_out import neutralise

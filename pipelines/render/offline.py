@@ -29,7 +29,7 @@ No text is compiled twice. branca wraps the *rendered* output of every folium ob
 template: a ``{{ 7*7 }}`` that reached a layer name or a feature property would be
 evaluated (and could reach ``os``). :func:`offline_html` renders with those wrappers
 replaced by :class:`RawElement` (written verbatim), so rendered output is never compiled
-again. The map builders in :mod:`analytics.maps` also keep data out of folium objects
+again. The map builders in :mod:`pipelines.render` also keep data out of folium objects
 altogether; this is the second line of defence.
 """
 
@@ -45,14 +45,11 @@ from typing import Iterable, Iterator
 
 import branca.element as _branca_element
 import folium
-import jinja2
 from branca.element import Element, Figure
-from markupsafe import Markup, escape
 
 from analytics.errors import InvalidInputError
 
-__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION", "verbatim_wrappers",
-           "escape_text", "html_environment"]
+__all__ = ["offline_html", "leaflet_assets", "find_urls", "RawElement", "LEAFLET_VERSION", "verbatim_wrappers"]
 
 _URL_RE = re.compile(r"https?://[^\s\"'<>()]*", re.IGNORECASE)
 
@@ -109,7 +106,7 @@ def leaflet_assets() -> tuple[str, str]:
         if old not in js:
             raise InvalidInputError(
                 f"Inlining Leaflet {LEAFLET_VERSION}: expected text {old!r} not found in leaflet.js; "
-                "the xstatic-leaflet version changed — update analytics/offline.py."
+                "the xstatic-leaflet version changed — update pipelines/render/offline.py."
             )
         js = js.replace(old, new)
 
@@ -124,7 +121,7 @@ def leaflet_assets() -> tuple[str, str]:
     for text, what in ((js, "leaflet.js"), (css, "leaflet.css")):
         left = _URL_RE.findall(text)
         if left:
-            raise InvalidInputError(f"Inlined {what} still contains URL(s) {left[:3]}; update analytics/offline.py.")
+            raise InvalidInputError(f"Inlined {what} still contains URL(s) {left[:3]}; update pipelines/render/offline.py.")
     return js, css
 
 
@@ -134,32 +131,6 @@ def find_urls(html: str, allowed_urls: Iterable[str] = ()) -> list[str]:
         if url:
             html = html.replace(url, "")
     return _URL_RE.findall(html)
-
-
-def escape_text(value) -> Markup:
-    """Text from data as HTML: escaped (``& < > " '``), and holding no URL text.
-
-    ``://`` is written ``:&#47;&#47;``, which a browser shows as ``://``: a place called
-    ``=HYPERLINK("http://x")`` reads the same, but the page still contains no ``http(s)://``
-    text, so the offline check (:func:`find_urls`) keeps meaning "nothing here can be fetched".
-    Values that are already :class:`~markupsafe.Markup` (built by our code) pass unchanged.
-    """
-    if isinstance(value, Markup):
-        return value
-    return Markup(str(escape(value)).replace("://", ":&#47;&#47;"))
-
-
-def _finalize(value):
-    return escape_text(value) if isinstance(value, str) else value
-
-
-def html_environment(loader: jinja2.BaseLoader | None = None, **options) -> jinja2.Environment:
-    """The Jinja2 environment for every page that shows data: autoescaping always on.
-
-    Data reaches a template only as variables; each value is escaped by :func:`escape_text`
-    (templates are files or module constants, never text built from data).
-    """
-    return jinja2.Environment(loader=loader, autoescape=True, finalize=_finalize, **options)
 
 
 class RawElement(Element):
