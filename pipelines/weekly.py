@@ -27,7 +27,7 @@ Steps, each recorded in run.json ``weekly.timings_s``:
 
 Configuration (``hotspots.toml``, read by :func:`load_config`)::
 
-    tiles = "https://your-tile-server/{z}/{x}/{y}.png"   # default: no tiles (offline)
+    tiles = "https://your-tile-server/{z}/{x}/{y}.png"   # or "city.mbtiles" (embedded); default: no tiles
     k_suppression = 5       # counts of distinct young people below k show as "<k"
     top_n = 10              # hotspots in the report's table and equity section
     equity_weeks = 8        # weeks of events behind each hotspot's equity breakdown
@@ -66,7 +66,10 @@ from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from pipelines.render.analyst_map import analyst_map
+from pipelines.render.context import map_areas as _map_areas, map_notes
 from pipelines.render.map_parts import render_html
+from pipelines.render.map_ui import SERIES_WEEKS
+from pipelines.render.tiles import check_tiles
 from pipelines.render.patrol_map import patrol_map
 from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
@@ -124,11 +127,8 @@ def validate_config(raw: dict | None, source: str = "config") -> dict:
     tiles = cfg["tiles"]
     if tiles in ("", "none", "None"):
         cfg["tiles"] = tiles = None
-    if tiles is not None:
-        if not isinstance(tiles, str) or not tiles.lower().startswith(("http://", "https://")) \
-                or not all(p in tiles for p in ("{z}", "{x}", "{y}")):
-            problems.append(f"tiles must be a URL template like \"https://your-tile-server/{{z}}/{{x}}/{{y}}.png\"; "
-                            f"received {tiles!r}")
+    if check_tiles(tiles):
+        problems.append(check_tiles(tiles))
     for key, low, high in (("k_suppression", DEFAULT_K, 100), ("top_n", 1, 100), ("equity_weeks", 1, 104),
                            ("harm_weeks", 1, 52)):
         v = cfg[key]
@@ -442,18 +442,23 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         recent = recent[recent[params.measure] > 0]
         recent_weeks = pd.DataFrame({"cell": recent["cell"].to_numpy(dtype=np.uint64), "week": recent["week"],
                                      "count": recent[params.measure]})
+        past = cube_now[pd.to_datetime(cube_now["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - SERIES_WEEKS)])]
+        history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
+                                "count": past[params.measure]})
+        map_places, map_areas = _places(store), _map_areas(store)
         amap = analyst_map(
-            hotspots, places=_places(store), scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
+            hotspots, places=map_places, scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
             st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,
-            recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k,
+            recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k, areas=map_areas, history=history,
             subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")
         from pipelines.geo_inputs import current_boundary
         from pipelines.patrol_sheet import plan_week_dates, study_outline
         outline, outline_note = study_outline(current_boundary(store.con), cells, placements)
         choices.append(outline_note)
         pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic, dates=plan_week_dates(week),
-                          time_zone=store.timezone, outline=outline,
+                          time_zone=store.timezone, outline=outline, places=map_places, areas=map_areas,
                           subtitle=f"Plan for the week after {week} · {len(plan)} entries · generated {generated}")
+        choices.extend(dict.fromkeys(map_notes(amap) + map_notes(pmap)))
         map_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("analyst_map", "patrol_map")}
         map_paths["analyst_map"].write_text(render_html(amap), encoding="utf-8")
         map_paths["patrol_map"].write_text(render_html(pmap), encoding="utf-8")

@@ -54,6 +54,7 @@ import h3
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
 
 from analytics.errors import InvalidInputError
 from analytics.grid import cells_to_hex
@@ -62,6 +63,7 @@ from analytics.places import cell_rings
 from analytics.privacy import suppress_count
 from pipelines.render.html import escape_text, fragment
 from pipelines.render.offline import RawElement, offline_html
+from pipelines.render.tiles import check_tiles, tiles_url
 
 __all__ = [
     "render_html",
@@ -111,6 +113,11 @@ _BASE_CSS = """
   font:bold 15px/1.2 system-ui,Arial,sans-serif;letter-spacing:.12em;padding:4px 14px;border:2px solid #fff;}
 .leaflet-tooltip table th,.leaflet-popup-content table th{text-align:left;padding-right:6px;vertical-align:top;}
 .leaflet-tooltip table td{max-width:360px;white-space:normal;}
+.leaflet-tooltip.hs-label { background: rgba(255,255,255,.78); border: 0; box-shadow: none; padding: 0 3px;
+  font: 11px/1.2 system-ui,-apple-system,'Segoe UI',Arial,sans-serif; color: #111; white-space: nowrap; }
+.leaflet-tooltip.hs-label::before { display: none; }
+.leaflet-tooltip.hs-area-label { color: #1f3a93; font-weight: 600; letter-spacing: .02em; background: rgba(255,255,255,.6); }
+.leaflet-tooltip.hs-place-label { font-size: 10.5px; color: #222; transform-origin: left; }
 """
 
 
@@ -334,13 +341,16 @@ def _cells_outline(cells: np.ndarray) -> dict | None:
 
 
 def _new_map(tiles: str | None, title: str) -> folium.Map:
-    if tiles and not str(tiles).lower().startswith(("http://", "https://")):
-        raise InvalidInputError(f"tiles must be an http(s) URL template like \"https://your-tile-server/{{z}}/{{x}}/{{y}}.png\"; "
-                                f"received {tiles!r}.")
+    """A map page without base tiles, or with the configured tile server (an MBTiles file is added later,
+    once the study area is known: :func:`pipelines.render.context.add_base_tiles`)."""
+    problem = check_tiles(tiles, lead="tiles must be an http(s) URL template")
+    if problem:
+        raise InvalidInputError(problem + ".")
+    url = tiles_url(tiles)
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_start=12, location=[0, 0])
-    m._hs_tiles = tiles  # read by render_html: the one URL allowed in the page
-    if tiles:
-        folium.TileLayer(tiles=tiles, attr="Configured tile server", name="Base map", control=True).add_to(m)
+    m._hs_tiles = url  # read by render_html: the one URL allowed in the page
+    if url:
+        folium.TileLayer(tiles=url, attr="Configured tile server", name="Base map", control=True).add_to(m)
     m.get_root().header.add_child(_html_fragment("<title>{{ title }}</title>", title=title), name="hs_title_tag")
     m.get_root().header.add_child(RawElement(f"<style>{_BASE_CSS}</style>"), name="hs_base_css")
     return m
@@ -442,7 +452,7 @@ class _JsonLayer(folium.map.Layer):
     def __init__(self, data_json: str, style_key: str, styles: Mapping[Any, dict], default: dict,
                  fields: list[str] | None = None, aliases: list[str] | None = None, rings: _RingTable | None = None,
                  *, points: bool = False, popup: tuple[list[str], list[str], int] | None = None,
-                 on_each_feature: str | None = None, after: str | None = None):
+                 on_each_feature: str | None = None, after: str | None = None, pane: str | None = None):
         super().__init__(overlay=True, control=False, show=True)
         self.rings = rings
         self._name = "GeoJson"  # page variables are named geo_json_<id>, as folium names them
@@ -456,6 +466,7 @@ class _JsonLayer(folium.map.Layer):
         self.popup = popup
         self.on_each_feature = on_each_feature  # a module constant (JavaScript), never data
         self.after = after  # JavaScript run after the data is added (``%(name)s`` = the layer); never data
+        self.pane = pane  # a Leaflet pane name (a module constant)
 
     def script(self) -> str:
         """The layer's JavaScript: styles, the L.geoJson layer, its data, tooltip and popup."""
@@ -463,6 +474,8 @@ class _JsonLayer(folium.map.Layer):
         options = _POINT_JS % {"name": name} if self.points else ""
         if self.on_each_feature:
             options += f"onEachFeature: {self.on_each_feature}, "
+        if self.pane:
+            options += f"pane: {_html_safe(_ENCODE(self.pane))}, "
         lines = [
             f"var {name}_styles = {_html_safe(_ENCODE(self.styles))};",
             f"function {name}_styler(feature) {{ var s = {name}_styles[feature.properties[{_html_safe(_ENCODE(self.style_key))}]];"
@@ -491,6 +504,28 @@ class _JsonLayer(folium.map.Layer):
             figure.script.add_child(RawElement(self.rings.script()), name=RINGS_VAR)
         figure.script.add_child(RawElement(self.script()), name=self.get_name())
         super().render(**kwargs)
+
+
+class _PageScript(MacroElement):
+    """Constant JavaScript (``%(map)s`` = the map's variable) written verbatim after the layers added before it.
+
+    Add it to the map after every layer and control it refers to; folium renders children in
+    order, so its script runs once they exist. ``data`` (script-safe JSON text) is bound to the
+    page variable ``%(data)s``; the code itself is a module constant, never data.
+    """
+
+    def __init__(self, code: str, data_json: str = "null", **names: str):
+        super().__init__()
+        self._name = "PageScript"
+        self.code, self.data_json, self.names = code, data_json, names
+
+    def render(self, **kwargs) -> None:
+        """Write the script verbatim (no template)."""
+        figure = self.get_root()
+        name = self.get_name()
+        text = f"var {name}_data = {self.data_json};\n" + self.code % {
+            "map": self._parent.get_name(), "data": f"{name}_data", **self.names}
+        figure.script.add_child(RawElement(text), name=name)
 
 
 def _add_geojson(

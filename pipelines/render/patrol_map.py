@@ -18,6 +18,7 @@ from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.grid import cells_to_hex
 from analytics.places import cell_rings
+from pipelines.render.context import add_area_layers, add_base_tiles, add_labels
 from pipelines.render.map_parts import (
     PRIORITY_COLOURS, RawElement, _add_geojson, _cells_outline, _collection_json, _html_fragment, _json_value,
     _new_map, _round_coords, cells_feature_collection,
@@ -72,6 +73,9 @@ body { box-sizing: border-box; padding: 6mm 7mm; display: grid !important; grid-
 .hs-patrol-legend .hs-rank-sw { display:inline-block; border: 1.5px solid #000; background:#fff; font-weight:bold;
   padding: 0 3px; }
 .hs-footer { font-size: 9px; color: #333; }
+.hs-patrol-legend .hs-area-sw { display:inline-block; width: 22px; height: 0; border-top: 2px solid #1f3a93;
+  vertical-align: middle; }
+.leaflet-tooltip.hs-sheet-place { z-index: -1; font-size: 9.5px; background: rgba(255,255,255,.7); color: #333; }
 .leaflet-tooltip.hs-rank { background: #fff; border: 1.5px solid #000; border-radius: 3px; font: bold 12px/14px
   system-ui,Arial,sans-serif; padding: 1px 4px; box-shadow: none; color: #000; }
 .leaflet-tooltip.hs-rank::before { display: none; }
@@ -121,7 +125,8 @@ _PATROL_SIDE_TEMPLATE = (
     '{% for b, colour, label in bands %}<span class="hs-band" style="background:{{ colour }}">{{ b }}</span> {{ label }}'
     "{% if not loop.last %} &nbsp;{% endif %}{% endfor %}<br>"
     '<span class="hs-rank-sw">1</span> rank of the place (a line joins a moved label to its hexagon) &nbsp; '
-    '{% if outline %}<span class="hs-outline-sw"></span> study area{% endif %}<br>'
+    '{% if outline %}<span class="hs-outline-sw"></span> study area{% endif %}'
+    '{% if areas %} &nbsp;<span class="hs-area-sw"></span> areas: {{ areas }}{% endif %}<br>'
     "Hexagons are map cells about {{ cell_size }} across; north is up; scale bar at the map's bottom left.</div>"
     '<div class="hs-footer"><b>Dose:</b> {{ dose }}<br>This plan shows places and times only: no information about '
     "individual young people is included. Use with local knowledge; record what was done so the effect can be "
@@ -291,6 +296,8 @@ def patrol_map(
     dates: str = "",
     time_zone: str = "",
     outline: dict | None = None,
+    places=None,
+    areas=None,
 ) -> folium.Map:
     """Commander's patrol sheet: the plan on a map and in a table, one A4 landscape page when printed.
 
@@ -302,7 +309,8 @@ def patrol_map(
         or a legacy ``cell`` — are required) — anything else in the frame never
         reaches the page.
     tiles : str, optional
-        Configured tile URL template; none by default.
+        Configured tile URL template, or an offline ``.mbtiles`` file (the tiles of the
+        sheet's view embedded); none by default.
     synthetic : bool
         Show the SYNTHETIC banner.
     title, subtitle : str
@@ -313,6 +321,11 @@ def patrol_map(
         Zone of the windows; default the plan's ``time_zone``.
     outline : dict, optional
         The study-area outline as a GeoJSON geometry (lon/lat), drawn dashed.
+    places : geopandas.GeoDataFrame, optional
+        ``name``, ``category``, geometry: the :data:`SHEET_PLACES` places in the view nearest
+        to the planned cells are named on the map (text only, no markers).
+    areas : geopandas.GeoDataFrame, optional
+        ``layer``, ``area_id``, ``area_name``, geometry: outlines and names of the areas in view.
 
     Returns
     -------
@@ -341,8 +354,10 @@ def patrol_map(
                                                "geometry": geometry}]), "layer", {"study": style}, style, None, None)
         study.add_to(m)
     offsets: list[tuple[int, int, int]] = []
+    view = None
     if len(p):
         centre, zoom = sheet_view(all_cells, size_px)
+        view = _view_bounds(centre, zoom, size_px)
         m.options["zoom"] = zoom  # the centre is set in the page from the cells (_SHEET_VIEW_JS)
         anchors = np.array([[np.mean([h3.cell_to_latlng(h3.int_to_str(int(c)))[k] for c in e]) for k in (0, 1)]
                             for e in entries])
@@ -378,6 +393,10 @@ def patrol_map(
             after=_SHEET_VIEW_JS % {"map": m.get_name(), "zoom": int(m.options["zoom"])},
         )
     group.add_to(m)
+    add_base_tiles(m, tiles, view)
+    area_layers = add_area_layers(m, areas, clip=view) if areas is not None and len(areas) and view else []
+    if places is not None and len(places) and view:
+        _add_sheet_places(m, places, view, all_cells)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
 
     root = m.get_root()
@@ -393,7 +412,7 @@ def patrol_map(
             for r, e in zip(p.to_dict("records"), entries)]
     root.html.add_child(_html_fragment(
         _PATROL_SIDE_TEMPLATE, rows=rows[:SHEET_ROWS], more=max(0, len(rows) - SHEET_ROWS), time_zone=time_zone,
-        bands=bands, outline=outline is not None, cell_size=_cell_size_text(all_cells) if len(all_cells) else "350 m",
+        bands=bands, outline=outline is not None, areas=", ".join(name for name, _ in area_layers), cell_size=_cell_size_text(all_cells) if len(all_cells) else "350 m",
         dose=_text(p["dose"].iloc[0]) if len(p) else ""), name="hs_side")
     return m
 
@@ -408,3 +427,38 @@ def _centre_text(lat: Any, lon: Any, cells: np.ndarray) -> str:
         pts = [h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells]
         la, lo = float(np.mean([q[0] for q in pts])), float(np.mean([q[1] for q in pts]))
     return f"{la:.5f}, {lo:.5f}"
+
+
+#: Places named on the sheet (those in view nearest to the planned cells).
+SHEET_PLACES = 30
+
+
+def _view_bounds(centre: list[float], zoom: int, size_px: tuple[float, float]) -> list[list[float]]:
+    """[[lat_min, lon_min], [lat_max, lon_max]] of the sheet's map frame at ``zoom`` around ``centre``."""
+    cx, cy = _world_px(np.array([centre[0]]), np.array([centre[1]]), zoom)[0].tolist()
+    n, w = _unproject(cx - size_px[0] / 2, cy - size_px[1] / 2, zoom)
+    s, e = _unproject(cx + size_px[0] / 2, cy + size_px[1] / 2, zoom)
+    return [[s, w], [n, e]]
+
+
+def _add_sheet_places(m: folium.Map, places, view: list[list[float]], cells: np.ndarray) -> None:
+    """Name the places in view nearest to the planned cells (labels only: no markers on the sheet)."""
+    missing = {"name", "geometry"} - set(places.columns)
+    if missing:
+        raise InvalidInputError(f"places lacks column(s) {sorted(missing)}; expected name, category, geometry.")
+    gdf = places.to_crs("EPSG:4326") if getattr(places, "crs", None) is not None else places
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    pts = gdf.geometry.representative_point()
+    lat, lon = pts.y.to_numpy(), pts.x.to_numpy()
+    (s, w), (n, e) = view
+    inside = (lat >= s) & (lat <= n) & (lon >= w) & (lon <= e)
+    if not inside.any():
+        return
+    centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in np.unique(cells)])
+    d = np.min(np.hypot(lat[inside, None] - centres[None, :, 0],
+                        (lon[inside, None] - centres[None, :, 1]) * np.cos(np.radians(centres[None, :, 0]))), axis=1)
+    order = np.argsort(d, kind="mergesort")[:SHEET_PLACES]
+    names = gdf["name"].to_numpy()[inside][order]
+    group = folium.FeatureGroup(name="Places (names)", show=True)
+    group.add_to(m)
+    add_labels(m, group, list(zip(lat[inside][order], lon[inside][order], names)), "hs-sheet-place", 0)
