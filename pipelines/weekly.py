@@ -457,6 +457,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         choices.append(outline_note)
         pmap = patrol_map(plan, tiles=cfg["tiles"], synthetic=synthetic, dates=plan_week_dates(week),
                           time_zone=store.timezone, outline=outline, places=map_places, areas=map_areas,
+                          placements=placements,
                           subtitle=f"Plan for the week after {week} · {len(plan)} entries · generated {generated}")
         choices.extend(dict.fromkeys(map_notes(amap) + map_notes(pmap)))
         map_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("analyst_map", "patrol_map")}

@@ -10,6 +10,7 @@ its zoom on (area names from :data:`AREA_LABEL_ZOOM`, place names at street zoom
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import folium
@@ -23,7 +24,7 @@ from pipelines.render.map_parts import (
 from pipelines.render.tiles import BLANK_TILE, OFFLINE_TILES_JS, check_tiles, mbtiles_tiles, tiles_url
 
 __all__ = ["AREA_LABEL_ZOOM", "PLACE_LABEL_ZOOM", "AREA_COLUMNS", "add_base_tiles", "add_area_layers", "add_labels",
-           "map_notes", "map_areas"]
+           "map_notes", "map_areas", "points_clear"]
 
 #: Zoom from which area names are shown (whole districts readable), and place names (street zoom).
 AREA_LABEL_ZOOM = 12
@@ -75,13 +76,14 @@ setTimeout(%(data)s_sync, 0);"""
 
 
 def add_labels(m: folium.Map, group: folium.FeatureGroup, points: list[tuple[float, float, Any]], css_class: str,
-               min_zoom: int, beside: bool = False) -> None:
+               min_zoom: int, beside: bool = False, dp: int = _DP) -> None:
     """Permanent text labels at ``points`` (lat, lon, text) that follow ``group`` and show from ``min_zoom``.
 
     The text is HTML-escaped here (Leaflet inserts it with ``innerHTML``); ``css_class`` is a constant.
-    ``beside``: the label sits right of its point (a place's marker) instead of centred on it.
+    ``beside``: the label sits right of its point (a place's marker) instead of centred on it;
+    ``dp``: coordinate decimals (4 on the shared sheet: never an exact event location).
     """
-    labels = [[round(float(la), _DP), round(float(lo), _DP), _json_value(t)] for la, lo, t in points
+    labels = [[round(float(la), dp), round(float(lo), dp), _json_value(t)] for la, lo, t in points
               if np.isfinite(la) and np.isfinite(lo)]
     if labels:
         data = {"labels": labels, "cls": f"hs-label {css_class}", "min_zoom": int(min_zoom),
@@ -100,7 +102,7 @@ def _check_areas(areas) -> Any:
 
 
 def add_area_layers(m: folium.Map, areas, *, clip: list[list[float]] | None = None, popup_js: str | None = None,
-                    series: dict | None = None) -> list[tuple[str, folium.FeatureGroup]]:
+                    series: dict | None = None, placements=None) -> list[tuple[str, folium.FeatureGroup]]:
     """One layer per area layer (the user's name, e.g. "beats"): outlines and names; the first shown.
 
     Parameters
@@ -113,6 +115,10 @@ def add_area_layers(m: folium.Map, areas, *, clip: list[list[float]] | None = No
         A constant popup binder (``%(name)s`` = the layer) for a click on an area.
     series : dict, optional
         area_id -> index in the page's weekly series (property ``s``, read by the popup chart).
+    placements : DataFrame, optional
+        For a shared map: ``lat``, ``lon`` (``radius_m``) of care placements. Outlines and labels
+        are then written at 4 decimals, and a layer any of whose vertices or labels lies near a
+        placement is left out whole (a gap would point at the placement); the map's notes say so.
 
     Returns
     -------
@@ -128,8 +134,17 @@ def add_area_layers(m: folium.Map, areas, *, clip: list[list[float]] | None = No
     folium.map.CustomPane(AREA_PANE, z_index=350, pointer_events=True).add_to(m)
     for i, (layer, grp) in enumerate(gdf.groupby(gdf["layer"].astype(str), sort=False)):
         geoms = shapely.simplify(np.asarray(grp.geometry.to_numpy(), dtype=object), 0.00002, preserve_topology=True)
+        if placements is not None:
+            geoms = shapely.set_precision(geoms, 1e-4)
         keep = ~shapely.is_empty(geoms)
         grp, geoms = grp[keep], geoms[keep]
+        pts = shapely.point_on_surface(geoms)
+        if placements is not None:
+            xy = np.vstack([shapely.get_coordinates(geoms), shapely.get_coordinates(pts)])
+            if not points_clear(xy[:, 1], xy[:, 0], placements):
+                m.__dict__.setdefault("_hs_notes", []).append(
+                    f"Shared map: the area layer {layer!r} is not drawn — an outline or name passes near a care placement.")
+                continue
         text = _geometries_json(geoms)
         has = {c: c in grp.columns for c in ("reason", "category")}
         feats = []
@@ -150,9 +165,8 @@ def add_area_layers(m: folium.Map, areas, *, clip: list[list[float]] | None = No
         _add_geojson(group, data, "layer", {"area": style}, style, None, None, pane=AREA_PANE,
                      after=popup_js)
         group.add_to(m)
-        pts = shapely.point_on_surface(geoms)
         add_labels(m, group, [(p.y, p.x, n) for p, n in zip(pts, grp["area_name"])], "hs-area-label",
-                   AREA_LABEL_ZOOM)
+                   AREA_LABEL_ZOOM, dp=4 if placements is not None else _DP)
         out.append((str(layer), group))
     return out
 
@@ -169,3 +183,37 @@ def map_areas(store) -> Any:
         return None
     areas = importlib.import_module("pipelines.areas").load_areas(store.con)
     return areas if areas is not None and len(areas) else None
+
+
+# ---------------------------------------------------------------------------------- shared sheet
+#: Metres beyond a placement's radius that a coordinate on a shared map keeps clear (as the study outline).
+SHARE_MARGIN_M = 50.0
+_M_PER_DEG = 111_320.0
+
+
+def points_clear(lat, lon, placements) -> bool:
+    """True when every point is farther than its radius + :data:`SHARE_MARGIN_M` from every placement.
+
+    ``placements``: ``lat``, ``lon``, optional ``radius_m`` (default
+    :data:`analytics.safeguarding.PLACEMENT_RADIUS_M`) — what the privacy scan checks shared files against.
+    """
+    from scipy.spatial import cKDTree
+
+    from analytics.safeguarding import PLACEMENT_RADIUS_M
+
+    if placements is None or not len(placements):
+        return True
+    pl = placements.dropna(subset=["lat", "lon"])
+    lat, lon = np.asarray(lat, dtype=np.float64), np.asarray(lon, dtype=np.float64)
+    if not len(pl) or not len(lat):
+        return True
+    radius = (pl["radius_m"].fillna(PLACEMENT_RADIUS_M).astype(float).to_numpy() if "radius_m" in pl.columns
+              else np.full(len(pl), float(PLACEMENT_RADIUS_M)))
+    kx = _M_PER_DEG * math.cos(math.radians(float(np.mean(lat))))
+    tree = cKDTree(np.column_stack([pl["lon"].astype(float).to_numpy() * kx, pl["lat"].astype(float).to_numpy() * _M_PER_DEG]))
+    pts = np.column_stack([lon * kx, lat * _M_PER_DEG])
+    for i, near in enumerate(tree.query_ball_point(pts, float(radius.max()) + SHARE_MARGIN_M)):
+        for j in near:
+            if math.hypot(*(pts[i] - tree.data[j])) <= radius[j] + SHARE_MARGIN_M:
+                return False
+    return True

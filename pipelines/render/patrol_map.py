@@ -18,7 +18,7 @@ from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.grid import cells_to_hex
 from analytics.places import cell_rings
-from pipelines.render.context import add_area_layers, add_base_tiles, add_labels
+from pipelines.render.context import add_area_layers, add_base_tiles, add_labels, points_clear
 from pipelines.render.map_parts import (
     PRIORITY_COLOURS, RawElement, _add_geojson, _cells_outline, _collection_json, _html_fragment, _json_value,
     _new_map, _round_coords, cells_feature_collection,
@@ -298,6 +298,7 @@ def patrol_map(
     outline: dict | None = None,
     places=None,
     areas=None,
+    placements=None,
 ) -> folium.Map:
     """Commander's patrol sheet: the plan on a map and in a table, one A4 landscape page when printed.
 
@@ -326,6 +327,10 @@ def patrol_map(
         to the planned cells are named on the map (text only, no markers).
     areas : geopandas.GeoDataFrame, optional
         ``layer``, ``area_id``, ``area_name``, geometry: outlines and names of the areas in view.
+    placements : DataFrame, optional
+        ``lat``, ``lon`` (``radius_m``) of care placements: the sheet is shared, so place names and
+        area layers are drawn (at 4 decimals) only when none of their coordinates lies near one
+        (each left out whole otherwise; :func:`pipelines.render.context.map_notes` says so).
 
     Returns
     -------
@@ -394,9 +399,10 @@ def patrol_map(
         )
     group.add_to(m)
     add_base_tiles(m, tiles, view)
-    area_layers = add_area_layers(m, areas, clip=view) if areas is not None and len(areas) and view else []
+    area_layers = (add_area_layers(m, areas, clip=view, placements=placements)
+                   if areas is not None and len(areas) and view else [])
     if places is not None and len(places) and view:
-        _add_sheet_places(m, places, view, all_cells)
+        _add_sheet_places(m, places, view, all_cells, placements)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
 
     root = m.get_root()
@@ -441,8 +447,12 @@ def _view_bounds(centre: list[float], zoom: int, size_px: tuple[float, float]) -
     return [[s, w], [n, e]]
 
 
-def _add_sheet_places(m: folium.Map, places, view: list[list[float]], cells: np.ndarray) -> None:
-    """Name the places in view nearest to the planned cells (labels only: no markers on the sheet)."""
+def _add_sheet_places(m: folium.Map, places, view: list[list[float]], cells: np.ndarray, placements=None) -> None:
+    """Name the places in view nearest to the planned cells (labels only: no markers on the sheet).
+
+    With ``placements`` the names are written at 4 decimals, and none is written if any lies near a
+    placement (leaving out only that one would point at the placement).
+    """
     missing = {"name", "geometry"} - set(places.columns)
     if missing:
         raise InvalidInputError(f"places lacks column(s) {sorted(missing)}; expected name, category, geometry.")
@@ -459,6 +469,11 @@ def _add_sheet_places(m: folium.Map, places, view: list[list[float]], cells: np.
                         (lon[inside, None] - centres[None, :, 1]) * np.cos(np.radians(centres[None, :, 0]))), axis=1)
     order = np.argsort(d, kind="mergesort")[:SHEET_PLACES]
     names = gdf["name"].to_numpy()[inside][order]
+    lat, lon = lat[inside][order], lon[inside][order]
+    if placements is not None and not points_clear(lat, lon, placements):
+        m.__dict__.setdefault("_hs_notes", []).append(
+            "Shared map: place names are not drawn on the patrol sheet — a place in view lies near a care placement.")
+        return
     group = folium.FeatureGroup(name="Places (names)", show=True)
     group.add_to(m)
-    add_labels(m, group, list(zip(lat[inside][order], lon[inside][order], names)), "hs-sheet-place", 0)
+    add_labels(m, group, list(zip(lat, lon, names)), "hs-sheet-place", 0, dp=4 if placements is not None else 5)
