@@ -64,27 +64,41 @@ def _sections(b: Browser) -> dict:
                 "function (s) { o[s.dataset.layer] = o[s.dataset.layer] || !s.hidden; }); return o; })()")
 
 
-def _centre_of(b: Browser, selector: str, index: str = "Math.floor(els.length / 2)") -> list[float]:
-    """Screen centre of one element (the middle one of ``selector``) that is on top at that point."""
-    return b.js(f"(function () {{ var els = document.querySelectorAll({selector!r}), e = els[{index}];"
-                "var r = e.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;"
-                "return [x, y, document.elementFromPoint(x, y) === e]; })()")
+def _point_on(b: Browser, selector: str, elements: str | None = None) -> list[float]:
+    """A screen point where an element matching ``selector`` (or of the JS array ``elements``) is the
+    topmost element, so that a click hits it."""
+    found = elements or f"Array.from(document.querySelectorAll({selector!r}))"
+    return b.js(f"(function () {{ var els = {found};"
+                "for (var k = 0; k < els.length; k++) { var e = els[k], r = e.getBoundingClientRect();"
+                " for (var i = 1; i < 8; i++) { for (var j = 1; j < 8; j++) {"
+                "  var x = r.x + r.width * i / 8, y = r.y + r.height * j / 8;"
+                "  if (x > 0 && y > 0 && x < innerWidth && y < innerHeight && document.elementFromPoint(x, y) === e)"
+                "   { return [x, y]; } } } } return null; })()")
+
+
+def _until(b: Browser, expression: str, timeout: float = 5.0):
+    """The value of ``expression`` once it is truthy (polled; the page's timers run meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = b.js(expression)
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
 
 
 def test_labels_follow_the_zoom(browser, page):
     browser.open(page)
     assert browser.js(f"{MAP}.getZoom()") >= PLACE_LABEL_ZOOM  # a small study area opens at street zoom
-    assert _labels(browser, "hs-area-label") == 2  # the "beats" layer is on, "wards" off
+    assert _until(browser, "document.querySelectorAll('.hs-area-label').length") == 2  # the "beats" layer is on, "wards" off
     assert _labels(browser, "hs-place-label") == 6
     names = browser.js("Array.from(document.querySelectorAll('.hs-place-label')).map(function (e) "
                        "{ return e.textContent; }).sort()")
     assert "Central <Station>" in names and "Park {{ 7*7 }}" in names  # shown as written, never run
-    browser.js(f"{MAP}.setZoom({PLACE_LABEL_ZOOM - 1}, {{animate: false}})")
-    time.sleep(0.2)
-    assert _labels(browser, "hs-place-label") == 0 and _labels(browser, "hs-area-label") == 2
-    browser.js(f"{MAP}.setZoom(10, {{animate: false}})")
-    time.sleep(0.2)
-    assert _labels(browser, "hs-area-label") == 0
+    browser.js(f"void {MAP}.setZoom({PLACE_LABEL_ZOOM - 1}, {{animate: false}})")
+    assert _until(browser, "document.querySelectorAll('.hs-place-label').length === 0")
+    assert _labels(browser, "hs-area-label") == 2
+    browser.js(f"void {MAP}.setZoom(10, {{animate: false}})")
+    assert _until(browser, "document.querySelectorAll('.hs-area-label').length === 0")
     browser.screenshot(_artifacts() / "analyst_map_context_zoom10.png")
 
 
@@ -97,21 +111,17 @@ def test_legend_follows_the_layers(browser, page):
                          " return l.textContent.indexOf('Gi*') >= 0; }).querySelector('input');"
                          " var r = l.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2, 0]; })()")
     browser.click(x, y)  # a real click on the layer control's checkbox
-    time.sleep(0.2)
-    after = _sections(browser)
-    assert after["gistar"] and after["emerging"]
+    assert _until(browser, "!document.querySelector('#hs-legend section[data-layer=\"gistar\"]').hidden")
+    assert _sections(browser)["emerging"]
     browser.click(x, y)
-    time.sleep(0.2)
-    assert not _sections(browser)["gistar"]
+    assert _until(browser, "document.querySelector('#hs-legend section[data-layer=\"gistar\"]').hidden")
 
 
 def test_click_opens_reason_and_26_week_chart(browser, page):
     browser.open(page)
-    x, y, on_top = _centre_of(browser, "path.hs-emerging")
-    assert on_top
+    x, y = _point_on(browser, "path.hs-emerging")
     browser.click(x, y)
-    time.sleep(0.3)
-    assert browser.js("document.querySelectorAll('.leaflet-popup svg.hs-chart rect.hs-bar').length") == 26
+    assert _until(browser, "document.querySelectorAll('.leaflet-popup svg.hs-chart rect.hs-bar').length") == 26
     text = browser.js("document.querySelector('.leaflet-popup-content').textContent")
     assert "Reason" in text and "hot in 9 of the last 10 weeks" in text and "2025-W30" in text
     heights = browser.js("Array.from(document.querySelectorAll('.leaflet-popup rect.hs-bar')).map("
@@ -122,14 +132,14 @@ def test_click_opens_reason_and_26_week_chart(browser, page):
 
 def test_click_on_an_area_opens_its_chart(browser, page):
     browser.open(page)
-    browser.js(f"{MAP}.setZoom(12, {{animate: false}})")  # the hexagons cover less of the area
+    browser.js(f"void {MAP}.setZoom(12, {{animate: false}})")  # the hexagons cover less of the area
     time.sleep(0.2)
-    x, y = browser.js("(function () { var r = document.querySelector('path.hs-area').getBoundingClientRect();"
-                      " return [r.x + 4, r.y + r.height / 2]; })()")  # inside the area, left of the cells
+    five_points = ("(function () { var out = []; " + MAP + ".eachLayer(function (l) { if (l.feature && "
+                   "l.feature.properties.area_name === 'Five Points') { out.push(l.getElement()); } }); return out; })()")
+    x, y = _point_on(browser, "", five_points)  # inside the area, where no hexagon lies on top
     browser.click(x, y)
-    time.sleep(0.3)
-    text = browser.js("(document.querySelector('.leaflet-popup-content') || {}).textContent || ''")
-    assert "Five Points" in text and "Rising for 4 weeks" in text
+    text = _until(browser, "(document.querySelector('.leaflet-popup-content') || {}).textContent || ''")
+    assert "Five Points" in text and "beats" in text and "Rising for 4 weeks" in text
     assert browser.js("document.querySelectorAll('.leaflet-popup rect.hs-bar').length") == 26
 
 
@@ -148,22 +158,20 @@ def test_tab_reaches_search_and_layers_not_hexagons(browser, page):
 
 def test_search_finds_a_place_and_goes_there(browser, page):
     browser.open(page)
-    browser.js(f"{MAP}.setZoom(11, {{animate: false}})")
+    browser.js(f"void {MAP}.setZoom(11, {{animate: false}})")
     browser.js("document.getElementById('hs-search').focus()")
     browser.type_text("hyde")
-    time.sleep(0.2)
-    assert browser.js("document.getElementById('hs-results').textContent") == "Hyde Park · park"
+    assert _until(browser, "document.getElementById('hs-results').textContent") == "Hyde Park · park"
     browser.key("Enter", 13)
-    time.sleep(0.3)
+    _until(browser, f"{MAP}.getZoom() >= 16")
     lat, lon, zoom = browser.js(f"(function (m) {{ var c = m.getCenter(); return [c.lat, c.lng, m.getZoom()]; }})({MAP})")
     assert zoom >= 16
     ctx = context_layers()
     p = ctx["places"].set_index("name").geometry["Hyde Park"]
     assert abs(lat - p.y) < 1e-4 and abs(lon - p.x) < 1e-4
-    browser.js("document.getElementById('hs-search').value = ''")
+    browser.js("void (document.getElementById('hs-search').value = '')")
     browser.type_text("<hill")
-    time.sleep(0.2)
-    assert browser.js("document.getElementById('hs-results').textContent") == "Capitol <Hill> · beats"
+    assert _until(browser, "document.getElementById('hs-results').textContent") == "Capitol <Hill> · beats"
 
 
 def test_small_screen_panel_collapsed(chromium, page, tmp_path):  # noqa: F811
@@ -195,13 +203,10 @@ def test_offline_mbtiles_drawn_without_requests(browser, tmp_path):
 def test_weekly_analyst_map_popup_chart(browser, tmp_path_factory):
     weekly = sample_weekly(tmp_path_factory)
     browser.open(file_path(weekly["out"], "analyst_map.html"), settle_s=1.0)
-    x, y, on_top = _centre_of(browser, "path.hs-emerging")
-    assert on_top
+    x, y = _point_on(browser, "path.hs-emerging")
     browser.click(x, y)
-    time.sleep(0.3)
-    assert browser.js("document.querySelectorAll('.leaflet-popup svg.hs-chart rect.hs-bar').length") == 26
+    assert _until(browser, "document.querySelectorAll('.leaflet-popup svg.hs-chart rect.hs-bar').length") == 26
     assert "Why" in browser.js("document.querySelector('.leaflet-popup-content').textContent")
-    browser.js(f"{MAP}.setZoom({PLACE_LABEL_ZOOM}, {{animate: false}})")
-    time.sleep(0.3)
-    assert _labels(browser, "hs-place-label") > 0
+    browser.js(f"void {MAP}.setZoom({PLACE_LABEL_ZOOM}, {{animate: false}})")
+    assert _until(browser, "document.querySelectorAll('.hs-place-label').length") > 0
     browser.screenshot(_artifacts() / "analyst_map_weekly_street_zoom.png")
