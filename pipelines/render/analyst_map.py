@@ -180,7 +180,7 @@ def analyst_map(
             "label": CATEGORY_LABELS[rec["category"]],
             "count": _json_value(rec["count"]),
             "z": _json_value(None if rec["z"] is None else round(float(rec["z"]), 2)),
-            "p_fdr": _json_value(None if rec["p_fdr"] is None else float(f"{float(rec['p_fdr']):.3g}")),
+            "p_fdr": _json_value(_p_text(rec["p_fdr"])),
             "reason": _json_value(rec["reason"]),
             "places": _json_value(rec["places"]),
         })
@@ -373,6 +373,14 @@ def _add_places_layers(m: folium.Map, places) -> list[tuple[str, str, folium.Fea
 
 
 _WEEK_BREAKS = [(1, 1, "#fed976"), (2, 3, "#feb24c"), (4, 6, "#fd8d3c"), (7, 10, "#e31a1c"), (11, None, "#800026")]
+
+
+def _p_text(p) -> float | str | None:
+    """A p-value for the tooltip: 3 significant digits, "< 0.001" below (never a bare 0)."""
+    if p is None or pd.isna(p):
+        return None
+    p = float(p)
+    return "< 0.001" if p < 0.001 else float(f"{p:.3g}")
 
 
 def _week_break_label(lo: int, hi: int | None) -> str:

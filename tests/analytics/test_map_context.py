@@ -255,3 +255,10 @@ def test_tile_settings_checked(tmp_path, mbtiles):
     (tmp_path / "junk.mbtiles").write_text("not sqlite")
     with pytest.raises(InvalidInputError, match="not an MBTiles"):
         mbtiles_tiles(tmp_path / "junk.mbtiles", [[-1, -1], [1, 1]])
+
+
+def test_tiny_p_values_read_as_below_a_threshold(ctx):
+    hs = ctx["hotspots"].assign(p_fdr=[0.0, 0.0004, 0.012345] + [0.5] * (len(ctx["hotspots"]) - 3))
+    feats = {f["id"]: f["properties"]["p_fdr"] for f in _features(render_html(analyst_map(hs)), "emerging")}
+    cells = [h3.int_to_str(int(c)) for c in hs["cell"].iloc[:3]]
+    assert [feats[c] for c in cells] == ["&lt; 0.001", "&lt; 0.001", 0.0123]  # the first three are patterned
