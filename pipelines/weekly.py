@@ -27,7 +27,7 @@ Steps, each recorded in run.json ``weekly.timings_s``:
 
 Configuration (``hotspots.toml``, read by :func:`load_config`)::
 
-    tiles = "https://your-tile-server/{z}/{x}/{y}.png"   # or "city.mbtiles" (embedded); default: no tiles
+    tiles = "https://your-tile-server/{z}/{x}/{y}.png"   # or "city.mbtiles"/".pmtiles" (embedded); default: none
     k_suppression = 5       # counts of distinct young people below k show as "<k"
     top_n = 10              # hotspots in the report's table and equity section
     equity_weeks = 8        # weeks of events behind each hotspot's equity breakdown

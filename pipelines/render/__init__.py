@@ -8,8 +8,9 @@ Modules (one job each):
   no CDN, rendered output never compiled again (:class:`~pipelines.render.offline.RawElement`);
 * :mod:`pipelines.render.map_parts` — palettes, GeoJSON layers written as script-safe JSON,
   tooltips/popups, the base page of every map;
-* :mod:`pipelines.render.tiles` — base tiles: the user's tile server, or an offline MBTiles
-  file whose tiles of the study area are embedded in the page (bounded size);
+* :mod:`pipelines.render.tiles` — base tiles: the user's tile server, or an offline MBTiles or
+  PMTiles file whose tiles of the study area are embedded in the page (bounded size);
+  :mod:`pipelines.render.pmtiles` reads PMTiles v3;
 * :mod:`pipelines.render.context` — geographic context on every map: area outlines and names,
   place labels by zoom, the base tiles, what a shared map may draw near care placements;
 * :mod:`pipelines.render.map_ui` — the analyst map's interface: legend that follows the layers,

@@ -113,7 +113,7 @@ def analyst_map(
         ``cell``, ``week`` (label), ``count``: one layer per week (the last
         ``n_recent_weeks``), off by default.
     tiles : str, optional
-        Tile URL template of a configured (internal) server, or an offline ``.mbtiles``
+        Tile URL template of a configured (internal) server, or an offline ``.mbtiles``/``.pmtiles``
         file (tiles of the study area embedded, :mod:`pipelines.render.tiles`); none by default.
     title, subtitle : str
         Title block text.

@@ -1,6 +1,6 @@
 """Geographic context on every map, offline: base tiles, area outlines and names, place labels.
 
-Base tiles come from :mod:`pipelines.render.tiles` (a tile server URL or an offline MBTiles file).
+Base tiles come from :mod:`pipelines.render.tiles` (a tile server URL or an offline MBTiles/PMTiles file).
 
 Labels (area names, place names) are permanent Leaflet tooltips whose text is HTML-escaped
 here (:func:`pipelines.render.map_parts._json_value`); a label group is on the map only from
@@ -21,7 +21,7 @@ from analytics.errors import InvalidInputError
 from pipelines.render.map_parts import (
     _DP, _ENCODE, _add_geojson, _geometries_json, _html_safe, _json_value, _layer_name, _PageScript,
 )
-from pipelines.render.tiles import BLANK_TILE, OFFLINE_TILES_JS, check_tiles, mbtiles_tiles, tiles_url
+from pipelines.render.tiles import BLANK_TILE, OFFLINE_TILES_JS, check_tiles, offline_tiles, tiles_url
 
 __all__ = ["AREA_LABEL_ZOOM", "PLACE_LABEL_ZOOM", "AREA_COLUMNS", "add_base_tiles", "add_area_layers", "add_labels",
            "map_notes", "map_areas", "points_clear"]
@@ -37,7 +37,7 @@ _AREA_COLOUR = "#1f3a93"
 
 
 def add_base_tiles(m: folium.Map, tiles: Any, bounds: list[list[float]] | None) -> None:
-    """Add the configured base map: a tile server URL, or the MBTiles tiles covering ``bounds``."""
+    """Add the configured base map: a tile server URL, or the MBTiles/PMTiles tiles covering ``bounds``."""
     notes = m.__dict__.setdefault("_hs_notes", [])
     if tiles is None or tiles_url(tiles):
         return  # the URL layer is made with the map (map_parts._new_map)
@@ -46,7 +46,7 @@ def add_base_tiles(m: folium.Map, tiles: Any, bounds: list[list[float]] | None) 
         raise InvalidInputError(problem + ".")
     if bounds is None:
         return
-    got = mbtiles_tiles(tiles, bounds)
+    got = offline_tiles(tiles, bounds)
     notes.append(got["note"])
     if not got["tiles"]:
         return

@@ -341,7 +341,7 @@ def _cells_outline(cells: np.ndarray) -> dict | None:
 
 
 def _new_map(tiles: str | None, title: str) -> folium.Map:
-    """A map page without base tiles, or with the configured tile server (an MBTiles file is added later,
+    """A map page without base tiles, or with the configured tile server (a tile file is added later,
     once the study area is known: :func:`pipelines.render.context.add_base_tiles`)."""
     problem = check_tiles(tiles, lead="tiles must be an http(s) URL template")
     if problem:

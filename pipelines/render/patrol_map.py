@@ -310,7 +310,7 @@ def patrol_map(
         or a legacy ``cell`` — are required) — anything else in the frame never
         reaches the page.
     tiles : str, optional
-        Configured tile URL template, or an offline ``.mbtiles`` file (the tiles of the
+        Configured tile URL template, or an offline ``.mbtiles``/``.pmtiles`` file (the tiles of the
         sheet's view embedded); none by default.
     synthetic : bool
         Show the SYNTHETIC banner.

@@ -7,6 +7,7 @@ The same pages are driven in Chromium by tests/browser/test_map_interaction.py.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sqlite3
@@ -28,7 +29,8 @@ from pipelines.render.analyst_map import analyst_map
 from pipelines.render.context import AREA_LABEL_ZOOM, PLACE_LABEL_ZOOM, map_notes
 from pipelines.render.map_parts import render_html
 from pipelines.render.patrol_map import patrol_map
-from pipelines.render.tiles import check_tiles, mbtiles_tiles
+from pipelines.render.pmtiles import zxy_to_tileid
+from pipelines.render.tiles import check_tiles, offline_tiles
 from pipelines.weekly import validate_config
 from tests.analytics.test_maps import _features, _hotspots, _page_without_leaflet
 
@@ -235,26 +237,27 @@ def test_mbtiles_embedded_as_data_uris_and_nothing_fetched(ctx, mbtiles):
 def test_mbtiles_cap_bounds_the_zooms(ctx, mbtiles, monkeypatch):
     lat, lon = h3.cell_to_latlng(h3.int_to_str(int(ctx["hotspots"]["cell"].iloc[0])))
     bounds = [[lat - 0.01, lon - 0.01], [lat + 0.01, lon + 0.01]]
-    full = mbtiles_tiles(mbtiles, bounds)
-    small = mbtiles_tiles(mbtiles, bounds, cap_bytes=full["bytes"] // 2)
+    full = offline_tiles(mbtiles, bounds)
+    small = offline_tiles(mbtiles, bounds, cap_bytes=full["bytes"] // 2)
     assert small["bytes"] <= full["bytes"] // 2 and small["max_zoom"] < full["max_zoom"]
     assert small["min_zoom"] == full["min_zoom"]
-    assert mbtiles_tiles(mbtiles, bounds, cap_bytes=10)["tiles"] == {}
+    assert offline_tiles(mbtiles, bounds, cap_bytes=10)["tiles"] == {}
 
 
 def test_tile_settings_checked(tmp_path, mbtiles):
     assert check_tiles(None) is None and check_tiles(str(mbtiles)) is None
     assert "does not exist" in check_tiles(str(tmp_path / "missing.mbtiles"))
-    assert "PMTiles are not read" in check_tiles("city.pmtiles")
+    assert "does not exist" in check_tiles(str(tmp_path / "missing.pmtiles"))
+    assert "tiles must be a URL template" in check_tiles("city.geojson")
     assert validate_config({"tiles": str(mbtiles)})["tiles"] == str(mbtiles)
     with pytest.raises(InvalidInputError, match="tiles must be a URL template"):
-        validate_config({"tiles": "city.pmtiles"})
+        validate_config({"tiles": "city.geojson"})
     vector = make_mbtiles(tmp_path / "vector.mbtiles", 0.0, 0.0, zooms=[3], fmt="pbf")
     with pytest.raises(InvalidInputError, match="not a raster format"):
-        mbtiles_tiles(vector, [[-1, -1], [1, 1]])
+        offline_tiles(vector, [[-1, -1], [1, 1]])
     (tmp_path / "junk.mbtiles").write_text("not sqlite")
     with pytest.raises(InvalidInputError, match="not an MBTiles"):
-        mbtiles_tiles(tmp_path / "junk.mbtiles", [[-1, -1], [1, 1]])
+        offline_tiles(tmp_path / "junk.mbtiles", [[-1, -1], [1, 1]])
 
 
 def test_tiny_p_values_read_as_below_a_threshold(ctx):
@@ -262,3 +265,68 @@ def test_tiny_p_values_read_as_below_a_threshold(ctx):
     feats = {f["id"]: f["properties"]["p_fdr"] for f in _features(render_html(analyst_map(hs)), "emerging")}
     cells = [h3.int_to_str(int(c)) for c in hs["cell"].iloc[:3]]
     assert [feats[c] for c in cells] == ["&lt; 0.001", "&lt; 0.001", 0.0123]  # the first three are patterned
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def make_pmtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], leaf: bool = False) -> Path:
+    """A PMTiles v3 file as the specification lays it out (gzip directories, uncompressed png tiles).
+
+    ``leaf``: put the entries in a leaf directory that the root points to (run length 0).
+    """
+    entries, data, offset = [], b"", 0
+    for (z, x, y), blob in sorted(tiles.items(), key=lambda kv: zxy_to_tileid(*kv[0])):
+        entries.append((zxy_to_tileid(z, x, y), offset, len(blob), 1))
+        data += blob
+        offset += len(blob)
+
+    def directory(rows) -> bytes:
+        out, last = [_varint(len(rows))], 0
+        for tid, *_ in rows:
+            out.append(_varint(tid - last))
+            last = tid
+        out += [_varint(r[3]) for r in rows] + [_varint(r[2]) for r in rows] + [_varint(r[1] + 1) for r in rows]
+        return gzip.compress(b"".join(out))
+
+    leaf_dir = directory(entries) if leaf else b""
+    root = directory([(entries[0][0], 0, len(leaf_dir), 0)]) if leaf else directory(entries)
+    meta = gzip.compress(json.dumps({"attribution": "© PM <Test>"}).encode())
+    zooms = [z for z, _, _ in tiles]
+    root_off = 127
+    meta_off = root_off + len(root)
+    leaf_off = meta_off + len(meta)
+    data_off = leaf_off + len(leaf_dir)
+    header = struct.pack("<7sB" + "Q" * 11 + "BBBBBBiiiiBii", b"PMTiles", 3, root_off, len(root), meta_off, len(meta),
+                         leaf_off, len(leaf_dir), data_off, len(data), len(entries), len(entries), len(entries),
+                         1, 2, 1, 2, min(zooms), max(zooms), -1800000000, -850000000, 1800000000, 850000000, 0, 0, 0)
+    path.write_bytes(header + root + meta + leaf_dir + data)
+    return path
+
+
+@pytest.mark.parametrize("leaf", [False, True])
+def test_pmtiles_read_as_mbtiles_are(ctx, mbtiles, tmp_path, leaf):
+    """The same tiles in a PMTiles file embed exactly as from the MBTiles file (root or leaf directory)."""
+    con = sqlite3.connect(mbtiles)
+    rows = con.execute("select zoom_level, tile_column, tile_row, tile_data from tiles").fetchall()
+    con.close()
+    pm = make_pmtiles(tmp_path / "city.pmtiles", {(z, x, 2 ** z - 1 - r): d for z, x, r, d in rows}, leaf=leaf)
+    lat, lon = h3.cell_to_latlng(h3.int_to_str(int(ctx["hotspots"]["cell"].iloc[0])))
+    bounds = [[lat - 0.01, lon - 0.01], [lat + 0.01, lon + 0.01]]
+    a, b = offline_tiles(mbtiles, bounds), offline_tiles(pm, bounds)
+    assert b["tiles"] == a["tiles"] and b["tiles"] and (b["min_zoom"], b["max_zoom"]) == (a["min_zoom"], a["max_zoom"])
+    assert b["attribution"] == "© PM &lt;Test&gt;"
+    html = render_html(analyst_map(ctx["hotspots"], tiles=str(pm)))
+    assert "http://" not in html and "https://" not in html and "data:image/png;base64," in html
+
+
+def test_not_a_pmtiles_file_is_refused(tmp_path):
+    (tmp_path / "junk.pmtiles").write_bytes(b"not a pmtiles archive" * 10)
+    with pytest.raises(InvalidInputError, match="not a PMTiles file"):
+        offline_tiles(tmp_path / "junk.pmtiles", [[-1, -1], [1, 1]])
