@@ -418,7 +418,8 @@ def patrol_map(
             for r, e in zip(p.to_dict("records"), entries)]
     root.html.add_child(_html_fragment(
         _PATROL_SIDE_TEMPLATE, rows=rows[:SHEET_ROWS], more=max(0, len(rows) - SHEET_ROWS), time_zone=time_zone,
-        bands=bands, outline=outline is not None, areas=", ".join(name for name, _ in area_layers[:1]),  # the layer drawn (others start off) cell_size=_cell_size_text(all_cells) if len(all_cells) else "350 m",
+        bands=bands, outline=outline is not None, areas=", ".join(name for name, _ in area_layers[:1]),
+        cell_size=_cell_size_text(all_cells) if len(all_cells) else "350 m",
         dose=_text(p["dose"].iloc[0]) if len(p) else ""), name="hs_side")
     return m
 
