@@ -28,6 +28,8 @@ from shapely.ops import unary_union
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
+from analytics.bins import (AUTO, BIN_RULE, MAX_COARSER, BinChoice, aggregate_bins, check_bin_weeks, choose_bin_weeks,
+                           min_trend_bins, name_bins)
 from analytics.cluster_sources import DEFAULT_MIN_SOURCES, cluster_sources
 from analytics.clusters import cluster_summaries, st_dbscan
 from analytics.convergence import find_convergence
@@ -73,6 +75,9 @@ class HotspotParams:
     measure: str = "reports"
     k: int = 1
     time_step: int = 1
+    # Weeks per time bin of Gi*, Mann-Kendall and the emerging categories (1, 2, 4) or "auto": the
+    # sparse-data rule of analytics.bins (the engine run may then also coarsen the resolution).
+    bin_weeks: int | str = AUTO
     # Rule set (RULE_SETS): p_method, fdr and share_basis left as None take its values; the emerging
     # categories need evidence for a rise under "default" only (analytics.emerging.EmergingParams.arcgis).
     rules: str = "default"
@@ -121,6 +126,16 @@ class HotspotParams:
             problems.append(f"measure must be one of {', '.join(MEASURES)}; received {self.measure!r}")
         if self.weeks_back < 4:
             problems.append(f"weeks_back must be at least 4; received {self.weeks_back}")
+        try:
+            object.__setattr__(self, "bin_weeks", check_bin_weeks(self.bin_weeks))
+        except InvalidInputError as exc:
+            problems.append(str(exc))
+        else:
+            min_bins = min_trend_bins()
+            if self.bin_weeks not in (AUTO, 1) and self.weeks_back // self.bin_weeks < min_bins:
+                problems.append(f"bin_weeks {self.bin_weeks} leaves {self.weeks_back // self.bin_weeks} bins in "
+                                f"weeks_back {self.weeks_back}; the trend and categories need at least {min_bins} "
+                                f"(use weeks_back >= {min_bins * self.bin_weeks} or fewer weeks per bin)")
         if self.time_step < 0 or self.k < 0:
             problems.append("time_step and k must be >= 0")
         if self.scan_replicates < 0:
@@ -143,6 +158,8 @@ class HotspotRun:
     summary: dict[str, object] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    resolution: int | None = None   # the H3 resolution analysed (the sparse-data rule may coarsen the store's)
+    bin_weeks: int = 1              # weeks per bin of Gi*, trend and categories (resolved from "auto")
 
 
 def default_week(store: Store, today: date | None = None) -> str:
@@ -307,12 +324,35 @@ def _versions() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class CubeAnalysis:
-    """The statistics of one analysed window: Gi*, trend, emerging categories, scan clusters."""
+    """The statistics of one analysed window: Gi*, trend, emerging categories, scan clusters.
+
+    ``gi``, ``mk`` and ``emerging`` are per time bin (``bins.bin_weeks`` weeks, the last ending at the
+    analysed week; ``counts`` are the binned counts they ran on); ``scan`` is on weekly counts.
+    """
 
     gi: object
     mk: object
     emerging: pd.DataFrame
     scan: pd.DataFrame
+    bins: BinChoice | None = None
+    counts: np.ndarray | None = None
+    dropped_weeks: int = 0
+
+
+def choose_bins(counts: np.ndarray, cells: np.ndarray, params: HotspotParams) -> BinChoice:
+    """The run's bin width: ``params.bin_weeks`` when given, else the sparse-data rule of
+    :func:`analytics.bins.choose_bin_weeks` on these weekly counts and the run's Gi* neighbourhood."""
+    rules = emerging_params(params)
+    if params.bin_weeks != AUTO:
+        return BinChoice(int(params.bin_weeks), False, int(counts.shape[1]), rules.hot_share, auto=False)
+    return choose_bin_weeks(counts, cells, params.k, params.time_step, rules.hot_share)
+
+
+def binned_emerging_params(params: HotspotParams, bin_weeks: int):
+    """The emerging rules for bins of ``bin_weeks`` weeks: wider bins accept from :func:`analytics.bins.min_trend_bins`
+    bins (the fewest a Mann-Kendall trend can be significant on) instead of ArcGIS's 10 time steps."""
+    rules = emerging_params(params)
+    return rules if bin_weeks == 1 else replace(rules, min_weeks=min(rules.min_weeks, min_trend_bins()))
 
 
 def emerging_params(params: HotspotParams) -> EmergingParams:
@@ -332,20 +372,26 @@ def analyse_statistics(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarr
                        params: HotspotParams, timer: StepTimer | None = None) -> CubeAnalysis:
     """Gi* -> Mann-Kendall -> emerging categories on a (cells x weeks) window; no scan (``scan`` empty).
 
-    What the weekly run needs for last week's headline and plan, without the Monte Carlo.
+    The weekly counts are first summed into bins of ``params.bin_weeks`` weeks (``"auto"``: chosen by
+    :func:`choose_bins`), the last bin ending at the window's last week. What the weekly run needs for
+    last week's headline and plan, without the Monte Carlo.
     """
     timer = timer or StepTimer()
     with timer.step("gi_star"):
-        spatial = grid.neighbour_matrix(cells, params.k)
+        choice = choose_bins(counts, cells, params)
         uniform = exposure is None or bool(np.all(exposure == 1.0))
-        gi = gi_star(counts, spatial, params.time_step, None if uniform else exposure,
-                     params.p_method, params.fdr)
+        binned = aggregate_bins(counts, None, choice.bin_weeks, None if uniform else exposure)
+        counts_b = binned.counts
+        spatial = grid.neighbour_matrix(cells, params.k)
+        gi = gi_star(counts_b, spatial, params.time_step, binned.exposure, params.p_method, params.fdr)
     with timer.step("trend_and_categories"):
         mk = mann_kendall(gi.z, method=params.trend_method)
         share = gi.uncorrected_class if params.share_basis == "uncorrected" else None
-        emerging = classify_emerging(gi.gi_class, mk, counts, emerging_params(params), spatial=spatial,
-                                     share_class=share)
-    return CubeAnalysis(gi, mk, emerging, pd.DataFrame())
+        emerging = classify_emerging(gi.gi_class, mk, counts_b, binned_emerging_params(params, choice.bin_weeks),
+                                     spatial=spatial, share_class=share)
+        if choice.bin_weeks > 1:  # the reasons count bins, not weeks
+            emerging["reason"] = [name_bins(r, choice.bin_weeks) for r in emerging["reason"]]
+    return CubeAnalysis(gi, mk, emerging, pd.DataFrame(), choice, counts_b, binned.dropped_weeks)
 
 
 def analyse_cube(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | None, weeks: list[date],
@@ -375,6 +421,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     timings: dict[str, float] = {}
     timer = StepTimer(timings, progress)
     choices: list[str] = [store.notice] if store.notice else []
+    requested, given_res = params.bin_weeks, params.resolution is not None
     with timer.step("cube"):
         res = store.resolution if params.resolution is None else params.resolution
         week = params.week
@@ -387,10 +434,24 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         last = parse_week(week)
         first = last - timedelta(weeks=params.weeks_back - 1)
         info = cube_mod.build_cube(store, res, week_label(first), week, events_ready=events_ready)
-        choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
         cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
         require_enough_events(store, out_dir, params, res, week, weeks, counts)
+        tried = [(res, choose_bins(counts, cells, params))]
+        while tried[-1][1].thin and params.resolution is None and res > store.resolution - MAX_COARSER and res > 0:
+            choices.append(tried[-1][1].sentence(res) + f" H3 resolution lowered to {res - 1} (--res not given).")
+            res -= 1  # a coarser grid: more events per neighbourhood (analytics.bins, "The rule")
+            cube_mod.prepare_events(store, res)
+            info = cube_mod.build_cube(store, res, week_label(first), week, events_ready=True)
+            cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
+            tried.append((res, choose_bins(counts, cells, params)))
+        choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
+        choice = tried[-1][1]
+        choices.append(choice.sentence(res))
+        params = replace(params, bin_weeks=choice.bin_weeks)
     analysis = analyse_cube(counts, cells, exposure, weeks, params, timer)
+    if analysis.dropped_weeks:
+        choices.append(f"The first {analysis.dropped_weeks} week(s) of the window do not fill a {params.bin_weeks}-week "
+                       "bin and are left out of Gi*, the trend and the categories (the scan uses them).")
     gi, mk, emerging, scan = analysis.gi, analysis.mk, analysis.emerging, analysis.scan
     with timer.step("st_dbscan"):
         events = _events(store, weeks[0], weeks[-1])
@@ -412,7 +473,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                 if places is not None and hot.any() else pd.DataFrame())
         text = places_text(near) if len(near) else {}
     with timer.step("write"):
-        run = _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence,
+        run = _write_outputs(store, out_dir, week, cells, analysis.counts, gi, mk, emerging, scan, st, convergence,
                              text, weeks, formats)
     hexes = grid.cells_to_hex(cells)
     run.summary = {
@@ -424,11 +485,25 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         "st_clusters": int(len(st)), "convergence_cells": int(len(convergence)),
         "study_area": info.study_area,
         "top_cells": [hexes[i] for i in np.argsort(-gi.z[:, -1])[:10]],
+        "resolution": res, "bin_weeks": params.bin_weeks,
     }
     run.choices = choices + list(gi.notes)
     run.timings = timings
-    _write_run_json(store, run, params, res)
+    run.resolution, run.bin_weeks = res, int(params.bin_weeks)
+    _write_run_json(store, run, params, res, bins_record(tried, requested, store.resolution,
+                                                         analysis.dropped_weeks, resolution_given=given_res))
     return run
+
+
+def bins_record(tried: list[tuple[int, BinChoice]], requested: int | str, store_resolution: int,
+                dropped_weeks: int, resolution_given: bool) -> dict:
+    """What run.json records under ``bins``: the width and resolution analysed, what was asked for, the
+    rule and its figures at every resolution tried (for the report's header)."""
+    res, choice = tried[-1]
+    return {"bin_weeks": choice.bin_weeks, "requested": requested, "resolution": res,
+            "store_resolution": store_resolution, "resolution_given": resolution_given,
+            "auto": choice.auto, "thin": choice.thin, "dropped_weeks": dropped_weeks, "rule": BIN_RULE,
+            "tried": [{"resolution": r, **c.as_json()} for r, c in tried]}
 
 
 SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
@@ -512,14 +587,14 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
     return HotspotRun(week=week, out_dir=out_dir, outputs={k: str(v) for k, v in paths.items()})
 
 
-def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: int) -> None:
+def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: int, bins: dict) -> None:
     batches = store.con.execute(
         "select batch_id, kind, file_name, file_sha256, synthetic from batches order by batch_id").fetchall()
     payload = {
         "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week, "time_zone": store.timezone,
         "synthetic": store_is_synthetic(store),
         "parameters": {**{k: v for k, v in asdict(params).items() if k != "rule_sources"}, "resolution": res},
-        "rules": rules_record(params), "choices": run.choices,
+        "rules": rules_record(params), "bins": bins, "choices": run.choices,
         "inputs": [{"batch_id": b[0], "kind": b[1], "file": b[2], "sha256": b[3]} for b in batches],
         "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
