@@ -158,8 +158,8 @@ class BinChoice:
         figures = ", ".join(f"{v:.0%} of {w}-week bins" for w, v in self.power_by_width.items())
         head = (f"Bins set to {self.bin_weeks} week(s){at} by the sparse-data rule: the {self.reference_cells} "
                 f"busiest cells that stand out (median {self.reference_events:g} events in their neighbourhood over "
-                f"{self.weeks} weeks) would be hot in {figures} at a steady rate; the 90 % categories "
-                f"need {self.target:.0%}")
+                f"{self.weeks} weeks) would be hot in {figures} at a steady rate; the share categories "
+                f"(persistent, intensifying, ...) need {self.target:.0%}")
         if self.thin:
             return head + " - no allowed width reaches it, so the statistics are weak at this resolution."
         return head + "."

@@ -438,7 +438,10 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         require_enough_events(store, out_dir, params, res, week, weeks, counts)
         tried = [(res, choose_bins(counts, cells, params))]
         while tried[-1][1].thin and params.resolution is None and res > store.resolution - MAX_COARSER and res > 0:
-            choices.append(tried[-1][1].sentence(res) + f" H3 resolution lowered to {res - 1} (--res not given).")
+            best = max(tried[-1][1].power_by_width.values())
+            choices.append(f"At H3 resolution {res} even the widest bins are too thin: the busiest places that stand "
+                           f"out would be hot in at most {best:.0%} of bins at a steady rate (the share categories "
+                           f"need {tried[-1][1].target:.0%}), so H3 resolution lowered to {res - 1} (--res not given).")
             res -= 1  # a coarser grid: more events per neighbourhood (analytics.bins, "The rule")
             cube_mod.prepare_events(store, res)
             info = cube_mod.build_cube(store, res, week_label(first), week, events_ready=True)
