@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 from scipy import stats
@@ -97,6 +97,7 @@ def aggregate_bins(counts: np.ndarray, weeks: list[date] | None, bin_weeks: int,
 
     ``weeks`` (the cube's week Mondays) give each bin's first week in ``starts``; None leaves it empty.
 
+    >>> from datetime import timedelta
     >>> b = aggregate_bins(np.array([[1, 0, 2, 3, 0]]), [date(2025, 1, 6) + timedelta(weeks=i) for i in range(5)], 2)
     >>> b.counts.tolist(), b.dropped_weeks, [str(s) for s in b.starts]
     ([[2, 3]], 1, ['2025-01-13', '2025-01-27'])

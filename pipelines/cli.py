@@ -70,7 +70,7 @@ def _formats(fmt: Optional[str]) -> tuple[str, ...]:
 
 def _check_rules(rules: Optional[str]) -> None:
     """``--rules`` is a rule set name (one line naming the choices otherwise)."""
-    from pipelines.hotspots_run import RULE_SETS
+    from analytics.engine import RULE_SETS
     if rules is not None and rules not in RULE_SETS:
         from analytics.errors import InvalidInputError
         raise InvalidInputError(f"--rules {rules!r} is not a rule set; use {' or '.join(RULE_SETS)}.")
@@ -459,7 +459,8 @@ def hotspots(
     Example: hotspots hotspots --week 2026-W20 --res 9 --weeks-back 26 --out out/
     """
     from pipelines import store
-    from pipelines.hotspots_run import HotspotParams, run_hotspots
+    from analytics.engine import HotspotParams
+    from pipelines.hotspots_run import run_hotspots
     _check_rules(rules)
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
                            bin_weeks=_check_bin_weeks(bin_weeks), rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,

@@ -36,7 +36,7 @@ Configuration (``hotspots.toml``, read by :func:`load_config`)::
     [patrol]                # analytics.patrol.PatrolParams
     n_cells = 10
 
-    [hotspots]              # pipelines.hotspots_run.HotspotParams (not week / resolution)
+    [hotspots]              # analytics.engine.HotspotParams (not week / resolution)
     scan_replicates = 999
     rules = "default"       # or "arcgis" (ESRI's published rules); --rules overrides
     bin_weeks = "auto"      # or 1, 2, 4: weeks per bin (analytics.bins); --bin-weeks overrides
@@ -65,6 +65,7 @@ import pandas as pd
 
 from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
+from analytics.engine import HotspotParams, analyse_statistics
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from analytics.maps import analyst_map, patrol_map, render_html
 from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
@@ -77,8 +78,8 @@ from pipelines import layout, publish
 from pipelines.csv_out import write_csv
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
-from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_statistics,
-                                    default_week, default_week_choice, run_hotspots)
+from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotRun, _places, default_week, default_week_choice,
+                                    run_hotspots)
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",

@@ -11,7 +11,7 @@ import pytest
 from analytics import grid
 from analytics.bins import (AUTO, BIN_WEEKS, aggregate_bins, check_bin_weeks, choose_bin_weeks, name_bins)
 from analytics.errors import InvalidInputError
-from pipelines.hotspots_run import HotspotParams, analyse_statistics, choose_bins
+from analytics.engine import HotspotParams, analyse_statistics, choose_bins
 
 WEEKS = [date(2025, 1, 6) + timedelta(weeks=i) for i in range(26)]
 CENTRE = h3.str_to_int(h3.latlng_to_cell(-33.87, 151.207, 9))

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.engine import HotspotParams
 from analytics.errors import InvalidInputError
 from analytics.privacy import key_fingerprint
 from pipelines import cli, store as store_mod
-from pipelines.hotspots_run import HotspotParams, run_hotspots
+from pipelines.hotspots_run import run_hotspots
 from pipelines.ingest import ingest_file
 from pipelines.layout import file_path
 from pipelines.weekly import validate_config
