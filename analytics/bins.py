@@ -152,7 +152,7 @@ class BinChoice:
         """One line for the run's choices."""
         at = f" at H3 resolution {resolution}" if resolution is not None else ""
         if not self.auto:
-            return f"Counts analysed in bins of {self.bin_weeks} week(s){at} (--bin-weeks given)."
+            return f"Counts analysed in bins of {self.bin_weeks} week(s){at}, as given (--bin-weeks or [hotspots] bin_weeks)."
         if not self.power_by_width:
             return (f"Bins set to {self.bin_weeks} week(s){at}: no neighbourhood holds significantly more events "
                     "than the study area's average over the window, so there is no place to resolve.")
@@ -210,7 +210,7 @@ def _hot_threshold(e0: np.ndarray, alpha_hot: float) -> np.ndarray:
 
 def choose_bin_weeks(counts: np.ndarray, cells: np.ndarray, k: int = 1, time_step: int = 1,
                      hot_share: float = 0.9, min_bins: int | None = None, alpha: float = 0.05,
-                     reference_cells: int = REFERENCE_CELLS) -> BinChoice:
+                     reference_cells: int = REFERENCE_CELLS, spatial=None) -> BinChoice:
     """The narrowest bin width of :data:`BIN_WEEKS` at which the busiest cells that stand out would be
     hot in ``hot_share`` of bins at a steady rate (module docstring, "The rule").
 
@@ -230,6 +230,8 @@ def choose_bin_weeks(counts: np.ndarray, cells: np.ndarray, k: int = 1, time_ste
         Two-sided level of a significant bin (the emerging rules' class 2: 0.05).
     reference_cells : int
         How many of the busiest cells the medians are taken over (those that stand out).
+    spatial : scipy.sparse matrix, optional
+        ``grid.neighbour_matrix(cells, k)`` when the caller has it already.
     """
     counts = np.asarray(counts, dtype=np.float64)
     n_cells, n_weeks = counts.shape
@@ -239,7 +241,8 @@ def choose_bin_weeks(counts: np.ndarray, cells: np.ndarray, k: int = 1, time_ste
     total = float(totals.sum())
     if n_cells == 0 or total <= 0:
         return BinChoice(1, False, n_weeks, hot_share, allowed=allowed)
-    spatial = grid.neighbour_matrix(np.asarray(cells, dtype=np.uint64), k)
+    if spatial is None:
+        spatial = grid.neighbour_matrix(np.asarray(cells, dtype=np.uint64), k)
     nsum_all = np.asarray(spatial @ totals).ravel()
     card_all = np.asarray(spatial.sum(axis=1)).ravel()
     pooled = card_all * total / n_cells

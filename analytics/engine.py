@@ -165,13 +165,14 @@ class CubeAnalysis:
     dropped_weeks: int = 0
 
 
-def choose_bins(counts: np.ndarray, cells: np.ndarray, params: HotspotParams) -> BinChoice:
+def choose_bins(counts: np.ndarray, cells: np.ndarray, params: HotspotParams, spatial=None) -> BinChoice:
     """The run's bin width: ``params.bin_weeks`` when given, else the sparse-data rule of
-    :func:`analytics.bins.choose_bin_weeks` on these weekly counts and the run's Gi* neighbourhood."""
+    :func:`analytics.bins.choose_bin_weeks` on these weekly counts and the run's Gi* neighbourhood
+    (``spatial``: its neighbour matrix, when already built)."""
     rules = emerging_params(params)
     if params.bin_weeks != AUTO:
         return BinChoice(int(params.bin_weeks), False, int(counts.shape[1]), rules.hot_share, auto=False)
-    return choose_bin_weeks(counts, cells, params.k, params.time_step, rules.hot_share)
+    return choose_bin_weeks(counts, cells, params.k, params.time_step, rules.hot_share, spatial=spatial)
 
 
 def binned_emerging_params(params: HotspotParams, bin_weeks: int):
@@ -204,11 +205,11 @@ def analyse_statistics(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarr
     """
     timer = timer or _NoTimer()
     with timer.step("gi_star"):
-        choice = choose_bins(counts, cells, params)
+        spatial = grid.neighbour_matrix(cells, params.k)
+        choice = choose_bins(counts, cells, params, spatial)
         uniform = exposure is None or bool(np.all(exposure == 1.0))
         binned = aggregate_bins(counts, None, choice.bin_weeks, None if uniform else exposure)
         counts_b = binned.counts
-        spatial = grid.neighbour_matrix(cells, params.k)
         gi = gi_star(counts_b, spatial, params.time_step, binned.exposure, params.p_method, params.fdr)
     with timer.step("trend_and_categories"):
         mk = mann_kendall(gi.z, method=params.trend_method)

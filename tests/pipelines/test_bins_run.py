@@ -113,7 +113,7 @@ def test_explicit_bin_weeks_and_res_are_kept(chronic, tmp_path):
     run_, meta, hot = _engine(chronic, tmp_path / "one", bin_weeks=1, resolution=9)
     assert (run_.bin_weeks, run_.resolution) == (1, 9)
     assert meta["bins"]["auto"] is False and meta["bins"]["requested"] == 1
-    assert "(--bin-weeks given)" in " ".join(meta["choices"])
+    assert "as given (--bin-weeks or [hotspots] bin_weeks)" in " ".join(meta["choices"])
     assert all("week" in r for r in hot["reason"].head(3))  # weekly bins: reasons in weeks
 
 
