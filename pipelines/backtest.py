@@ -171,7 +171,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
         w_weeks = wk[o - wb + 1:o + 1]
         an = analyse_cube(window, cells, None, w_weeks, params)
         harm = harm_counts[:, max(o - cfg["harm_weeks"] + 1, o - wb + 1):o + 1].sum(1)
-        rank_in = _rank_input(cells, an.emerging["category"], window[:, -1], an.gi.expected[:, -1],
+        rank_in = _rank_input(cells, an.emerging["category"], an.counts[:, -1], an.gi.expected[:, -1],
                               an.gi.z[:, -1], harm)
         ranked = rank_cells(rank_in, pparams, all_cells=True)
         orders = {
