@@ -74,7 +74,7 @@ DATE_ORDERS = ("ymd", "dmy", "mdy")
 #: Timestamp columns per input kind (a ``--date-format`` applies to these).
 TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "episodes": ("missing_from", "returned_at", "reported_at"),
-    "reports": ("observed_at",),
+    "reports": ("observed_at", "reported_at"),
     "disruptions": ("start", "end"),
 }
 
@@ -206,7 +206,7 @@ REPORTS = InputContract(
     id_column="report_id",
     columns=(
         "report_id", "observed_at", "lat", "lon", "source", "kind", "episode_id",
-        "person_ref", "grading",
+        "person_ref", "grading", "reported_at",
     ),
     required=("report_id", "observed_at", "lat", "lon"),
     pseudonymised=("person_ref",),

@@ -3,7 +3,7 @@
 Two rule sets share this module. ``EmergingParams.arcgis()`` gives ESRI's
 published rules ("How Emerging Hot Spot Analysis works"); the default
 ``EmergingParams()`` adds the evidence-for-a-rise requirement below, and the
-engine run (``pipelines.hotspots_run``, ``--rules default``) also counts the
+engine run (``analytics.engine``, ``--rules default``) also counts the
 90 % share on each week's own test and uses calibrated Poisson p-values.
 Where the default differs from ArcGIS, and why (each point is detailed below):
 
@@ -289,7 +289,7 @@ class EmergingParams:
         The precedence, *persistent* needing the final week and the mostly-zero
         rule stay this module's (ESRI leaves them open; module docstring). The
         engine's ``--rules arcgis`` also uses normal p-values, FDR over the cube
-        and the share on the corrected classes (``pipelines.hotspots_run``).
+        and the share on the corrected classes (``analytics.engine``).
         """
         return cls(**{"change_alpha": 1.0, "min_run_events": 0, "min_cell_events": 0, **overrides})
 

@@ -12,7 +12,7 @@ The whole history is ingested once into a fresh store and one cube is built over
 ground truth's ``weeks`` [first, last] (``reports`` measure, res 9, exposure as built).
 The *analysed week* ``w`` is the last column of a window of ``weeks_back`` (26) columns
 ending at ``w`` (fewer only if ``w`` is within 26 weeks of the start), passed to
-``pipelines.hotspots_run.analyse_cube`` with ``HotspotParams`` defaults except
+``analytics.engine.analyse_cube`` with ``HotspotParams`` defaults except
 ``scan_replicates`` (199 by default here, 999 in the weekly run; ``--replicates``).
 This is exactly what the weekly run computes for week ``w``, without re-ingesting.
 
@@ -95,11 +95,12 @@ import pandas as pd
 from analytics import grid
 from analytics.cluster_sources import PATTERN_PLACE
 from analytics.convergence import find_convergence
+from analytics.engine import HotspotParams, analyse_cube, scan_sources
 from analytics.privacy import key_fingerprint
 from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod, store as store_mod
-from pipelines.hotspots_run import HotspotParams, _events, analyse_cube, scan_sources
+from pipelines.hotspots_run import _events
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
 

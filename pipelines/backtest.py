@@ -3,7 +3,7 @@
 For each of the last ``weeks`` origin weeks (each followed by a week with data), the
 cells of the study area are ranked using only data up to the origin, exactly as the
 weekly run ranks them for the patrol plan (:mod:`pipelines.weekly`): the hotspot engine
-(:func:`pipelines.hotspots_run.analyse_cube`, same parameters, but ``scan_replicates=0``
+(:func:`analytics.engine.analyse_cube`, same parameters, but ``scan_replicates=0``
 as the weekly run's previous-week step does) gives emerging categories, expected counts
 and Gi* z over the ``weeks_back`` window ending at the origin; harm flags come from the
 last ``harm_weeks``; :func:`analytics.patrol.rank_cells` scores them (without the
@@ -42,13 +42,13 @@ from markupsafe import Markup
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
+from analytics.engine import HotspotParams, analyse_cube
 from pipelines.render.html import escape_text, page_template
 from analytics.evaluation import bootstrap_mean_ci, coverage_metrics, ring_kde_scores
 from analytics.patrol import PatrolParams, rank_cells
 from analytics.weeks import week_label
 from pipelines import cube as cube_mod
 from pipelines.csv_out import write_csv
-from pipelines.hotspots_run import HotspotParams, analyse_cube
 from pipelines.store import Store
 from pipelines.weekly import validate_config
 
@@ -170,7 +170,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
         w_weeks = wk[o - wb + 1:o + 1]
         an = analyse_cube(window, cells, None, w_weeks, params)
         harm = harm_counts[:, max(o - cfg["harm_weeks"] + 1, o - wb + 1):o + 1].sum(1)
-        rank_in = _rank_input(cells, an.emerging["category"], window[:, -1], an.gi.expected[:, -1],
+        rank_in = _rank_input(cells, an.emerging["category"], an.counts[:, -1], an.gi.expected[:, -1],
                               an.gi.z[:, -1], harm)
         ranked = rank_cells(rank_in, pparams, all_cells=True)
         orders = {

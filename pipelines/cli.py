@@ -70,10 +70,22 @@ def _formats(fmt: Optional[str]) -> tuple[str, ...]:
 
 def _check_rules(rules: Optional[str]) -> None:
     """``--rules`` is a rule set name (one line naming the choices otherwise)."""
-    from pipelines.hotspots_run import RULE_SETS
+    from analytics.engine import RULE_SETS
     if rules is not None and rules not in RULE_SETS:
         from analytics.errors import InvalidInputError
         raise InvalidInputError(f"--rules {rules!r} is not a rule set; use {' or '.join(RULE_SETS)}.")
+
+
+def _check_bin_weeks(bin_weeks: Optional[str]) -> Optional[int | str]:
+    """``--bin-weeks`` as "auto" or 1, 2, 4 (one line naming the choices otherwise)."""
+    if bin_weeks is None:
+        return None
+    from analytics.bins import check_bin_weeks
+    from analytics.errors import InvalidInputError
+    try:
+        return check_bin_weeks(bin_weeks)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"--bin-weeks: {exc}.") from None
 
 
 def _progress() -> Progress:
@@ -415,7 +427,11 @@ def hotspots(
     week: Optional[str] = typer.Option(None, "--week", help="ISO week YYYY-Www (default: last complete week with data)."),
     resolution: Optional[int] = typer.Option(None, "--res", help="H3 resolution (default: the store's, 9)."),
     weeks_back: int = typer.Option(26, "--weeks-back", help="Weeks analysed, ending with --week."),
-    time_step: int = typer.Option(1, "--time-step", help="Gi* neighbourhood time step in weeks (0 = purely spatial)."),
+    time_step: int = typer.Option(1, "--time-step", help="Gi* neighbourhood time step in bins (0 = purely spatial)."),
+    bin_weeks: str = typer.Option(
+        "auto", "--bin-weeks",
+        help="Weeks per time bin of Gi*, trend and categories: 1 | 2 | 4 | auto (sparse data: wider bins, and "
+             "without --res a coarser grid, by the rule in README 'Sparse data')."),
     k: int = typer.Option(1, "--k", help="Gi* neighbourhood: H3 rings around each cell."),
     rules: str = typer.Option(
         "default", "--rules",
@@ -443,10 +459,11 @@ def hotspots(
     Example: hotspots hotspots --week 2026-W20 --res 9 --weeks-back 26 --out out/
     """
     from pipelines import store
-    from pipelines.hotspots_run import HotspotParams, run_hotspots
+    from analytics.engine import HotspotParams
+    from pipelines.hotspots_run import run_hotspots
     _check_rules(rules)
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
-                           rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
+                           bin_weeks=_check_bin_weeks(bin_weeks), rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
                            scan_replicates=replicates, seed=seed)
     formats = _formats(fmt)
     from pipelines.audit import audited
@@ -499,6 +516,9 @@ def weekly(
                               "hotspots.toml, else default."),
     fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (analyst only) and "
                                       "patrol_plan.gpkg (shared) for GIS."),
+    bin_weeks: Optional[str] = typer.Option(
+        None, "--bin-weeks", help="Weeks per time bin: 1 | 2 | 4 | auto; default: [hotspots] bin_weeks in "
+                                  "hotspots.toml, else auto (README 'Sparse data')."),
 ) -> None:
     """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
 
@@ -514,9 +534,13 @@ def weekly(
     if rules is not None:
         from pipelines.weekly import validate_config
         cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "rules": rules}}, source="--rules")
+    bins = _check_bin_weeks(bin_weeks)
+    if bins is not None:
+        from pipelines.weekly import validate_config
+        cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "bin_weeks": bins}}, source="--bin-weeks")
     formats = _formats(fmt)
     params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
-              "analyst_detail": analyst_detail, "rules": rules, "format": fmt}
+              "analyst_detail": analyst_detail, "rules": rules, "format": fmt, "bin_weeks": bin_weeks}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
         with _reader(db) as st:
             with _progress() as progress:

@@ -9,7 +9,7 @@ area is the ingested boundary's cells, or, without a boundary, the observed cell
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 from pathlib import Path
 
@@ -74,13 +74,19 @@ def prepare_events(store: Store, resolution: int | None = None) -> int:
 def build_cube(
     store: Store, resolution: int | None = None, first_week: str | None = None,
     last_week: str | None = None, ring: int = 1, check: bool = True, events_ready: bool = False,
+    known_by: datetime | None = None,
 ) -> CubeInfo:
     """Build ``mart_cell_week_counts`` for the study area and run the cube checks.
 
     ``events_ready=True`` reuses ``int_cell_events`` that :func:`prepare_events` built on this
     connection at this resolution since the last ingest (a weekly run builds two cubes from
     the same events; preparing them is a full pass over every episode and report).
+
+    ``known_by`` (timezone-aware): count only events the service knew of before then (a report's
+    ``reported_at``; without one, its ``observed_at``); see :func:`as_reported_arrays`.
     """
+    if known_by is not None and known_by.tzinfo is None:
+        raise InvalidInputError("known_by must carry a time zone (e.g. week_end(week, store.timezone)).")
     con = store.con
     choices: list[str] = []
     res = (store.resolution if resolution is None else grid._check_resolution(resolution)) if events_ready \
@@ -104,7 +110,13 @@ def build_cube(
         choices.append(f"First week set to {week_label(lo)}, the earliest week with data.")
     if not last_week:
         choices.append(f"Last week set to {week_label(hi)}, the latest week with data.")
-    run_sql(con, "marts/mart_cell_week_counts.sql", {"first_week": lo, "last_week": hi})
+    if known_by is not None:
+        late = con.execute(
+            "select count(*) from int_cell_events where cell in (select cell from cube_cells) "
+            "and week_start between $a and $b and known_at >= $k", {"a": lo, "b": hi, "k": known_by}).fetchone()[0]
+        choices.append(f"Counts as reported by {known_by.isoformat(timespec='minutes')}: {late} event(s) in these "
+                       "weeks reported later are left out.")
+    run_sql(con, "marts/mart_cell_week_counts.sql", {"first_week": lo, "last_week": hi, "known_by": known_by})
     if check:
         require_checks(con, cube=True)
     n_weeks = (hi - lo).days // 7 + 1
@@ -137,6 +149,32 @@ def cube_arrays(store: Store, measure: str) -> tuple[np.ndarray, np.ndarray, np.
     counts = np.asarray(got["n"], dtype=np.int64).reshape(shape)
     exposure = np.asarray(got["exposure"], dtype=np.float64).reshape(shape)
     return cells, counts, exposure, [pd.Timestamp(w).date() for w in weeks]
+
+
+def week_end(week: str, tz: str) -> datetime:
+    """The instant ISO week ``week`` ends in zone ``tz``: the next Monday, 00:00 local.
+
+    >>> week_end("2025-W10", "Australia/Sydney").isoformat()
+    '2025-03-10T00:00:00+11:00'
+    """
+    return datetime.combine(parse_week(week) + timedelta(weeks=1), time(0), tzinfo=ZoneInfo(tz))
+
+
+def as_reported_arrays(store: Store, origin_week: str, first_week: str, measure: str = "reports",
+                       resolution: int | None = None, events_ready: bool = False,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[date], CubeInfo]:
+    """The cube from ``first_week`` to ``origin_week`` as the service knew it when ``origin_week`` ended.
+
+    A report whose ``reported_at`` is at or after the end of ``origin_week`` (:func:`week_end`, in the
+    store's zone) is left out; a report without ``reported_at`` counts as known when it happened;
+    episode events count as known at their own time. What a backtest at that origin may use (no
+    leakage from late reports). Returns :func:`cube_arrays` for ``measure`` plus the cube's info
+    (its choices say how many events were left out). Replaces the connection's built cube.
+    """
+    info = build_cube(store, resolution, first_week, origin_week, events_ready=events_ready,
+                      known_by=week_end(origin_week, store.timezone))
+    cells, counts, exposure, weeks = cube_arrays(store, measure)
+    return cells, counts, exposure, weeks, info
 
 
 def write_cube(store: Store, path: Path, label: str | None = None) -> Path:

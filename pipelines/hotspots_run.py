@@ -1,7 +1,8 @@
 """The hotspot engine run for one ISO week: cube -> Gi* -> trend -> categories -> scan ->
 ST-DBSCAN -> convergence -> places -> files.
 
-Reads the store (read-only is enough), computes with ``analytics`` and writes, into the
+Reads the store (read-only is enough), computes with ``analytics`` (the analysis itself:
+:mod:`analytics.engine`) and writes, into the
 owner-only ``analyst/`` subfolder of its folder (paths: :mod:`pipelines.layout`):
 ``cube.parquet``, ``hotspots.parquet`` (GeoParquet) + ``.geojson`` (+ ``.gpkg`` with
 ``--format gpkg``), ``scan_clusters.geojson``,
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import platform
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,109 +28,20 @@ from shapely.ops import unary_union
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
-from analytics.cluster_sources import DEFAULT_MIN_SOURCES, cluster_sources
-from analytics.clusters import cluster_summaries, st_dbscan
+from analytics.bins import BIN_RULE, MAX_COARSER, BinChoice
 from analytics.convergence import find_convergence
-from analytics.emerging import EmergingParams, classify_emerging
+from analytics.engine import HotspotParams, analyse_cube, choose_bins, rules_record, scan_sources, space_time_clusters
 from analytics.errors import InvalidInputError, NotEnoughData
-from analytics.gistar import gi_star
-from analytics.places import cells_to_polygons, choose_projected_crs, nearest_places, places_text
-from analytics.scan import space_time_permutation_scan, track_clusters
+from analytics.places import cells_to_polygons, nearest_places, places_text
 from analytics.sufficiency import insufficiency, sufficiency_rule
-from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines import layout
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
-#: What the emerging rules' 90 % share counts (``--share-basis``).
-SHARE_BASES = ("uncorrected", "fdr")
-
-#: Rule sets (``--rules``): what each gives for the options it decides. ``arcgis`` is ESRI's published
-#: Emerging Hot Spot Analysis (normal p, FDR over the cube, the 90 % share on the corrected classes, no
-#: evidence for a rise); ``default`` is this product's (analytics.emerging, module docstring, says where and why).
-RULE_SETS: dict[str, dict[str, str]] = {
-    "default": {"p_method": "poisson", "fdr": "cube", "share_basis": "uncorrected"},
-    "arcgis": {"p_method": "normal", "fdr": "cube", "share_basis": "fdr"},
-}
-#: The options a rule set decides unless given explicitly (an explicit value wins).
-RULE_OPTIONS = ("p_method", "fdr", "share_basis")
 #: The engine's output keys (paths: :func:`pipelines.layout.output_path`; all analyst-only), besides ``run``.
 ENGINE_OUTPUTS = ("cube", "hotspots_parquet", "hotspots_geojson", "scan_clusters", "clusters", "convergence")
-
-#: Cube columns that can be analysed (``--measure``).
-MEASURES = ("reports", "found_episodes", "reports_sighting", "reports_found", "reports_rhi_disclosure")
-
-
-@dataclass(frozen=True)
-class HotspotParams:
-    """Every tunable of the engine run, recorded in run.json."""
-
-    week: str | None = None
-    resolution: int | None = None
-    weeks_back: int = 26
-    measure: str = "reports"
-    k: int = 1
-    time_step: int = 1
-    # Rule set (RULE_SETS): p_method, fdr and share_basis left as None take its values; the emerging
-    # categories need evidence for a rise under "default" only (analytics.emerging.EmergingParams.arcgis).
-    rules: str = "default"
-    p_method: str | None = None
-    fdr: str | None = None
-    trend_method: str = "original"
-    # Weeks counted toward the emerging rules' "90 % of weeks": each bin's own test ("uncorrected": the
-    # share is one decision per cell, so the share itself is the error control) or the FDR classes ("fdr",
-    # ArcGIS Pro). See analytics.emerging, "Counting the 90 % share".
-    share_basis: str | None = None
-    # Scan zones: rings 0..1 (the Gi* neighbourhood, ~350 m across at res 9). Rings 0..2 gave the same
-    # recall on SYNTHETIC cities but flagged the empty outer ring around clusters (precision 0.73 vs 0.87).
-    scan_radius: int = 1
-    scan_window: int = 4
-    scan_min_sources: int = DEFAULT_MIN_SOURCES  # young people + unnamed reports that make a cluster a place signal
-    scan_replicates: int = 999
-    seed: int = 0
-    eps_space_m: float = 300.0
-    eps_time_days: float = 14.0
-    min_samples: int = 4
-    cluster_weeks: int = 8
-    st_max_events: int = 100_000     # ST-DBSCAN input cap (memory); above it a fixed-seed sample is used
-    convergence_weeks: int = 8
-    convergence_young_people: int = 3
-    convergence_placements: int = 2
-    places_radius_m: float = 400.0
-    max_places: int = 3
-    #: Where each of RULE_OPTIONS came from: ((name, value, "rules <set>" | "explicit"), ...); set on creation
-    #: ("explicit" when given and different from the rule set's value, so dataclasses.replace keeps the record).
-    rule_sources: tuple = field(default=(), init=False)
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.rules not in RULE_SETS:
-            problems.append(f"rules must be one of {', '.join(RULE_SETS)}; received {self.rules!r}")
-        else:
-            sources = []
-            for name in RULE_OPTIONS:
-                given = getattr(self, name)
-                if given is None:
-                    object.__setattr__(self, name, RULE_SETS[self.rules][name])
-                explicit = given is not None and given != RULE_SETS[self.rules][name]
-                sources.append((name, getattr(self, name), "explicit" if explicit else f"rules {self.rules}"))
-            object.__setattr__(self, "rule_sources", tuple(sources))
-        if self.measure not in MEASURES:
-            problems.append(f"measure must be one of {', '.join(MEASURES)}; received {self.measure!r}")
-        if self.weeks_back < 4:
-            problems.append(f"weeks_back must be at least 4; received {self.weeks_back}")
-        if self.time_step < 0 or self.k < 0:
-            problems.append("time_step and k must be >= 0")
-        if self.scan_replicates < 0:
-            problems.append("scan_replicates must be >= 0")
-        if self.share_basis is not None and self.share_basis not in SHARE_BASES:
-            problems.append(f"share_basis must be one of {', '.join(SHARE_BASES)}; received {self.share_basis!r}")
-        if self.scan_min_sources < 1:
-            problems.append(f"scan_min_sources must be >= 1; received {self.scan_min_sources}")
-        if problems:
-            raise InvalidInputError("Invalid hotspot parameters:\n- " + "\n- ".join(problems))
 
 
 @dataclass
@@ -143,6 +54,8 @@ class HotspotRun:
     summary: dict[str, object] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    resolution: int | None = None   # the H3 resolution analysed (the sparse-data rule may coarsen the store's)
+    bin_weeks: int = 1              # weeks per bin of Gi*, trend and categories (resolved from "auto")
 
 
 def default_week(store: Store, today: date | None = None) -> str:
@@ -205,71 +118,6 @@ def _places(store: Store) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame(rows, geometry=geometry, crs=4326)
 
 
-def _st_clusters(events: pd.DataFrame, params: HotspotParams, first: date,
-                 choices: list[str]) -> gpd.GeoDataFrame:
-    """ST-DBSCAN over the recent events; above ``st_max_events`` a fixed-seed sample keeps memory bounded."""
-    recent = events[pd.to_datetime(events["week_start"]) >= pd.Timestamp(first)].dropna(subset=["lat", "lon"]).reset_index(drop=True)
-    empty = gpd.GeoDataFrame({"label": []}, geometry=[], crs=4326)
-    min_samples = params.min_samples
-    if len(recent) > params.st_max_events:
-        # The neighbour graph grows with the square of the events at busy places; a uniform
-        # sample with min_samples scaled by the sampling fraction keeps the same density rule.
-        share = params.st_max_events / len(recent)
-        # DuckDB returns rows in no fixed order: sort first, so that the seed fixes the sample.
-        recent = recent.sort_values(["at", "cell", "lat", "lon", "event"], kind="stable", ignore_index=True)
-        recent = recent.sample(n=params.st_max_events, random_state=params.seed).reset_index(drop=True)
-        min_samples = max(2, int(round(params.min_samples * share)))
-        choices.append(f"ST-DBSCAN ran on a fixed-seed sample of {params.st_max_events:,} of the recent events "
-                       f"({share:.0%}), with min_samples scaled to {min_samples}.")
-    if len(recent) < min_samples:
-        return empty
-    crs = choose_projected_crs(recent["lon"].to_numpy(), recent["lat"].to_numpy())
-    pts = gpd.GeoSeries(gpd.points_from_xy(recent["lon"], recent["lat"]), crs=4326).to_crs(crs)
-    t_days = (pd.to_datetime(recent["at"], utc=True) - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds() / 86400
-    labels = st_dbscan(pts.x.to_numpy(), pts.y.to_numpy(), t_days.to_numpy(), params.eps_space_m,
-                       params.eps_time_days, min_samples)
-    if (labels < 0).all():
-        return empty
-    frame = pd.DataFrame({"lon": recent["lon"], "lat": recent["lat"], "t": pd.to_datetime(recent["at"], utc=True),
-                          "person_key": recent["person_key"]})
-    return cluster_summaries(frame, labels)
-
-
-def _scan(counts: np.ndarray, cells: np.ndarray, params: HotspotParams, weeks: list[date]) -> pd.DataFrame:
-    # Cells with no event in the period add nothing to any zone's observed or expected
-    # count, so scanning only cells with events gives the same statistic, much faster.
-    active = counts.sum(axis=1) > 0
-    counts, cells = counts[active], cells[active]
-
-    def scan(window: np.ndarray) -> pd.DataFrame:
-        # Only significant clusters are used below, so the Monte Carlo may stop as soon as none
-        # can be significant (sequential Monte Carlo: the same clusters, fewer replicates).
-        return space_time_permutation_scan(window, cells, params.scan_radius, params.scan_window,
-                                           params.scan_replicates, params.seed, stop_early=True).clusters
-
-    previous = None
-    if counts.shape[1] > params.scan_window + 1:
-        # The two scans are independent (each seeds its own generator), and their numpy work
-        # releases the GIL: run them side by side (same results, ~2 cores instead of 1).
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            fut_previous = pool.submit(scan, counts[:, :-1])
-            current = scan(counts)
-            previous = fut_previous.result()
-        # astype(bool): an empty result's column is object dtype, and a frame indexed by an empty
-        # object Series selects no *columns* (then track_clusters finds no 'cells'; issue 13, item 5)
-        previous = track_clusters(None, previous[previous["significant"].astype(bool)], week=week_label(weeks[-2]))
-    else:
-        current = scan(counts)
-    significant = current[current["significant"].astype(bool)]
-    return track_clusters(previous, significant, week=week_label(weeks[-1]))
-
-
-def scan_sources(scan: pd.DataFrame, events: pd.DataFrame, last_week: int, params: HotspotParams) -> pd.DataFrame:
-    """Scan clusters with their sources and pattern (``place`` / ``repeat_missing``), see
-    :mod:`analytics.cluster_sources`. ``events`` carry ``week_index`` counted from the cube's first week."""
-    return cluster_sources(scan, events, last_week, params.scan_min_sources)
-
-
 def _scan_geojson(scan: pd.DataFrame, weeks: list[date]) -> gpd.GeoDataFrame:
     rows = []
     for r in scan.itertuples():
@@ -305,63 +153,6 @@ def _versions() -> dict[str, str]:
             "scikit_learn": sklearn.__version__, "geopandas": gpd.__version__}
 
 
-@dataclass(frozen=True)
-class CubeAnalysis:
-    """The statistics of one analysed window: Gi*, trend, emerging categories, scan clusters."""
-
-    gi: object
-    mk: object
-    emerging: pd.DataFrame
-    scan: pd.DataFrame
-
-
-def emerging_params(params: HotspotParams) -> EmergingParams:
-    """The emerging rules of the run's rule set: ESRI's for ``arcgis``, with evidence for a rise for ``default``."""
-    return EmergingParams.arcgis() if params.rules == "arcgis" else EmergingParams()
-
-
-def rules_record(params: HotspotParams) -> dict:
-    """What run.json records about the rule set: its name and, per option, the value used and where it came from."""
-    record: dict = {"set": params.rules, "evidence_for_rise": emerging_params(params).needs_evidence}
-    for name, value, source in params.rule_sources:
-        record[name] = {"value": value, "from": source}
-    return record
-
-
-def analyse_statistics(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | None,
-                       params: HotspotParams, timer: StepTimer | None = None) -> CubeAnalysis:
-    """Gi* -> Mann-Kendall -> emerging categories on a (cells x weeks) window; no scan (``scan`` empty).
-
-    What the weekly run needs for last week's headline and plan, without the Monte Carlo.
-    """
-    timer = timer or StepTimer()
-    with timer.step("gi_star"):
-        spatial = grid.neighbour_matrix(cells, params.k)
-        uniform = exposure is None or bool(np.all(exposure == 1.0))
-        gi = gi_star(counts, spatial, params.time_step, None if uniform else exposure,
-                     params.p_method, params.fdr)
-    with timer.step("trend_and_categories"):
-        mk = mann_kendall(gi.z, method=params.trend_method)
-        share = gi.uncorrected_class if params.share_basis == "uncorrected" else None
-        emerging = classify_emerging(gi.gi_class, mk, counts, emerging_params(params), spatial=spatial,
-                                     share_class=share)
-    return CubeAnalysis(gi, mk, emerging, pd.DataFrame())
-
-
-def analyse_cube(counts: np.ndarray, cells: np.ndarray, exposure: np.ndarray | None, weeks: list[date],
-                 params: HotspotParams, timer: StepTimer | None = None) -> CubeAnalysis:
-    """Gi* -> Mann-Kendall -> emerging categories -> prospective scan on a (cells x weeks) window.
-
-    The window's last week is the analysed week. Used by the weekly run and by the
-    recovery benchmark (which slides the window over a SYNTHETIC history).
-    """
-    timer = timer or StepTimer()
-    stats = analyse_statistics(counts, cells, exposure, params, timer)
-    with timer.step("scan"):
-        scan = _scan(counts, cells, params, weeks)
-    return replace(stats, scan=scan)
-
-
 def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                  progress: Callable[[str], None] | None = None, events_ready: bool = False,
                  formats: tuple[str, ...] = ()) -> HotspotRun:
@@ -375,6 +166,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     timings: dict[str, float] = {}
     timer = StepTimer(timings, progress)
     choices: list[str] = [store.notice] if store.notice else []
+    requested, given_res = params.bin_weeks, params.resolution is not None
     with timer.step("cube"):
         res = store.resolution if params.resolution is None else params.resolution
         week = params.week
@@ -387,15 +179,32 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         last = parse_week(week)
         first = last - timedelta(weeks=params.weeks_back - 1)
         info = cube_mod.build_cube(store, res, week_label(first), week, events_ready=events_ready)
-        choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
         cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
         require_enough_events(store, out_dir, params, res, week, weeks, counts)
+        tried = [(res, choose_bins(counts, cells, params))]
+        while tried[-1][1].thin and params.resolution is None and res > store.resolution - MAX_COARSER and res > 0:
+            best = max(tried[-1][1].power_by_width.values())
+            choices.append(f"At H3 resolution {res} even the widest bins are too thin: the busiest places that stand "
+                           f"out would be hot in at most {best:.0%} of bins at a steady rate (the share categories "
+                           f"need {tried[-1][1].target:.0%}), so H3 resolution lowered to {res - 1} (--res not given).")
+            res -= 1  # a coarser grid: more events per neighbourhood (analytics.bins, "The rule")
+            cube_mod.prepare_events(store, res)
+            info = cube_mod.build_cube(store, res, week_label(first), week, events_ready=True)
+            cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
+            tried.append((res, choose_bins(counts, cells, params)))
+        choices += [c for c in info.choices if not c.startswith(("First week", "Last week"))]
+        choice = tried[-1][1]
+        choices.append(choice.sentence(res))
+        params = replace(params, bin_weeks=choice.bin_weeks)
     analysis = analyse_cube(counts, cells, exposure, weeks, params, timer)
+    if analysis.dropped_weeks:
+        choices.append(f"The first {analysis.dropped_weeks} week(s) of the window do not fill a {params.bin_weeks}-week "
+                       "bin and are left out of Gi*, the trend and the categories (the scan uses them).")
     gi, mk, emerging, scan = analysis.gi, analysis.mk, analysis.emerging, analysis.scan
     with timer.step("st_dbscan"):
         events = _events(store, weeks[0], weeks[-1])
         cluster_first = weeks[-1] - timedelta(weeks=params.cluster_weeks - 1)
-        st = _st_clusters(events, params, cluster_first, choices)
+        st = space_time_clusters(events, params, cluster_first, choices)
     with timer.step("convergence"):
         conv_events = events.assign(week_index=((pd.to_datetime(events["week_start"]) - pd.Timestamp(weeks[0])).dt.days // 7))
         convergence = find_convergence(
@@ -412,7 +221,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                 if places is not None and hot.any() else pd.DataFrame())
         text = places_text(near) if len(near) else {}
     with timer.step("write"):
-        run = _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, st, convergence,
+        run = _write_outputs(store, out_dir, week, cells, analysis.counts, gi, mk, emerging, scan, st, convergence,
                              text, weeks, formats)
     hexes = grid.cells_to_hex(cells)
     run.summary = {
@@ -424,11 +233,25 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         "st_clusters": int(len(st)), "convergence_cells": int(len(convergence)),
         "study_area": info.study_area,
         "top_cells": [hexes[i] for i in np.argsort(-gi.z[:, -1])[:10]],
+        "resolution": res, "bin_weeks": params.bin_weeks,
     }
     run.choices = choices + list(gi.notes)
     run.timings = timings
-    _write_run_json(store, run, params, res)
+    run.resolution, run.bin_weeks = res, int(params.bin_weeks)
+    _write_run_json(store, run, params, res, bins_record(tried, requested, store.resolution,
+                                                         analysis.dropped_weeks, resolution_given=given_res))
     return run
+
+
+def bins_record(tried: list[tuple[int, BinChoice]], requested: int | str, store_resolution: int,
+                dropped_weeks: int, resolution_given: bool) -> dict:
+    """What run.json records under ``bins``: the width and resolution analysed, what was asked for, the
+    rule and its figures at every resolution tried (for the report's header)."""
+    res, choice = tried[-1]
+    return {"bin_weeks": choice.bin_weeks, "requested": requested, "resolution": res,
+            "store_resolution": store_resolution, "resolution_given": resolution_given,
+            "auto": choice.auto, "thin": choice.thin, "dropped_weeks": dropped_weeks, "rule": BIN_RULE,
+            "tried": [{"resolution": r, **c.as_json()} for r, c in tried]}
 
 
 SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
@@ -512,14 +335,14 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
     return HotspotRun(week=week, out_dir=out_dir, outputs={k: str(v) for k, v in paths.items()})
 
 
-def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: int) -> None:
+def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: int, bins: dict) -> None:
     batches = store.con.execute(
         "select batch_id, kind, file_name, file_sha256, synthetic from batches order by batch_id").fetchall()
     payload = {
         "tool": "safeguard-hotspots", "command": "hotspots", "week": run.week, "time_zone": store.timezone,
         "synthetic": store_is_synthetic(store),
         "parameters": {**{k: v for k, v in asdict(params).items() if k != "rule_sources"}, "resolution": res},
-        "rules": rules_record(params), "choices": run.choices,
+        "rules": rules_record(params), "bins": bins, "choices": run.choices,
         "inputs": [{"batch_id": b[0], "kind": b[1], "file": b[2], "sha256": b[3]} for b in batches],
         "outputs": run.outputs, "summary": run.summary, "timings_s": run.timings, "versions": _versions(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -542,7 +542,7 @@ def _stage(store: Store, kind: str, spec: KindSpec, stored: list[str], now: date
     stored columns by ``row_hash_sql`` (the one definition, which rekey uses too).
     """
     store.con.execute(f"create or replace temp macro row_hash_{kind}(r) as "
-                      f"{row_hash_sql([f'r.{c}' for c in stored])}")
+                      f"{row_hash_sql([f'r.{c}' for c in stored], LATE_COLUMNS.get(spec.table, ()))}")
     params: dict = {name: list(contracts.ENUM_PARAMS[name]) for name in spec.enum_params}
     params.update(
         not_before=datetime.fromisoformat(contracts.EARLIEST_TIMESTAMP), not_after=now + FUTURE_TOLERANCE,
@@ -647,14 +647,25 @@ def _stored_columns(con, table: str) -> list[str]:
 
 # --------------------------------------------------------------------------- classify + apply
 
-def row_hash_sql(stored: list[str]) -> str:
+#: Optional columns a migration added after rows had been hashed, per table: hashed only when not
+#: null, so a row without them keeps the hash it had before (re-ingesting an older file stays a no-op).
+LATE_COLUMNS: dict[str, tuple[str, ...]] = {"location_reports": ("reported_at",)}
+
+
+def row_hash_sql(stored: list[str], late: tuple[str, ...] = ()) -> str:
     """SQL expression of a stored row's content hash (rekey recomputes it with this too).
 
     md5 over the text of every stored column (a unit separator between them, NUL for null):
     stable across DuckDB versions, unlike hash(), so re-ingesting old files stays a no-op.
+    Columns named in ``late`` (:data:`LATE_COLUMNS`; ``r.col`` matches ``col``) are appended only
+    when not null.
     """
-    content = ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in stored)
-    return f"md5(concat_ws(chr(31), {content}))"
+    def is_late(c: str) -> bool:
+        return c.rsplit(".", 1)[-1] in late
+
+    content = ", ".join(f"coalesce(cast({c} as varchar), chr(0))" for c in stored if not is_late(c))
+    extra = "".join(f" || coalesce(chr(31) || cast({c} as varchar), '')" for c in stored if is_late(c))
+    return f"md5(concat_ws(chr(31), {content}){extra})"
 
 
 def _classify(con, kind: str, spec: KindSpec) -> dict[str, int]:

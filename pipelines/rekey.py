@@ -35,7 +35,7 @@ from analytics.errors import KeyFileError, StoreError
 from analytics.privacy import key_fingerprint
 from pipelines import compact, private_files
 from pipelines import keys as keys_mod
-from pipelines.ingest import row_hash_sql
+from pipelines.ingest import LATE_COLUMNS, row_hash_sql
 from pipelines.store import Store
 
 PSEUDONYM_COLUMNS = ("person_key", "placement_key")
@@ -137,7 +137,8 @@ def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
         for table in sorted(changed_tables):
             cols = _hash_columns(con, table)
             if cols:
-                con.execute(f"update {table} set row_hash = {row_hash_sql(cols)}")
+                late = LATE_COLUMNS.get(table.removesuffix("_history"), ())
+                con.execute(f"update {table} set row_hash = {row_hash_sql(cols, late)}")
         _refuse_leftovers(con)
         for name, value in (("key_fingerprint", key_fingerprint(chain)),
                             ("key_chain", ",".join(keys_mod.chain_fingerprints(chain)))):

@@ -36,9 +36,10 @@ Configuration (``hotspots.toml``, read by :func:`load_config`)::
     [patrol]                # analytics.patrol.PatrolParams
     n_cells = 10
 
-    [hotspots]              # pipelines.hotspots_run.HotspotParams (not week / resolution)
+    [hotspots]              # analytics.engine.HotspotParams (not week / resolution)
     scan_replicates = 999
     rules = "default"       # or "arcgis" (ESRI's published rules); --rules overrides
+    bin_weeks = "auto"      # or 1, 2, 4: weeks per bin (analytics.bins); --bin-weeks overrides
 
     [ingest.reports]        # read by `hotspots ingest` (pipelines.column_mapping), checked by every command
     columns = {report_id = "OFFENSE_ID", observed_at = "FIRST_OCCURRENCE_DATE", lat = "GEO_LAT", lon = "GEO_LON"}
@@ -52,7 +53,7 @@ import json
 import math
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
@@ -64,6 +65,7 @@ import pandas as pd
 
 from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
+from analytics.engine import HotspotParams, analyse_statistics
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from pipelines.render.analyst_map import analyst_map
 from pipelines.render.context import map_areas as _map_areas, map_notes
@@ -81,8 +83,8 @@ from pipelines import layout, publish
 from pipelines.csv_out import write_csv
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
-from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotParams, HotspotRun, _places, analyse_statistics,
-                                    default_week, default_week_choice, run_hotspots)
+from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotRun, _places, default_week, default_week_choice,
+                                    run_hotspots)
 from pipelines.store import Store
 
 __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT_CONFIG", "WEEKLY_STEPS",
@@ -373,6 +375,8 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     t0 = time.perf_counter()
     engine = run_hotspots(store, params, out_dir, progress=progress, events_ready=True, formats=formats)
     engine_s = round(time.perf_counter() - t0, 4)
+    # the engine's sparse-data rule may widen the bins and coarsen the grid: the rest of the run follows it
+    res, params = engine.resolution, replace(params, bin_weeks=engine.bin_weeks)
     synthetic = _synthetic(out_dir)
 
     cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
@@ -399,7 +403,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
                                                  for c in cs])
             plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
         else:
-            prev_rank = _rank_frame(p_cells, prev_emerging["category"], p_counts[:, -1], prev_gi.expected[:, -1],
+            prev_rank = _rank_frame(p_cells, prev_emerging["category"], prev.counts[:, -1], prev_gi.expected[:, -1],
                                     prev_gi.z[:, -1], pw.harm, None)
             last_plan_cells = rank_cells(prev_rank, pparams)["cell"].to_numpy(dtype=np.uint64)
             plan_source = (f"recomputed: no saved plan for {prev_week} in the output folder, so last week's plan was "

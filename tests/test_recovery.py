@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import pytest
 
+from analytics.engine import HotspotParams
 from benchmarks import recovery
-from pipelines.hotspots_run import HotspotParams
 
 # Measured on the sample (seed 7, 199 replicates): S3 consecutive_hot at onset+2, S4 new_hot
 # at onset+2; 42 flagged cell-weeks over the 8 detection weeks, 39 in/next to a planted site

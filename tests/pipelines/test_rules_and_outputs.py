@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, Polygon
 
+from analytics.engine import RULE_SETS, HotspotParams, rules_record
 from analytics.errors import InvalidInputError
 from pipelines import cli
 from pipelines.layout import file_path
-from pipelines.hotspots_run import RULE_SETS, HotspotParams, parse_formats, rules_record
+from pipelines.hotspots_run import parse_formats
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES, scan_outputs
 from pipelines.weekly import validate_config
 from pipelines.layout import file_path

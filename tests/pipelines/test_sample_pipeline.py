@@ -9,11 +9,12 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from analytics.engine import HotspotParams
 from analytics.errors import InvalidInputError
 from analytics.privacy import key_fingerprint
 from pipelines import cube as cube_mod, store as store_mod
 from pipelines.checks import run_checks
-from pipelines.hotspots_run import HotspotParams, run_hotspots
+from pipelines.hotspots_run import run_hotspots
 from pipelines.layout import file_path
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir

@@ -324,7 +324,7 @@ def test_previous_window_matches_a_full_rebuild(weekly):
     import numpy as np
 
     from pipelines import cube as cube_mod
-    from pipelines.hotspots_run import HotspotParams, analyse_cube, analyse_statistics
+    from analytics.engine import HotspotParams, analyse_cube, analyse_statistics
     from pipelines.weekly import _harm_events, _previous_window
 
     params = HotspotParams(week=weekly["week"])
