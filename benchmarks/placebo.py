@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from analytics import grid
-from analytics.evaluation import evaluate_panel, rejects
+from analytics.evaluation import evaluate_panel, neighbourhood_counts, rejects
 from analytics.verdict import VERDICT_METHODS, verdict
 from benchmarks.ranking import REAL, build_cube, load_chicago, load_denver, load_sample
 from benchmarks.common import replace_results_section
@@ -84,7 +84,7 @@ def draw_target(y: np.ndarray, ring1, rng: np.random.Generator, post_weeks: int 
     return start, post_weeks, int(rng.choice(busy))
 
 
-def run_target(y, cells, start, post_weeks, row, seed):
+def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None):
     """Every estimator on one null target (weeks up to the end of its post period): the place
     (centre + ring 1) treated, ring 2 the buffer, ring 3 the guard band, controls outside it."""
     yy = y[:, :start + post_weeks]
@@ -98,7 +98,8 @@ def run_target(y, cells, start, post_weeks, row, seed):
     treated = rows(place)
     buffer = rows(np.setdiff1d(grid.grid_disk_cells(centre, 2), place))
     pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(centre, 3)))
-    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed)
+    nb = None if neighbourhood is None else neighbourhood[:, :yy.shape[1]]
+    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed, neighbourhood=nb)
     return ev.methods
 
 
@@ -129,12 +130,13 @@ def summarise(rows: list[dict]) -> dict:
 def run_dataset(ev, n_targets: int, seed: int, progress=None) -> dict:
     y, cells, weeks, notes = build_cube(ev)
     ring1 = grid.neighbour_matrix(cells, 1)
+    neighbourhood = neighbourhood_counts(y, ring1)
     rng = np.random.default_rng(seed)
     rows, t0, failed = [], time.perf_counter(), 0
     for i in range(n_targets):
         start, post_weeks, row = draw_target(y, ring1, rng)
         try:
-            rows.append(run_target(y, cells, start, post_weeks, row, seed + i))
+            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood))
         except Exception as exc:  # noqa: BLE001 - count and report, never hide
             failed += 1
             if failed <= 3:

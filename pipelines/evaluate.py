@@ -60,7 +60,7 @@ from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.offline import escape_text, html_environment
 from analytics.evaluation import (DETECTION_DRIVEN, MAX_DETECTABLE_FALL, OUTCOMES, evaluate_panel,
-                                  minimum_detectable_effect, outcome_series, weeks_needed)
+                                  minimum_detectable_effect, neighbourhood_counts, outcome_series, weeks_needed)
 from analytics.verdict import VERDICT_METHODS, verdict
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
@@ -400,7 +400,8 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
 
     t0 = step("estimators")
     ev = evaluate_panel(y, post, treated, buffer, pool, k=k, k_buffer=k_buffer, alpha=alpha, n_boot=n_boot,
-                        period_weeks=period_weeks, seed=seed)
+                        period_weeks=period_weeks, seed=seed,
+                        neighbourhood=neighbourhood_counts(y, grid.neighbour_matrix(cells, 1)))
     methods = ev.methods
     timings["estimators"] = round(time.perf_counter() - t0, 3)
 

@@ -9,10 +9,12 @@ papers' notation, so a reader holding the paper can follow the code:
 * :func:`wdq` — weighted displacement quotient (Bowers & Johnson 2003) with a
   bootstrap interval; meaningful only when the treated area improved (SM < 0).
 * :func:`match_controls` + :func:`did_matched` — difference-in-differences against
-  control cells matched on pre-period level and trend (buffer excluded), with a
-  placebo-in-space permutation p.
-* :func:`its_glm` — interrupted time series: segmented Poisson / negative-binomial
-  GLM with trend and season (statsmodels).
+  control cells matched on pre-period level, trend and neighbourhood level
+  (:func:`neighbourhood_counts`; buffer excluded), with a placebo-in-space permutation p.
+* :func:`its_glm` + :func:`its_matched` — interrupted time series: segmented Poisson /
+  negative-binomial GLM (statsmodels) with Newey–West errors, a trend only from 52
+  pre-period weeks, and — in :func:`its_matched` — relative to the matched controls' path
+  with placebo-in-space inference.
 * :func:`synthetic_control` — synthetic control on aggregated periods, weights ≥ 0
   summing to 1 (constrained least squares, scipy), placebo-in-space p.
 * :func:`minimum_detectable_effect`, :func:`power_for_effect`, :func:`weeks_needed` —
@@ -40,15 +42,16 @@ from analytics.evaluation.backtest import bootstrap_mean_ci, coverage_metrics, r
 from analytics.evaluation.common import DETECTION_DRIVEN, OUTCOMES, outcome_series, placebo_test, rejects
 from analytics.evaluation.did import DiDResult, _few_placebos_test, did_matched, did_poisson
 from analytics.evaluation.displacement import WDDResult, WDQResult, wdd, wdq
-from analytics.evaluation.its import ITSResult, its_glm
-from analytics.evaluation.matching import match_controls
+from analytics.evaluation.its import MIN_TREND_WEEKS, ITSResult, its_glm, its_matched
+from analytics.evaluation.matching import match_controls, neighbourhood_counts
 from analytics.evaluation.panel import PanelEvaluation, evaluate_panel
 from analytics.evaluation.power import MAX_DETECTABLE_FALL, minimum_detectable_effect, power_for_effect, weeks_needed
 from analytics.evaluation.synthetic_control import SCResult, simplex_weights, synthetic_control
 
 __all__ = [
     "WDDResult", "wdd", "WDQResult", "wdq", "match_controls", "DiDResult", "did_poisson", "did_matched",
-    "ITSResult", "its_glm", "SCResult", "synthetic_control", "simplex_weights", "minimum_detectable_effect",
+    "ITSResult", "its_glm", "its_matched", "MIN_TREND_WEEKS", "neighbourhood_counts", "SCResult",
+    "synthetic_control", "simplex_weights", "minimum_detectable_effect",
     "power_for_effect", "weeks_needed", "MAX_DETECTABLE_FALL", "placebo_test", "rejects",
     "DETECTION_DRIVEN", "OUTCOMES", "outcome_series", "rri", "coverage_metrics", "ring_kde_scores",
     "bootstrap_mean_ci", "evaluate_panel", "PanelEvaluation",

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analytics.evaluation.did import did_matched
 from analytics.evaluation.displacement import wdd, wdq
-from analytics.evaluation.its import its_glm
+from analytics.evaluation.its import its_matched
 from analytics.evaluation.matching import match_controls
 from analytics.evaluation.synthetic_control import synthetic_control
 
@@ -27,7 +27,8 @@ class PanelEvaluation:
 
 def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer: np.ndarray, pool: np.ndarray, *,
                    k: int = 20, k_buffer: int = 5, alpha: float = 0.05, n_boot: int = 2000, period_weeks: int = 4,
-                   seed: int = 0, its_harmonics: int | None = None) -> PanelEvaluation:
+                   seed: int = 0, its_harmonics: int | None = None,
+                   neighbourhood: np.ndarray | None = None) -> PanelEvaluation:
     """Run DiD, ITS, WDD, WDQ and synthetic control on a (units × weeks) panel.
 
     ``treated``, ``buffer`` and ``pool`` are row indices (disjoint); ``pool`` holds the
@@ -35,16 +36,21 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     ``k`` look-alikes each (their columns are the DiD placebos and the synthetic
     control's donors); the buffer cells get ``k_buffer`` each, from what is left.
     The buffer's DiD estimate (displacement, > 0; diffusion, < 0) is reported in
-    ``did["buffer"]``. The ITS season is fitted to the pool's total (the rest of the
-    study area) and used as an offset (see :func:`its_glm`).
+    ``did["buffer"]``. ``neighbourhood`` (units × weeks, the mean weekly count of each
+    unit's ring-1 neighbours, :func:`analytics.evaluation.neighbourhood_counts`) adds the
+    neighbourhood's pre-period level to the matching, so controls regress towards the same
+    mean as the target (recommended; see :mod:`analytics.evaluation.matching`). ITS is
+    comparative: the target's series relative to its matched controls' path, with the same
+    placebo-in-space inference as DiD (:func:`analytics.evaluation.its.its_matched`).
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
     treated, buffer, pool = (np.asarray(a, dtype=np.int64) for a in (treated, buffer, pool))
     pre = ~post
-    matches = match_controls(y[:, pre], treated, pool, k, seed)
+    nb_pre = None if neighbourhood is None else np.asarray(neighbourhood, dtype=np.float64)[:, pre]
+    matches = match_controls(y[:, pre], treated, pool, k, seed, neighbourhood=nb_pre)
     rest = np.setdiff1d(pool, matches.ravel())
-    b_matches = (match_controls(y[:, pre], buffer, rest, k_buffer, seed + 1) if len(buffer)
+    b_matches = (match_controls(y[:, pre], buffer, rest, k_buffer, seed + 1, neighbourhood=nb_pre) if len(buffer)
                  else np.empty((0, k_buffer), dtype=np.int64))
     t_s = y[treated].sum(0)
     groups = np.stack([y[matches[:, g]].sum(0) for g in range(k)])
@@ -58,14 +64,14 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     if len(buffer):
         bd = did_matched(y, post, buffer, b_matches, alpha)
         did_d["buffer"] = {k_: did_d_ for k_, did_d_ in bd.as_dict().items() if k_ not in ("placebo_effects",)}
-    reference = y[pool].sum(0)
-    its = its_glm(t_s, post, harmonics=its_harmonics, alpha=alpha, season_reference=reference)
-    its_b = (its_glm(b_s, post, harmonics=its_harmonics, alpha=alpha, season_reference=reference)
-             if len(buffer) and b_s.sum() > 0 else None)
+    its = its_matched(y, post, treated, matches, alpha=alpha, harmonics=its_harmonics)
+    its_b = (its_matched(y, post, buffer, b_matches, alpha=alpha, harmonics=its_harmonics)
+             if len(buffer) and b_s.sum() > 0 and cb_s[pre].sum() > 0 else None)
     its_d = its.as_dict()
     if its_b is not None:
         its_d["buffer"] = {k_: v for k_, v in its_b.as_dict().items() if k_ in ("relative_effect", "ci_low",
-                                                                                 "ci_high", "p", "family")}
+                                                                                 "ci_high", "p", "family",
+                                                                                 "inference")}
     n_pre, n_post = int(pre.sum()), int(post.sum())
     w = wdd(t_s[pre].sum(), t_s[post].sum(), groups.sum(0)[pre].sum(), groups.sum(0)[post].sum(),
             b_s[pre].sum(), b_s[post].sum(), cb_s[pre].sum() * k_buffer, cb_s[post].sum() * k_buffer,
