@@ -62,6 +62,74 @@ def _season_offset(reference: np.ndarray, post: np.ndarray, harmonics: int, peri
 MIN_TREND_WEEKS = 52
 
 
+def _design(post: np.ndarray, trend: bool, harmonics: int, period: float, slope_change: bool):
+    """ITS design matrix (intercept, [trend], [Fourier pairs], post step, [post slope]) and the
+    column of the step."""
+    n = len(post)
+    t0 = int(np.argmax(post))
+    t = np.arange(n, dtype=np.float64)
+    cols = [np.ones(n)] + ([(t - t.mean()) / n] if trend else [])
+    for h in range(1, harmonics + 1):
+        cols += [np.sin(2 * np.pi * h * t / period), np.cos(2 * np.pi * h * t / period)]
+    cols.append(post.astype(float))
+    if slope_change:
+        cols.append(np.where(post, (t - t0) / n, 0.0))
+    return np.column_stack(cols), len(cols) - (2 if slope_change else 1)
+
+
+def _irls(y: np.ndarray, X: np.ndarray, offset: np.ndarray, alpha_nb: float = 0.0):
+    """Poisson (α = 0) or NB2 GLM with log link by iteratively reweighted least squares:
+    (β, μ), or None when the normal equations are singular. The same MLE statsmodels finds
+    (tested); used for the placebo fits, where only the point estimate is needed."""
+    beta = np.zeros(X.shape[1])
+    beta[0] = math.log(max(float(y.mean()), 1e-8)) - float(np.mean(offset))
+    mu = np.exp(X @ beta + offset)
+    for _ in range(100):
+        eta = np.clip(X @ beta + offset, -50, 50)
+        mu = np.exp(eta)
+        w = mu / (1 + alpha_nb * mu)
+        z = eta - offset + (y - mu) / mu
+        xtw = X.T * w
+        try:
+            new = np.linalg.solve(xtw @ X, xtw @ z)
+        except np.linalg.LinAlgError:
+            return None
+        done = np.max(np.abs(new - beta)) < 1e-10
+        beta = new
+        if done:
+            break
+    return beta, np.exp(np.clip(X @ beta + offset, -50, 50))
+
+
+def _log_effect(params: np.ndarray, X: np.ndarray, j: int, post: np.ndarray, slope_change: bool) -> float:
+    if not slope_change:
+        return float(params[j])
+    g = np.exp(params[j] + params[j + 1] * X[post, j + 1])
+    m = float(g.mean())
+    return math.log(m) if m > 0 else -math.inf
+
+
+def _point_log_effect(y: np.ndarray, X: np.ndarray, j: int, offset: np.ndarray, post: np.ndarray,
+                      slope_change: bool, overdispersion_threshold: float) -> float:
+    """The log effect :func:`its_glm` would estimate for ``y`` with this design and offset
+    (Poisson, refitted as NB2 when over-dispersed), without standard errors; NaN if separated."""
+    fit = _irls(y, X, offset)
+    if fit is None:
+        return math.nan
+    beta, mu = fit
+    df = len(y) - X.shape[1]
+    disp = float(np.sum((y - mu) ** 2 / mu) / df) if df > 0 else 1.0
+    if disp > overdispersion_threshold:
+        a_nb = _nb_alpha(y, mu)
+        if a_nb > 1e-8:
+            fit = _irls(y, X, offset, a_nb)
+            if fit is None:
+                return math.nan
+            beta = fit[0]
+    d = _log_effect(beta, X, j, post, slope_change)
+    return d if math.isfinite(d) and abs(d) < _MAX_LOG_EFFECT else math.nan
+
+
 def _nb_alpha(y: np.ndarray, mu: np.ndarray) -> float:
     """NB2 over-dispersion α by Cameron & Trivedi's auxiliary OLS: ((y − μ)² − y) = α μ² + error
     (no intercept), from a Poisson fit's means μ; 0 when there is no over-dispersion."""
@@ -158,23 +226,16 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
         if not trend:
             notes.append(f"No trend fitted: only {t0} pre-period weeks ({MIN_TREND_WEEKS} needed), and a short "
                          "pre-period's trend would extrapolate the spell that led to the place being chosen.")
-    t = np.arange(n, dtype=np.float64)
-    cols = [np.ones(n)] + ([(t - t.mean()) / n] if trend else [])
+    season_cols = harmonics
     if harmonics and season_reference is not None and control is None:
         ref = np.asarray(season_reference, dtype=np.float64)
         if ref.shape != y.shape or ref[~post].sum() <= 0:
             raise InvalidInputError("season_reference must be a series of counts covering the same weeks.")
         offset = _season_offset(ref, post, harmonics, period)
+        season_cols = 0
         notes.append(f"Season ({harmonics} Fourier pair(s)) fitted to the reference series' pre-period and used "
                      "as an offset.")
-    else:
-        for h in range(1, harmonics + 1):
-            cols += [np.sin(2 * np.pi * h * t / period), np.cos(2 * np.pi * h * t / period)]
-    cols.append(post.astype(float))
-    if slope_change:
-        cols.append(np.where(post, (t - t0) / n, 0.0))
-    X = np.column_stack(cols)
-    j = len(cols) - (2 if slope_change else 1)
+    X, j = _design(post, trend, season_cols, period, slope_change)
     if y.sum() == 0:
         return ITSResult(math.nan, math.nan, math.nan, math.nan, "none", math.nan, math.nan, harmonics,
                          slope_change, notes=tuple(notes + ["No events in the series."]), trend=trend)
@@ -191,16 +252,15 @@ def its_glm(series, post, *, harmonics: int | None = None, period: float = 52.17
     df = max(1, int(res.df_resid))
     crit = float(stats.t.ppf(1 - alpha / 2, df))
     params, cov = np.asarray(res.params), np.asarray(res.cov_params())
+    log_effect = _log_effect(params, X, j, post, slope_change)
     if not slope_change:
-        log_effect, se = float(params[j]), math.sqrt(max(cov[j, j], 0.0))
+        se = math.sqrt(max(cov[j, j], 0.0))
     else:
         # mean relative change over post weeks: log of mean exp(b2 + b3 s), delta method
         s = X[post, j + 1]
         g = np.exp(params[j] + params[j + 1] * s)
-        m = float(g.mean())
-        grad = np.array([g.mean(), (g * s).mean()]) / m
-        v = float(grad @ cov[j:j + 2, j:j + 2] @ grad)
-        log_effect, se = (math.log(m) if m > 0 else -math.inf), math.sqrt(max(v, 0.0))
+        grad = np.array([g.mean(), (g * s).mean()]) / g.mean()
+        se = math.sqrt(max(float(grad @ cov[j:j + 2, j:j + 2] @ grad), 0.0))
     if _separated(log_effect, se, crit) or se <= 0:
         notes.append(_SEPARATED_NOTE)
         return ITSResult(math.nan, math.nan, math.nan, math.nan, fam, alpha_nb, disp, harmonics, slope_change,
@@ -253,15 +313,19 @@ def its_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     base = its_glm(y[treated].sum(0), post, alpha=alpha, control=total, **kwargs)
     if not math.isfinite(base.relative_effect):
         return base
+    slope_change = bool(kwargs.get("slope_change", False))
+    X, j = _design(post, base.trend, base.harmonics, kwargs.get("period", 52.1775), slope_change)
+    threshold = kwargs.get("overdispersion_threshold", 1.2)
     placebo = []
     if groups.shape[0] >= 2:
         for g in range(groups.shape[0]):
             rest = total - groups[g]
             if groups[g].sum() <= 0 or rest[~post].sum() <= 0:
                 continue
-            r = its_glm(groups[g], post, alpha=alpha, control=rest, **kwargs)
-            if math.isfinite(r.relative_effect):
-                placebo.append(math.log1p(r.relative_effect))
+            d_g = _point_log_effect(groups[g], X, j, np.log(np.where(rest > 0, rest, 0.5)), post, slope_change,
+                                    threshold)
+            if math.isfinite(d_g):
+                placebo.append(d_g)
     pl = np.asarray(placebo)
     d = math.log1p(base.relative_effect)
     p, lo, hi = placebo_test(d, pl, alpha)
