@@ -28,11 +28,19 @@ class DiDResult:
     placebo_effects: tuple = ()
     pre_fit: dict = field(default_factory=dict)
     inference: str = "placebo"   # "placebo" (permutation p + its inverted interval), "model" or "placebo_spread"
+    notes: tuple = ()
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["placebo_effects"] = [round(float(x), 4) for x in self.placebo_effects]
         return _clean(d)
+
+
+#: Without enough placebos for a permutation test, a model test needs at least this many control events
+#: in each period: a control of one or two events makes any ratio look "significant".
+MIN_CONTROL_EVENTS = 10
+FEW_CONTROL_EVENTS_NOTE = ("No estimate: too few placebo groups for a placebo test and fewer than "
+                           f"{MIN_CONTROL_EVENTS} control events in a period, too few for a stable ratio.")
 
 
 def did_poisson(treated, control, post, alpha: float = 0.05) -> tuple[float, float, float, float]:
@@ -90,7 +98,8 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     Wald p of :func:`did_poisson` and the interval its Wald interval, with the standard
     error widened to the placebos' spread (and a t critical value) when that is larger
     (``inference = "placebo_spread"``). Either way the interval excludes no change exactly
-    when p ≤ alpha.
+    when p ≤ alpha. Without a placebo test and with fewer than :data:`MIN_CONTROL_EVENTS`
+    control events before or after, no effect is estimated (``inference = "none"``).
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
@@ -118,6 +127,10 @@ def did_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
                          len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit)
     if math.isfinite(lo_pl):
         inference, p, lo, hi = "placebo", p_pl, lo_pl, hi_pl
+    elif min(c_series[pre].sum(), c_series[post].sum()) < MIN_CONTROL_EVENTS:
+        return DiDResult(math.nan, math.nan, math.nan, math.nan, p_model, p_pl, math.nan, math.nan, disp,
+                         len(placebo_arr), tuple(np.expm1(placebo_arr)), pre_fit, "none",
+                         (FEW_CONTROL_EVENTS_NOTE,))
     else:
         inference, p, lo, hi = _few_placebos_test(delta, se, placebo_arr, alpha)
     return DiDResult(math.expm1(delta), math.expm1(lo), math.expm1(hi), p, p_model, p_pl, delta, se, disp,

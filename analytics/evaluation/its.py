@@ -10,7 +10,7 @@ from scipy import stats
 
 from analytics.errors import InvalidInputError
 from analytics.evaluation.common import _clean, _z, placebo_test
-from analytics.evaluation.did import _few_placebos_test
+from analytics.evaluation.did import FEW_CONTROL_EVENTS_NOTE, MIN_CONTROL_EVENTS, _few_placebos_test
 
 
 @dataclass(frozen=True)
@@ -332,6 +332,10 @@ def its_matched(y: np.ndarray, post: np.ndarray, treated: np.ndarray, matches: n
     if math.isfinite(lo):
         kind = "placebo"
     else:
+        if min(total[~post].sum(), total[post].sum()) < MIN_CONTROL_EVENTS:
+            return replace(base, relative_effect=math.nan, ci_low=math.nan, ci_high=math.nan, p=math.nan,
+                           inference="none", p_model=base.p, n_placebos=len(pl),
+                           notes=base.notes + (FEW_CONTROL_EVENTS_NOTE,))
         kind, p, lo, hi = _few_placebos_test(d, base.se, pl, alpha)
         if kind == "model":
             kind, p, lo, hi = "model", base.p, math.log1p(base.ci_low), math.log1p(base.ci_high)
