@@ -29,7 +29,7 @@ def test_a_method_missing_a_target_on_any_real_data_set_is_left_out_with_a_reaso
     assert calibration_warning("did", "difference-in-differences", CAL) is None
     w = calibration_warning("its", "interrupted time series", CAL)
     assert w.startswith("Interrupted time series is shown but left out of the verdict")
-    assert "Denver: 9% false positives" in w and "Chicago" not in w
+    assert "Denver: 9.0% false positives" in w and "Chicago" not in w
     w = calibration_warning("synthetic_control", "synthetic control", CAL)
     assert "Chicago" in w and "median +8 %" in w
     assert admitted(["did"], {}) == ["did"]          # nothing measured: nothing to hold against it
@@ -55,3 +55,11 @@ def test_the_calibration_table_is_the_one_in_results_md():
                 cover, abs=6e-4), (method, name)
     real = {name for (_, name) in rows if "SYNTHETIC" not in name}
     assert all(set(per_set) == real for per_set in CALIBRATION.values()), "calibrate every real data set"
+
+
+def test_admission_allows_a_median_that_sampling_cannot_tell_from_the_band():
+    from analytics.evaluation.calibration import admissible
+    noisy = {"fpr": 0.07, "median": -0.07, "median_ci": [-0.17, 0.05], "coverage": 0.93}
+    assert admissible(noisy) and not meets(noisy)
+    assert not admissible({**noisy, "median_ci": [-0.17, -0.06]})
+    assert not admissible({**noisy, "fpr": 0.08})          # false positives and coverage are held strictly
