@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from analytics import grid
-from analytics.evaluation import evaluate_panel, rejects
+from analytics.evaluation import evaluate_panel, neighbourhood_counts, rejects
+from analytics.evaluation.calibration import TARGETS, admissible, meets
 from analytics.verdict import VERDICT_METHODS, verdict
 from benchmarks.ranking import REAL, build_cube, load_chicago, load_denver, load_sample
 from benchmarks.common import replace_results_section
@@ -49,7 +50,6 @@ SECTION = "## Placebo calibration of the disruption evaluation (issue 15)"
 SELECT_WEEKS = 26
 POST_WEEKS = 16
 MIN_POST = 8
-TARGETS = {"fpr": 0.07, "median": 0.05, "coverage": 0.90}
 METHODS = tuple(VERDICT_METHODS)
 
 
@@ -84,7 +84,7 @@ def draw_target(y: np.ndarray, ring1, rng: np.random.Generator, post_weeks: int 
     return start, post_weeks, int(rng.choice(busy))
 
 
-def run_target(y, cells, start, post_weeks, row, seed):
+def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None):
     """Every estimator on one null target (weeks up to the end of its post period): the place
     (centre + ring 1) treated, ring 2 the buffer, ring 3 the guard band, controls outside it."""
     yy = y[:, :start + post_weeks]
@@ -98,7 +98,8 @@ def run_target(y, cells, start, post_weeks, row, seed):
     treated = rows(place)
     buffer = rows(np.setdiff1d(grid.grid_disk_cells(centre, 2), place))
     pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(centre, 3)))
-    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed)
+    nb = None if neighbourhood is None else neighbourhood[:, :yy.shape[1]]
+    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed, neighbourhood=nb)
     return ev.methods
 
 
@@ -115,33 +116,39 @@ def summarise(rows: list[dict]) -> dict:
         rel = np.array([e["relative_effect"] for e in ok], dtype=float)
         cover = [not (e.get("ci_low") is not None and e["ci_low"] > 0 or e.get("ci_high") is not None
                       and e["ci_high"] < 0) for e in ok]
+        boot = np.median(rel[np.random.default_rng(0).integers(0, len(rel), (2000, len(rel)))], axis=1)
         out[name] = {"n": len(ok), "fpr": float(np.mean([rejects(e.get("p")) for e in ok])),
                      "median": float(np.median(rel)), "coverage": float(np.mean(cover)),
+                     "median_ci": [float(x) for x in np.quantile(boot, [0.025, 0.975])],
                      "no_interval": int(sum(e.get("ci_low") is None for e in ok))}
         r = out[name]
-        r["meets"] = bool(r["fpr"] <= TARGETS["fpr"] and abs(r["median"]) <= TARGETS["median"]
-                          and r["coverage"] >= TARGETS["coverage"])
+        r["meets"] = meets(r)
     claims = [verdict({k: m[k] for k in METHODS}).effect in ("fall", "rise") for m in rows]
     out["verdict"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan}
+    admitted = [k for k in METHODS if out[k].get("n") and admissible(out[k])]
+    claims = [bool(admitted) and verdict({k: m[k] for k in admitted}).effect in ("fall", "rise") for m in rows]
+    out["verdict_admitted"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan,
+                               "methods": admitted}
     return out
 
 
-def run_dataset(ev, n_targets: int, seed: int, progress=None) -> dict:
+def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "") -> dict:
     y, cells, weeks, notes = build_cube(ev)
     ring1 = grid.neighbour_matrix(cells, 1)
+    neighbourhood = neighbourhood_counts(y, ring1)
     rng = np.random.default_rng(seed)
     rows, t0, failed = [], time.perf_counter(), 0
     for i in range(n_targets):
         start, post_weeks, row = draw_target(y, ring1, rng)
         try:
-            rows.append(run_target(y, cells, start, post_weeks, row, seed + i))
+            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood))
         except Exception as exc:  # noqa: BLE001 - count and report, never hide
             failed += 1
             if failed <= 3:
                 print(f"  target {i} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         if progress and (i + 1) % 25 == 0:
             progress(i + 1, n_targets)
-    return {"name": ev.name, "source": ev.source, "cells": len(cells), "weeks": len(weeks),
+    return {"key": key, "name": ev.name, "source": ev.source, "cells": len(cells), "weeks": len(weeks),
             "first_week": str(weeks[0].date()), "last_week": str(weeks[-1].date()), "targets": n_targets,
             "failed": failed, "notes": notes, "summary": summarise(rows), "seconds": time.perf_counter() - t0}
 
@@ -157,8 +164,12 @@ def markdown(results: list[dict], header: str) -> str:
              f"Targets (issue 15): false-positive rate ≤ {TARGETS['fpr']:.0%}, "
              f"median within ±{TARGETS['median']:.0%}, "
              f"95 % interval covers zero in ≥ {TARGETS['coverage']:.0%} of null targets. 'verdict' = share of null "
-             "targets where the one verdict rule (all three methods agree and exclude zero) claimed an effect.", "",
-             "| data set | method | targets | false-positive rate | median estimate | coverage of 0 | meets targets? |",
+             "targets where the one verdict rule (every method used agrees and excludes zero) claimed an effect, "
+             "with all three methods and with only those admitted on that data set (false-positive rate and coverage "
+             "meet the targets, and the median's 95 % CI — a bootstrap over targets, showing how far sampling alone "
+             "moves it — reaches ±5 %; analytics.evaluation.calibration.admissible).", "",
+             "| data set | method | targets | false-positive rate | median estimate (95 % CI) | coverage of 0 | "
+             "meets targets? |",
              "|---|---|---|---|---|---|---|"]
     for r in results:
         s = r["summary"]
@@ -168,18 +179,37 @@ def markdown(results: list[dict], header: str) -> str:
                 lines.append(f"| {r['name']} | {labels[name]} | 0 | – | – | – | no estimate |")
                 continue
             extra = f" ({x['no_interval']} without a bounded interval)" if x["no_interval"] else ""
-            lines.append(f"| {r['name']} | {labels[name]} | {x['n']} | {x['fpr']:.1%} | {_fmt(x['median'])} | "
+            lo, hi = x["median_ci"]
+            lines.append(f"| {r['name']} | {labels[name]} | {x['n']} | {x['fpr']:.1%} | {_fmt(x['median'])} "
+                         f"({_fmt(lo)} to {_fmt(hi)}) | "
                          f"{x['coverage']:.1%}{extra} | {'yes' if x['meets'] else '**no**'} |")
-        lines.append(f"| {r['name']} | verdict | {s['verdict']['n']} | {s['verdict']['fpr']:.1%} | | | "
-                     f"{'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
+        lines.append(f"| {r['name']} | verdict, all three methods | {s['verdict']['n']} | {s['verdict']['fpr']:.1%} "
+                     f"| | | {'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
+        va = s["verdict_admitted"]
+        who = ", ".join(labels[k] for k in va["methods"]) or "none"
+        lines.append(f"| {r['name']} | verdict, methods admitted here ({who}) | {va['n']} | "
+                     f"{va['fpr']:.1%} | | | {'yes' if va['fpr'] <= TARGETS['fpr'] else '**no**'} |")
     failing = [f"{labels[n]} on {r['name']}" for r in results for n in METHODS
                if r["summary"][n].get("n") and not r["summary"][n]["meets"]]
-    lines += ["", ("Not meeting the targets (read these methods' results alone with caution; the verdict needs all "
-                   "three to agree): " + "; ".join(failing) + ".") if failing else "Every method meets the targets."]
+    lines += ["", ("Not meeting the targets strictly: " + "; ".join(failing) + ". `hotspots evaluate` leaves a "
+                   "method out of the verdict, with a warning, when it is not admitted on some real data set "
+                   "(analytics.evaluation.calibration).") if failing else "Every method meets the targets."]
     lines += ["", "Data sets: " + "; ".join(
         f"{r['name']} — {r['source']}; {r['cells']:,} cells, weeks {r['first_week']} to {r['last_week']} "
         f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s" for r in results) + "."]
     return "\n".join(lines) + "\n"
+
+
+def calibration_block(results: list[dict]) -> str:
+    """The real data sets' numbers as the ``CALIBRATION`` literal of :mod:`analytics.evaluation.calibration`."""
+    lines = ["CALIBRATION: dict[str, dict[str, dict]] = {"]
+    for name in METHODS:
+        rows = [f'"{r["name"]}": {{"fpr": {s["fpr"]:.3f}, "median": {s["median"]:.3f}, "median_ci": '
+                f'[{s["median_ci"][0]:.3f}, {s["median_ci"][1]:.3f}], "coverage": {s["coverage"]:.3f}, "n": {s["n"]}}}'
+                for r in results if r.get("key") != "sample" for s in [r["summary"][name]] if s.get("n")]
+        lines.append(f'    "{name}": {{' + ("\n        " + ",\n        ".join(rows) + ",\n    " if rows else "")
+                     + "},")
+    return "\n".join(lines + ["}"])
 
 
 def write_section(text: str, path: Path) -> None:
@@ -200,7 +230,7 @@ def main(argv=None) -> int:
     results, t0 = [], time.perf_counter()
     for key, ev in _datasets(args.only):
         print(f"{ev.name}: {n} null targets ...", flush=True)
-        r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True))
+        r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True), key=key)
         s = r["summary"]
         print("  " + "; ".join(f"{k} FPR {s[k]['fpr']:.2f} median {s[k]['median']:+.2f} coverage "
                                f"{s[k]['coverage']:.2f}" for k in METHODS if s[k].get("n"))
@@ -214,6 +244,7 @@ def main(argv=None) -> int:
               "Real data are police-recorded incidents used as location reports; the sample is SYNTHETIC.")
     text = markdown(results, header)
     print(text)
+    print("For analytics/evaluation/calibration.py:\n" + calibration_block(results))
     path = args.results or (None if args.quick else RESULTS)
     if path is not None:
         write_section(text, path)

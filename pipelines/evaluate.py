@@ -59,7 +59,8 @@ from analytics import grid
 from analytics.errors import InvalidInputError
 from pipelines.render.html import escape_text, page_template
 from analytics.evaluation import (DETECTION_DRIVEN, MAX_DETECTABLE_FALL, OUTCOMES, evaluate_panel,
-                                  minimum_detectable_effect, outcome_series, weeks_needed)
+                                  minimum_detectable_effect, neighbourhood_counts, outcome_series, weeks_needed)
+from analytics.evaluation.calibration import admitted, calibration_warning
 from analytics.verdict import VERDICT_METHODS, verdict
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
@@ -399,7 +400,8 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
 
     t0 = step("estimators")
     ev = evaluate_panel(y, post, treated, buffer, pool, k=k, k_buffer=k_buffer, alpha=alpha, n_boot=n_boot,
-                        period_weeks=period_weeks, seed=seed)
+                        period_weeks=period_weeks, seed=seed,
+                        neighbourhood=neighbourhood_counts(y, grid.neighbour_matrix(cells, 1)))
     methods = ev.methods
     timings["estimators"] = round(time.perf_counter() - t0, 3)
 
@@ -496,17 +498,25 @@ def _verdict(result: dict) -> dict:
     """Plain-language headline, the methods' agreement, displacement and caveats.
 
     The headline and the ring sentence come from :func:`analytics.verdict.verdict` (one rule:
-    a change is claimed only when every method's 95 % interval excludes no change, on the same
-    side; each interval inverts the same test as the method's p)."""
+    a change is claimed only when every admitted method's 95 % interval excludes no change, on the
+    same side; each interval inverts the same test as the method's p). Admitted = met the placebo
+    calibration targets on every real data set (:mod:`analytics.evaluation.calibration`); the
+    others are listed with a warning and neither support nor block a claim."""
     m = result["methods"]
     did = m["did"]
     alpha = result["parameters"]["alpha"]
-    effects = {k: m[k] for k in VERDICT_METHODS}
-    ring = {k: m[k]["buffer"] for k in ("did", "its") if m[k].get("buffer")}
+    used = admitted(VERDICT_METHODS)
+    left_out = [w for k in VERDICT_METHODS if k not in used
+                for w in [calibration_warning(k, VERDICT_METHODS[k])] if w]
+    result["warnings"].extend(w for w in left_out if w not in result["warnings"])
+    effects = {k: m[k] for k in used}
+    ring = {k: m[k]["buffer"] for k in ("did", "its") if k in used and m[k].get("buffer")}
     v = verdict(effects, ring, outcome=result["outcome"], alpha=alpha)
-    headline = v.headline
+    headline = v.headline if used else (
+        f"No verdict on {result['outcome']}: no method met the placebo calibration targets on real data "
+        "(see the warnings); the estimates below are shown for reference only.")
     agree = []
-    for key in VERDICT_METHODS:
+    for key in used:
         e = m[key]
         if e.get("relative_effect") is None:
             continue
@@ -514,6 +524,12 @@ def _verdict(result: dict) -> dict:
                      f"[{_pct(e.get('ci_low'))}, {_pct(e.get('ci_high'))}], p = "
                      f"{'—' if e.get('p') is None else format(e['p'], '.3f')}"
                      f"{' (interval excludes no change)' if v.directions[key] in ('fall', 'rise') else ''}")
+    for key in VERDICT_METHODS:
+        e = m[key]
+        if key not in used and e.get("relative_effect") is not None:
+            agree.append(f"{METHOD_LABELS[key]}: {_pct(e['relative_effect'])} [{_pct(e.get('ci_low'))}, "
+                         f"{_pct(e.get('ci_high'))}] — left out of the verdict (failed the placebo calibration; "
+                         "see the warning)")
     lines = [("The methods agree: every 95 % interval excludes no change, on the same side." if v.effect in
               ("fall", "rise") else f"The methods disagree: {v.disagreement}." if v.disagreement else
               "No method's 95 % interval excludes no change.")]
@@ -547,11 +563,13 @@ def _verdict(result: dict) -> dict:
     pre = did.get("pre_fit", {})
     if pre.get("pre_correlation") is not None:
         caveats.append(f"DiD assumes the target would have followed its controls; their weekly pre-period "
-                       f"correlation is {pre['pre_correlation']:.2f} (the controls were matched on level and trend).")
+                       f"correlation is {pre['pre_correlation']:.2f} (the controls were matched on level, trend and the "
+                       "level of their surrounding cells).")
     caveats.append("Places are often chosen because they were busy, and busy spells calm down anyway (regression to "
-                   "the mean). On null placebo targets chosen that way in real data (python -m benchmarks.placebo, "
-                   "benchmarks/RESULTS.md) a single method can report a change that did not happen; the headline "
-                   "therefore needs every method to agree.")
+                   "the mean). The controls are matched on their own and their surroundings' level so they calm down "
+                   "alike, ITS is read against the controls' path rather than extrapolating the busy spell, and the "
+                   "methods are checked on null placebo targets chosen that way in real data (python -m "
+                   "benchmarks.placebo, benchmarks/RESULTS.md); the headline needs every admitted method to agree.")
     caveats.append("Fewer reports can mean less harm or less reporting; read the result with partners' knowledge of "
                    "the place, and check for other changes at the same time (openings, closures, other operations).")
     caveats.append("The week holding the start date counts as treated; a partial first week can only dilute the "

@@ -54,7 +54,9 @@ def test_json_shape_and_files(planted):
         assert {"relative_effect", "ci_low", "ci_high", "p"} <= set(on_disk["methods"][name]), name
         m = on_disk["methods"][name]
         assert m["ci_low"] <= m["relative_effect"] <= m["ci_high"] and 0 < m["p"] <= 1
-    assert on_disk["outcome"] == "reports_non_police" and on_disk["warnings"] == []
+    # the only warnings on this clean run are the placebo calibration's (a method left out of the verdict)
+    assert on_disk["outcome"] == "reports_non_police"
+    assert all("left out of the verdict" in w for w in on_disk["warnings"])
     for name in ("evaluation.html", "series_weekly.csv", "series_synthetic_control.csv"):
         assert (out / name).is_file()
     weekly = pd.read_csv(out / "series_weekly.csv")
@@ -128,7 +130,7 @@ def test_boundary_file_target(sample_db, truth, tmp_path):
 
 def test_page_periods_units_power_and_one_verdict_rule(planted):
     import re
-    from analytics.verdict import direction
+    from analytics.verdict import VERDICT_METHODS, direction
     result, out = planted
     html = (out / "evaluation.html").read_text()
     per = result["periods"]
@@ -145,13 +147,18 @@ def test_page_periods_units_power_and_one_verdict_rule(planted):
     assert pw["stated_effect"] == -0.20 and "To detect a fall of 20 % with 80 % power" in html
     # one verdict rule: a method's interval excludes zero exactly when its p <= 0.05, and the headline
     # claims a change only when every method does so on the same side
-    dirs = {k: direction(result["methods"][k]) for k in ("did", "its", "synthetic_control")}
-    for k in dirs:
+    from analytics.evaluation.calibration import admitted
+    for k in ("did", "its", "synthetic_control"):
         m = result["methods"][k]
         assert (m["ci_low"] > 0 or m["ci_high"] < 0) == (m["p"] <= 0.05), (k, m)
-    claimed = len(set(dirs.values())) == 1 and set(dirs.values()) <= {"fall", "rise"}
+    used = admitted(["did", "its", "synthetic_control"])
+    dirs = {k: direction(result["methods"][k]) for k in used}
+    claimed = bool(used) and len(set(dirs.values())) == 1 and set(dirs.values()) <= {"fall", "rise"}
+    for k in {"did", "its", "synthetic_control"} - set(used):     # shown, left out, with a warning
+        assert any(w.lower().startswith(VERDICT_METHODS[k]) and "left out of the verdict" in w
+                   for w in result["warnings"]), k
     headline = result["verdict"]["headline"]
-    assert headline.startswith("No clear change") != claimed
+    assert headline.startswith(("No clear change", "No verdict")) != claimed
     assert re.search(r"surrounding ring rose", html) is None or result["verdict"]["ring"] in (
         "displacement", "rise_around")
 

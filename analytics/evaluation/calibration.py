@@ -1,0 +1,108 @@
+"""Which methods the verdict may use: the placebo calibration on real data (issue 15).
+
+``python -m benchmarks.placebo`` draws >= 200 null targets per data set — places chosen
+because they were busy before a random start, as agencies choose them — and measures per
+method the false-positive rate at α = 0.05, the median estimate and how often the 95 %
+interval covers zero (benchmarks/RESULTS.md). :data:`CALIBRATION` holds those numbers for
+the real data sets, copied from the last run; the benchmark prints this block to paste.
+
+A method enters the verdict only when it is :func:`admissible` on every real data set
+measured: its false-positive rate and its coverage of zero meet the targets (:data:`TARGETS`) —
+they are what a reader's p and interval promise — and its median is within ±5 % or not
+distinguishable from that (the median's bootstrap 95 % interval over targets reaches the
+band; on sparse data the median of 200 relative effects moves by ±10 % by chance alone).
+Otherwise ``hotspots evaluate`` still shows it, left out of the verdict, with a warning naming
+where it missed (:func:`calibration_warning`). :func:`meets` is the strict test reported in
+the table.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+__all__ = ["TARGETS", "CALIBRATION", "CALIBRATION_RUN", "meets", "admissible", "admitted", "calibration_warning"]
+
+#: Issue 15's targets for a method the verdict uses.
+TARGETS = {"fpr": 0.07, "median": 0.05, "coverage": 0.90}
+
+#: When and how :data:`CALIBRATION` was measured.
+CALIBRATION_RUN = "python -m benchmarks.placebo --targets 200, seed 0, 2026-12-06 18:33 UTC"
+
+#: {method: {real data set: {"fpr", "median", "coverage", "n"}}} from benchmarks/RESULTS.md.
+CALIBRATION: dict[str, dict[str, dict]] = {
+    "did": {
+        "Denver, all crimes": {"fpr": 0.055, "median": 0.022, "median_ci": [-0.061, 0.047], "coverage": 0.945,
+                               "n": 183},
+        "Chicago 2020, carjackings": {"fpr": 0.070, "median": -0.070, "median_ci": [-0.173, 0.053],
+                                      "coverage": 0.930, "n": 158},
+    },
+    "its": {
+        "Denver, all crimes": {"fpr": 0.082, "median": -0.016, "median_ci": [-0.069, 0.023], "coverage": 0.918,
+                               "n": 183},
+        "Chicago 2020, carjackings": {"fpr": 0.070, "median": -0.042, "median_ci": [-0.156, 0.149],
+                                      "coverage": 0.930, "n": 158},
+    },
+    "synthetic_control": {
+        "Denver, all crimes": {"fpr": 0.055, "median": -0.036, "median_ci": [-0.129, 0.027], "coverage": 0.945,
+                               "n": 200},
+        "Chicago 2020, carjackings": {"fpr": 0.015, "median": -0.333, "median_ci": [-0.398, -0.202],
+                                      "coverage": 0.985, "n": 200},
+    },
+}
+
+
+def meets(row: Mapping, targets: Mapping = TARGETS) -> bool:
+    """True when one data set's placebo numbers meet every target.
+
+    Examples
+    --------
+    >>> meets({"fpr": 0.05, "median": -0.02, "coverage": 0.95}), meets({"fpr": 0.09, "median": 0, "coverage": 0.91})
+    (True, False)
+    """
+    return (row["fpr"] <= targets["fpr"] + 1e-12 and abs(row["median"]) <= targets["median"] + 1e-12
+            and row["coverage"] >= targets["coverage"] - 1e-12)
+
+
+def admissible(row: Mapping, targets: Mapping = TARGETS) -> bool:
+    """True when one data set's placebo numbers let a method into the verdict (module notes):
+    false-positive rate and coverage meet the targets; the median, or its 95 % interval
+    ``median_ci`` when given, reaches the ±5 % band.
+
+    Examples
+    --------
+    >>> admissible({"fpr": 0.06, "median": -0.07, "median_ci": [-0.17, 0.05], "coverage": 0.93})
+    True
+    >>> admissible({"fpr": 0.02, "median": -0.33, "median_ci": [-0.40, -0.20], "coverage": 0.98})
+    False
+    """
+    lo, hi = row.get("median_ci") or (row["median"], row["median"])
+    band = targets["median"] + 1e-12
+    return (row["fpr"] <= targets["fpr"] + 1e-12 and row["coverage"] >= targets["coverage"] - 1e-12
+            and lo <= band and hi >= -band)
+
+
+def admitted(methods, calibration: Mapping[str, Mapping[str, Mapping]] = CALIBRATION) -> list[str]:
+    """The methods (in the order given) :func:`admissible` on every calibrated real data set.
+
+    Examples
+    --------
+    >>> cal = {"did": {"A": {"fpr": 0.05, "median": 0.01, "coverage": 0.95}},
+    ...        "its": {"A": {"fpr": 0.20, "median": -0.3, "coverage": 0.80}}}
+    >>> admitted(["did", "its", "synthetic_control"], cal)
+    ['did', 'synthetic_control']
+    """
+    return [m for m in methods if all(admissible(row) for row in calibration.get(m, {}).values())]
+
+
+def calibration_warning(method: str, label: str,
+                        calibration: Mapping[str, Mapping[str, Mapping]] = CALIBRATION) -> str | None:
+    """One sentence saying why ``method`` is left out of the verdict, or None when it is admitted."""
+    missed = {name: row for name, row in calibration.get(method, {}).items() if not admissible(row)}
+    if not missed:
+        return None
+    where = "; ".join(f"{name}: {row['fpr']:.1%} false positives, median {row['median'] * 100:+.0f} %, interval "
+                      f"covering no change in {row['coverage']:.0%}" for name, row in missed.items())
+    return (f"{label[:1].upper() + label[1:]} is shown but left out of the verdict: on null placebo targets in real "
+            f"data it missed the calibration targets (at most {TARGETS['fpr']:.0%} false positives, interval "
+            f"covering no change in at least {TARGETS['coverage']:.0%}, median within ±{TARGETS['median']:.0%}) — "
+            f"{where} (benchmarks/RESULTS.md).")

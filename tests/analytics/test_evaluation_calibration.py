@@ -1,0 +1,65 @@
+"""Which methods the verdict may use: the placebo calibration (issue 15, item 2)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from analytics.evaluation.calibration import CALIBRATION, TARGETS, admitted, calibration_warning, meets
+from analytics.verdict import VERDICT_METHODS
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
+
+GOOD = {"fpr": 0.05, "median": -0.02, "coverage": 0.95}
+CAL = {"did": {"Denver": GOOD, "Chicago": GOOD},
+       "its": {"Denver": {"fpr": 0.09, "median": 0.01, "coverage": 0.91}, "Chicago": GOOD},
+       "synthetic_control": {"Denver": GOOD, "Chicago": {"fpr": 0.02, "median": 0.08, "coverage": 0.98}}}
+
+
+@pytest.mark.parametrize("row, ok", [(GOOD, True), ({**GOOD, "fpr": 0.071}, False), ({**GOOD, "median": -0.051}, False),
+                                     ({**GOOD, "coverage": 0.89}, False), ({**GOOD, "fpr": TARGETS["fpr"]}, True)])
+def test_meets_every_target(row, ok):
+    assert meets(row) is ok
+
+
+def test_a_method_missing_a_target_on_any_real_data_set_is_left_out_with_a_reason():
+    assert admitted(list(VERDICT_METHODS), CAL) == ["did"]
+    assert calibration_warning("did", "difference-in-differences", CAL) is None
+    w = calibration_warning("its", "interrupted time series", CAL)
+    assert w.startswith("Interrupted time series is shown but left out of the verdict")
+    assert "Denver: 9.0% false positives" in w and "Chicago" not in w
+    w = calibration_warning("synthetic_control", "synthetic control", CAL)
+    assert "Chicago" in w and "median +8 %" in w
+    assert admitted(["did"], {}) == ["did"]          # nothing measured: nothing to hold against it
+
+
+def test_the_calibration_table_is_the_one_in_results_md():
+    if "## Placebo calibration" not in RESULTS.read_text(encoding="utf-8"):
+        pytest.skip("benchmarks/RESULTS.md has no placebo section")
+    text = RESULTS.read_text(encoding="utf-8").split("## Placebo calibration", 1)[1].split("\n## ", 1)[0]
+    labels = {v: k for k, v in VERDICT_METHODS.items()}
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"\| ([^|]+) \| ([^|]+) \| (\d+) \| ([\d.]+)% \| ([+-]?\d+) % .*?\| ([\d.]+)%", line)
+        if m and m.group(2) in labels:
+            rows[(labels[m.group(2)], m.group(1))] = (int(m.group(3)), float(m.group(4)) / 100,
+                                                      int(m.group(5)) / 100, float(m.group(6)) / 100)
+    assert rows, "no method rows found in the placebo section"
+    for method, per_set in CALIBRATION.items():
+        for name, row in per_set.items():
+            n, fpr, median, cover = rows[(method, name)]
+            assert row["n"] == n and row["fpr"] == pytest.approx(fpr, abs=6e-4), (method, name)
+            assert row["median"] == pytest.approx(median, abs=0.006) and row["coverage"] == pytest.approx(
+                cover, abs=6e-4), (method, name)
+    real = {name for (_, name) in rows if "SYNTHETIC" not in name}
+    assert all(set(per_set) == real for per_set in CALIBRATION.values()), "calibrate every real data set"
+
+
+def test_admission_allows_a_median_that_sampling_cannot_tell_from_the_band():
+    from analytics.evaluation.calibration import admissible
+    noisy = {"fpr": 0.07, "median": -0.07, "median_ci": [-0.17, 0.05], "coverage": 0.93}
+    assert admissible(noisy) and not meets(noisy)
+    assert not admissible({**noisy, "median_ci": [-0.17, -0.06]})
+    assert not admissible({**noisy, "fpr": 0.08})          # false positives and coverage are held strictly
