@@ -19,7 +19,7 @@ pseudonym; finding one rolls the whole rekey back. The keys never appear in any 
 message or log: only their fingerprints.
 
 After the commit, :func:`rekey_store` rewrites the store into a fresh file
-(:func:`pipelines.compact.rewrite_store`) and rebuilds the snapshot: DuckDB keeps freed
+(:func:`pipelines.store.rewrite_store`) and rebuilds the snapshot: DuckDB keeps freed
 blocks, so the updated-away pseudonyms would otherwise stay readable in the file's bytes.
 """
 
@@ -33,8 +33,9 @@ import pandas as pd
 
 from analytics.errors import KeyFileError, StoreError
 from analytics.privacy import key_fingerprint
-from pipelines import compact, private_files
+from pipelines import private_files
 from pipelines import keys as keys_mod
+from pipelines import store as store_mod
 from pipelines.ingest import row_hash_sql
 from pipelines.store import Store
 
@@ -143,7 +144,7 @@ def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
                             ("key_chain", ",".join(keys_mod.chain_fingerprints(chain)))):
             con.execute("delete from settings where key = $k", {"k": name})
             con.execute("insert into settings values ($k, $v)", {"k": name, "v": value})
-        compact.mark_rewrite_pending(store, "rekey")  # old pseudonyms stay in freed blocks until the rewrite
+        store_mod.mark_rewrite_pending(store, "rekey")  # old pseudonyms stay in freed blocks until the rewrite
         con.execute("drop table rekey_map")
     return RekeyResult(len(old), rows, len(keys_mod.chain_keys(chain)), key_fingerprint(chain))
 
@@ -168,11 +169,10 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
     The current chain comes from the store's key file (``$HOTSPOTS_KEY`` is refused: a chain
     must live in a file). Order, so that no failure loses the ability to ingest: the new
     chain is written to ``<key file>.pending`` (0600), the store is rekeyed in one
-    transaction, rewritten into a fresh file (:func:`pipelines.compact.rewrite_store`: no old
+    transaction, rewritten into a fresh file (:func:`pipelines.store.rewrite_store`: no old
     pseudonym stays in any byte of the store, its WAL or the snapshot, which is rebuilt), then
     the pending file atomically replaces the key file. Returns the result and the key file.
     """
-    from pipelines import store as store_mod
     if os.environ.get(keys_mod.ENV_KEY) is not None:
         raise KeyFileError(f"rekey works on key files: unset {keys_mod.ENV_KEY}, put that key in "
                            f"{keys_mod.key_file_for(db_path)} (mode 0600) and run rekey again.")
@@ -198,7 +198,7 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
             pending.unlink(missing_ok=True)
             raise
         try:  # committed: from here on the chain file must replace the key file whatever happens
-            st, warning = compact.rewrite_and_snapshot(st)
+            st, warning = store_mod.rewrite_and_snapshot(st)
         finally:
             os.replace(pending, key_file)
             private_files.fsync_dir(key_file.parent)
