@@ -111,7 +111,7 @@ def fig_h3(sizes: Sizes) -> list[Row]:
     same = bool(np.array_equal(cells[:n_loop], cells_loop) and np.array_equal(cells, cells_one))
     ours, loop, one = n / t_ours, n_loop / t_loop.s, n / t_one
     threads = min(os.cpu_count() or 1, 8)
-    chunk = grid._chunk_rows(n, threads)
+    chunk = grid.chunk_rows(n, threads)
     chunked = threads > 1 and n > chunk
     path_note = (f"{threads} threads over {-(-n // chunk)} chunks of {chunk:,} rows" if chunked
                  else f"single h3ronpy call (n <= {chunk:,}-row chunk, so no threading)")
@@ -139,9 +139,6 @@ def _gil_check(lat: np.ndarray, lon: np.ndarray) -> str:
 
     from analytics import grid
 
-    if grid._h3ronpy_coordinates_to_cells is None:
-        return "GIL check skipped: h3ronpy is not installed (loop fallback)"
-
     def spin(seconds: float) -> float:
         t0, i = time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds:
@@ -154,7 +151,7 @@ def _gil_check(lat: np.ndarray, lon: np.ndarray) -> str:
 
     def job():
         t0 = time.perf_counter()
-        grid._h3ronpy_chunk(lat, lon, 9)
+        grid.latlng_to_cells_h3ronpy(lat, lon, 9)
         span["s"] = time.perf_counter() - t0
         done.set()
 

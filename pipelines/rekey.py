@@ -106,7 +106,7 @@ def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
     if expected and key_fingerprint(old_key) != expected:
         raise KeyFileError("The current key does not match the store's key; nothing was changed.")
     new_key = new_key.strip()
-    keys_mod._check_key_text(new_key.decode("utf-8", "replace"), "The new key")
+    keys_mod.check_key_text(new_key.decode("utf-8", "replace"), "The new key")
     if new_key in keys_mod.chain_keys(old_key):
         raise KeyFileError("The new key is already in the store's key chain; make a new random key.")
     chain = keys_mod.join_chain([*keys_mod.chain_keys(old_key), new_key])

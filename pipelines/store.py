@@ -242,7 +242,7 @@ def init_store(
     stored were made with them.
     """
     if resolution is not None:
-        grid._check_resolution(resolution)
+        grid.check_resolution(resolution)
     path.parent.mkdir(parents=True, exist_ok=True)
     private_files.acquire_owner_only_umask()  # the new file and its WAL are created 0600
     try:

@@ -355,7 +355,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     timings: dict[str, float] = {}
     step = StepTimer(timings, progress)
     choices: list[str] = []
-    res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    res = store.resolution if resolution is None else grid.check_resolution(resolution)
     t0 = time.perf_counter()
     cube_mod.prepare_events(store, res)  # once: both cubes below (this week, last week) use these events
     events_s = round(time.perf_counter() - t0, 4)
