@@ -46,7 +46,6 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -612,7 +611,8 @@ def _hints(result: BatchResult, con=None) -> list[str]:
     return hints
 
 
-def _stored_columns(con, table: str) -> list[str]:
+def stored_columns(con, table: str) -> list[str]:
+    """A data table's own columns: all but the bookkeeping ``row_hash`` and ``batch_id``."""
     return [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] not in ("row_hash", "batch_id")]
 
 
@@ -865,7 +865,7 @@ def ingest_file(
         with _memory_capped(con):
             _build_raw_kind(con, path, kind, spec.contract, columns, types, relation, params)
             with store.transaction():
-                stored = _stored_columns(con, spec.table)
+                stored = stored_columns(con, spec.table)
                 with _refusing_unreadable(path):
                     _pseudonymise_raw(con, kind, spec.contract, key)
                     read = _count_read(con, kind)

@@ -36,7 +36,7 @@ from analytics.privacy import key_fingerprint
 from pipelines import private_files
 from pipelines import keys as keys_mod
 from pipelines import store as store_mod
-from pipelines.ingest import row_hash_sql
+from pipelines.ingest import row_hash_sql, stored_columns
 from pipelines.store import Store
 
 PSEUDONYM_COLUMNS = ("person_key", "placement_key")
@@ -81,17 +81,13 @@ def _old_pseudonyms(con) -> list[str]:
     return [r[0] for r in con.execute(sql).fetchall()]
 
 
-def _stored_columns(con, table: str) -> list[str]:
-    return [c for c, _ in _columns(con, table) if c not in ("row_hash", "batch_id")]
-
-
 def _hash_columns(con, table: str) -> list[str] | None:
     """The columns a table's row_hash covers (the current table's stored columns), or None."""
     cols = [c for c, _ in _columns(con, table)]
     if "row_hash" not in cols:
         return None
     base = table[: -len("_history")] if table.endswith("_history") else table
-    return _stored_columns(con, base)
+    return stored_columns(con, base)
 
 
 def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
