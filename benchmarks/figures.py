@@ -19,6 +19,8 @@ import h3
 import numpy as np
 
 from benchmarks.common import Row, Timer, best_of, fmt_num
+from benchmarks.notebooks import BUDGET_S as NOTEBOOK_BUDGET_S
+from benchmarks.notebooks import NAMES as NOTEBOOK_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,6 +62,7 @@ class Sizes:
     weekly_scan_replicates: int | None = None  # None: the product default (999); tests use fewer
     map_cells: tuple[int, ...] = (5_000, 50_000)
     repeats: int = 3                        # best-of for the fast timings
+    notebooks: tuple[str, ...] = NOTEBOOK_NAMES  # researcher notebooks timed end to end
 
 
 DEFAULT = Sizes()
@@ -528,6 +531,32 @@ def fig_maps(sizes: Sizes) -> list[Row]:
     return rows
 
 
+# --------------------------------------------------------------------------- 7. notebooks
+def fig_notebooks(sizes: Sizes) -> list[Row]:
+    """Each researcher notebook end to end on the committed sample (nbclient, a kernel on this
+    interpreter); the baseline column is the 90 s budget itself (the old unit-test assert)."""
+    from benchmarks.notebooks import run_notebook, write_kernelspec
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_kernelspec(Path(tmp) / "jupyter")
+        before = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = str(root)
+        try:
+            for name in sizes.notebooks:
+                cwd = Path(tmp) / name
+                cwd.mkdir()
+                _, seconds = run_notebook(name, cwd)
+                rows.append(Row(f"Notebook {name} end to end (baseline = the {NOTEBOOK_BUDGET_S:g} s budget itself)",
+                                "s", seconds, NOTEBOOK_BUDGET_S, "lower", 1.0, f"≤ {NOTEBOOK_BUDGET_S:g} s"))
+        finally:
+            if before is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = before
+    return rows
+
+
 FIGURES = {
     "h3": fig_h3,
     "gistar": fig_gistar,
@@ -535,6 +564,7 @@ FIGURES = {
     "cube": fig_cube,
     "weekly": fig_weekly,
     "maps": fig_maps,
+    "notebooks": fig_notebooks,
 }
 
 #: Figures of issue 6 that cannot be measured yet (the commands do not exist).

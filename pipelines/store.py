@@ -27,12 +27,12 @@ from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import StoreError
 from analytics.privacy import normalise_ref
+from analytics.timezones import DEFAULT_TIMEZONE
 from pipelines import private_files
 from pipelines.resources import shipped_dir
 from pipelines.sqlrunner import run_sql
 
 DEFAULT_DB = "hotspots.duckdb"
-DEFAULT_TIMEZONE = "Australia/Sydney"
 _MIGRATION_RE = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 #: Macros in dependency order (each file is one ``create temp macro``).
 _MACROS = (

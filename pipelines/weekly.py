@@ -66,7 +66,7 @@ from analytics import grid
 from analytics.accuracy import hit_rate, max_capture, pai, pei_star
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from analytics.maps import analyst_map, patrol_map, render_html
-from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
+from analytics.patrol import CATEGORIES, PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding
 from analytics.weeks import parse_week, week_label
@@ -183,8 +183,7 @@ class WeeklyRun(HotspotRun):
     safeguard: object = None
 
 
-HOT_NOW = ("intensifying_hot", "persistent_hot", "new_hot", "consecutive_hot", "diminishing_hot", "sporadic_hot",
-           "oscillating_hot")
+HOT_NOW = tuple(c for c in CATEGORIES if c.endswith("_hot") and c != "historical_hot")
 
 
 def _hot_now(categories: pd.Series) -> np.ndarray:
