@@ -51,7 +51,6 @@ GENDER_RECODED_TO = "other"
 #: stored as a boolean that is null when not stated. Empty, a NOT_STATED_ALIASES spelling and
 #: anything else are stored as not stated; only "anything else" is counted as recoded.
 EQUITY_FLAG_COLUMNS = ("disability", "first_nations", "cald", "lgbtqia")
-FLAG_VALUES = ("true", "false", NOT_STATED)
 #: Ingest limits (documented in README "What it refuses and why").
 #: A field longer than this is rejected as ``field_too_long:<col>`` (places' geometry_wkt is exempt).
 MAX_FIELD_CHARS = 1000
@@ -77,9 +76,6 @@ TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "reports": ("observed_at",),
     "disruptions": ("start", "end"),
 }
-
-#: Report sources whose volume rises when officers are present (feedback-loop risk).
-DETECTION_DRIVEN_SOURCES = ("police",)
 
 #: Column names that identify a person (issue 12 item 11). A file carrying any of them is refused
 #: unless the user asks for them to be dropped (they are then never read into the store). A header

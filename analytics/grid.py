@@ -135,11 +135,6 @@ def cells_from_any(values, what: str = "cells") -> np.ndarray:
         raise InvalidInputError(f"{what}: 'cell' must hold uint64 H3 cells or hex strings ({exc}).") from exc
 
 
-def cell_resolution(cells: np.ndarray) -> np.ndarray:
-    """Resolution of each uint64 cell, read from the index bits (vectorised)."""
-    return ((np.asarray(cells, dtype=np.uint64) >> np.uint64(52)) & np.uint64(0xF)).astype(np.int8)
-
-
 def cell_area_km2(cells: np.ndarray) -> np.ndarray:
     """Area of each uint64 cell in km² (H3's exact cell area; res-9 cells are 0.1-0.13 km²).
 

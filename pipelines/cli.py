@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from analytics import __version__
-from analytics.errors import HotspotError, NotEnoughData, RefusedFileError, StoreError
+from analytics.errors import HotspotError, NotEnoughData, RefusedFileError
 from analytics.privacy import key_fingerprint
 from analytics.timezones import DEFAULT_TIMEZONE
 
@@ -39,11 +39,6 @@ out = Console()
 err = Console(stderr=True)
 
 DbOption = typer.Option(None, "--db", help="Store path (default $HOTSPOTS_DB or ./hotspots.duckdb).")
-
-
-def _fail(message: str) -> None:
-    err.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 @contextmanager
