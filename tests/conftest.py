@@ -92,7 +92,7 @@ PLACEMENTS_FILE = "placements.csv"
 @dataclass(frozen=True)
 class SampleStore:
     """The committed SYNTHETIC sample ingested with the test key: ``db`` (read-only: open it with
-    ``read_only=True``, or copy it with :func:`copy_sample_store` to write), the same store with the
+    ``read_only=True``, or copy the file to write), the same store with the
     sample's placements file ingested too, the ingest's batch results per kind and the ground truth."""
 
     db: Path
@@ -122,6 +122,24 @@ def _file_lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def build_once(root: Path, name: str, build) -> Path:
+    """``root/name``, built by ``build(folder)`` by the first process to ask, exactly once.
+
+    The build runs under an exclusive lock on ``root/name.lock`` into ``root/name.building-<pid>``,
+    renamed to ``root/name`` only when complete; every other process waits on the lock and then
+    finds the finished folder (a process killed mid-build leaves only its own ``.building-`` folder).
+    """
+    ready = root / name
+    with _file_lock(root / f"{name}.lock"):
+        if not ready.exists():
+            building = root / f"{name}.building-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            build(building)
+            building.rename(ready)
+    return ready
+
+
 def _build_sample_store(folder: Path) -> None:
     """Ingest the sample into ``folder/sample.duckdb`` (batch results next to it in results.json) and,
     with its placements too, into ``folder/sample_placements.duckdb``."""
@@ -147,25 +165,17 @@ _SAMPLE: dict = {}
 def shared_sample_store(tmp_path_factory) -> SampleStore:
     """The committed SYNTHETIC sample ingested ONCE per session, whatever the number of xdist workers.
 
-    The first worker to get here builds it under a file lock in a folder every worker shares, into a
-    temporary folder renamed into place when complete; the others wait on the lock, then read it.
-    The files are read-only (mode 0400): tests open the store ``read_only=True`` or copy it
-    (:func:`copy_sample_store`). Memoised per process; the :func:`sample_store` fixture wraps it.
+    The first worker to get here builds it (:func:`build_once`) in a folder every worker shares; the
+    others wait on the lock, then read it.
+    The files are read-only (mode 0400): tests open the store ``read_only=True`` or copy the
+    file to write. Memoised per process; the :func:`sample_store` fixture wraps it.
     """
     if "store" in _SAMPLE:
         return _SAMPLE["store"]
-    from pipelines.ingest import BatchResult
+    from pipelines.batches import BatchResult
     from pipelines.resources import shipped_dir
 
-    root = _shared_root(tmp_path_factory)
-    ready = root / "sample_store"
-    with _file_lock(root / "sample_store.lock"):
-        if not ready.exists():
-            building = root / f"sample_store.building-{os.getpid()}"
-            shutil.rmtree(building, ignore_errors=True)
-            building.mkdir()
-            _build_sample_store(building)
-            building.rename(ready)
+    ready = build_once(_shared_root(tmp_path_factory), "sample_store", _build_sample_store)
     results = tuple(BatchResult(**r) for r in json.loads((ready / "results.json").read_text()))
     truth = json.loads((shipped_dir("data_samples") / "ground_truth.json").read_text())
     _SAMPLE["store"] = SampleStore(ready / "sample.duckdb", ready / "sample_placements.duckdb", results, truth)
@@ -177,10 +187,3 @@ def sample_store(tmp_path_factory) -> SampleStore:
     """See :func:`shared_sample_store`."""
     return shared_sample_store(tmp_path_factory)
 
-
-def copy_sample_store(sample: SampleStore, folder: Path) -> Path:
-    """A private, writable copy of the shared sample store in ``folder``."""
-    db = folder / "sample.duckdb"
-    shutil.copyfile(sample.db, db)
-    db.chmod(0o600)
-    return db
