@@ -181,13 +181,6 @@ def st_dbscan(
     return model.fit_predict(graph).astype(np.int64)
 
 
-def _time_to_days(t) -> np.ndarray:
-    s = pd.Series(t)
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return (s - pd.Timestamp("1970-01-01", tz=s.dt.tz)).dt.total_seconds().to_numpy() / 86400.0
-    return s.to_numpy(dtype=np.float64)
-
-
 def _cluster_stats(labels: np.ndarray, t: pd.Series, persons: pd.Series) -> pd.DataFrame:
     """Per cluster label (sorted): events, distinct young people, first and last time.
 

@@ -51,7 +51,6 @@ GENDER_RECODED_TO = "other"
 #: stored as a boolean that is null when not stated. Empty, a NOT_STATED_ALIASES spelling and
 #: anything else are stored as not stated; only "anything else" is counted as recoded.
 EQUITY_FLAG_COLUMNS = ("disability", "first_nations", "cald", "lgbtqia")
-FLAG_VALUES = ("true", "false", NOT_STATED)
 #: Ingest limits (documented in README "What it refuses and why").
 #: A field longer than this is rejected as ``field_too_long:<col>`` (places' geometry_wkt is exempt).
 MAX_FIELD_CHARS = 1000
@@ -77,9 +76,6 @@ TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
     "reports": ("observed_at", "reported_at"),
     "disruptions": ("start", "end"),
 }
-
-#: Report sources whose volume rises when officers are present (feedback-loop risk).
-DETECTION_DRIVEN_SOURCES = ("police",)
 
 #: Column names that identify a person (issue 12 item 11). A file carrying any of them is refused
 #: unless the user asks for them to be dropped (they are then never read into the store). A header
@@ -151,7 +147,11 @@ def _identifying_text(name: str) -> str:
 
 def identifying_key(name: str) -> str:
     """A column name reduced for matching against IDENTIFYING_COLUMNS: NFKC, lower-case, a
-    possessive "'s" removed, only letters and digits kept (``"Child's Name"`` -> ``childname``)."""
+    possessive "'s" removed, only letters and digits kept (``"Child's Name"`` -> ``childname``).
+
+    >>> identifying_key("Child's Name"), identifying_key("D.O.B"), identifying_key("E-Mail")
+    ('childname', 'dob', 'email')
+    """
     return "".join(ch for ch in _identifying_text(name) if ch.isalnum())
 
 
@@ -164,7 +164,11 @@ def is_identifying_column(name: str) -> bool:
     PERSON_WORDS word or a HOME_WORDS word with a LOCATION_WORDS word, or its key contains one of
     IDENTIFYING_FRAGMENTS. Names that merely contain a listed name (``notes_count``,
     ``place_name``, ``address_verified``) are not identifying; a word of IDENTIFYING_WORDS is
-    enough (``email_verified`` is refused: drop it or rename it)."""
+    enough (``email_verified`` is refused: drop it or rename it).
+
+    >>> [is_identifying_column(c) for c in ("Phone No.", "carer_name", "place_name", "notes_count")]
+    [True, True, False, False]
+    """
     key = identifying_key(name)
     if key in _IDENTIFYING_KEYS or any(f in key for f in IDENTIFYING_FRAGMENTS):
         return True
@@ -262,5 +266,9 @@ ENUM_PARAMS: dict[str, tuple[str, ...]] = {
 
 
 def normalise_column_name(name: str) -> str:
-    """Lower-case, trim, and turn spaces/hyphens into underscores (``"Person Ref"`` -> ``person_ref``)."""
+    """Lower-case, trim, and turn spaces/hyphens into underscores (``"Person Ref"`` -> ``person_ref``).
+
+    >>> normalise_column_name(" Person Ref "), normalise_column_name("Last-Seen  Lat")
+    ('person_ref', 'last_seen_lat')
+    """
     return "_".join(str(name).replace("\ufeff", "").strip().lower().replace("-", " ").split())

@@ -3,9 +3,9 @@
 Cells are ``uint64`` everywhere inside the product; hex strings appear only at the
 edges (maps, reports, exports) through :func:`cells_to_hex` / :func:`hex_to_cells`.
 
-Indexing uses h3ronpy (Arrow, releases the GIL, split over threads) when it is
-installed and falls back to a plain loop over ``h3.latlng_to_cell``; both give
-identical cells.
+Indexing uses h3ronpy (Arrow, releases the GIL, split over threads); the plain loop over
+``h3.latlng_to_cell`` (:func:`latlng_to_cells_loop`) is kept as the reference the tests and
+benchmarks compare it with (identical cells).
 """
 
 from __future__ import annotations
@@ -15,17 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import h3
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
+from h3ronpy import grid_disk as _h3ronpy_grid_disk
+from h3ronpy.vector import coordinates_to_cells as _h3ronpy_coordinates_to_cells
 
 from analytics.errors import InvalidInputError
-
-try:  # optional fast path
-    import pyarrow as pa
-    from h3ronpy import grid_disk as _h3ronpy_grid_disk
-    from h3ronpy.vector import coordinates_to_cells as _h3ronpy_coordinates_to_cells
-except ImportError:  # pragma: no cover - exercised only without h3ronpy
-    _h3ronpy_coordinates_to_cells = None
-    _h3ronpy_grid_disk = None
 
 DEFAULT_RESOLUTION = 9
 _CHUNK = 1 << 20  # most rows per thread task (bounds the Arrow copies of one task)
@@ -33,12 +28,25 @@ _MIN_CHUNK = 1 << 16  # fewest rows per thread task: amortises the per-call Arro
 _TASKS_PER_THREAD = 4  # several tasks per thread: a core busy elsewhere does not hold back the end
 
 
-def _chunk_rows(n: int, threads: int) -> int:
-    """Rows per thread task: ~n / (threads * 4), clipped to [_MIN_CHUNK, _CHUNK]."""
+def chunk_rows(n: int, threads: int) -> int:
+    """Rows per thread task: ~n / (threads * 4), clipped to [_MIN_CHUNK, _CHUNK].
+
+    >>> chunk_rows(1_000, 2), chunk_rows(10_000_000, 2), chunk_rows(2_000_000, 2)
+    (65536, 1048576, 250000)
+    """
     return int(min(_CHUNK, max(_MIN_CHUNK, -(-n // (threads * _TASKS_PER_THREAD)))))
 
 
-def _check_resolution(resolution: int) -> int:
+def check_resolution(resolution: int) -> int:
+    """The H3 resolution as an int, or :class:`InvalidInputError` when it is not 0-15.
+
+    >>> check_resolution(9)
+    9
+    >>> check_resolution(16)
+    Traceback (most recent call last):
+    ...
+    analytics.errors.InvalidInputError: H3 resolution must be an integer from 0 to 15; received 16.
+    """
     if not isinstance(resolution, (int, np.integer)) or not 0 <= int(resolution) <= 15:
         raise InvalidInputError(
             f"H3 resolution must be an integer from 0 to 15; received {resolution!r}."
@@ -48,7 +56,7 @@ def _check_resolution(resolution: int) -> int:
 
 def latlng_to_cells_loop(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
     """Reference path: one ``h3.latlng_to_cell`` call per point (slow, always available)."""
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     lat = np.asarray(lat, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
     out = np.empty(lat.shape[0], dtype=np.uint64)
@@ -58,7 +66,8 @@ def latlng_to_cells_loop(lat: np.ndarray, lon: np.ndarray, resolution: int) -> n
     return out
 
 
-def _h3ronpy_chunk(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
+def latlng_to_cells_h3ronpy(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
+    """One h3ronpy call on the calling thread (what :func:`latlng_to_cells` runs per chunk)."""
     cells = _h3ronpy_coordinates_to_cells(pa.array(lat), pa.array(lon), resolution)
     return np.asarray(cells.to_numpy(), dtype=np.uint64)
 
@@ -71,7 +80,7 @@ def latlng_to_cells(
     Coordinates must already be valid (finite, lat in [-90, 90], lon in [-180, 180]);
     validation happens at ingest, where a bad row is quarantined with its reason.
     """
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     lat = np.ascontiguousarray(lat, dtype=np.float64)
     lon = np.ascontiguousarray(lon, dtype=np.float64)
     if lat.shape != lon.shape:
@@ -81,16 +90,14 @@ def latlng_to_cells(
         return np.empty(0, dtype=np.uint64)
     if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
         raise InvalidInputError("lat/lon contain NaN or infinite values; validate before indexing.")
-    if _h3ronpy_coordinates_to_cells is None:
-        return latlng_to_cells_loop(lat, lon, resolution)
     threads = threads or min(os.cpu_count() or 1, 8)
-    chunk = _chunk_rows(n, threads)
+    chunk = chunk_rows(n, threads)
     if threads == 1 or n <= chunk:
-        return _h3ronpy_chunk(lat, lon, resolution)
+        return latlng_to_cells_h3ronpy(lat, lon, resolution)
     bounds = list(range(0, n, chunk)) + [n]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         parts = pool.map(
-            lambda ab: _h3ronpy_chunk(lat[ab[0]:ab[1]], lon[ab[0]:ab[1]], resolution),
+            lambda ab: latlng_to_cells_h3ronpy(lat[ab[0]:ab[1]], lon[ab[0]:ab[1]], resolution),
             zip(bounds[:-1], bounds[1:]),
         )
         return np.concatenate(list(parts))
@@ -128,9 +135,14 @@ def cells_from_any(values, what: str = "cells") -> np.ndarray:
         raise InvalidInputError(f"{what}: 'cell' must hold uint64 H3 cells or hex strings ({exc}).") from exc
 
 
-def cell_resolution(cells: np.ndarray) -> np.ndarray:
-    """Resolution of each uint64 cell, read from the index bits (vectorised)."""
-    return ((np.asarray(cells, dtype=np.uint64) >> np.uint64(52)) & np.uint64(0xF)).astype(np.int8)
+def cell_area_km2(cells: np.ndarray) -> np.ndarray:
+    """Area of each uint64 cell in km² (H3's exact cell area; res-9 cells are 0.1-0.13 km²).
+
+    >>> cell_area_km2(latlng_to_cells([-33.87], [151.21], 9)).round(3)
+    array([0.127])
+    """
+    return np.array([h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in np.asarray(cells, dtype=np.uint64)],
+                    dtype=np.float64)
 
 
 def cells_to_latlng(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,28 +166,18 @@ def grid_disk_cells(cells: np.ndarray, k: int) -> np.ndarray:
     if k < 0:
         raise InvalidInputError(f"Ring distance k must be >= 0; received {k}.")
     unique = np.unique(np.asarray(cells, dtype=np.uint64))
-    if _h3ronpy_grid_disk is not None and len(unique):
-        return np.unique(_disks(unique, k)[1])  # vectorised (h3ronpy), sorted unique
-    out: set[int] = set()
-    for c in unique:
-        out.update(h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k))
-    return np.array(sorted(out), dtype=np.uint64)
+    if not len(unique):
+        return np.empty(0, dtype=np.uint64)
+    return np.unique(_disks(unique, k)[1])  # vectorised (h3ronpy), sorted unique
 
 
 def _disks(cells: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """grid_disk of every cell as (owner index per member, member cells), vectorised when possible."""
-    if _h3ronpy_grid_disk is not None and len(cells):
-        lists = pa.array(_h3ronpy_grid_disk(pa.array(cells, type=pa.uint64()), k))
-        offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
-        members = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.uint64)
-        owners = np.repeat(np.arange(len(cells)), np.diff(offsets))
-        return owners, members
-    owners_list, members_list = [], []
-    for i, c in enumerate(cells):
-        disk = [h3.str_to_int(h) for h in h3.grid_disk(h3.int_to_str(int(c)), k)]
-        owners_list.extend([i] * len(disk))
-        members_list.extend(disk)
-    return np.array(owners_list, dtype=np.int64), np.array(members_list, dtype=np.uint64)
+    """grid_disk of every (non-empty) cells array as (owner index per member, member cells), vectorised."""
+    lists = pa.array(_h3ronpy_grid_disk(pa.array(cells, type=pa.uint64()), k))
+    offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    members = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.uint64)
+    owners = np.repeat(np.arange(len(cells)), np.diff(offsets))
+    return owners, members
 
 
 def neighbour_matrix(cells: np.ndarray, k: int = 1) -> sp.csr_matrix:
@@ -209,7 +211,7 @@ def polygon_to_cells(geometry, resolution: int = DEFAULT_RESOLUTION) -> np.ndarr
     returned cell: a point is "outside the study area" exactly when its cell is not
     in this set.
     """
-    resolution = _check_resolution(resolution)
+    resolution = check_resolution(resolution)
     polys = list(geometry.geoms) if hasattr(geometry, "geoms") else [geometry]
     out: set[str] = set()
     for poly in polys:

@@ -31,6 +31,7 @@ import pandas as pd
 from analytics.errors import InvalidInputError
 from analytics import grid
 from analytics.grid import cell_boundary_lonlat, cells_to_hex
+from analytics.timezones import DEFAULT_TIMEZONE
 
 __all__ = [
     "PatrolParams",
@@ -367,7 +368,7 @@ def time_windows(
     params: PatrolParams | None = None,
     smoothing: float | None = None,
     *,
-    tz: str = "Australia/Sydney",
+    tz: str = DEFAULT_TIMEZONE,
 ) -> pd.DataFrame:
     """Top non-overlapping presence windows per cell from its hour-of-week profile.
 
@@ -530,7 +531,7 @@ def patrol_plan(
     places: Mapping[int, str] | pd.DataFrame | None = None,
     params: PatrolParams | None = None,
     *,
-    tz: str = "Australia/Sydney",
+    tz: str = DEFAULT_TIMEZONE,
 ) -> pd.DataFrame:
     """The commander's plan: top cells, priority, kind, nearby places, windows, dose, reason.
 

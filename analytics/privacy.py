@@ -36,6 +36,11 @@ def normalise_ref(value: str) -> str:
 
     So one reference typed or exported two ways is one young person, not two. Control
     characters are kept (ingest rejects them as ``bad_id:<col>``).
+
+    >>> normalise_ref("\uff23\uff28\uff29\uff2c\uff24\uff11")  # fullwidth CHILD1
+    'CHILD1'
+    >>> normalise_ref(" CHILD\u200b1 ")
+    'CHILD1'
     """
     text = str(value)
     if text.isascii():  # the usual case: nothing to normalise
@@ -45,7 +50,16 @@ def normalise_ref(value: str) -> str:
 
 def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
     """Keyed HMAC-SHA256 pseudonym of each value (``pk_`` + 32 hex characters), taken of the value as
-    ``normalise_ref`` gives it (pseudonyms themselves are unchanged by it, so key chains compose)."""
+    ``normalise_ref`` gives it (pseudonyms themselves are unchanged by it, so key chains compose).
+
+    >>> a, b = pseudonymise(["CHILD-1", " CHILD-1"], b"0123456789abcdef")
+    >>> a == b, a.startswith("pk_"), len(a), "CHILD" in a
+    (True, True, 35, False)
+    >>> pseudonymise(["CHILD-1"], b"short")
+    Traceback (most recent call last):
+    ...
+    ValueError: The pseudonymisation key must be at least 16 bytes.
+    """
     if len(key) < 16:
         raise ValueError("The pseudonymisation key must be at least 16 bytes.")
     return [
@@ -60,7 +74,13 @@ def key_fingerprint(key: bytes) -> str:
 
 
 def suppress_count(n: int | None, k: int = DEFAULT_K) -> str:
-    """A count as text for shared outputs: ``"<k"`` when 0 < n < k (zero stays ``"0"``)."""
+    """A count as text for shared outputs: ``"<k"`` when 0 < n < k (zero stays ``"0"``).
+
+    >>> [suppress_count(n) for n in (0, 1, 4, 5, None)]
+    ['0', '<5', '<5', '5', '']
+    >>> suppress_count(9, k=10)
+    '<10'
+    """
     if n is None:
         return ""
     n = int(n)
@@ -136,6 +156,13 @@ def table_is_protected(published: list[int | str | None], total: int | None, k: 
     Every ``"<k"`` cell must still range over all of [1, k−1], and no hidden cell may be
     pinned to one value. A table whose total is itself hidden (or absent) publishes no
     margin and is protected by primary suppression alone.
+
+    >>> table_is_protected([10, 9, "<5", "<5", "<5"], 22, 5)  # the three hidden counts must be 1 each
+    False
+    >>> table_is_protected([10, "*", "<5", "<5", "<5"], 22, 5)
+    True
+    >>> table_is_protected(["<5", 7], None, 5)  # no margin published
+    True
     """
     if total is None or 0 < total < k:
         return True

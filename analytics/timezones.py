@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
+#: The store's time zone unless ``hotspots init --tz`` says otherwise (one home for the default).
+DEFAULT_TIMEZONE = "Australia/Sydney"
 #: Naive times are flagged when longitude/15 h is further than this from every store-zone offset.
 MAX_LONGITUDE_GAP_HOURS = 3.0
 #: Share of rows with a written offset that must disagree before the file is flagged.

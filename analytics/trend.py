@@ -100,11 +100,6 @@ def _s_statistic(x: np.ndarray) -> np.ndarray:
     return s
 
 
-def _tie_term(x: np.ndarray) -> np.ndarray:
-    """sum_p t_p (t_p - 1)(2 t_p + 5) per row, t_p = size of each tie group."""
-    return _s_and_ties(x)[1]
-
-
 def _s_and_ties(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(S, tie term) per row from one sort.
 

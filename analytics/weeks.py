@@ -27,12 +27,6 @@ def week_label(monday: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def week_range(first: date, last: date) -> list[date]:
-    """Mondays from ``first`` to ``last`` inclusive."""
-    n = (last - first).days // 7
-    return [first + timedelta(weeks=i) for i in range(n + 1)]
-
-
 def last_complete_week(last_event_day: date, today: date) -> date:
     """Monday of the last *complete* ISO week (callers check that the data starts by then).
 

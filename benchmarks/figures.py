@@ -19,6 +19,8 @@ import h3
 import numpy as np
 
 from benchmarks.common import Row, Timer, best_of, fmt_num
+from benchmarks.notebooks import BUDGET_S as NOTEBOOK_BUDGET_S
+from benchmarks.notebooks import NAMES as NOTEBOOK_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,6 +62,7 @@ class Sizes:
     weekly_scan_replicates: int | None = None  # None: the product default (999); tests use fewer
     map_cells: tuple[int, ...] = (5_000, 50_000)
     repeats: int = 3                        # best-of for the fast timings
+    notebooks: tuple[str, ...] = NOTEBOOK_NAMES  # researcher notebooks timed end to end
 
 
 DEFAULT = Sizes()
@@ -111,7 +114,7 @@ def fig_h3(sizes: Sizes) -> list[Row]:
     same = bool(np.array_equal(cells[:n_loop], cells_loop) and np.array_equal(cells, cells_one))
     ours, loop, one = n / t_ours, n_loop / t_loop.s, n / t_one
     threads = min(os.cpu_count() or 1, 8)
-    chunk = grid._chunk_rows(n, threads)
+    chunk = grid.chunk_rows(n, threads)
     chunked = threads > 1 and n > chunk
     path_note = (f"{threads} threads over {-(-n // chunk)} chunks of {chunk:,} rows" if chunked
                  else f"single h3ronpy call (n <= {chunk:,}-row chunk, so no threading)")
@@ -139,9 +142,6 @@ def _gil_check(lat: np.ndarray, lon: np.ndarray) -> str:
 
     from analytics import grid
 
-    if grid._h3ronpy_coordinates_to_cells is None:
-        return "GIL check skipped: h3ronpy is not installed (loop fallback)"
-
     def spin(seconds: float) -> float:
         t0, i = time.perf_counter(), 0
         while time.perf_counter() - t0 < seconds:
@@ -154,7 +154,7 @@ def _gil_check(lat: np.ndarray, lon: np.ndarray) -> str:
 
     def job():
         t0 = time.perf_counter()
-        grid._h3ronpy_chunk(lat, lon, 9)
+        grid.latlng_to_cells_h3ronpy(lat, lon, 9)
         span["s"] = time.perf_counter() - t0
         done.set()
 
@@ -532,6 +532,32 @@ def fig_maps(sizes: Sizes) -> list[Row]:
     return rows
 
 
+# --------------------------------------------------------------------------- 7. notebooks
+def fig_notebooks(sizes: Sizes) -> list[Row]:
+    """Each researcher notebook end to end on the committed sample (nbclient, a kernel on this
+    interpreter); the baseline column is the 90 s budget itself (the old unit-test assert)."""
+    from benchmarks.notebooks import run_notebook, write_kernelspec
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = write_kernelspec(Path(tmp) / "jupyter")
+        before = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = str(root)
+        try:
+            for name in sizes.notebooks:
+                cwd = Path(tmp) / name
+                cwd.mkdir()
+                _, seconds = run_notebook(name, cwd)
+                rows.append(Row(f"Notebook {name} end to end (baseline = the {NOTEBOOK_BUDGET_S:g} s budget itself)",
+                                "s", seconds, NOTEBOOK_BUDGET_S, "lower", 1.0, f"≤ {NOTEBOOK_BUDGET_S:g} s"))
+        finally:
+            if before is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = before
+    return rows
+
+
 FIGURES = {
     "h3": fig_h3,
     "gistar": fig_gistar,
@@ -539,6 +565,7 @@ FIGURES = {
     "cube": fig_cube,
     "weekly": fig_weekly,
     "maps": fig_maps,
+    "notebooks": fig_notebooks,
 }
 
 #: Figures of issue 6 that cannot be measured yet (the commands do not exist).

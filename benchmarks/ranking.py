@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics import grid
+from analytics import grid, synth
 from analytics.forecast import ForecastParams
 from analytics.forecast_eval import backtest_forecast, forecast_vs_best, summarise_backtest
 from benchmarks.common import replace_results_section
@@ -82,7 +82,7 @@ def _localise(naive: pd.Series, tz: str) -> pd.Series:
 def load_sample() -> list[Events]:
     d = pd.read_csv(SAMPLE, dtype=str)
     t = pd.to_datetime(d["observed_at"], utc=True, format="ISO8601", errors="coerce")
-    local = t.dt.tz_convert("Australia/Sydney").dt.tz_localize(None)
+    local = t.dt.tz_convert(synth.TIMEZONE).dt.tz_localize(None)  # the SYNTHETIC city's zone
     return [_clean("SYNTHETIC sample (all reports)", "data_samples/location_reports.csv — SYNTHETIC",
                    d["lat"], d["lon"], local, len(d), {})]
 

@@ -49,6 +49,7 @@ from analytics.patrol import PatrolParams, rank_cells
 from analytics.weeks import week_label
 from pipelines import cube as cube_mod
 from pipelines.csv_out import write_csv
+from pipelines.json_out import jsonable
 from pipelines.store import Store
 from pipelines.weekly import validate_config
 
@@ -66,11 +67,6 @@ _COLOURS = {"engine": "#b2182b", "last_week": "#2166ac", "kde": "#1b7837", "wind
 def _order(score: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
     """Row indices by descending score, ties by ``tiebreak`` (ascending)."""
     return np.lexsort((tiebreak, -np.asarray(score, dtype=np.float64)))
-
-
-def _cell_area_km2(cells: np.ndarray) -> np.ndarray:
-    import h3
-    return np.array([h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in cells], dtype=np.float64)
 
 
 def _rank_input(cells, categories, count, expected, z, harm: np.ndarray) -> pd.DataFrame:
@@ -155,7 +151,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
     harm_counts = np.zeros((len(cells), len(wk)), dtype=np.float64)
     np.add.at(harm_counts, (rows, cols),
               (frame["cse_concern_episodes"] + frame["high_risk_episodes"]).to_numpy(dtype=np.float64))
-    areas = _cell_area_km2(cells)
+    areas = grid.cell_area_km2(cells)
     ring1, ring2 = grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2)
     tiebreak = np.random.default_rng(seed).permutation(len(cells))
     cell_pos = {int(c): i for i, c in enumerate(cells)}
@@ -246,7 +242,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
         "choices": choices + [f"Engine parameters as the weekly run's (weeks_back {wb}, measure {measure}), "
                               "scan_replicates 0; ranking without the convergence term."],
         "parameters": {"weeks": weeks, "weeks_back": wb, "kde_weeks": KDE_WEEKS, "kde_sigma_rings": 1.0,
-                       "n_boot": n_boot, "seed": seed, "patrol": _jsonable(asdict(pparams)),
+                       "n_boot": n_boot, "seed": seed, "patrol": jsonable(asdict(pparams)),
                        "harm_weeks": cfg["harm_weeks"]},
         "timings_s": {"per_origin_mean": round(float(np.mean(timings)), 3)},
         "tool_version": TOOL_VERSION,
@@ -270,14 +266,6 @@ def run_backtest(store: Store, weeks: int = 26, coverage=(1, 5, 10, 20), out_dir
 
 def _f(v) -> float | None:
     return None if v is None or not math.isfinite(float(v)) else round(float(v), 4)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _plot(summary: list[dict], coverage, width: int = 760, height: int = 300) -> Markup:

@@ -23,8 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from analytics import __version__
-from analytics.errors import HotspotError, NotEnoughData, RefusedFileError, StoreError
+from analytics.errors import HotspotError, NotEnoughData, RefusedFileError
 from analytics.privacy import key_fingerprint
+from analytics.timezones import DEFAULT_TIMEZONE
 
 app = typer.Typer(
     name="hotspots",
@@ -38,11 +39,6 @@ out = Console()
 err = Console(stderr=True)
 
 DbOption = typer.Option(None, "--db", help="Store path (default $HOTSPOTS_DB or ./hotspots.duckdb).")
-
-
-def _fail(message: str) -> None:
-    err.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 @contextmanager
@@ -103,7 +99,7 @@ def init(
         None, "--res", help="H3 resolution of stored cells (default 9 ~ 0.1 km2); fixed when the store is made."),
     tz: Optional[str] = typer.Option(
         None, "--tz", help="Time zone of ISO weeks, hours and naive timestamps, e.g. America/New_York "
-                           "(default Australia/Sydney); fixed when the store is made."),
+                           f"(default {DEFAULT_TIMEZONE}); fixed when the store is made."),
 ) -> None:
     """Create (or migrate) the store and the pseudonymisation key.
 

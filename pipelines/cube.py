@@ -65,7 +65,7 @@ def _study_cells(store: Store, resolution: int, ring: int, choices: list[str]) -
 
 def prepare_events(store: Store, resolution: int | None = None) -> int:
     """Build ``int_cell_events`` (every located event at the cube resolution); return the resolution."""
-    res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    res = store.resolution if resolution is None else grid.check_resolution(resolution)
     run_sql(store.con, "intermediate/int_cell_events.sql",
             {"resolution": res, "store_resolution": store.resolution, "tz": store.timezone})
     return res
@@ -89,7 +89,7 @@ def build_cube(
         raise InvalidInputError("known_by must carry a time zone (e.g. week_end(week, store.timezone)).")
     con = store.con
     choices: list[str] = []
-    res = (store.resolution if resolution is None else grid._check_resolution(resolution)) if events_ready \
+    res = (store.resolution if resolution is None else grid.check_resolution(resolution)) if events_ready \
         else prepare_events(store, resolution)
     cells, area = _study_cells(store, res, ring, choices)
     con.register("cube_cells_df", pd.DataFrame({"cell": cells}))

@@ -22,6 +22,7 @@ from shapely.ops import unary_union
 from analytics import grid
 from analytics.contracts import is_identifying_column, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError
+from pipelines.batches import BatchResult, next_batch_id, record_batch
 
 
 #: Files read with geopandas/pyogrio (a ``.zip`` holds shapefiles or GeoJSON; ``__MACOSX`` ignored).
@@ -157,8 +158,6 @@ def read_boundary(path: Path, layer: str | None = None, drop_identifying: bool =
 
 def ingest_boundary(store, path: Path, sha: str, layer: str | None = None, drop_identifying: bool = False):
     """Replace the study area with the file's polygons; one batch, one transaction."""
-    from pipelines.ingest import BatchResult, _next_batch_id, _record_batch  # shared bookkeeping
-
     started = datetime.now(timezone.utc)
     polygon, name, n_read, rejected = read_boundary(path, layer, drop_identifying)
     try:
@@ -171,7 +170,7 @@ def ingest_boundary(store, path: Path, sha: str, layer: str | None = None, drop_
                          rejected=len(rejected))
     con = store.con
     with store.transaction():
-        result.batch_id = _next_batch_id(con)
+        result.batch_id = next_batch_id(con)
         current = con.execute(
             "select row_hash from boundary order by batch_id desc limit 1").fetchone()
         valid = n_read - len(rejected)
@@ -194,7 +193,7 @@ def ingest_boundary(store, path: Path, sha: str, layer: str | None = None, drop_
         result.reasons = {}
         for _, reason, _ in rejected:
             result.reasons[reason] = result.reasons.get(reason, 0) + 1
-        _record_batch(con, result, sha, started)
+        record_batch(con, result, sha, started)
     return result
 
 

@@ -46,10 +46,9 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 import re
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -62,6 +61,7 @@ from analytics.contracts import InputContract, normalise_column_name
 from analytics.errors import HotspotError, InvalidInputError, RefusedFileError, StoreError
 from analytics.privacy import normalise_ref
 from pipelines import column_mapping, date_hints, geo_inputs, tz_check
+from pipelines.batches import BatchResult, next_batch_id, record_batch
 from pipelines.column_mapping import ColumnMapping
 from pipelines.keys import pseudonymise_chain
 from pipelines.sqlrunner import run_sql
@@ -121,36 +121,6 @@ SPECS: dict[str, KindSpec] = {
     "placements": KindSpec(contracts.PLACEMENTS, "placements", ("placement_types",), False,
                            (("lat", "lon", "cell"),), False),
 }
-
-
-@dataclass
-class BatchResult:
-    """What happened to one file."""
-
-    file: str
-    kind: str
-    batch_id: str | None
-    read: int = 0
-    accepted: int = 0
-    updated: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    dropped_columns: list[str] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    synthetic: bool = False
-    hints: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # e.g. times that do not fit the store's zone (tz_check)
-    #: values outside a closed vocabulary stored as other / not_stated, per column (never the values)
-    recoded: dict[str, int] = field(default_factory=dict)
-    #: accepted rows carrying a warning, per flag (e.g. ambiguous_local_time)
-    flagged: dict[str, int] = field(default_factory=dict)
-
-    def as_json(self) -> dict:
-        return asdict(self)
-
-    def balanced(self) -> bool:
-        return self.read == self.accepted + self.updated + self.duplicate + self.rejected
 
 
 def file_sha256(path: Path) -> str:
@@ -641,7 +611,8 @@ def _hints(result: BatchResult, con=None) -> list[str]:
     return hints
 
 
-def _stored_columns(con, table: str) -> list[str]:
+def stored_columns(con, table: str) -> list[str]:
+    """A data table's own columns: all but the bookkeeping ``row_hash`` and ``batch_id``."""
     return [r[0] for r in con.execute(f"describe {table}").fetchall() if r[0] not in ("row_hash", "batch_id")]
 
 
@@ -780,11 +751,6 @@ def _insert_quarantine(con, kind: str, spec: KindSpec, batch_id: str) -> None:
     """, {"b": batch_id, "k": kind})
 
 
-def _next_batch_id(con) -> str:
-    n = con.execute("select count(*) from batches").fetchone()[0]
-    return f"B{n + 1:06d}"
-
-
 def _count_read(con, kind: str) -> int:
     """Rows in the file (from the raw relation itself, so the accounting check can catch a
     row lost on the way)."""
@@ -807,24 +773,6 @@ def _summarise(con, kind: str, spec: KindSpec, result: BatchResult, counts: dict
         f"select count({idc}), count(*) filter (where starts_with({idc}, '{SYNTHETIC_PREFIX}')) from cls_{kind}"
     ).fetchone()
     result.synthetic = n_ids > 0 and n_ids == n_syn
-
-
-def _record_batch(con, result: BatchResult, sha: str, started: datetime) -> None:
-    con.execute(
-        "insert into batches (batch_id, kind, file_name, file_sha256, started_at, finished_at, n_read, n_accepted, "
-        "n_updated, n_duplicate, n_rejected, dropped_columns, ignored_columns, synthetic, adjustments) "
-        "values ($b, $k, $f, $sha, $s, $e, $r, $a, $u, $d, $j, $dc, $ic, $syn, $adj)",
-        {"b": result.batch_id, "k": result.kind, "f": result.file, "sha": sha, "s": started,
-         "e": datetime.now(timezone.utc), "r": result.read, "a": result.accepted, "u": result.updated,
-         "d": result.duplicate, "j": result.rejected,
-         "dc": ",".join(result.dropped_columns) or None, "ic": ",".join(result.ignored_columns) or None,
-         "syn": result.synthetic, "adj": _adjustments_json(result)})
-
-
-def _adjustments_json(result: BatchResult) -> str | None:
-    """``batches.adjustments``: the recoded and flagged counts as JSON, or None when there are none."""
-    got = {k: v for k, v in (("recoded", result.recoded), ("flagged", result.flagged)) if v}
-    return json.dumps(got, sort_keys=True) if got else None
 
 
 def _raw_relations(con, kind: str) -> list[str]:
@@ -928,7 +876,7 @@ def ingest_file(
         with _memory_capped(con):
             _build_raw_kind(con, path, kind, spec.contract, columns, types, relation, params)
             with store.transaction():
-                stored = _stored_columns(con, spec.table)
+                stored = stored_columns(con, spec.table)
                 with _refusing_unreadable(path):
                     _pseudonymise_raw(con, kind, spec.contract, key)
                     read = _count_read(con, kind)
@@ -937,14 +885,14 @@ def ingest_file(
                 result.warnings = tz_check.ingest_warnings(store, kind, path.name)
                 counts = _classify(con, kind, spec)
                 result.recoded, result.flagged = _count_adjustments(con, kind)
-                result.batch_id = _next_batch_id(con)
+                result.batch_id = next_batch_id(con)
                 _apply(con, kind, spec, stored, counts, result.batch_id, now)
                 _summarise(con, kind, spec, result, counts, result.batch_id, read)
                 result.hints = _hints(result, con)
                 if not result.balanced():
                     raise StoreError(
                         f"{path.name}: row accounting does not balance ({result.as_json()}); rolled back.")
-                _record_batch(con, result, sha, started)
+                record_batch(con, result, sha, started)
     except duckdb.Error as exc:
         raise StoreError(f"{path.name}: ingest failed and was rolled back ({str(exc).splitlines()[0]}).") from exc
     finally:

@@ -64,7 +64,9 @@ def pseudonymise_chain(values: list[str], chain: bytes) -> list[str]:
     return values
 
 
-def _check_key_text(text: str, where: str) -> None:
+def check_key_text(text: str, where: str) -> None:
+    """Raise :class:`KeyFileError` (naming ``where``) unless ``text`` is a usable key: long enough,
+    printable, no whitespace."""
     if len(text) < MIN_KEY_CHARS:
         raise KeyFileError(f"{where} is malformed: a key is shorter than {MIN_KEY_CHARS} characters.")
     if any(ch.isspace() for ch in text) or not text.isprintable():
@@ -97,7 +99,7 @@ def read_key_file(path: Path, what: str = "Key file") -> bytes:
     if not lines or lines == [""]:
         raise KeyFileError(f"{what} {path} is malformed: it is empty.")
     for line in lines:
-        _check_key_text(line, f"{what} {path}")
+        check_key_text(line, f"{what} {path}")
     if len(set(lines)) != len(lines):
         raise KeyFileError(f"{what} {path} is malformed: the same key appears twice.")
     return join_chain(line.encode("utf-8") for line in lines)

@@ -19,7 +19,7 @@ What goes, in one transaction:
 cleaned (the ingest's ``clean()``) and pseudonymised with the store's key chain before matching,
 exactly as ingest does; it is never stored, logged or printed. Batches, places, disruptions
 and the boundary are kept. The store is then rewritten into a fresh file and its snapshot
-rebuilt (:mod:`pipelines.compact`), so nothing removed remains in any byte of the store's files.
+rebuilt (:func:`pipelines.store.rewrite_store`), so nothing removed remains in any byte of the store's files.
 The audit row holds counts only.
 """
 
@@ -33,8 +33,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from analytics.errors import InvalidInputError, StoreError
-from pipelines import compact
 from pipelines import keys as keys_mod
+from pipelines import store as store_mod
 from pipelines.store import Store
 
 #: (table, id column, date column, has person_key) of the record kinds a purge removes.
@@ -161,7 +161,7 @@ def purge(store: Store, before: datetime | None, person_key: str | None, dry_run
                 con.unregister("purged_per_batch")
         con.execute("drop table purge_ids")
         if not dry_run and sum(rows.values()):
-            compact.mark_rewrite_pending(store, "purge")
+            store_mod.mark_rewrite_pending(store, "purge")
     except BaseException:
         con.execute("rollback")
         raise
@@ -175,7 +175,6 @@ def purge_store(db_path: Path, before: str | None, person_ref: str | None, dry_r
     ``person_ref`` is the raw reference as the agency knows it; it is pseudonymised with the
     store's key (chain) -- which must match the store -- and then forgotten.
     """
-    from pipelines import store as store_mod
     if before is None and person_ref is None:
         raise InvalidInputError("Say what to purge: --before DATE and/or --person-ref REF.")
     st = store_mod.open_store(db_path)
@@ -189,7 +188,7 @@ def purge_store(db_path: Path, before: str | None, person_ref: str | None, dry_r
         rows = purge(st, cut, person, dry_run=dry_run)
         warning = None
         if not dry_run and sum(rows.values()):
-            st, warning = compact.rewrite_and_snapshot(st)
+            st, warning = store_mod.rewrite_and_snapshot(st)
     finally:
         st.close()
     return PurgeResult(before, person_ref is not None, rows, dry_run, warning)

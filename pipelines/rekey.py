@@ -19,7 +19,7 @@ pseudonym; finding one rolls the whole rekey back. The keys never appear in any 
 message or log: only their fingerprints.
 
 After the commit, :func:`rekey_store` rewrites the store into a fresh file
-(:func:`pipelines.compact.rewrite_store`) and rebuilds the snapshot: DuckDB keeps freed
+(:func:`pipelines.store.rewrite_store`) and rebuilds the snapshot: DuckDB keeps freed
 blocks, so the updated-away pseudonyms would otherwise stay readable in the file's bytes.
 """
 
@@ -33,9 +33,10 @@ import pandas as pd
 
 from analytics.errors import KeyFileError, StoreError
 from analytics.privacy import key_fingerprint
-from pipelines import compact, private_files
+from pipelines import private_files
 from pipelines import keys as keys_mod
-from pipelines.ingest import LATE_COLUMNS, row_hash_sql
+from pipelines import store as store_mod
+from pipelines.ingest import LATE_COLUMNS, row_hash_sql, stored_columns
 from pipelines.store import Store
 
 PSEUDONYM_COLUMNS = ("person_key", "placement_key")
@@ -80,17 +81,13 @@ def _old_pseudonyms(con) -> list[str]:
     return [r[0] for r in con.execute(sql).fetchall()]
 
 
-def _stored_columns(con, table: str) -> list[str]:
-    return [c for c, _ in _columns(con, table) if c not in ("row_hash", "batch_id")]
-
-
 def _hash_columns(con, table: str) -> list[str] | None:
     """The columns a table's row_hash covers (the current table's stored columns), or None."""
     cols = [c for c, _ in _columns(con, table)]
     if "row_hash" not in cols:
         return None
     base = table[: -len("_history")] if table.endswith("_history") else table
-    return _stored_columns(con, base)
+    return stored_columns(con, base)
 
 
 def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
@@ -105,7 +102,7 @@ def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
     if expected and key_fingerprint(old_key) != expected:
         raise KeyFileError("The current key does not match the store's key; nothing was changed.")
     new_key = new_key.strip()
-    keys_mod._check_key_text(new_key.decode("utf-8", "replace"), "The new key")
+    keys_mod.check_key_text(new_key.decode("utf-8", "replace"), "The new key")
     if new_key in keys_mod.chain_keys(old_key):
         raise KeyFileError("The new key is already in the store's key chain; make a new random key.")
     chain = keys_mod.join_chain([*keys_mod.chain_keys(old_key), new_key])
@@ -144,7 +141,7 @@ def rekey(store: Store, old_key: bytes, new_key: bytes) -> RekeyResult:
                             ("key_chain", ",".join(keys_mod.chain_fingerprints(chain)))):
             con.execute("delete from settings where key = $k", {"k": name})
             con.execute("insert into settings values ($k, $v)", {"k": name, "v": value})
-        compact.mark_rewrite_pending(store, "rekey")  # old pseudonyms stay in freed blocks until the rewrite
+        store_mod.mark_rewrite_pending(store, "rekey")  # old pseudonyms stay in freed blocks until the rewrite
         con.execute("drop table rekey_map")
     return RekeyResult(len(old), rows, len(keys_mod.chain_keys(chain)), key_fingerprint(chain))
 
@@ -169,11 +166,10 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
     The current chain comes from the store's key file (``$HOTSPOTS_KEY`` is refused: a chain
     must live in a file). Order, so that no failure loses the ability to ingest: the new
     chain is written to ``<key file>.pending`` (0600), the store is rekeyed in one
-    transaction, rewritten into a fresh file (:func:`pipelines.compact.rewrite_store`: no old
+    transaction, rewritten into a fresh file (:func:`pipelines.store.rewrite_store`: no old
     pseudonym stays in any byte of the store, its WAL or the snapshot, which is rebuilt), then
     the pending file atomically replaces the key file. Returns the result and the key file.
     """
-    from pipelines import store as store_mod
     if os.environ.get(keys_mod.ENV_KEY) is not None:
         raise KeyFileError(f"rekey works on key files: unset {keys_mod.ENV_KEY}, put that key in "
                            f"{keys_mod.key_file_for(db_path)} (mode 0600) and run rekey again.")
@@ -199,7 +195,7 @@ def rekey_store(db_path: Path, new_key_file: Path) -> tuple[RekeyResult, Path]:
             pending.unlink(missing_ok=True)
             raise
         try:  # committed: from here on the chain file must replace the key file whatever happens
-            st, warning = compact.rewrite_and_snapshot(st)
+            st, warning = store_mod.rewrite_and_snapshot(st)
         finally:
             os.replace(pending, key_file)
             private_files.fsync_dir(key_file.parent)

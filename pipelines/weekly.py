@@ -73,7 +73,7 @@ from pipelines.render.map_parts import render_html
 from pipelines.render.map_ui import SERIES_WEEKS
 from pipelines.render.tiles import check_tiles
 from pipelines.render.patrol_map import patrol_map
-from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
+from analytics.patrol import CATEGORIES, PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding
 from analytics.weeks import parse_week, week_label
@@ -81,6 +81,7 @@ from pipelines import column_mapping
 from pipelines import cube as cube_mod
 from pipelines import layout, publish
 from pipelines.csv_out import write_csv
+from pipelines.json_out import jsonable
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
 from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotRun, _places, default_week, default_week_choice,
@@ -186,8 +187,7 @@ class WeeklyRun(HotspotRun):
     safeguard: object = None
 
 
-HOT_NOW = ("intensifying_hot", "persistent_hot", "new_hot", "consecutive_hot", "diminishing_hot", "sporadic_hot",
-           "oscillating_hot")
+HOT_NOW = tuple(c for c in CATEGORIES if c.endswith("_hot") and c != "historical_hot")
 
 
 def _hot_now(categories: pd.Series) -> np.ndarray:
@@ -274,10 +274,6 @@ def _event_times(store: Store, cells: np.ndarray, last_week: date) -> pd.DataFra
     return ev
 
 
-def _cell_area_km2(cells: np.ndarray) -> np.ndarray:
-    return np.array([h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in cells], dtype=np.float64)
-
-
 def _backtest(plan_cells: np.ndarray, cells: np.ndarray, this_week: np.ndarray, areas: np.ndarray) -> dict:
     """Last week's plan cells scored against this week's events (hit rate, PAI, PEI*)."""
     chosen = np.isin(cells, plan_cells)
@@ -359,7 +355,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     timings: dict[str, float] = {}
     step = StepTimer(timings, progress)
     choices: list[str] = []
-    res = store.resolution if resolution is None else grid._check_resolution(resolution)
+    res = store.resolution if resolution is None else grid.check_resolution(resolution)
     t0 = time.perf_counter()
     cube_mod.prepare_events(store, res)  # once: both cubes below (this week, last week) use these events
     events_s = round(time.perf_counter() - t0, 4)
@@ -410,7 +406,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
                            "rebuilt from the window ending that week with the same patrol parameters "
                            "(without the convergence term)")
             choices.append(f"Backtest plan for {prev_week} {plan_source}.")
-        backtest = _backtest(last_plan_cells, cells, counts[:, -1], _cell_area_km2(cells))
+        backtest = _backtest(last_plan_cells, cells, counts[:, -1], grid.cell_area_km2(cells))
         backtest.update({"plan_week": prev_week, "events_week": week, "source": plan_source,
                          "measure": params.measure})
 
@@ -480,7 +476,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         "command": "hotspots weekly", "outputs": outputs, "choices": choices + meta.get("choices", []),
     })
     meta["weekly"] = {
-        "parameters": {"config": cfg, "patrol": _jsonable(asdict(pparams)), "k_suppression": k,
+        "parameters": {"config": cfg, "patrol": jsonable(asdict(pparams)), "k_suppression": k,
                        "top_n": cfg["top_n"], "equity_weeks": cfg["equity_weeks"], "harm_weeks": cfg["harm_weeks"],
                        "tiles": cfg["tiles"], "previous_week_scan_replicates": 0},
         "previous_week": prev_week, "headline": headline, "backtest": backtest,
@@ -512,7 +508,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     meta["weekly"]["privacy"]["findings"] = [f.as_dict() for f in findings]
     meta["weekly"]["timings_s"] = timings_weekly
     meta["timings_s"] = {**meta.get("timings_s", {}), **timings}
-    layout.output_path(out_dir, "run").write_text(json.dumps(_jsonable(meta), indent=2, default=str),
+    layout.output_path(out_dir, "run").write_text(json.dumps(jsonable(meta), indent=2, default=str),
                                                   encoding="utf-8")
     outputs["run"] = str(layout.output_path(out_dir, "run"))
 
@@ -656,18 +652,6 @@ def _headline(hotspots: pd.DataFrame, previous: pd.DataFrame) -> dict[str, list[
     }
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def weekly_outputs_for_demo(db: Path, out_root: Path, week: str | None = None, config: dict | None = None,

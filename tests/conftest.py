@@ -1,23 +1,27 @@
-"""Shared fixtures: a fresh store with a known key, and small CSV writers."""
+"""Shared fixtures: a fresh store with a known key, small CSV writers, and the committed SYNTHETIC
+sample ingested once per test session (:func:`sample_store`, shared by every pytest-xdist worker)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
+import json
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from analytics import contracts
 from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 
 TEST_KEY = b"test-key-0123456789abcdef0123456789abcdef"
 
-REPORT_HEADER = ["report_id", "observed_at", "lat", "lon", "source", "kind", "episode_id", "person_ref", "grading"]
-EPISODE_HEADER = [
-    "episode_id", "person_ref", "missing_from", "returned_at", "reported_at", "placement_ref",
-    "placement_type", "last_seen_lat", "last_seen_lon", "found_lat", "found_lon", "risk_level",
-    "cse_concern", "rhi_completed", "age_years", "gender", "disability", "first_nations", "cald", "lgbtqia",
-]
+REPORT_HEADER = list(contracts.REPORTS.columns)
+EPISODE_HEADER = list(contracts.EPISODES.columns)
 
 
 def write_csv(path: Path, header: list[str], rows: list[dict | list]) -> Path:
@@ -75,3 +79,111 @@ def key_env(monkeypatch):
     """Use the test key through $HOTSPOTS_KEY (as the CLI reads it)."""
     monkeypatch.setenv("HOTSPOTS_KEY", TEST_KEY.decode())
     return TEST_KEY
+
+
+# ------------------------------------------------------------------ the SYNTHETIC sample, ingested once
+#: The committed sample's files in ingest order (kind, file name under data_samples/). The
+#: placements file goes into a second store (:attr:`SampleStore.db_with_placements`).
+SAMPLE_ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
+                ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
+PLACEMENTS_FILE = "placements.csv"
+
+
+@dataclass(frozen=True)
+class SampleStore:
+    """The committed SYNTHETIC sample ingested with the test key: ``db`` (read-only: open it with
+    ``read_only=True``, or copy the file to write), the same store with the
+    sample's placements file ingested too, the ingest's batch results per kind and the ground truth."""
+
+    db: Path
+    db_with_placements: Path
+    results: tuple  # BatchResult per SAMPLE_ORDER entry
+    truth: dict
+
+    def result(self, kind: str):
+        return next(r for r in self.results if r.kind == kind)
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this session (the workers' base temps' parent);
+    the session's own base temp without xdist (its parent is shared with other sessions)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """An exclusive advisory lock on ``path`` (flock), released on exit or when the process dies."""
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_once(root: Path, name: str, build) -> Path:
+    """``root/name``, built by ``build(folder)`` by the first process to ask, exactly once.
+
+    The build runs under an exclusive lock on ``root/name.lock`` into ``root/name.building-<pid>``,
+    renamed to ``root/name`` only when complete; every other process waits on the lock and then
+    finds the finished folder (a process killed mid-build leaves only its own ``.building-`` folder).
+    """
+    ready = root / name
+    with _file_lock(root / f"{name}.lock"):
+        if not ready.exists():
+            building = root / f"{name}.building-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            build(building)
+            building.rename(ready)
+    return ready
+
+
+def _build_sample_store(folder: Path) -> None:
+    """Ingest the sample into ``folder/sample.duckdb`` (batch results next to it in results.json) and,
+    with its placements too, into ``folder/sample_placements.duckdb``."""
+    from pipelines.ingest import ingest_file
+    from pipelines.resources import shipped_dir
+
+    sample = shipped_dir("data_samples")
+    db = folder / "sample.duckdb"
+    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    with store_mod.opened(db) as st:
+        results = [ingest_file(st, kind, sample / name, TEST_KEY) for kind, name in SAMPLE_ORDER]
+    (folder / "results.json").write_text(json.dumps([r.as_json() for r in results]))
+    shutil.copyfile(db, folder / "sample_placements.duckdb")
+    with store_mod.opened(folder / "sample_placements.duckdb") as st:
+        ingest_file(st, "placements", sample / PLACEMENTS_FILE, TEST_KEY)
+    for p in folder.iterdir():  # nothing in the shared copy can be written by a test
+        p.chmod(0o400)
+
+
+_SAMPLE: dict = {}
+
+
+def shared_sample_store(tmp_path_factory) -> SampleStore:
+    """The committed SYNTHETIC sample ingested ONCE per session, whatever the number of xdist workers.
+
+    The first worker to get here builds it (:func:`build_once`) in a folder every worker shares; the
+    others wait on the lock, then read it.
+    The files are read-only (mode 0400): tests open the store ``read_only=True`` or copy the
+    file to write. Memoised per process; the :func:`sample_store` fixture wraps it.
+    """
+    if "store" in _SAMPLE:
+        return _SAMPLE["store"]
+    from pipelines.batches import BatchResult
+    from pipelines.resources import shipped_dir
+
+    ready = build_once(_shared_root(tmp_path_factory), "sample_store", _build_sample_store)
+    results = tuple(BatchResult(**r) for r in json.loads((ready / "results.json").read_text()))
+    truth = json.loads((shipped_dir("data_samples") / "ground_truth.json").read_text())
+    _SAMPLE["store"] = SampleStore(ready / "sample.duckdb", ready / "sample_placements.duckdb", results, truth)
+    return _SAMPLE["store"]
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory) -> SampleStore:
+    """See :func:`shared_sample_store`."""
+    return shared_sample_store(tmp_path_factory)
+

@@ -17,7 +17,8 @@ from benchmarks.figures import FIGURES, NOT_YET, QUICK
 
 TOY = replace(QUICK, label="toy", h3_points=20_000, gi_cells=500, gi_weeks=20, esda_weeks=2, pmk_cells=50,
               scan_cells=200, scan_weeks=20, scan_replicates=19, reports=5_000, weekly_reports=5_000,
-              weekly_scan_replicates=19, map_cells=(500, 6_000), repeats=1)
+              weekly_scan_replicates=19, map_cells=(500, 6_000), repeats=1,
+              notebooks=())  # the notebooks run in test_notebooks.py
 
 
 @pytest.fixture(scope="module")

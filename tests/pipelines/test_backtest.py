@@ -8,25 +8,13 @@ import pandas as pd
 import pytest
 
 from analytics.errors import InvalidInputError
-from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.backtest import METHODS, run_backtest
-from pipelines.ingest import ingest_file
-from pipelines.resources import shipped_dir
-from tests.conftest import TEST_KEY
-
-SAMPLE = shipped_dir("data_samples")
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("bt") / "sample.duckdb"
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
-    with store_mod.opened(db) as st:
-        for kind, name in (("boundary", "boundary.geojson"), ("episodes", "episodes.csv"),
-                           ("reports", "location_reports.csv")):
-            ingest_file(st, kind, SAMPLE / name, TEST_KEY)
-    return db
+def sample_db(sample_store):
+    return sample_store.db
 
 
 def test_backtest_outputs(sample_db, tmp_path):

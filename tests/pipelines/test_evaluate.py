@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from analytics.errors import InvalidInputError
-from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.evaluate import run_evaluation
-from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
-from tests.conftest import TEST_KEY
 
 SAMPLE = shipped_dir("data_samples")
-ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
-         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("eval") / "sample.duckdb"
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
-    with store_mod.opened(db) as st:
-        for kind, name in ORDER:
-            ingest_file(st, kind, SAMPLE / name, TEST_KEY)
-    return db
+def sample_db(sample_store):
+    return sample_store.db
 
 
 @pytest.fixture(scope="module")

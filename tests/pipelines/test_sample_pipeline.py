@@ -18,22 +18,16 @@ from pipelines.hotspots_run import run_hotspots
 from pipelines.layout import file_path
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, shared_sample_store
 
 SAMPLE = shipped_dir("data_samples")
-ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
-         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"))
 
 
 @pytest.fixture(scope="module")
 def sample_store(tmp_path_factory):
-    """A store with the whole sample ingested once; yields (db path, batch results, ground truth)."""
-    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
-    with store_mod.opened(db) as st:
-        results = [ingest_file(st, kind, SAMPLE / name, TEST_KEY) for kind, name in ORDER]
-    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
-    return db, results, truth
+    """The session's shared sample store (read-only); yields (db path, batch results, ground truth)."""
+    shared = shared_sample_store(tmp_path_factory)
+    return shared.db, list(shared.results), shared.truth
 
 
 def test_batch_accounting_on_the_sample(sample_store):
@@ -54,6 +48,7 @@ def test_reingesting_the_sample_changes_nothing(sample_store, tmp_path):
     db, results, _ = sample_store
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(Path(db).read_bytes())
+    copy.chmod(0o600)
     with store_mod.opened(copy) as st:
         cube_mod.build_cube(st)
         before = cube_mod.cube_frame(st)

@@ -10,7 +10,7 @@ import pytest
 
 from analytics.errors import StoreError
 from analytics.privacy import key_fingerprint
-from pipelines import compact, keys, rekey as rekey_mod, store as store_mod
+from pipelines import keys, rekey as rekey_mod, store as store_mod
 from pipelines.ingest import ingest_file
 from tests.conftest import EPISODE_HEADER, REPORT_HEADER, episode, report, write_csv
 
@@ -106,7 +106,7 @@ def test_rekey_leaves_no_old_pseudonym_in_any_byte_of_any_file(keyed_store, tmp_
     # the store still works under the chain: settings, schema version, batches and audit kept
     with store_mod.opened(db) as st:
         assert st.setting("key_fingerprint") == key_fingerprint(keys.load_key(db))
-        assert st.setting(compact.REWRITE_PENDING) is None
+        assert st.setting(store_mod.REWRITE_PENDING) is None
         assert store_mod.schema_version(st.con) == store_mod.latest_schema_version()
         assert st.con.execute("select count(*) from batches").fetchone()[0] == 3
         assert st.con.execute("select count(*) from episodes_history").fetchone()[0] == 1
@@ -121,7 +121,7 @@ def test_rewrite_keeps_every_row_and_table(keyed_store):
                                                 "where table_schema = 'main' order by 1").fetchall()]
         before = {t: st.con.execute(f"select * from {t} order by all").fetchall() for t in tables}
     st = store_mod.open_store(db)
-    st = compact.rewrite_store(st)
+    st = store_mod.rewrite_store(st)
     try:
         after = {t: st.con.execute(f"select * from {t} order by all").fetchall() for t in tables}
     finally:
@@ -139,9 +139,9 @@ def test_an_interrupted_rewrite_is_completed_at_the_next_write_open(keyed_store,
         rekey_mod.rekey(st, OLD.encode(), NEW.encode())
     assert old & set().union(*pseudonyms_in_bytes(folder).values())
     with store_mod.opened(db, read_only=True) as st:   # readers do not rewrite
-        assert st.setting(compact.REWRITE_PENDING) == "rekey"
+        assert st.setting(store_mod.REWRITE_PENDING) == "rekey"
     with store_mod.opened(db) as st:                    # the next writer does
-        assert st.setting(compact.REWRITE_PENDING) is None
+        assert st.setting(store_mod.REWRITE_PENDING) is None
     assert not old & set().union(*pseudonyms_in_bytes(folder).values())
 
 
@@ -163,7 +163,7 @@ def test_a_failed_rewrite_leaves_the_store_file_as_it_was(keyed_store, monkeypat
 
         st.con = Failing()
         with pytest.raises(StoreError, match="Could not rewrite store .* No space left on device"):
-            compact.rewrite_store(st)
+            store_mod.rewrite_store(st)
         st.con = real
         assert st.con.execute("select count(*) from episodes").fetchone()[0] == len(PEOPLE)
     finally:

@@ -18,27 +18,23 @@ import pytest
 
 from analytics.errors import InvalidInputError
 from analytics.patrol import PLAN_COLUMNS
-from analytics.privacy import key_fingerprint
 from analytics.weeks import parse_week, week_label
 from pipelines import store as store_mod
-from pipelines.ingest import ingest_file
 from pipelines.layout import file_path
 from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_raw_points
 from pipelines.resources import shipped_dir
 from pipelines.weekly import (ANALYST_OUTPUTS, SHARED_OUTPUTS, WEEKLY_STEPS, load_config, run_weekly,
                               validate_config)
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, shared_sample_store
 
 SAMPLE = shipped_dir("data_samples")
-ORDER = (("boundary", "boundary.geojson"), ("places", "places.geojson"), ("episodes", "episodes.csv"),
-         ("reports", "location_reports.csv"), ("disruptions", "disruptions.csv"), ("placements", "placements.csv"))
 #: Fast engine settings for tests (the scan's Monte Carlo is the slow part).
 FAST = {"hotspots": {"scan_replicates": 49}}
 _CACHE: dict = {}
 
 
 def sample_weekly(tmp_path_factory) -> dict:
-    """Ingest the sample once and run the weekly job for its last two weeks (memoised per process).
+    """Run the weekly job on the shared sample store for its last two weeks (memoised per process).
 
     Returns a dict: ``db``, ``root`` (output root), ``week``, ``out`` (the last week's folder),
     ``run`` (its WeeklyRun), ``prev_run``, ``truth`` (ground truth), ``seconds`` and ``steps``.
@@ -46,12 +42,8 @@ def sample_weekly(tmp_path_factory) -> dict:
     if "run" in _CACHE:
         return _CACHE
     base = tmp_path_factory.mktemp("weekly_sample")
-    db = base / "sample.duckdb"
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
-    with store_mod.opened(db) as st:
-        for kind, name in ORDER:
-            ingest_file(st, kind, SAMPLE / name, TEST_KEY)
-    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
+    shared = shared_sample_store(tmp_path_factory)  # ingested once per session, read-only
+    db, truth = shared.db_with_placements, shared.truth
     week = truth["weeks"][1]
     prev_week = week_label(parse_week(week) - timedelta(weeks=1))
     root = base / "weekly"
