@@ -217,7 +217,8 @@ def _print_batches(results) -> None:
 @app.command()
 def ingest(
     kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary | placements "
-                                         "(care homes: pseudonymised, never shown; keep homes out of shared outputs)"),
+                                         "(care homes: pseudonymised, never shown; keep homes out of shared outputs) "
+                                         "| areas (beats, wards, neighbourhoods: polygons with names; --layer-name)"),
     files: List[Path] = typer.Argument(..., help="CSV (also .csv.gz) or Parquet files; GeoJSON, GeoPackage or zipped "
                                                  "shapefiles for boundary and places, and as points for the others."),
     db: Optional[Path] = DbOption,
@@ -244,6 +245,14 @@ def ingest(
         None, "--set", help="One value for a column in every row, e.g. --set source=police (repeatable)."),
     layer: Optional[str] = typer.Option(
         None, "--layer", help="Layer to read from a GeoPackage or a zip holding several shapefiles."),
+    layer_name: Optional[str] = typer.Option(
+        None, "--layer-name", help="areas: the name the layer is stored and shown under (e.g. beats, wards; never "
+                                   "the file name); ingesting the same name again replaces that layer."),
+    name_column: Optional[str] = typer.Option(
+        None, "--name-column", help="areas: the column holding the area names (default: guessed, and reported)."),
+    id_column: Optional[str] = typer.Option(
+        None, "--id-column", help="areas: the column holding the area ids (default: guessed and reported, else the "
+                                  "feature order 1, 2, ...)."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="hotspots.toml whose ingest.KIND table gives columns, date_format, set and layer "
                                "(default ./hotspots.toml when present; options given here win)."),
@@ -253,6 +262,8 @@ def ingest(
     Example: hotspots ingest reports denver_offenses.csv.gz --columns
     report_id=OFFENSE_ID,observed_at=FIRST_OCCURRENCE_DATE,lat=GEO_LAT,lon=GEO_LON
     --date-format "%m/%d/%Y %I:%M:%S %p" --set source=police --db denver.duckdb
+
+    Areas: hotspots ingest areas statistical_neighborhoods.geojson --layer-name neighbourhoods --db denver.duckdb
     """
     from pipelines import column_mapping
     from pipelines.audit import audited
@@ -260,6 +271,7 @@ def ingest(
     from pipelines.store import resolve_db_path
     from pipelines.weekly import load_config
     kind = resolve_kind(kind)
+    area_options = _area_options(kind, files, layer_name, name_column, id_column)
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     configured = column_mapping.from_config(load_config(config)["ingest"].get(kind)) if config else None
@@ -270,7 +282,7 @@ def ingest(
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates, "columns": columns,
               "date_format": date_format, "set": set_values, "layer": layer,
-              "config": str(config) if config else None}
+              "config": str(config) if config else None, **(area_options or {})}
     with audited(resolve_db_path(db), "ingest", params) as entry:
         st, key = _open_for_write(db)
         try:
@@ -281,7 +293,8 @@ def ingest(
                     entry.add_input(path)
                     try:
                         results.append(ingest_file(st, kind, path, key, drop_identifying,
-                                                   date_order=date_order, excel_dates=excel_dates, mapping=mapping))
+                                                   date_order=date_order, excel_dates=excel_dates, mapping=mapping,
+                                                   area_options=area_options))
                     except HotspotError as exc:  # the files before it stay committed: say so below
                         failed = (path, exc)
                         break
@@ -306,6 +319,25 @@ def ingest(
             if error is failed[1]:
                 raise error
             raise error from failed[1]
+
+
+def _area_options(kind: str, files: List[Path], layer_name: Optional[str], name_column: Optional[str],
+                  id_column: Optional[str]) -> Optional[dict]:
+    """``--layer-name`` / ``--name-column`` / ``--id-column`` for ``ingest areas`` (one file per layer);
+    refused with any other kind."""
+    from analytics.errors import InvalidInputError
+    given = [o for o, v in (("--layer-name", layer_name), ("--name-column", name_column),
+                            ("--id-column", id_column)) if v is not None]
+    if kind != "areas":
+        if given:
+            raise InvalidInputError(f"{', '.join(given)}: for ingest areas only.")
+        return None
+    from pipelines.areas import check_layer_name
+    layer_name = check_layer_name(layer_name)
+    if len(files) != 1:
+        raise InvalidInputError(f"ingest areas takes one file per layer; received {len(files)}. Ingest each file "
+                                "with its own --layer-name.")
+    return {"layer_name": layer_name, "name_column": name_column, "id_column": id_column}
 
 
 #: Keys of one committed file in ``ingest --json`` (README "Commands").

@@ -435,10 +435,10 @@ SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
 
 
 def store_is_synthetic(store: Store) -> bool:
-    """True when every data batch (boundary and placements aside: placement refs are pseudonymised before
+    """True when every data batch (boundary, areas and placements aside: placement refs are pseudonymised before
     the SYN- prefix could be seen, and placements never reach an output) came from the SYNTHETIC generator."""
     flags = [r[0] for r in store.con.execute(
-        "select synthetic from batches where kind not in ('boundary', 'placements')").fetchall()]
+        "select synthetic from batches where kind not in ('boundary', 'placements', 'areas')").fetchall()]
     return bool(flags) and all(flags)
 
 
