@@ -30,12 +30,12 @@ import pandas as pd
 import shapely
 from shapely import wkt as shapely_wkt
 
-from analytics.area_names import cells_to_area_names
+from analytics.area_names import cells_to_area_names, name_plan_areas
 from analytics.contracts import is_identifying_column, normalise_column_name
 from analytics.errors import InvalidInputError, RefusedFileError
 
 __all__ = ["AREA_COLUMNS", "LAYER_NAME_RULE", "check_layer_name", "read_areas", "ingest_areas", "load_areas",
-           "area_layers", "area_names_for_cells", "AreaFile"]
+           "area_layers", "area_names_for_cells", "name_plan_areas", "AreaFile"]
 
 #: Columns of :func:`load_areas` (the interface the maps and the report use).
 AREA_COLUMNS = ["layer", "area_id", "area_name", "geometry"]

@@ -441,6 +441,12 @@ def cube(
 
 # -------------------------------------------------------------------------------------- hotspots
 
+UNITS_HELP = ("cells (H3) | areas: also Gi*, trends and emerging categories per area of a stored layer (events "
+              "counted by their own point; queen neighbours; area size as exposure) in area_hotspots.parquet; the "
+              "plan and the scan stay on cells.")
+AREA_LAYER_HELP = "With --units areas: the area layer to analyse (default: the only one stored)."
+
+
 @app.command()
 def hotspots(
     db: Optional[Path] = DbOption,
@@ -468,18 +474,22 @@ def hotspots(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: ./hotspots_out/<week>/)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (GeoPackage; "
                                       "hotspots.parquet is GeoParquet either way)."),
+    units: str = typer.Option("cells", "--units", help=UNITS_HELP),
+    area_layer: Optional[str] = typer.Option(None, "--area-layer", help=AREA_LAYER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
     """Run the hotspot engine for one week: Gi*, trends, emerging categories, scan, clusters, convergence.
 
     Example: hotspots hotspots --week 2026-W20 --res 9 --weeks-back 26 --out out/
+
+    By area: hotspots hotspots --units areas --area-layer neighbourhoods --out out/
     """
     from pipelines import store
     from pipelines.hotspots_run import HotspotParams, run_hotspots
     _check_rules(rules)
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
                            rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
-                           scan_replicates=replicates, seed=seed)
+                           scan_replicates=replicates, seed=seed, units=units, area_layer=area_layer)
     formats = _formats(fmt)
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
@@ -509,7 +519,11 @@ def hotspots(
     out.print(f"Week {run.week} (Monday to Sunday, {tz}): {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
               f"{s['cold_cells']} cold cells this week; {s['scan_clusters']} emerging scan cluster(s); "
               f"{s['st_clusters']} space-time cluster(s); {s['convergence_cells']} convergence cell(s).")
-    _print_notes_and_outputs(run.choices, run.outputs, 17)
+    if "areas" in s:
+        a = s["areas"]
+        out.print(f"Areas ({a['layer']}): {a['areas']} areas; {a['hot_areas']} hot and {a['cold_areas']} cold "
+                  f"this week.", markup=False)
+    _print_notes_and_outputs(run.choices, run.outputs, 21)
 
 
 # ---------------------------------------------------------------------------------------- weekly
@@ -531,6 +545,9 @@ def weekly(
                               "hotspots.toml, else default."),
     fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (analyst only) and "
                                       "patrol_plan.gpkg (shared) for GIS."),
+    units: Optional[str] = typer.Option(None, "--units", help=UNITS_HELP + " Default: [hotspots] units in "
+                                        "hotspots.toml, else cells."),
+    area_layer: Optional[str] = typer.Option(None, "--area-layer", help=AREA_LAYER_HELP),
 ) -> None:
     """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
 
@@ -546,9 +563,14 @@ def weekly(
     if rules is not None:
         from pipelines.weekly import validate_config
         cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "rules": rules}}, source="--rules")
+    if units is not None or area_layer is not None:
+        from pipelines.weekly import validate_config
+        given = {k: v for k, v in (("units", units), ("area_layer", area_layer)) if v is not None}
+        cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], **given}}, source="--units/--area-layer")
     formats = _formats(fmt)
     params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
-              "analyst_detail": analyst_detail, "rules": rules, "format": fmt}
+              "analyst_detail": analyst_detail, "rules": rules, "format": fmt, "units": units,
+              "area_layer": area_layer}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
         with _reader(db) as st:
             with _progress() as progress:
@@ -597,7 +619,7 @@ def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
     for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
                        ("patrol plan", "patrol_plan_csv"), ("patrol plan GIS", "patrol_plan_geojson"),
                        ("patrol plan GPKG", "patrol_plan_gpkg"), ("hotspots GPKG", "hotspots_gpkg"),
-                       ("run record", "run")):
+                       ("area hotspots", "area_hotspots_parquet"), ("run record", "run")):
         if key in run.outputs:
             out.print(f"  {label:16s} {run.outputs[key]}", markup=False, soft_wrap=True)
 

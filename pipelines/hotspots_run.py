@@ -41,6 +41,7 @@ from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines import layout
+from pipelines.areas import area_names_for_cells
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
@@ -100,6 +101,10 @@ class HotspotParams:
     convergence_placements: int = 2
     places_radius_m: float = 400.0
     max_places: int = 3
+    # Units of analysis (pipelines.area_hotspots.UNITS): "areas" adds Gi* / trend / categories per area of
+    # one stored layer (area_layer; default the only one) -- the plan and the scan stay on cells.
+    units: str = "cells"
+    area_layer: str | None = None
     #: Where each of RULE_OPTIONS came from: ((name, value, "rules <set>" | "explicit"), ...); set on creation
     #: ("explicit" when given and different from the rule set's value, so dataclasses.replace keeps the record).
     rule_sources: tuple = field(default=(), init=False)
@@ -127,6 +132,8 @@ class HotspotParams:
             problems.append("scan_replicates must be >= 0")
         if self.share_basis is not None and self.share_basis not in SHARE_BASES:
             problems.append(f"share_basis must be one of {', '.join(SHARE_BASES)}; received {self.share_basis!r}")
+        if self.units not in ("cells", "areas"):
+            problems.append(f"units must be cells or areas; received {self.units!r}")
         if self.scan_min_sources < 1:
             problems.append(f"scan_min_sources must be >= 1; received {self.scan_min_sources}")
         if problems:
@@ -375,6 +382,9 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     timings: dict[str, float] = {}
     timer = StepTimer(timings, progress)
     choices: list[str] = [store.notice] if store.notice else []
+    if params.units == "areas":  # refuse a missing / unknown area layer before the long work
+        from pipelines.area_hotspots import resolve_area_layer
+        params = replace(params, area_layer=resolve_area_layer(store.con, params.area_layer))
     with timer.step("cube"):
         res = store.resolution if params.resolution is None else params.resolution
         week = params.week
@@ -425,6 +435,14 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         "study_area": info.study_area,
         "top_cells": [hexes[i] for i in np.argsort(-gi.z[:, -1])[:10]],
     }
+    if params.units == "areas":
+        from pipelines.area_hotspots import run_area_hotspots
+        with timer.step("areas"):
+            areas = run_area_hotspots(store, params, out_dir, weeks,
+                                      SYNTHETIC_LABEL if store_is_synthetic(store) else None)
+        run.outputs.update(areas.outputs)
+        run.summary["areas"] = areas.summary
+        choices += areas.choices
     run.choices = choices + list(gi.notes)
     run.timings = timings
     _write_run_json(store, run, params, res)
@@ -483,6 +501,7 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "rise_weeks": emerging["rise_weeks"].to_numpy(), "rise_events": emerging["rise_events"].to_numpy(),
         "rise_p": emerging["rise_p"].to_numpy(),
         "places": [text.get(int(c), "") for c in cells],
+        "area_name": area_names_for_cells(store.con, cells),  # "Five Points · District 2"; "" without areas
     })
     hotspots = _label(hotspots, synthetic)
     paths = {key: layout.output_path(out_dir, key) for key in ENGINE_OUTPUTS}
