@@ -87,7 +87,10 @@ def _id_text(column: pd.Series) -> pd.Series:
 
 
 def _usable_names(frame: pd.DataFrame, skip: set[str]) -> list[str]:
-    return [c for c in frame.columns if c != frame.geometry.name and c not in skip and not is_identifying_column(c)]
+    """Columns a guess may pick: not the geometry, not ``skip``, not a person's details (``name`` itself is
+    an area's name here)."""
+    return [c for c in frame.columns if c != frame.geometry.name and c not in skip
+            and (c in _NAME_EXACT or not is_identifying_column(c))]
 
 
 def guess_id_column(frame: gpd.GeoDataFrame) -> str | None:
@@ -171,7 +174,7 @@ def read_areas(path: Path, layer_name: str, name_column: str | None = None, id_c
             rejected.append((i, "not_a_polygon", geom.geom_type))
             continue
         area_id = ids[i - 1]
-        label = f"feature {i}" + (f" (area {names[i - 1]!r})" if names[i - 1] else "")
+        label = f"feature {i}" + (f" (area {names[i - 1]!r})" if name_col and names[i - 1] else "")
         if not geom.is_valid:
             raise RefusedFileError(f"{path.name}: {label} has an invalid polygon ({shapely.is_valid_reason(geom)}); "
                                    f"fix it (e.g. QGIS 'Fix geometries') and ingest again.")
