@@ -342,7 +342,7 @@ def _area_options(kind: str, files: List[Path], layer_name: Optional[str], name_
 
 #: Keys of one committed file in ``ingest --json`` (README "Commands").
 INGEST_JSON_KEYS = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
-                    "recoded", "flagged", "warnings")
+                    "recoded", "flagged", "warnings", "hints")  # hints: e.g. the columns ingest areas guessed
 
 
 def _print_ingest(results, failed, not_read: list[Path], as_json: bool) -> None:
