@@ -314,3 +314,20 @@ def test_denver_neighbourhoods_with_denver_incidents(monkeypatch, capsys, tmp_pa
     z = gi_star(totals, star_weights(ours), time_step=0).z[:, 0]
     np.testing.assert_allclose(z, G_Local(totals[:, 0].astype(float), theirs, transform="B", star=True,
                                           permutations=0).Zs, rtol=0, atol=1e-10)
+
+
+def test_area_names_from_a_file_stay_data_in_the_plan_csv(store, tmp_path):
+    """A name that is a spreadsheet formula or markup is stored as written and cannot run in the plan CSV."""
+    from pipelines.areas import name_plan_areas
+    from pipelines.csv_out import write_csv as write_plan_csv
+    evil = '=HYPERLINK("http://x","y")'
+    path = _geojson(tmp_path / "evil.geojson", [_feature(box(X0, Y0, X1, Y1), name=evil),
+                                                _feature(box(X1, Y0, X1 + 0.01, Y1), name="<script>alert(1)</script>")])
+    _areas(store, path, "beats")
+    areas = load_areas(store.con)
+    assert areas["area_name"].tolist() == [evil, "<script>alert(1)</script>"]
+    cell = grid.cells_to_hex(grid.latlng_to_cells(np.array([-33.87]), np.array([151.2]), 9))[0]
+    plan = name_plan_areas(pd.DataFrame({"rank": [1], "area_name": [""], "cells": [cell]}), areas)
+    write_plan_csv(plan, tmp_path / "plan.csv")
+    text = (tmp_path / "plan.csv").read_text()
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
