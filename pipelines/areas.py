@@ -45,7 +45,8 @@ _LAYER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,39}")
 _NAME_EXACT = ("area_name", "name")
 _NAME_WORDS = ("label", "title")
 _ID_EXACT = ("area_id", "id", "code", "area_code", "number", "area_number")
-_ID_SUFFIXES = ("_id", "id", "_code", "_no", "_num", "_number")
+_ID_SUFFIXES = ("_id", "_code", "_no", "_num", "_number")
+_ID_SYSTEM = ("objectid", "fid", "gid", "ogc_fid")   # a GIS row id: better than nothing, last choice
 _POLYGONS = ("Polygon", "MultiPolygon")
 
 
@@ -97,7 +98,7 @@ def guess_id_column(frame: gpd.GeoDataFrame) -> str | None:
     """The column most like an area id: a known id name, one distinct non-blank value per row."""
     ranked = []
     for col in _usable_names(frame, set()):
-        rank = 0 if col in _ID_EXACT else 1 if col.endswith(_ID_SUFFIXES) else None
+        rank = 0 if col in _ID_EXACT else 1 if col.endswith(_ID_SUFFIXES) else 2 if col in _ID_SYSTEM else None
         if rank is None:
             continue
         values = _id_text(frame[col])

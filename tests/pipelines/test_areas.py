@@ -331,3 +331,19 @@ def test_area_names_from_a_file_stay_data_in_the_plan_csv(store, tmp_path):
     write_plan_csv(plan, tmp_path / "plan.csv")
     text = (tmp_path / "plan.csv").read_text()
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+
+
+@pytest.mark.parametrize("columns, want_id, want_name", [
+    ({"OBJECTID": [1, 2], "BEAT_NUM": ["0111", "0112"], "DISTRICT": ["1", "1"]}, "beat_num", None),
+    ({"objectid": [1, 2], "ward": ["North", "South"]}, "objectid", None),
+    ({"NBHD_ID": [2, 21], "NBHD_NAME": ["Auraria", "Baker"], "NOTES": ["", ""]}, "nbhd_id", "nbhd_name"),
+    ({"id": [1, 1], "label": ["A", "B"], "contact_name": ["x", "y"]}, None, "label"),  # ids repeat; a person's name
+    ({"valid": [1, 2], "Name": ["A", "B"]}, None, "name"),
+])
+def test_column_guesses(columns, want_id, want_name):
+    from analytics.contracts import normalise_column_name
+    from pipelines.areas import guess_id_column, guess_name_column
+    frame = gpd.GeoDataFrame({normalise_column_name(k): v for k, v in columns.items()},
+                             geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326)
+    got_id = guess_id_column(frame)
+    assert (got_id, guess_name_column(frame, got_id)) == (want_id, want_name)
