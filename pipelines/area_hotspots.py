@@ -28,7 +28,7 @@ from pipelines.areas import area_layers, load_areas
 from pipelines.sqlrunner import run_sql
 
 __all__ = ["UNITS", "AREA_OUTPUTS", "measure_events", "resolve_area_layer", "area_counts", "AreaRun",
-           "run_area_hotspots"]
+           "run_area_hotspots", "read_area_hotspots"]
 
 #: Units of analysis (``--units``): H3 cells, or the areas of a stored layer.
 UNITS = ("cells", "areas")
@@ -142,3 +142,10 @@ def run_area_hotspots(store, params, out_dir: Path, weeks: list[date], synthetic
         "top_areas": areas["area_name"].to_numpy()[np.argsort(-gi.z[:, -1], kind="stable")[:10]].tolist(),
     }
     return AreaRun({k: str(v) for k, v in paths.items()}, summary, choices)
+
+
+def read_area_hotspots(folder: Path) -> gpd.GeoDataFrame | None:
+    """A run folder's area results (``area_hotspots.parquet``: one row per area, polygons in EPSG:4326),
+    or None when the run was not made with ``--units areas`` (for the report and the analyst map)."""
+    path = layout.output_path(folder, "area_hotspots_parquet")
+    return gpd.read_parquet(path) if path.is_file() else None

@@ -236,7 +236,9 @@ def test_weekly_units_areas_writes_one_row_per_area_and_names_cells_and_plan(tin
         run = run_weekly(st, "2025-W14", folder / "out",
                          config={"hotspots": {"scan_replicates": 9, "units": "areas"}})
     assert not run.privacy_findings
-    area = gpd.read_parquet(file_path(run.out_dir, "area_hotspots.parquet"))
+    from pipelines.area_hotspots import read_area_hotspots
+    area = read_area_hotspots(run.out_dir)
+    assert read_area_hotspots(folder) is None  # not a run folder made with --units areas
     assert area["area_id"].tolist() == ["11", "12", "21", "22"]
     assert area["area_name"].tolist() == ["Harbour", "Market", "Park", "Station"]
     for col in ("z", "p", "p_fdr", "gi_class", "category", "reason", "mk_tau", "mk_p", "area_km2", "count"):
