@@ -6,7 +6,8 @@ in any CRS (reprojected to EPSG:4326) and is stored under the name the user give
 (``--layer-name``; never the file name). Each area keeps only an id, a name and its polygon:
 
 * names come from ``--name-column``, else a guessed column (``name``, ``area_name``, then a
-  column whose name holds "name", then ``label`` / ``title``); without one, the id is the name;
+  column whose name holds "name", then ``label`` / ``title``), trimmed of surrounding white space;
+  without a name column the id is the name, and a blank name is "<layer> <id>" (reported);
 * ids come from ``--id-column``, else a guessed column holding one distinct value per row
   (``area_id``, ``id``, ``*_id``, ``code``, ``number``...), else the feature's row number;
 
