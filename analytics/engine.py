@@ -90,6 +90,10 @@ class HotspotParams:
     convergence_placements: int = 2
     places_radius_m: float = 400.0
     max_places: int = 3
+    # Units of analysis (pipelines.area_hotspots.UNITS): "areas" adds Gi* / trend / categories per area of
+    # one stored layer (area_layer; default the only one) -- the plan and the scan stay on cells.
+    units: str = "cells"
+    area_layer: str | None = None
     #: Where each of RULE_OPTIONS came from: ((name, value, "rules <set>" | "explicit"), ...); set on creation
     #: ("explicit" when given and different from the rule set's value, so dataclasses.replace keeps the record).
     rule_sources: tuple = field(default=(), init=False)
@@ -127,6 +131,8 @@ class HotspotParams:
             problems.append("scan_replicates must be >= 0")
         if self.share_basis is not None and self.share_basis not in SHARE_BASES:
             problems.append(f"share_basis must be one of {', '.join(SHARE_BASES)}; received {self.share_basis!r}")
+        if self.units not in ("cells", "areas"):
+            problems.append(f"units must be cells or areas; received {self.units!r}")
         if self.scan_min_sources < 1:
             problems.append(f"scan_min_sources must be >= 1; received {self.scan_min_sources}")
         if problems:

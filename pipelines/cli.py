@@ -225,7 +225,8 @@ def _print_batches(results) -> None:
 @app.command()
 def ingest(
     kind: str = typer.Argument(..., help="episodes | reports | places | disruptions | boundary | placements "
-                                         "(care homes: pseudonymised, never shown; keep homes out of shared outputs)"),
+                                         "(care homes: pseudonymised, never shown; keep homes out of shared outputs) "
+                                         "| areas (beats, wards, neighbourhoods: polygons with names; --layer-name)"),
     files: List[Path] = typer.Argument(..., help="CSV (also .csv.gz) or Parquet files; GeoJSON, GeoPackage or zipped "
                                                  "shapefiles for boundary and places, and as points for the others."),
     db: Optional[Path] = DbOption,
@@ -252,6 +253,14 @@ def ingest(
         None, "--set", help="One value for a column in every row, e.g. --set source=police (repeatable)."),
     layer: Optional[str] = typer.Option(
         None, "--layer", help="Layer to read from a GeoPackage or a zip holding several shapefiles."),
+    layer_name: Optional[str] = typer.Option(
+        None, "--layer-name", help="areas: the name the layer is stored and shown under (e.g. beats, wards; never "
+                                   "the file name); ingesting the same name again replaces that layer."),
+    name_column: Optional[str] = typer.Option(
+        None, "--name-column", help="areas: the column holding the area names (default: guessed, and reported)."),
+    id_column: Optional[str] = typer.Option(
+        None, "--id-column", help="areas: the column holding the area ids (default: guessed and reported, else the "
+                                  "feature order 1, 2, ...)."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="hotspots.toml whose ingest.KIND table gives columns, date_format, set and layer "
                                "(default ./hotspots.toml when present; options given here win)."),
@@ -261,6 +270,8 @@ def ingest(
     Example: hotspots ingest reports denver_offenses.csv.gz --columns
     report_id=OFFENSE_ID,observed_at=FIRST_OCCURRENCE_DATE,lat=GEO_LAT,lon=GEO_LON
     --date-format "%m/%d/%Y %I:%M:%S %p" --set source=police --db denver.duckdb
+
+    Areas: hotspots ingest areas statistical_neighborhoods.geojson --layer-name neighbourhoods --db denver.duckdb
     """
     from pipelines import column_mapping
     from pipelines.audit import audited
@@ -268,6 +279,7 @@ def ingest(
     from pipelines.store import resolve_db_path
     from pipelines.weekly import load_config
     kind = resolve_kind(kind)
+    area_options = _area_options(kind, files, layer_name, name_column, id_column)
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     configured = column_mapping.from_config(load_config(config)["ingest"].get(kind)) if config else None
@@ -278,7 +290,7 @@ def ingest(
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates, "columns": columns,
               "date_format": date_format, "set": set_values, "layer": layer,
-              "config": str(config) if config else None}
+              "config": str(config) if config else None, **(area_options or {})}
     with audited(resolve_db_path(db), "ingest", params) as entry:
         st, key = _open_for_write(db)
         try:
@@ -289,7 +301,8 @@ def ingest(
                     entry.add_input(path)
                     try:
                         results.append(ingest_file(st, kind, path, key, drop_identifying,
-                                                   date_order=date_order, excel_dates=excel_dates, mapping=mapping))
+                                                   date_order=date_order, excel_dates=excel_dates, mapping=mapping,
+                                                   area_options=area_options))
                     except HotspotError as exc:  # the files before it stay committed: say so below
                         failed = (path, exc)
                         break
@@ -316,9 +329,28 @@ def ingest(
             raise error from failed[1]
 
 
+def _area_options(kind: str, files: List[Path], layer_name: Optional[str], name_column: Optional[str],
+                  id_column: Optional[str]) -> Optional[dict]:
+    """``--layer-name`` / ``--name-column`` / ``--id-column`` for ``ingest areas`` (one file per layer);
+    refused with any other kind."""
+    from analytics.errors import InvalidInputError
+    given = [o for o, v in (("--layer-name", layer_name), ("--name-column", name_column),
+                            ("--id-column", id_column)) if v is not None]
+    if kind != "areas":
+        if given:
+            raise InvalidInputError(f"{', '.join(given)}: for ingest areas only.")
+        return None
+    from pipelines.areas import check_layer_name
+    layer_name = check_layer_name(layer_name)
+    if len(files) != 1:
+        raise InvalidInputError(f"ingest areas takes one file per layer; received {len(files)}. Ingest each file "
+                                "with its own --layer-name.")
+    return {"layer_name": layer_name, "name_column": name_column, "id_column": id_column}
+
+
 #: Keys of one committed file in ``ingest --json`` (README "Commands").
 INGEST_JSON_KEYS = ("file", "batch_id", "read", "accepted", "updated", "duplicate", "rejected", "reasons",
-                    "recoded", "flagged", "warnings")
+                    "recoded", "flagged", "warnings", "hints")  # hints: e.g. the columns ingest areas guessed
 
 
 def _print_ingest(results, failed, not_read: list[Path], as_json: bool) -> None:
@@ -417,6 +449,12 @@ def cube(
 
 # -------------------------------------------------------------------------------------- hotspots
 
+UNITS_HELP = ("cells (H3) | areas: also Gi*, trends and emerging categories per area of a stored layer (events "
+              "counted by their own point; queen neighbours; area size as exposure) in area_hotspots.parquet; the "
+              "plan and the scan stay on cells.")
+AREA_LAYER_HELP = "With --units areas: the area layer to analyse (default: the only one stored)."
+
+
 @app.command()
 def hotspots(
     db: Optional[Path] = DbOption,
@@ -448,19 +486,23 @@ def hotspots(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: ./hotspots_out/<week>/)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="gpkg: also write hotspots.gpkg (GeoPackage; "
                                       "hotspots.parquet is GeoParquet either way)."),
+    units: str = typer.Option("cells", "--units", help=UNITS_HELP),
+    area_layer: Optional[str] = typer.Option(None, "--area-layer", help=AREA_LAYER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON."),
 ) -> None:
     """Run the hotspot engine for one week: Gi*, trends, emerging categories, scan, clusters, convergence.
 
     Example: hotspots hotspots --week 2026-W20 --res 9 --weeks-back 26 --out out/
+
+    By area: hotspots hotspots --units areas --area-layer neighbourhoods --out out/
     """
     from pipelines import store
     from analytics.engine import HotspotParams
     from pipelines.hotspots_run import run_hotspots
     _check_rules(rules)
     params = HotspotParams(week=week, resolution=resolution, weeks_back=weeks_back, time_step=time_step, k=k,
-                           bin_weeks=_check_bin_weeks(bin_weeks), rules=rules, p_method=p_method, fdr=fdr, share_basis=share_basis, measure=measure,
-                           scan_replicates=replicates, seed=seed)
+                           bin_weeks=_check_bin_weeks(bin_weeks), rules=rules, p_method=p_method, fdr=fdr,
+                           share_basis=share_basis, measure=measure, scan_replicates=replicates, seed=seed, units=units, area_layer=area_layer)
     formats = _formats(fmt)
     from pipelines.audit import audited
     with audited(store.resolve_db_path(db), "hotspots", asdict(params) | {"out": out_dir}) as entry:
@@ -490,7 +532,11 @@ def hotspots(
     out.print(f"Week {run.week} (Monday to Sunday, {tz}): {s['cells']} cells x {s['weeks']} weeks; {s['hot_cells']} hot and "
               f"{s['cold_cells']} cold cells this week; {s['scan_clusters']} emerging scan cluster(s); "
               f"{s['st_clusters']} space-time cluster(s); {s['convergence_cells']} convergence cell(s).")
-    _print_notes_and_outputs(run.choices, run.outputs, 17)
+    if "areas" in s:
+        a = s["areas"]
+        out.print(f"Areas ({a['layer']}): {a['areas']} areas; {a['hot_areas']} hot and {a['cold_areas']} cold "
+                  f"this week.", markup=False)
+    _print_notes_and_outputs(run.choices, run.outputs, 21)
 
 
 # ---------------------------------------------------------------------------------------- weekly
@@ -515,6 +561,9 @@ def weekly(
     bin_weeks: Optional[str] = typer.Option(
         None, "--bin-weeks", help="Weeks per time bin: 1 | 2 | 4 | auto; default: [hotspots] bin_weeks in "
                                   "hotspots.toml, else auto (README 'Sparse data')."),
+    units: Optional[str] = typer.Option(None, "--units", help=UNITS_HELP + " Default: [hotspots] units in "
+                                        "hotspots.toml, else cells."),
+    area_layer: Optional[str] = typer.Option(None, "--area-layer", help=AREA_LAYER_HELP),
 ) -> None:
     """Weekly report, analyst map, patrol map and patrol plan for one ISO week (offline HTML, no personal detail).
 
@@ -534,9 +583,14 @@ def weekly(
     if bins is not None:
         from pipelines.weekly import validate_config
         cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], "bin_weeks": bins}}, source="--bin-weeks")
+    if units is not None or area_layer is not None:
+        from pipelines.weekly import validate_config
+        given = {k: v for k, v in (("units", units), ("area_layer", area_layer)) if v is not None}
+        cfg = validate_config({**cfg, "hotspots": {**cfg["hotspots"], **given}}, source="--units/--area-layer")
     formats = _formats(fmt)
     params = {"week": week, "out": out_root, "resolution": resolution, "config": config,
-              "analyst_detail": analyst_detail, "rules": rules, "format": fmt, "bin_weeks": bin_weeks}
+              "analyst_detail": analyst_detail, "rules": rules, "format": fmt, "bin_weeks": bin_weeks,
+              "units": units, "area_layer": area_layer}
     with audited(store.resolve_db_path(db), "weekly", params) as entry:
         with _reader(db) as st:
             with _progress() as progress:
@@ -585,7 +639,7 @@ def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
     for label, key in (("report", "report"), ("analyst map", "analyst_map"), ("patrol map", "patrol_map"),
                        ("patrol plan", "patrol_plan_csv"), ("patrol plan GIS", "patrol_plan_geojson"),
                        ("patrol plan GPKG", "patrol_plan_gpkg"), ("hotspots GPKG", "hotspots_gpkg"),
-                       ("run record", "run")):
+                       ("area hotspots", "area_hotspots_parquet"), ("run record", "run")):
         if key in run.outputs:
             out.print(f"  {label:16s} {run.outputs[key]}", markup=False, soft_wrap=True)
 

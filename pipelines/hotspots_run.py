@@ -37,6 +37,7 @@ from analytics.sufficiency import insufficiency, sufficiency_rule
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines import layout
+from pipelines.areas import area_names_for_cells
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
@@ -166,6 +167,9 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     timings: dict[str, float] = {}
     timer = StepTimer(timings, progress)
     choices: list[str] = [store.notice] if store.notice else []
+    if params.units == "areas":  # refuse a missing / unknown area layer before the long work
+        from pipelines.area_hotspots import resolve_area_layer
+        params = replace(params, area_layer=resolve_area_layer(store.con, params.area_layer))
     requested, given_res = params.bin_weeks, params.resolution is not None
     with timer.step("cube"):
         res = store.resolution if params.resolution is None else params.resolution
@@ -235,6 +239,14 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
         "top_cells": [hexes[i] for i in np.argsort(-gi.z[:, -1])[:10]],
         "resolution": res, "bin_weeks": params.bin_weeks,
     }
+    if params.units == "areas":
+        from pipelines.area_hotspots import run_area_hotspots
+        with timer.step("areas"):
+            areas = run_area_hotspots(store, params, out_dir, weeks,
+                                      SYNTHETIC_LABEL if store_is_synthetic(store) else None)
+        run.outputs.update(areas.outputs)
+        run.summary["areas"] = areas.summary
+        choices += areas.choices
     run.choices = choices + list(gi.notes)
     run.timings = timings
     run.resolution, run.bin_weeks = res, int(params.bin_weeks)
@@ -258,10 +270,10 @@ SYNTHETIC_LABEL = "SYNTHETIC — not real young people"
 
 
 def store_is_synthetic(store: Store) -> bool:
-    """True when every data batch (boundary and placements aside: placement refs are pseudonymised before
+    """True when every data batch (boundary, areas and placements aside: placement refs are pseudonymised before
     the SYN- prefix could be seen, and placements never reach an output) came from the SYNTHETIC generator."""
     flags = [r[0] for r in store.con.execute(
-        "select synthetic from batches where kind not in ('boundary', 'placements')").fetchall()]
+        "select synthetic from batches where kind not in ('boundary', 'placements', 'areas')").fetchall()]
     return bool(flags) and all(flags)
 
 
@@ -306,6 +318,7 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
         "rise_weeks": emerging["rise_weeks"].to_numpy(), "rise_events": emerging["rise_events"].to_numpy(),
         "rise_p": emerging["rise_p"].to_numpy(),
         "places": [text.get(int(c), "") for c in cells],
+        "area_name": area_names_for_cells(store.con, cells),  # "Five Points · District 2"; "" without areas
     })
     hotspots = _label(hotspots, synthetic)
     paths = {key: layout.output_path(out_dir, key) for key in ENGINE_OUTPUTS}

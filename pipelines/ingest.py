@@ -91,6 +91,7 @@ _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 KIND_ALIASES = {
     "episodes": "episodes", "reports": "reports", "location_reports": "reports",
     "places": "places", "disruptions": "disruptions", "boundary": "boundary", "placements": "placements",
+    "areas": "areas",
 }
 
 
@@ -191,7 +192,7 @@ def resolve_kind(kind: str) -> str:
     key = kind.strip().lower()
     if key not in KIND_ALIASES:
         raise InvalidInputError(
-            f"Unknown input kind {kind!r}; use one of: episodes, reports, places, disruptions, boundary, placements."
+            f"Unknown input kind {kind!r}; use one of: episodes, reports, places, disruptions, boundary, placements, areas."
         )
     return KIND_ALIASES[key]
 
@@ -841,7 +842,7 @@ def _check_date_order(date_order: str) -> str:
 def ingest_file(
     store: Store, kind: str, path: Path, key: bytes, drop_identifying: bool = False,
     now: datetime | None = None, date_order: str = "ymd", excel_dates: bool = False,
-    mapping: ColumnMapping | None = None,
+    mapping: ColumnMapping | None = None, area_options: dict | None = None,
 ) -> BatchResult:
     """Ingest one file as one batch in one transaction; return its accounting.
 
@@ -849,6 +850,8 @@ def ingest_file(
     ``ambiguous_date``; ``dmy``; ``mdy``). ``excel_dates``: convert spreadsheet day numbers
     (local time) instead of rejecting them as ``excel_serial_date``. ``mapping``: the file's
     own column names, date format, constants and layer (:mod:`pipelines.column_mapping`).
+    ``area_options``: for ``areas``, ``layer_name`` and optional ``name_column`` / ``id_column``
+    (:func:`pipelines.areas.ingest_areas`).
     """
     kind = resolve_kind(kind)
     date_order = _check_date_order(date_order)
@@ -860,6 +863,12 @@ def ingest_file(
         if mapping.columns or mapping.constants or mapping.date_format:
             raise InvalidInputError("boundary takes no --columns, --set or --date-format (only --layer).")
         return geo_inputs.ingest_boundary(store, path, file_sha256(path), mapping.layer, drop_identifying)
+    if kind == "areas":
+        if mapping.columns or mapping.constants or mapping.date_format:
+            raise InvalidInputError("areas take no --columns, --set or --date-format: name the columns with "
+                                    "--name-column and --id-column (and a GeoPackage layer with --layer).")
+        from pipelines.areas import ingest_areas
+        return ingest_areas(store, path, file_sha256(path), gpkg_layer=mapping.layer, **(area_options or {}))
     spec = SPECS[kind]
     column_mapping.check_against_contract(mapping, spec.contract)
     if _file_suffix(path) in GEO_SUFFIXES and kind in POINT_KINDS:

@@ -44,6 +44,8 @@ OUTPUT_FILES: dict[str, str] = {
     "patrol_plan_gpkg": "patrol_plan.gpkg",
     "hotspots_gpkg": "hotspots.gpkg",
     "withheld": "withheld.csv",
+    "area_hotspots_parquet": "area_hotspots.parquet",   # --units areas (pipelines.area_hotspots)
+    "area_hotspots_geojson": "area_hotspots.geojson",
 }
 
 

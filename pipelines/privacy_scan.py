@@ -60,7 +60,7 @@ __all__ = ["Finding", "scan_outputs", "store_forbidden", "store_forbidden_string
 SHARED_FILES = ("report.html", "patrol_map.html", "patrol_plan.csv", "patrol_plan.geojson", "patrol_plan.gpkg")
 ANALYST_ONLY_FILES = ("analyst_map.html", "hotspots.parquet", "hotspots.geojson", "hotspots.gpkg", "clusters.geojson",
                       "scan_clusters.geojson", "convergence.parquet", "cube.parquet", "run.json",
-                      "report_analyst_detail.html", "withheld.csv")
+                      "report_analyst_detail.html", "withheld.csv", "area_hotspots.parquet", "area_hotspots.geojson")
 SCANNED_SUFFIXES = (".html", ".htm", ".csv", ".geojson", ".json", ".parquet", ".gpkg")
 _GRID_RESOLUTIONS = range(5, 12)
 _BBOX_MARGIN_DEG = 0.05

@@ -80,6 +80,7 @@ from analytics.weeks import parse_week, week_label
 from pipelines import column_mapping
 from pipelines import cube as cube_mod
 from pipelines import layout, publish
+from pipelines.areas import load_areas, name_plan_areas
 from pipelines.csv_out import write_csv
 from pipelines.json_out import jsonable
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
@@ -432,6 +433,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         plan_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("patrol_plan_csv", "patrol_plan_geojson")}
         if "gpkg" in formats:
             plan_paths["patrol_plan_gpkg"] = layout.output_path(out_dir, "patrol_plan_gpkg")
+        plan = name_plan_areas(plan, load_areas(store.con))  # area_name from the entries' cells
         _write_plan(plan, plan_paths["patrol_plan_csv"], plan_paths["patrol_plan_geojson"], synthetic, week,
                     plan_paths.get("patrol_plan_gpkg"))
 

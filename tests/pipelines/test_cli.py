@@ -100,7 +100,7 @@ def test_user_mistakes_exit_1_with_clear_text(monkeypatch, capsys, tmp_path, key
                                       f"hotspots init --db {tmp_path / 'none.duckdb'}")
     code, _, err = run(monkeypatch, capsys, "ingest", "sightings", "x.csv")
     assert (code, err.strip()) == (1, "Error: Unknown input kind 'sightings'; use one of: episodes, reports, "
-                                      "places, disruptions, boundary, placements.")
+                                      "places, disruptions, boundary, placements, areas.")
     code, _, err = run(monkeypatch, capsys, "init", "--db", str(tmp_path / "a.duckdb"), "--tz", "Mars/Olympus")
     assert (code, err.strip()) == (1, "Error: Unknown time zone 'Mars/Olympus'; use an IANA name like Australia/Sydney.")
     code, _, err = run(monkeypatch, capsys, "hotspots", "--db", str(tmp_path / "a.duckdb"), "--share-basis", "bh")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shapely.geometry import box, shape
 
 from pipelines.render.analyst_map import analyst_map
 from pipelines.render.map_parts import render_html
@@ -42,6 +43,8 @@ CHILD_FILE = "Jane Citizen dob 04-03-2011 {{ 7*7 }}.geojson"
 #: The name of the place a disruption is evaluated at (shown in evaluation.html).
 TARGET_NAME = "Hotel {{ 7*7 }} end </script><img src=x onerror=alert(1)> =HYPERLINK(\"http://x\")"
 NAMES = PAYLOADS + [LONG_INGESTIBLE]
+#: An areas file name that could name a child (the layer is stored under the user's --layer-name only).
+AREAS_FILE = "Jane Citizen wards {{ 7*7 }}.geojson"
 _ADD_RE = re.compile(r"geo_json_\w+_add\(")
 
 
@@ -63,6 +66,13 @@ def payload_run(tmp_path_factory):
     episodes.loc[episodes.index[-40:], "gender"] = [genders[i % len(genders)] for i in range(40)]
     episodes_path = base / "episodes.csv"
     episodes.to_csv(episodes_path, index=False)
+    areas_path = base / AREAS_FILE  # 4 x 4 areas over the boundary's extent, named with the payloads
+    x0, y0, x1, y1 = shape(json.loads((SAMPLE / "boundary.geojson").read_text())["features"][0]["geometry"]).bounds
+    dx, dy = (x1 - x0) / 4, (y1 - y0) / 4
+    areas_path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": NAMES[(3 * (4 * j + i)) % len(NAMES)]},
+         "geometry": box(x0 + i * dx, y0 + j * dy, x0 + (i + 1) * dx, y0 + (j + 1) * dy).__geo_interface__}
+        for j in range(4) for i in range(4)]}, ensure_ascii=False), encoding="utf-8")
     db = base / "payload.duckdb"
     store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
     truth = json.loads((SAMPLE / "ground_truth.json").read_text())
@@ -74,9 +84,11 @@ def payload_run(tmp_path_factory):
                                ("episodes", episodes_path), ("reports", SAMPLE / "location_reports.csv"),
                                ("disruptions", SAMPLE / "disruptions.csv")):
                 ingest_file(st, kind, path, TEST_KEY)
+            ingest_file(st, "areas", areas_path, TEST_KEY, area_options={"layer_name": "wards"})
             stored = [r[0] for r in st.con.execute("select name from places").fetchall()]
-        with store_mod.opened(db, read_only=True) as st:
-            run = run_weekly(st, truth["weeks"][1], base / "weekly", config=FAST, analyst_detail=True,
+        with store_mod.opened(db, read_only=True) as st:  # --units areas: area names in every output
+            run = run_weekly(st, truth["weeks"][1], base / "weekly",
+                             config={"hotspots": {**FAST["hotspots"], "units": "areas"}}, analyst_detail=True,
                              formats=("gpkg",))
             evaluation = run_evaluation(st, intervention["place_id"], intervention["start_week"],
                                         intervention["end_week"], "reports_non_police", 2, base / "evaluation",
@@ -163,12 +175,25 @@ def test_hotspots_geojson_keeps_names_as_data(payload_run):
     assert any(name in texts for name in DISTINCTIVE)
 
 
+def test_area_names_stay_data_in_the_plan_and_the_area_results(payload_run):
+    out = payload_run["out"]
+    gj = json.loads((out / "patrol_plan.geojson").read_text(encoding="utf-8"))
+    names = [f["properties"]["area_name"] or "" for f in gj["features"]]
+    assert names and all(names), "every plan entry names its area"
+    plan = pd.read_csv(out / "patrol_plan.csv", dtype={"area_name": str}, keep_default_na=False)
+    assert plan["area_name"].tolist() == [neutralise(t) for t in names]  # formulas cannot run (checked above too)
+    area = json.loads(file_path(out, "area_hotspots.geojson").read_text(encoding="utf-8"))
+    given = [NAMES[(3 * k) % len(NAMES)].strip() for k in range(16)]  # trimmed; a blank one is "wards <id>"
+    assert [f["properties"]["area_name"] for f in area["features"]] == [
+        t or f"wards {k + 1}" for k, t in enumerate(given)]
+
+
 def test_input_file_names_never_reach_shared_outputs(payload_run):
     files = _files(payload_run["out"])
-    stem = Path(CHILD_FILE).stem
+    stem, areas_stem = Path(CHILD_FILE).stem, Path(AREAS_FILE).stem
     for name in SHARED_OUTPUTS:
         text = files[name].read_bytes().decode("utf-8", errors="replace")  # GeoPackages are SQLite files
-        for form in (CHILD_FILE, stem, html.escape(stem), "Jane Citizen"):
+        for form in (CHILD_FILE, stem, html.escape(stem), AREAS_FILE, areas_stem, "Jane Citizen"):
             assert form not in text, (name, form)
     report = files["report.html"].read_text(encoding="utf-8")
     assert re.search(r"<td>B?\d+</td><td>places</td>", report)  # the batch is listed by id and kind
