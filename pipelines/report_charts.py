@@ -44,7 +44,7 @@ def nice_ticks(top: float, n: int = 4) -> list[float]:
         return [0.0, 1.0]
     raw = top / n
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
     if step < 1:
         step = 1.0  # counts: whole numbers only
     return [float(v) for v in np.arange(0, top + step - 1e-9, step)]

@@ -112,8 +112,8 @@ def plan_sentence(entries: list[dict], plan_dates: str, n_entries: int) -> str:
 
     Examples
     --------
-    >>> plan_sentence([], "Mon 29 Jun – Sun 5 Jul 2026", 0)[:60]
-    'The plan for next week (Mon 29 Jun – Sun 5 Jul 2026) has no e'
+    >>> plan_sentence([], "Mon 29 Jun – Sun 5 Jul 2026", 0)[:68]
+    'The plan for next week (Mon 29 Jun – Sun 5 Jul 2026) has no entries:'
     """
     if not entries:
         return (f"The plan for next week ({plan_dates}) has no entries: no cell scored above zero, so no "
