@@ -5,6 +5,10 @@ queries (data quality and the equity breakdown), rendered with the Jinja2 templa
 ``pipelines/templates/report.html.j2`` (shipped inside the package). The page has no
 external asset: CSS is inline, sparklines are inline SVG, and no URL is written.
 
+The first screen (three sentences, overview map, the plan's first entries, links to both maps)
+comes from :mod:`pipelines.report_front` (template ``report_first_screen.j2``); the SVG charts'
+geometry from :mod:`pipelines.report_charts`, drawn by the Jinja macros of ``report_charts.j2``.
+
 The report is a *shared* output (see :mod:`pipelines.privacy_scan`): it names cells and
 places, never young people; counts of distinct young people below ``k`` show as ``"<k"``,
 with secondary suppression inside each breakdown so a hidden count cannot be recovered by
