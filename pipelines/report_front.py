@@ -93,17 +93,22 @@ def change_sentence(changes: dict[str, list[str]], by_category: dict[str, int], 
             f"{detail}, {tail}{extra}.")
 
 
+def _text(value) -> str:
+    """A plan text field as text: missing (None, NaN, empty) is ``""``."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
+
+
 def _where(entry: dict) -> str:
     """An entry's place in words: its area and its nearest named place (no coordinates)."""
-    area = str(entry.get("area_name") or "").strip()
-    places = str(entry.get("places") or "").strip()
+    area = _text(entry.get("area_name"))
+    places = _text(entry.get("places"))
     first = places.split(";")[0].split(" (")[0].strip() if places else ""
     named = " · ".join(p for p in (first, area) if p)
     return named or f"the rank-{int(entry['rank'])} cell (no named place nearby)"
 
 
 def _windows(entry: dict, n: int = 2) -> str:
-    w = [x.strip() for x in str(entry.get("windows") or "").split(";") if x.strip()]
+    w = [x.strip() for x in _text(entry.get("windows")).split(";") if x.strip()]
     return " and ".join(w[:n]) if w else "at any time (no hour pattern)"
 
 
@@ -120,7 +125,7 @@ def plan_sentence(entries: list[dict], plan_dates: str, n_entries: int) -> str:
                 "targeted presence is proposed.")
     first = entries[0]
     text = (f"The plan for next week ({plan_dates}) sends presence first to {_where(first)} "
-            f"(priority {int(first['priority'])}, {first['kind']}) on {_windows(first)}")
+            f"(priority {int(first['priority'])}{', ' + first['kind'] if first['kind'] else ''}) on {_windows(first)}")
     rest = [_where(e) for e in entries[1:3]]
     if rest:
         text += ", then to " + " and ".join(rest)
@@ -175,9 +180,9 @@ def plan_entries(plan: pd.DataFrame, n: int = FIRST_SCREEN_ENTRIES) -> list[dict
     """The plan's first ``n`` entries for the first screen (columns of the fixed plan schema)."""
     rows = []
     for e in plan.head(n).to_dict("records"):
-        rows.append({"rank": int(e["rank"]), "priority": int(e["priority"]), "kind": e.get("kind") or "",
-                     "where": _where(e), "places": e.get("places") or "", "area_name": e.get("area_name") or "",
-                     "windows": e.get("windows") or "", "expected": _fmt_expected(e),
+        rows.append({"rank": int(e["rank"]), "priority": int(e["priority"]), "kind": _text(e.get("kind")),
+                     "where": _where(e), "places": _text(e.get("places")), "area_name": _text(e.get("area_name")),
+                     "windows": _text(e.get("windows")), "expected": _fmt_expected(e),
                      "lat": e.get("lat"), "lon": e.get("lon")})
     return rows
 

@@ -100,6 +100,10 @@ def test_plan_sentence_names_the_area_and_never_coordinates():
     assert str(plan.loc[0, "lat"])[:6] not in text
     unnamed = plan_sentence(plan_entries(_plan(1, places="")), DATES, 1)
     assert "the rank-1 cell (no named place nearby)" in unnamed
+    missing = _plan(1, places="").astype({"area_name": object, "places": object})
+    missing.loc[0, ["area_name", "places"]] = [np.nan, None]  # as read back from a CSV
+    entry = plan_entries(missing)[0]
+    assert entry["area_name"] == entry["places"] == "" and "nan" not in plan_sentence([entry], DATES, 1)
 
 
 @pytest.mark.parametrize("source, late, window, expect", [
