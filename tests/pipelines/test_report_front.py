@@ -87,7 +87,8 @@ def test_plan_sentence_empty_and_full():
     entries = plan_entries(_plan(7))
     text = plan_sentence(entries, DATES, 7)
     assert text.startswith(f"The plan for next week ({DATES}) sends presence first to Central Station "
-                           "(priority 1, chronic) on Fri 22:00–24:00 and Sat 21:00–23:00, then to Place 2 and Place 3")
+                           "(priority 1, chronic) on Fri 22:00–24:00 and Sat 21:00–23:00, "
+                           "then to Place 2 and Place 3")
     assert text.endswith(f"7 entries in all, 2 of the first {FIRST_SCREEN_ENTRIES} at priority 1.")
     assert "Sun 10:00" not in text  # two windows at most
 
