@@ -625,8 +625,9 @@ def _print_weekly(run, config: Optional[Path], as_json: bool, tz: str) -> None:
     hl = s["headline"]
     pct = "—" if bt["hit_rate"] is None else f"{100 * bt['hit_rate']:.1f} %"
     out.print(f"Week {run.week} (Monday to Sunday, {tz}){' (SYNTHETIC)' if run.synthetic else ''}: "
-              f"{hl['new'] + hl['continuing']} hot spot "
-              f"cell(s); {hl['new']} new, {hl['intensifying']} intensifying, {hl['ended']} ended since last week; "
+              f"{hl['became_hot'] + hl['continuing']} hot spot "
+              f"cell(s); {hl['became_hot']} became hot since last week ({hl['new']} of them new hot spots), "
+              f"{hl['intensifying']} intensifying, {hl['ended']} ended; "
               f"patrol plan of {s['plan_cells']} cell(s).")
     pai = "—" if bt["pai"] is None else f"{bt['pai']:.1f}"
     pei = "—" if bt["pei_star"] is None else f"{bt['pei_star']:.2f}"
@@ -935,8 +936,9 @@ def demo(
     append(db, AuditEntry("demo weekly", {"dir": folder / "weekly"},
                           row_counts={"week": week_run.week}), "ok")
     hl = week_run.summary["headline"]
-    out.print(f"Weekly run {week_run.week} (SYNTHETIC): {hl['new'] + hl['continuing']} hot spot cell(s), "
-              f"{hl['new']} new since last week; patrol plan of {week_run.summary['plan_cells']} cell(s); "
+    out.print(f"Weekly run {week_run.week} (SYNTHETIC): {hl['became_hot'] + hl['continuing']} hot spot cell(s), "
+              f"{hl['became_hot']} became hot since last week ({hl['new']} new hot spots); "
+              f"patrol plan of {week_run.summary['plan_cells']} cell(s); "
               f"privacy check: {len(week_run.privacy_findings)} finding(s).")
     out.print("\n[bold]Where everything is[/bold]")
     out.print(f"  SYNTHETIC inputs   {inputs}/ (ground truth: {paths['ground_truth']})")

@@ -5,6 +5,10 @@ queries (data quality and the equity breakdown), rendered with the Jinja2 templa
 ``pipelines/templates/report.html.j2`` (shipped inside the package). The page has no
 external asset: CSS is inline, sparklines are inline SVG, and no URL is written.
 
+The first screen (three sentences, overview map, the plan's first entries, links to both maps)
+comes from :mod:`pipelines.report_front` (template ``report_first_screen.j2``); the SVG charts'
+geometry from :mod:`pipelines.report_charts`, drawn by the Jinja macros of ``report_charts.j2``.
+
 The report is a *shared* output (see :mod:`pipelines.privacy_scan`): it names cells and
 places, never young people; counts of distinct young people below ``k`` show as ``"<k"``,
 with secondary suppression inside each breakdown so a hidden count cannot be recovered by
@@ -262,6 +266,12 @@ def _data_quality(store, cube: pd.DataFrame, weeks: list[date], top: pd.DataFram
 NO_EPISODES_LINE = "No episodes were ingested: equity and young-people sections are omitted."
 
 
+def _only_source(sources: dict) -> str | None:
+    """The one source every report in the window came from (``"not recorded"`` included), else None."""
+    used = [r for r in sources["rows"] if r["n"] > 0]
+    return used[0]["source"] if sources["total"] and len(used) == 1 else None
+
+
 def _single_source(sources: dict) -> str | None:
     """One line for the top of the report when every report in the window came from one source, else None.
 
@@ -306,8 +316,14 @@ def _flatten(prefix: str, value, out: list[tuple[str, str]]) -> None:
 # --------------------------------------------------------------------------- build
 def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFrame, weeks: list[date],
                  measure: str, previous: pd.DataFrame, plan: pd.DataFrame, k: int, top_n: int,
-                 equity_weeks: int, generated: str, analyst_detail: bool = False) -> str:
-    """Gather every section of the weekly report and render it (returns the HTML text)."""
+                 equity_weeks: int, generated: str, analyst_detail: bool = False, outline: dict | None = None,
+                 out_root: Path | None = None) -> str:
+    """Gather every section of the weekly report and render it (returns the HTML text).
+
+    ``outline`` (the study-area outline shared with the patrol sheet) is drawn on the first
+    screen's overview map; ``out_root`` (the weeks' parent folder) gives the saved earlier runs
+    behind the hot-spots-by-category chart.
+    """
     week = meta["week"]
     top = _top_hotspots(hotspots, top_n)
     series = _cell_series(cube, top["cell"].tolist(), measure)
@@ -365,7 +381,38 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
         "study_area": meta.get("summary", {}).get("study_area", ""),
         "analyst_detail": analyst_detail, "time_zone": store.timezone,
     }
+    context.update(_front_and_trends(store, meta=meta, hotspots=hotspots, previous=previous, plan=plan,
+                                     cube=cube, weeks=weeks, measure=measure, k=k, dq=dq, outline=outline,
+                                     out_root=out_root, shared=not analyst_detail))
     return render_report(context)
+
+
+def _front_and_trends(store, *, meta: dict, hotspots: pd.DataFrame, previous: pd.DataFrame, plan: pd.DataFrame,
+                      cube: pd.DataFrame, weeks: list[date], measure: str, k: int, dq: dict, outline: dict | None,
+                      out_root: Path | None, shared: bool) -> dict:
+    """The first screen (:mod:`pipelines.report_front`), the category table and the trend charts."""
+    from analytics.week_change import category_counts, hot_now
+    from pipelines.patrol_sheet import plan_week_dates
+    from pipelines.report_front import first_screen, trend_charts
+
+    week = meta["week"]
+    summary = meta.get("summary", {})
+    fs = first_screen(hotspots=hotspots, previous=previous, plan=plan, outline=outline, week=week,
+                      plan_dates=plan_week_dates(week), events_week=int(summary.get("events_in_week", 0)),
+                      events_window=int(cube[measure].sum()), summary=summary, measure=measure,
+                      single_source=_only_source(dq["sources_window"]),
+                      late=dq["late"], synthetic=bool(meta.get("synthetic")))
+    now, before = category_counts(hotspots["category"]), category_counts(previous["category"])
+    became = dict.fromkeys(now, 0)
+    cat = dict(zip(hotspots["cell"], hotspots["category"]))
+    for c in meta["weekly"]["headline"].get("became_hot", []):
+        if c in cat:
+            became[cat[c]] += 1
+    table = [{"label": CATEGORY_LABELS[c], "now": now[c], "before": before[c], "became": became[c]}
+             for c in now if now[c] or before[c]]
+    trends = trend_charts(store, cube, weeks, measure, k, out_root, hotspots, previous, store.timezone, shared)
+    return {"fs": fs, "change_table": table, "n_hot_before": int(hot_now(previous["category"]).sum()),
+            "trends": trends}
 
 
 def render_report(context: dict) -> str:

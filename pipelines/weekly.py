@@ -73,9 +73,10 @@ from pipelines.render.map_parts import render_html
 from pipelines.render.map_ui import SERIES_WEEKS
 from pipelines.render.tiles import check_tiles
 from pipelines.render.patrol_map import patrol_map
-from analytics.patrol import CATEGORIES, PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
+from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding
+from analytics.week_change import HOT_NOW, week_changes
 from analytics.weeks import parse_week, week_label
 from pipelines import column_mapping
 from pipelines import cube as cube_mod
@@ -186,9 +187,6 @@ class WeeklyRun(HotspotRun):
     privacy_findings: list = field(default_factory=list)
     #: The safeguarding rules' verdict (analytics.safeguarding.SafeguardDecision), None before the plan step.
     safeguard: object = None
-
-
-HOT_NOW = tuple(c for c in CATEGORIES if c.endswith("_hot") and c != "historical_hot")
 
 
 def _hot_now(categories: pd.Series) -> np.ndarray:
@@ -492,13 +490,15 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         from pipelines.report import build_report
         html = build_report(store, meta=shared_meta, hotspots=shared_hotspots, cube=cube_now, weeks=weeks,
                             measure=params.measure, previous=shared_previous, plan=plan, k=k, top_n=cfg["top_n"],
-                            equity_weeks=cfg["equity_weeks"], generated=generated)
+                            equity_weeks=cfg["equity_weeks"], generated=generated, outline=outline,
+                            out_root=Path(out_root))
         Path(outputs["report"]).write_text(html, encoding="utf-8")
         if analyst_detail:  # unsuppressed counts: an analyst-only file, never the shared report
             outputs["report_analyst_detail"] = str(layout.output_path(out_dir, "report_analyst_detail"))
             detail = build_report(store, meta=meta, hotspots=hotspots, cube=cube_now, weeks=weeks,
                                   measure=params.measure, previous=previous, plan=plan, k=1, top_n=cfg["top_n"],
-                                  equity_weeks=cfg["equity_weeks"], generated=generated, analyst_detail=True)
+                                  equity_weeks=cfg["equity_weeks"], generated=generated, analyst_detail=True,
+                                  outline=outline, out_root=Path(out_root))
             Path(outputs["report_analyst_detail"]).write_text(detail, encoding="utf-8")
             meta["choices"].append("--analyst-detail: report_analyst_detail.html shows unsuppressed counts (analyst only).")
 
@@ -640,18 +640,9 @@ def _write_plan(plan: pd.DataFrame, csv_path: Path, geojson_path: Path, syntheti
 
 
 def _headline(hotspots: pd.DataFrame, previous: pd.DataFrame) -> dict[str, list[str]]:
-    """Cells that became, are intensifying, stayed, or stopped being hot spots since last week (by Gi* z)."""
-    both = hotspots[["cell", "category", "z"]].merge(previous.rename(columns={"category": "previous"}), on="cell",
-                                                     how="left")
-    both = both.sort_values(["z", "cell"], ascending=[False, True], kind="mergesort")  # strongest first
-    both["previous"] = both["previous"].fillna("no_pattern")
-    now, before = _hot_now(both["category"]), _hot_now(both["previous"])
-    return {
-        "new": both.loc[now & ~before, "cell"].tolist(),
-        "intensifying": both.loc[both["category"] == "intensifying_hot", "cell"].tolist(),
-        "ended": both.loc[~now & before, "cell"].tolist(),
-        "continuing": both.loc[now & before, "cell"].tolist(),
-    }
+    """Cells new (category), became hot, intensifying, ended or continuing since last week
+    (:func:`analytics.week_change.week_changes`, the one definition)."""
+    return week_changes(hotspots, previous)
 
 
 

@@ -46,3 +46,7 @@ def test_notebook_runs(name, kernel_name, tmp_path):
     assert not errors
     text = json.dumps([c.outputs for c in nb.cells if c.cell_type == "code"])
     assert sys.executable.split("/")[-1] and "SYNTHETIC" in text
+    # each notebook plots what it computes (matplotlib, Agg, saved and shown as PNG) and says what it means
+    assert text.count('"image/png"') >= 2, f"{name}: fewer than two figures"
+    sources = " ".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert 'matplotlib.use("Agg")' in sources and "SYNTHETIC —" in sources

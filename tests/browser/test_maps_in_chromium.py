@@ -183,4 +183,4 @@ def test_report_in_chromium(chromium, weekly, tmp_path):
         assert f'id="{sid}"' in dom, sid
     assert 'id="synthetic-banner"' in dom
     assert dom.count('class="spark"') == html.count('class="spark"') > 0
-    screenshot(chromium, page, tmp_path, "report.png", size="1280,2400")
+    screenshot(chromium, page, tmp_path, "report_full.png", size="1280,2400")

@@ -102,8 +102,10 @@ def test_headline_is_consistent(weekly):
     hl = meta["weekly"]["headline"]
     hot = pd.read_parquet(file_path(weekly["out"], "hotspots.parquet"))
     hot_now = hot["category"].str.endswith("_hot") & (hot["category"] != "historical_hot")
-    assert len(hl["new"]) + len(hl["continuing"]) == int(hot_now.sum())
-    assert not set(hl["new"]) & set(hl["ended"])
+    assert len(hl["became_hot"]) + len(hl["continuing"]) == int(hot_now.sum())
+    assert not set(hl["became_hot"]) & set(hl["continuing"]) and not set(hl["became_hot"]) & set(hl["ended"])
+    # "new" is the category: the count agrees with it (issue 16: "109 new" beside a new-category count of 0)
+    assert set(hl["new"]) == set(hot.loc[hot["category"] == "new_hot", "cell"]) <= set(hl["became_hot"])
     assert set(hl["intensifying"]) == set(hot.loc[hot["category"] == "intensifying_hot", "cell"])
 
 
@@ -149,18 +151,62 @@ def test_plan_targets_planted_sites(weekly):
 
 
 # ---------------------------------------------------------------- report
-SECTIONS = ("summary", "top-hotspots", "patrol", "backtest", "equity", "data-quality", "methods")
+SECTIONS = ("first-screen", "summary", "top-hotspots", "patrol", "backtest", "equity", "data-quality", "methods")
 
 
 def test_report_sections_and_banner(report_html):
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in report_html, sid
     assert 'id="synthetic-banner"' in report_html and "SYNTHETIC DATA" in report_html
-    for text in ("New hot spots since last week", "Hit rate", "PAI", "PEI*", "Quarantined rows by reason",
+    for text in ("Became hot since last week", "Hit rate", "PAI", "PEI*", "Quarantined rows by reason",
                  "Late-arriving records", "Feedback-loop check", "Automatic choices", "Age 12–13", "First Nations",
                  "LGBTQIA+", "CALD", "Disability", "risk", "young people"):
         assert text in report_html, text
     assert "offender" not in report_html.lower() and "suspect" not in report_html.lower()
+
+
+def _card(html: str, cid: str) -> int:
+    return int(re.search(rf'id="{cid}"><b>([\d,]+)</b>', html).group(1).replace(",", ""))
+
+
+def test_report_first_screen_counts_agree_with_the_categories(weekly, report_html):
+    """Cards, category table and first sentence give the same counts, from the shared cells."""
+    meta = json.loads(file_path(weekly["out"], "run.json").read_text())
+    withheld = set(meta["weekly"]["safeguarding"]["withheld"])
+    hot = pd.read_parquet(file_path(weekly["out"], "hotspots.parquet"))
+    hot = hot[~hot["cell"].isin(withheld)]
+    n_hot = int((hot["category"].str.endswith("_hot") & (hot["category"] != "historical_hot")).sum())
+    n_new = int((hot["category"] == "new_hot").sum())
+    assert _card(report_html, "card-hot") == n_hot and _card(report_html, "card-new") == n_new
+    became = _card(report_html, "card-became")
+    table = report_html.split('id="category-change"')[1].split("</table>")[0]
+    rows = dict(re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td>", table))
+    assert int(rows.get("New hot spot", 0)) == n_new and sum(map(int, rows.values())) == n_hot
+    first = report_html.split('<section id="first-screen">')[1].split("</section>")[0]
+    sentences = re.findall(r'<p class="sentence">([^<]+)</p>', first)
+    assert len(sentences) == 3
+    assert sentences[0].startswith(f"{n_hot:,} cells are hot spots in {weekly['week']}")
+    assert f"{became:,} became hot since last week" in sentences[0]
+    assert ("none is a new hot spot" in sentences[0]) == (n_new == 0)
+    plan = pd.read_csv(file_path(weekly["out"], "patrol_plan.csv"))
+    assert sentences[1].startswith("The plan for next week (") and f"{len(plan)} entries in all" in sentences[1]
+    assert sentences[2].startswith(f"Based on {meta['summary']['events_in_week']:,} reports in {weekly['week']}")
+    shown = min(5, len(plan))
+    assert first.count('class="plan-entry"') == shown and first.count('class="ov-marker"') == shown
+    assert '<a href="patrol_map.html">' in first and '<a href="analyst_map.html">' in first
+    assert first.count('class="ov-cell"') == n_hot and 'class="ov-outline"' in first
+
+
+def test_report_trend_charts(weekly, report_html):
+    summary = report_html.split('<section id="summary">')[1].split("</section>")[0]
+    assert summary.count('<figure class="chart') == 3
+    assert "reports per week</text>" in summary and "ISO week (Monday to Sunday" in summary
+    assert "hot spot cells</text>" in summary
+    # 26 weekly bars of reports; the category chart has this week and last week (the earlier week's run is saved)
+    events = summary.split('<figure class="chart events">')[1].split("</figure>")[0]
+    assert events.count('<rect class="bar"') + events.count('class="bar-hidden"') <= 26
+    cats = summary.split('<figure class="chart categories">')[1].split("</figure>")[0]
+    assert cats.count('<g class="bar-stack">') >= 2
 
 
 def test_report_is_self_contained(report_html):

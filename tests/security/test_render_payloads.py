@@ -29,6 +29,7 @@ from pipelines.render.html import escape_text
 from pipelines.render.offline import offline_html
 from pipelines.evaluate import forest_svg, line_chart_svg
 from pipelines.report import render_report, sparkline_svg
+from pipelines.report_charts import bar_chart, overview_map, stacked_chart
 from tests.security.payloads import DISTINCTIVE, LONG, NEVER, PAYLOADS, shown
 
 _ADD_RE = re.compile(r"geo_json_\w+_add\(")
@@ -187,7 +188,8 @@ def _report_context(t: list[str]) -> dict:
     return {
         "week": t[0], "monday": date(2025, 2, 10), "sunday": date(2025, 2, 16), "generated": t[1], "synthetic": True,
         "summary": {"weeks": t[2], "first_week": t[3], "last_week": t[4]}, "measure": t[5],
-        "headline": {"new": [{"cell": "c", "places": x, "category": x} for x in t], "intensifying": [],
+        "headline": {"new": [{"cell": "c", "places": x, "category": x} for x in t],
+                     "became_hot": [{"cell": "c", "places": x, "category": x} for x in t], "intensifying": [],
                      "ended": []},
         "n_hot": 1, "events_week": 3, "top": rows, "top_n": n, "plan": plan,
         "backtest": {"plan_week": t[6], "source": t[7], "n_cells": 1, "measure": t[8], "events_week": t[9],
@@ -208,6 +210,16 @@ def _report_context(t: list[str]) -> dict:
         "timings": {x: 1.0 for x in t}, "k": 5, "resolution": 9, "study_area": t[16], "analyst_detail": False,
         "omitted": [t[17]], "sec": {"dq": 6, "methods": 7}, "single_source": t[18], "rules_text": t[19],
         "time_zone": t[20],
+        # the first screen (pipelines.report_front) and the trend charts (pipelines.report_charts)
+        "fs": {"sentences": t[:3], "links": [{"href": "patrol_map.html", "label": t[3]}], "plan_dates": t[4],
+               "entries": [{"rank": i + 1, "priority": 1, "kind": t[i], "area_name": t[-1 - i], "places": t[i],
+                            "windows": t[-1 - i], "expected": t[i]} for i in range(n)], "n_plan": n + 1,
+               "map": overview_map(None, [(c, "sporadic_hot") for c in _cells(3)], []), "counts": {}},
+        "change_table": [{"label": x, "now": 1, "before": 0, "became": 1} for x in t], "n_hot_before": 0,
+        "trends": {"events": bar_chart(t[:4], [3, 0, 2, 9], y_unit=t[5], x_unit=t[6], title=t[7]),
+                   "people": bar_chart(t[:4], [3, 0, 2, 9], y_unit=t[8], x_unit=t[9], title=t[10], k=5),
+                   "categories": {**stacked_chart(t[:3], [None, {"new_hot": 1}, {"sporadic_hot": 2}], title=t[11],
+                                                  y_unit=t[12], x_unit=t[13]), "saved_weeks": 0}},
     }
 
 
