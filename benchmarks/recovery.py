@@ -100,7 +100,7 @@ from analytics.privacy import key_fingerprint
 from analytics.trend import mann_kendall
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod, store as store_mod
-from pipelines.hotspots_run import _events
+from pipelines.hotspots_run import store_events
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
 
@@ -251,7 +251,7 @@ def score_store(db: Path, truth: dict, params: HotspotParams, seed: int, source:
     with store_mod.opened(db, read_only=True) as st:
         cube_mod.build_cube(st, None, first, last)
         cells, counts, exposure, weeks = cube_mod.cube_arrays(st, "reports")
-        events = _events(st, weeks[0], weeks[-1])
+        events = store_events(st, weeks[0], weeks[-1])
     score.seconds["cube"] = round(time.perf_counter() - t0, 2)
     index = {w: i for i, w in enumerate(weeks)}
     cell_pos = {int(c): i for i, c in enumerate(cells)}

@@ -99,7 +99,7 @@ def run_area_hotspots(store, params, out_dir: Path, weeks: list[date], synthetic
     """Area statistics for the window ``weeks`` (the last one is the analysed week) with the
     engine's parameters ``params`` (:class:`pipelines.hotspots_run.HotspotParams`); writes
     :data:`AREA_OUTPUTS` into ``out_dir`` (analyst-only) and returns their paths and a summary."""
-    from pipelines.hotspots_run import emerging_params
+    from analytics.engine import emerging_params
 
     layer = resolve_area_layer(store.con, params.area_layer)
     areas = load_areas(store.con, layer).reset_index(drop=True)

@@ -145,10 +145,10 @@ def _check_crs(frame: gpd.GeoDataFrame, path: Path) -> None:
 def read_areas(path: Path, layer_name: str, name_column: str | None = None, id_column: str | None = None,
                gpkg_layer: str | None = None) -> AreaFile:
     """Read an areas file (any CRS -> EPSG:4326) into areas with ids and names; refuse a bad file."""
-    from pipelines.geo_inputs import _read_geo
+    from pipelines.geo_inputs import read_geo
 
     path = Path(path)
-    frame = _read_geo(path, gpkg_layer)
+    frame = read_geo(path, gpkg_layer)
     if len(frame) == 0:
         raise RefusedFileError(f"{path.name}: the file holds no features (it is empty).")
     _check_crs(frame, path)

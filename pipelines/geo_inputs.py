@@ -58,7 +58,7 @@ def _pick_layer(path: Path, layers: list[str], layer: str | None) -> str | None:
     raise RefusedFileError(f"{path.name}: has {len(layers)} layers; choose one with --layer NAME: {', '.join(layers)}.")
 
 
-def _read_geo(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+def read_geo(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     """A GeoJSON / GeoPackage / shapefile / zipped shapefile layer in EPSG:4326, columns normalised."""
     target, kwargs = str(path), {}
     if path.suffix.lower() == ".zip":
@@ -94,7 +94,7 @@ def read_points(path: Path, layer: str | None = None) -> pd.DataFrame:
     when the geometry is null or empty). A feature that is not a point refuses the file."""
     from pipelines.column_mapping import GEOMETRY_LAT, GEOMETRY_LON
 
-    frame = _read_geo(path, layer)
+    frame = read_geo(path, layer)
     geom = frame.geometry
     valid = geom.notna() & ~geom.is_empty
     kinds = geom[valid].geom_type
@@ -114,7 +114,7 @@ def read_points(path: Path, layer: str | None = None) -> pd.DataFrame:
 
 def read_places(path: Path, layer: str | None = None) -> pd.DataFrame:
     """Places file -> text DataFrame with place_id, name, category, lat, lon, geometry_wkt (+ extras)."""
-    frame = _read_geo(path, layer)
+    frame = read_geo(path, layer)
     geom = frame.geometry
     out = pd.DataFrame({c: frame[c].astype("string") for c in frame.columns if c != geom.name})
     valid = geom.notna() & ~geom.is_empty
@@ -134,7 +134,7 @@ def read_boundary(path: Path, layer: str | None = None, drop_identifying: bool =
 
     Only the polygons and the first ``name`` are kept, so ``drop_identifying`` (a column such as
     ``notes``) just confirms that the other columns are never read."""
-    frame = _read_geo(path, layer)
+    frame = read_geo(path, layer)
     identifying = sorted(c for c in frame.columns if is_identifying_column(c) and c != "name")
     if identifying and not drop_identifying:
         raise RefusedFileError(f"{path.name}: refused, it has identifying columns {', '.join(identifying)}; "

@@ -104,14 +104,16 @@ def _hex_polygon(cell: int) -> Polygon:
     return Polygon(grid.cell_boundary_lonlat(cell))
 
 
-def _events(store: Store, first: date, last: date) -> pd.DataFrame:
+def store_events(store: Store, first: date, last: date) -> pd.DataFrame:
+    """Events (one row per report/episode point) of the weeks ``first``..``last`` from the built cube's events."""
     return store.con.execute(
         "select event, cell, week_start, \"at\", lat, lon, person_key, placement_key from int_cell_events "
         "where cell in (select cell from cube_cells) and week_start between $a and $b "
         "and event <> 'episode_started'", {"a": first, "b": last}).df()
 
 
-def _places(store: Store) -> gpd.GeoDataFrame | None:
+def store_places(store: Store) -> gpd.GeoDataFrame | None:
+    """The stored places as points (EPSG:4326), or None when the store has none."""
     rows = store.con.execute("select place_id, name, category, geometry_wkt from places").df()
     if rows.empty:
         return None
@@ -206,7 +208,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
                        "bin and are left out of Gi*, the trend and the categories (the scan uses them).")
     gi, mk, emerging, scan = analysis.gi, analysis.mk, analysis.emerging, analysis.scan
     with timer.step("st_dbscan"):
-        events = _events(store, weeks[0], weeks[-1])
+        events = store_events(store, weeks[0], weeks[-1])
         cluster_first = weeks[-1] - timedelta(weeks=params.cluster_weeks - 1)
         st = space_time_clusters(events, params, cluster_first, choices)
     with timer.step("convergence"):
@@ -220,7 +222,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
     with timer.step("places"):
         hot = emerging["category"].to_numpy() != "no_pattern"
         hot |= gi.gi_class[:, -1] != 0
-        places = _places(store)
+        places = store_places(store)
         near = (nearest_places(cells[hot], places, params.places_radius_m, params.max_places)
                 if places is not None and hot.any() else pd.DataFrame())
         text = places_text(near) if len(near) else {}

@@ -86,7 +86,7 @@ from pipelines.csv_out import write_csv
 from pipelines.json_out import jsonable
 from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES
 from pipelines.timing import StepTimer
-from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotRun, _places, default_week, default_week_choice,
+from pipelines.hotspots_run import (SYNTHETIC_LABEL, HotspotRun, store_places, default_week, default_week_choice,
                                     run_hotspots)
 from pipelines.store import Store
 
@@ -445,7 +445,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         past = cube_now[pd.to_datetime(cube_now["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - SERIES_WEEKS)])]
         history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
                                 "count": past[params.measure]})
-        map_places, map_areas = _places(store), _map_areas(store)
+        map_places, map_areas = store_places(store), _map_areas(store)
         amap = analyst_map(
             hotspots, places=map_places, scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
             st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,

@@ -18,7 +18,6 @@ from pipelines.render.html import page_template
 from analytics.patrol import PLAN_COLUMNS
 from analytics.sufficiency import MIN_EVENTS_IN_WINDOW
 from analytics.week_change import became_hot_by_category, week_changes
-from pipelines.report import TEMPLATE_DIR
 from pipelines.report_charts import bar_chart, overview_map, stacked_chart
 from pipelines.report_front import (FIRST_SCREEN_ENTRIES, change_sentence, data_sentence, first_screen, plan_entries,
                                     plan_sentence)
