@@ -317,8 +317,11 @@ def _flatten(prefix: str, value, out: list[tuple[str, str]]) -> None:
 def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFrame, weeks: list[date],
                  measure: str, previous: pd.DataFrame, plan: pd.DataFrame, k: int, top_n: int,
                  equity_weeks: int, generated: str, analyst_detail: bool = False, outline: dict | None = None,
-                 out_root: Path | None = None) -> str:
+                 out_root: Path | None = None, area_results: pd.DataFrame | None = None) -> str:
     """Gather every section of the weekly report and render it (returns the HTML text).
+
+    ``area_results`` (``--units areas``: :func:`pipelines.area_hotspots.read_area_hotspots`) adds the
+    hot spots by area under section 2.
 
     ``outline`` (the study-area outline shared with the patrol sheet) is drawn on the first
     screen's overview map; ``out_root`` (the weeks' parent folder) gives the saved earlier runs
@@ -336,7 +339,7 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
     top_rows = []
     for i, r in enumerate(top.itertuples()):
         top_rows.append({
-            "rank": i + 1, "cell": r.cell, "places": r.places or "—",
+            "rank": i + 1, "cell": r.cell, "places": r.places or "—", "area": getattr(r, "area_name", "") or "",
             "category": CATEGORY_LABELS.get(r.category, r.category), "category_key": r.category,
             "previous": CATEGORY_LABELS.get(prev_cat.get(r.cell, "no_pattern"), "—"),
             "reason": r.reason, "count": int(r.count), "expected": _fmt(float(r.expected), 1), "z": _fmt(float(r.z)),
@@ -380,11 +383,25 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
         "resolution": meta.get("parameters", {}).get("resolution"),
         "study_area": meta.get("summary", {}).get("study_area", ""),
         "analyst_detail": analyst_detail, "time_zone": store.timezone,
+        "areas": _area_rows(area_results, top_n),
     }
     context.update(_front_and_trends(store, meta=meta, hotspots=hotspots, previous=previous, plan=plan,
                                      cube=cube, weeks=weeks, measure=measure, k=k, dq=dq, outline=outline,
                                      out_root=out_root, shared=not analyst_detail))
     return render_report(context)
+
+
+def _area_rows(area_results: pd.DataFrame | None, top_n: int) -> dict | None:
+    """The hot areas (hot-now categories, by Gi* z) of an ``--units areas`` run, or None without one."""
+    from analytics.week_change import HOT_NOW
+
+    if area_results is None:
+        return None
+    hot = area_results[area_results["category"].isin(HOT_NOW)].sort_values("z", ascending=False, kind="stable")
+    rows = [{"area_name": r.area_name, "category": CATEGORY_LABELS.get(r.category, r.category),
+             "z": _fmt(float(r.z)), "reason": r.reason} for r in hot.head(top_n).itertuples()]
+    layer = str(area_results["layer"].iloc[0]) if len(area_results) else ""
+    return {"layer": layer, "rows": rows, "n_areas": int(len(area_results))}
 
 
 def _front_and_trends(store, *, meta: dict, hotspots: pd.DataFrame, previous: pd.DataFrame, plan: pd.DataFrame,

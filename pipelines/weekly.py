@@ -68,7 +68,7 @@ from analytics.accuracy import hit_rate, max_capture, pai, pei_star
 from analytics.engine import HotspotParams, analyse_statistics
 from analytics.errors import HotspotError, NotEnoughData, InvalidInputError
 from pipelines.render.analyst_map import analyst_map
-from pipelines.render.context import map_areas as _map_areas, map_notes
+from pipelines.render.context import map_notes
 from pipelines.render.map_parts import render_html
 from pipelines.render.map_ui import SERIES_WEEKS
 from pipelines.render.tiles import check_tiles
@@ -81,6 +81,7 @@ from analytics.weeks import parse_week, week_label
 from pipelines import column_mapping
 from pipelines import cube as cube_mod
 from pipelines import layout, publish
+from pipelines.area_hotspots import read_area_hotspots
 from pipelines.areas import load_areas, name_plan_areas
 from pipelines.csv_out import write_csv
 from pipelines.json_out import jsonable
@@ -445,11 +446,14 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         past = cube_now[pd.to_datetime(cube_now["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - SERIES_WEEKS)])]
         history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
                                 "count": past[params.measure]})
-        map_places, map_areas = store_places(store), _map_areas(store)
+        map_places = store_places(store)
+        area_results = read_area_hotspots(out_dir)
+        map_areas, area_history = _areas_for_maps(store, area_results, weeks, params.measure)
         amap = analyst_map(
             hotspots, places=map_places, scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
             st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,
             recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k, areas=map_areas, history=history,
+            area_history=area_history,
             subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")
         from pipelines.geo_inputs import current_boundary
         from pipelines.patrol_sheet import plan_week_dates, study_outline
@@ -490,14 +494,14 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         from pipelines.report import build_report
         html = build_report(store, meta=shared_meta, hotspots=shared_hotspots, cube=cube_now, weeks=weeks,
                             measure=params.measure, previous=shared_previous, plan=plan, k=k, top_n=cfg["top_n"],
-                            equity_weeks=cfg["equity_weeks"], generated=generated, outline=outline,
+                            equity_weeks=cfg["equity_weeks"], generated=generated, area_results=area_results, outline=outline,
                             out_root=Path(out_root))
         Path(outputs["report"]).write_text(html, encoding="utf-8")
         if analyst_detail:  # unsuppressed counts: an analyst-only file, never the shared report
             outputs["report_analyst_detail"] = str(layout.output_path(out_dir, "report_analyst_detail"))
             detail = build_report(store, meta=meta, hotspots=hotspots, cube=cube_now, weeks=weeks,
                                   measure=params.measure, previous=previous, plan=plan, k=1, top_n=cfg["top_n"],
-                                  equity_weeks=cfg["equity_weeks"], generated=generated, analyst_detail=True,
+                                  equity_weeks=cfg["equity_weeks"], generated=generated, area_results=area_results, analyst_detail=True,
                                   outline=outline, out_root=Path(out_root))
             Path(outputs["report_analyst_detail"]).write_text(detail, encoding="utf-8")
             meta["choices"].append("--analyst-detail: report_analyst_detail.html shows unsuppressed counts (analyst only).")
@@ -520,6 +524,28 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     return WeeklyRun(week=week, out_dir=out_dir, outputs=outputs, summary=summary, choices=meta["choices"],
                      timings={**engine.timings, **timings}, synthetic=synthetic, privacy_findings=findings,
                      safeguard=guard)
+
+
+def _areas_for_maps(store: Store, area_results, weeks: list[date], measure: str):
+    """(areas, area_history) for the maps: every stored area layer (None without one); under
+    ``--units areas`` the analysed layer's areas carry their category and reason, and their weekly
+    counts (each event by its own point) feed the analyst map's click chart."""
+    areas = load_areas(store.con)
+    if not len(areas):
+        return None, None
+    if area_results is None or not len(area_results):
+        return areas, None
+    layer = str(area_results["layer"].iloc[0])
+    found = area_results[["area_id", "category", "reason"]].astype({"area_id": str})
+    areas = areas.merge(found.assign(layer=layer), on=["layer", "area_id"], how="left")
+    from pipelines.area_hotspots import area_counts
+    analysed = load_areas(store.con, layer).reset_index(drop=True)
+    window = weeks[-SERIES_WEEKS:]
+    counts, _, _ = area_counts(store.con, analysed, window, measure)
+    history = pd.DataFrame({"area_id": np.repeat(analysed["area_id"].astype(str).to_numpy(), len(window)),
+                            "week": [week_label(w) for w in window] * len(analysed),
+                            "count": counts.ravel()})
+    return areas, history
 
 
 # ------------------------------------------------------------------------------------ safeguarding

@@ -24,7 +24,7 @@ from pipelines.render.map_parts import (
 from pipelines.render.tiles import BLANK_TILE, OFFLINE_TILES_JS, check_tiles, offline_tiles, tiles_url
 
 __all__ = ["AREA_LABEL_ZOOM", "PLACE_LABEL_ZOOM", "AREA_COLUMNS", "add_base_tiles", "add_area_layers", "add_labels",
-           "map_notes", "map_areas", "points_clear"]
+           "map_notes", "points_clear"]
 
 #: Zoom from which area names are shown (whole districts readable), and place names (street zoom).
 AREA_LABEL_ZOOM = 12
@@ -169,20 +169,6 @@ def add_area_layers(m: folium.Map, areas, *, clip: list[list[float]] | None = No
                    AREA_LABEL_ZOOM, dp=4 if placements is not None else _DP)
         out.append((str(layer), group))
     return out
-
-
-def map_areas(store) -> Any:
-    """The store's areas for the maps (``pipelines.areas.load_areas``), or None when there are none.
-
-    The areas module comes with area support; without it the maps simply have no areas.
-    """
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("pipelines.areas") is None:
-        return None
-    areas = importlib.import_module("pipelines.areas").load_areas(store.con)
-    return areas if areas is not None and len(areas) else None
 
 
 # ---------------------------------------------------------------------------------- shared sheet

@@ -13,6 +13,7 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
+from markupsafe import escape
 from shapely.geometry import Point, Polygon, box
 
 from analytics import grid
@@ -254,6 +255,22 @@ def test_weekly_units_areas_writes_one_row_per_area_and_names_cells_and_plan(tin
     assert (cells["area_name"] != "").any()
     plan = pd.read_csv(file_path(run.out_dir, "patrol_plan.csv"), dtype=str, keep_default_na=False)
     assert len(plan) and (plan["area_name"] != "").all()
+    # the area results feed the report (hot areas under section 2) and the analyst map (category, reason, chart)
+    report = file_path(run.out_dir, "report.html").read_text()
+    assert 'id="area-hotspots"' in report and "Hot spots by area (beats)" in report
+    hot = area[area["category"].str.endswith("_hot") & (area["category"] != "historical_hot")]
+    for name in hot["area_name"]:
+        assert f"<td>{name}</td>" in report
+    amap = file_path(run.out_dir, "analyst_map.html").read_text()
+    name = amap.split("var hs_series = ", 1)[1].split(";", 1)[0]  # the page script's data variable
+    data_at = amap.index(f"var {name} = ") + len(f"var {name} = ")
+    series = json.JSONDecoder().raw_decode(amap[data_at:])[0]
+    assert len(series["areas"]["values"]) == 4  # one weekly chart per area of the analysed layer
+    assert sum(v[-1] for v in series["areas"]["values"]) == 21  # this week's column: the week's reports
+    for reason in area["reason"]:
+        shown = json.dumps(str(escape(reason)))[1:-1]  # escaped as HTML, then as script-safe JSON
+        shown = shown.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+        assert shown in amap  # each area's reason reaches its popup
 
 
 def test_units_areas_without_a_layer_refuses_before_the_run(monkeypatch, capsys, tmp_path, key_env):
