@@ -31,10 +31,11 @@ GENDERS = tuple(g for g in CONTRACT_GENDERS if g != "other")
 GRADINGS = ("", "A1", "B2", "B3", "C3", "C4", "D4", "E5")
 
 #: Columns of each written file, in file order: the contract's columns (disruptions are given by
-#: lat/lon or place_id, never h3_cell; the placements file puts its type second).
+#: lat/lon or place_id, never h3_cell; the placements file puts its type second; reports carry no
+#: optional ``reported_at``: every SYNTHETIC report is known when it happens).
 COLUMNS = {
     "episodes": EPISODES.columns,
-    "location_reports": REPORTS.columns,
+    "location_reports": tuple(c for c in REPORTS.columns if c != "reported_at"),
     "disruptions": tuple(c for c in DISRUPTIONS.columns if c != "h3_cell"),
     "placements": ("placement_ref", "placement_type", "lat", "lon"),
 }

@@ -68,7 +68,7 @@ def test_ingest_json_shape_and_accounting(monkeypatch, capsys, tmp_path, key_env
     payload = json.loads(out)
     assert payload == [{"file": "r.csv", "batch_id": "B000001", "read": 2, "accepted": 1, "updated": 0,
                         "duplicate": 0, "rejected": 1, "reasons": {"null_island": 1}, "recoded": {}, "flagged": {},
-                        "warnings": [],
+                        "warnings": [], "hints": [],
                         "status": "committed"}]
 
 
