@@ -143,3 +143,104 @@ def test_bad_scores_are_refused():
         group_places(pd.DataFrame({"cell": [_int(CENTRE)]}))
     with pytest.raises(InvalidInputError, match="valid H3"):
         group_places(pd.Series([1.0], index=["not-a-cell"]))
+
+
+# ---------------------------------------------------------------- place_plan: kind, reason, interval, windows
+from analytics.forecast import ForecastParams, forecast_next_week  # noqa: E402
+from analytics.patrol import PLAN_COLUMNS, PatrolParams  # noqa: E402
+from analytics.plan_places import NO_EMERGING_NOTE, PlaceRules, place_plan, shrunk_profile  # noqa: E402
+
+
+def _study(k: int = 6):
+    disk = sorted(h3.grid_disk(CENTRE, k))
+    return np.array([_int(c) for c in disk], dtype=np.uint64)
+
+
+def _chronic_city(seed: int = 0, weeks: int = 60):
+    """Quiet background, one chronic busy cell (about one event a week all along) and one cell that rose
+    in the last 4 weeks from nothing."""
+    cells = _study()
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(0.02, (len(cells), weeks)).astype(float)
+    busy = int(np.flatnonzero(cells == np.uint64(_int(CENTRE)))[0])
+    counts[busy] = rng.poisson(0.95, weeks)
+    counts[busy, -26:] = np.r_[np.ones(24), 0, 0]  # 24 events in 26 weeks
+    far = sorted(h3.grid_ring(CENTRE, 5))[0]
+    riser = int(np.flatnonzero(cells == np.uint64(_int(far)))[0])
+    counts[riser] = 0
+    counts[riser, -4:] = [1, 2, 2, 3]
+    return cells, counts, busy, riser
+
+
+def test_a_chronic_busy_cell_comes_first_and_a_recent_rise_is_emerging():
+    cells, counts, busy, riser = _chronic_city()
+    f = forecast_next_week(counts, cells, counts.shape[1] - 1, ForecastParams(max_iter=20))
+    groups = group_places(f.as_frame(), n=5)
+    assert int(cells[busy]) in {int(c) for c in groups["cells"].iloc[0]}
+    plan, record = place_plan(groups, counts, cells, params=PatrolParams(n_cells=5), tz="America/Denver")
+    assert list(plan.columns) == PLAN_COLUMNS and len(plan) == len(groups)
+    assert plan["kind"].iloc[0] in ("chronic", "both")
+    assert "long-term high" in plan["reason"].iloc[0]
+    rise_rows = plan[plan["cells"].str.contains(h3.int_to_str(int(cells[riser])))]
+    if len(rise_rows):  # planned: it must say why (a recent rise)
+        assert rise_rows["kind"].iloc[0] in ("emerging", "both") and "recent rise" in rise_rows["reason"].iloc[0]
+    assert record["emerging"] is bool(plan["kind"].isin(["emerging", "both"]).any())
+    # interval: Poisson quantiles around the entry's expected count
+    assert (plan["expected_low"] <= plan["expected"]).all() and (plan["expected"] <= plan["expected_high"]).all()
+    assert (plan["expected"] > 0).all() and (plan["reason"].str.len() > 0).all()
+    assert plan["priority"].iloc[0] == 1 and plan["rank"].tolist() == list(range(1, len(plan) + 1))
+
+
+def test_emerging_category_and_rise_make_kinds():
+    cells, counts, busy, riser = _chronic_city(1)
+    scores = pd.Series(0.0, index=cells)
+    scores.iloc[busy], scores.iloc[riser] = 2.0, 1.0
+    groups = group_places(scores, n=2)
+    cats = {int(cells[busy]): "intensifying_hot"}
+    plan, record = place_plan(groups, counts, cells, cats, rules=PlaceRules(chronic_share=0.005))  # top cell only
+    kinds = dict(zip(plan["cells"], plan["kind"]))
+    assert kinds[h3.int_to_str(int(cells[busy]))] == "both"  # intensifying: long-term high and rising
+    assert kinds[h3.int_to_str(int(cells[riser]))] == "emerging"  # rise test: 8 events in 4 weeks from none
+    assert "Intensifying hot spot" in plan["reason"].iloc[0]
+    assert record["emerging"] and record["note"] is None
+    assert record["kinds"] == {"chronic": 0, "emerging": 1, "both": 1}
+
+
+def test_when_nothing_is_unusual_the_plan_says_so():
+    cells = _study(3)
+    rng = np.random.default_rng(5)
+    counts = rng.poisson(0.3, (len(cells), 40)).astype(float)  # steady: no rise anywhere
+    counts[:, -4:] = 0
+    scores = pd.Series(counts.mean(axis=1), index=cells)
+    groups = group_places(scores, n=5)
+    plan, record = place_plan(groups, counts, cells, {int(c): "no_pattern" for c in cells})
+    assert len(plan) == 5
+    assert plan["reason"].str.endswith(NO_EMERGING_NOTE).all()
+    assert not record["emerging"] and record["note"] == NO_EMERGING_NOTE
+    assert set(plan["kind"]) == {"chronic"}
+
+
+def test_windows_merge_adjacent_and_follow_the_place_profile():
+    scores = pd.Series({_int(CENTRE): 3.0})
+    groups = group_places(scores)
+    cells = np.array([_int(CENTRE)], dtype=np.uint64)
+    fri = 4 * 24
+    ev = pd.DataFrame({"cell": [_int(CENTRE)] * 200, "hour_of_week": [fri + 20, fri + 21, fri + 22, fri + 23] * 50})
+    plan, record = place_plan(groups, np.ones((1, 10)), cells, event_times=ev, area_profile=np.ones(168),
+                              params=PatrolParams(n_windows=2, smoothing_hours=0))
+    assert plan["windows"].iloc[0] == "Fri 20:00–24:00"  # two adjacent 2-hour windows, merged
+    assert record["profile_weights"][0] == pytest.approx(200 / 220, abs=1e-4)
+
+
+def test_shrinkage_pulls_a_sparse_place_toward_the_area():
+    own = np.zeros(168)
+    own[3] = 1  # one event, Monday 03:00
+    area = np.zeros(168)
+    area[[4 * 24 + 21, 4 * 24 + 22]] = 500  # the area: Friday night
+    p, w = shrunk_profile(own, area, 20.0)
+    assert w == pytest.approx(1 / 21) and p.sum() == pytest.approx(1.0)
+    assert p.argmax() in (4 * 24 + 21, 4 * 24 + 22)
+    p0, w0 = shrunk_profile(own, area, 0.0)  # k = 0: the place's own profile only
+    assert w0 == 1.0 and p0.argmax() == 3
+    with pytest.raises(InvalidInputError):
+        PlaceRules(recent_weeks=60, long_weeks=52)
