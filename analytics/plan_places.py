@@ -20,7 +20,7 @@ from typing import Mapping
 import h3
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.stats import binom
 
 from analytics import grid
 from analytics.errors import InvalidInputError
@@ -180,7 +180,7 @@ class PlaceRules:
     chronic_share : an entry is long-term high when its busiest cell is in the top ``chronic_share``
         of the study area's cells by events over ``long_weeks`` (ties included).
     recent_weeks : weeks behind "recent" in the rise test.
-    rise_p : one-sided Poisson test level of the rise test (recent events vs the rate before).
+    rise_p : one-sided level of the rise test (the entry's share of the area's events, recent vs before).
     rise_min_events : fewest recent events that can show a rise.
     shrink_events : k of the empirical-Bayes weight n/(n + k) of an entry's own hour-of-week profile
         (n = its events) against the wider area's.
@@ -297,9 +297,11 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
       ``chronic_share`` of cells by events over ``long_weeks``, or a persistent, diminishing,
       historical or intensifying hot spot among its cells); ``emerging`` when it shows a
       recent rise (a new, consecutive, sporadic, oscillating or intensifying hot spot among
-      its cells, or its events over the last ``recent_weeks`` significantly above its rate
-      in the weeks before: one-sided Poisson test at ``rise_p`` with at least
-      ``rise_min_events`` events); ``both`` when both. An entry with neither is planned for
+      its cells, or its share of the area's events over the last ``recent_weeks`` significantly
+      above its share in the weeks before within ``long_weeks``: with r recent and b earlier
+      events, r ~ Binomial(r + b, area's recent share), one-sided at ``rise_p``, r at least
+      ``rise_min_events``; a conditional rate-ratio test, so the area's level and reporting
+      gaps cancel out); ``both`` when both. An entry with neither is planned for
       its forecast alone (long-term and nearby events) and is ``chronic``.
     * priority band of rank r among n entries: ``min(ceil(r·B/n), r)`` (B = ``n_bands``).
     * windows: the entry's hour-of-week events shrunk toward the area's profile
@@ -347,6 +349,11 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
     if area.shape != (HOURS_PER_WEEK,) or not np.all(np.isfinite(area)) or (area < 0).any():
         raise InvalidInputError("area_profile must be 168 counts >= 0 (hour of the week, 0 = Monday 00:00).")
     n_entries = len(groups)
+    # rise test: the entry's share of the area's events, recent weeks against the weeks before in the long window
+    # (the area's own level and reporting gaps cancel out)
+    start, cut = max(0, T - rules.long_weeks), max(0, T - rules.recent_weeks)
+    area_recent, area_before = float(c[:, cut:].sum()), float(c[:, start:cut].sum())
+    share_recent = area_recent / (area_recent + area_before) if area_recent + area_before > 0 else 0.0
     rows, weights, rising_any = [], [], False
     exp = groups["expected"].to_numpy(dtype=np.float64)
     if intervals is None:
@@ -364,12 +371,11 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
         rising_cat = next((k for k in RISING_CATEGORIES if k in cats), None)
         long_high = top_long > 0 and top_long >= chronic_floor
         series = c[idx].sum(axis=0) if idx else np.zeros(T)
-        recent = float(series[max(0, T - rules.recent_weeks):].sum())
-        before = series[max(0, T - rules.long_weeks):max(0, T - rules.recent_weeks)]
+        recent = float(series[cut:].sum())
+        before = float(series[start:cut].sum())
         rise = False
-        if before.size and recent >= rules.rise_min_events:
-            mu = float(before.mean()) * min(rules.recent_weeks, T)
-            rise = poisson.sf(recent - 1, max(mu, 1e-9)) < rules.rise_p
+        if 0 < share_recent < 1 and recent >= rules.rise_min_events:  # conditional (binomial) rate-ratio test
+            rise = binom.sf(recent - 1, int(recent + before), share_recent) < rules.rise_p
         chronic = long_high or chronic_cat is not None
         emerging = rising_cat is not None or rise
         rising_any |= emerging
@@ -383,7 +389,8 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
             parts.append(f"long-term high: among the busiest {rules.chronic_share:.0%} of cells over "
                          f"{rules.long_weeks} weeks")
         if rise:
-            parts.append(f"recent rise: more events in the last {rules.recent_weeks} weeks than its rate before")
+            parts.append(f"recent rise: more of the area's events in the last {rules.recent_weeks} weeks than "
+                         "its share before")
         if not parts:
             parts.append("ranked by next week's forecast (long-term and nearby events)")
         if any(conv.get(x, 0) > 0 for x in members):

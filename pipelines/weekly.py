@@ -513,7 +513,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
                 break
             budget *= 4
         withheld_hex = set(grid.cells_to_hex(np.array(sorted(guard.withheld), dtype=np.uint64)))
-        _write_withheld(guard, rank_in, pparams, layout.output_path(out_dir, "withheld"), week, synthetic)
+        _write_withheld(guard, rank_in, pparams, layout.output_path(out_dir, "withheld"), week, synthetic, forecast)
         rank_in = rank_in[~rank_in["cell"].isin(np.array(sorted(guard.withheld), dtype=np.uint64))]
         rank_in = rank_in.reset_index(drop=True)
         if withheld_hex:
@@ -695,12 +695,22 @@ def _scan_cluster_cells(path: Path, res: int) -> pd.DataFrame | None:
 
 
 def _write_withheld(guard, rank_in: pd.DataFrame, pparams: PatrolParams, path: Path, week: str,
-                    synthetic: bool) -> None:
-    """The analyst-only list of withheld cells: what the rules kept out of the shared outputs, and why."""
+                    synthetic: bool, forecast: pd.DataFrame | None = None) -> None:
+    """The analyst-only list of withheld cells: what the rules kept out of the shared outputs, and why.
+
+    ``rank_without_rule``: the plan entry the cell would have been in without the rules (the forecast's
+    places with nothing withheld, first 5 × ``n_cells`` entries); without ``forecast``, its
+    :func:`rank_cells` rank.
+    """
     table = guard.cells[guard.cells["withheld"]].copy()
-    ranked = rank_cells(rank_in, pparams, all_cells=True)
-    rank = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["rank"].tolist()))
-    score = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["score"].tolist()))
+    if forecast is not None:
+        unruled = group_places(forecast, n=5 * pparams.n_cells)
+        rank = {int(c): int(e) for e, cs in zip(unruled["entry"], unruled["cells"]) for c in cs}
+        score = {c: 1.0 for c in rank}
+    else:
+        ranked = rank_cells(rank_in, pparams, all_cells=True)
+        rank = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["rank"].tolist()))
+        score = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["score"].tolist()))
     category = dict(zip(rank_in["cell"].astype(np.uint64).tolist(), rank_in["category"].tolist()))
     table["rank_without_rule"] = [rank[c] if score.get(c, 0) > 0 else None for c in table["cell"].tolist()]
     table["category"] = [category.get(c, "") for c in table["cell"].tolist()]
