@@ -22,8 +22,9 @@ Steps, each recorded in run.json ``weekly.timings_s``:
    rolling origin on the store's own cube history (past only);
 4. ``patrol_plan``: the forecast's cells grouped into places of at most 7 cells
    (:func:`analytics.plan_places.group_places`, safeguarding-withheld cells left out first), each
-   described by :func:`analytics.plan_places.place_plan` (kind, reason, interval); time windows from the hour-of-week (store time zone) of every found/report
-   event in the planned cells up to the end of the week (``episode_started`` events are left
+   described by :func:`analytics.plan_places.place_plan` (kind, reason, interval); time windows
+   from the hour-of-week (store time zone) of every found/report event in the planned cells up
+   to the end of the week, shrunk toward the study area's (``episode_started`` events are left
    out: a last-seen location is often the placement itself);
 5. ``maps``, ``report``, ``privacy_scan`` (:mod:`pipelines.privacy_scan` over the folder with
    every pseudonym, episode/report id and raw event coordinate of the store).
@@ -588,8 +589,9 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
                        "tiles": cfg["tiles"], "previous_week_scan_replicates": 0},
         "previous_week": prev_week, "headline": headline, "backtest": backtest,
         "plan_cells": [c for cs in plan_cells(plan) for c in cs],
-        "plan": {**plan_record, "places": {"builder": "analytics.plan_places.group_places", "max_cells": MAX_PLACE_CELLS,
-                                           "join_share": JOIN_SHARE, "entries": int(len(plan))},
+        "plan": {**plan_record, "places": {"builder": "analytics.plan_places.group_places",
+                                           "max_cells": MAX_PLACE_CELLS, "join_share": JOIN_SHARE,
+                                           "entries": int(len(plan))},
                  "forecast": {"origin_week": week, "history": history.note, "measure": params.measure,
                               "params": _jsonable(asdict(fparams)), "fitted": forecast.attrs.get("choices", {})}},
         "privacy": {"shared_outputs": list(SHARED_OUTPUTS), "analyst_only": list(ANALYST_OUTPUTS), "k": k},
