@@ -319,18 +319,24 @@ class _History:
     note: str
 
 
-def _forecast_history(store: Store, res: int, measure: str, cells: np.ndarray, weeks: list[date],
-                      fparams: ForecastParams) -> _History:
+def _forecast_history(store: Store, res: int, measure: str, cells: np.ndarray, counts: np.ndarray,
+                      weeks: list[date], fparams: ForecastParams) -> _History:
     """Counts from ``train_origins`` + the longest feature window before the analysed week (or from the first
-    week with data) to the analysed week. Replaces the built cube (temp table)."""
+    week with data) to the analysed week, rows in ``cells`` order.
+
+    Only the weeks before this week's cube are built (the built cube, a temp table, is replaced by them);
+    the analysed window's ``counts`` are reused.
+    """
     need = fparams.train_origins + max(max(fparams.windows), fparams.kde_weeks, max(fparams.ring_windows))
-    first_data = store.con.execute(
-        "select min(week_start) from int_cell_events").fetchone()[0]
+    first_data = store.con.execute("select min(week_start) from int_cell_events").fetchone()[0]
     first = weeks[-1] - timedelta(weeks=need - 1)
     if first_data is not None:
         first = max(first, first_data - timedelta(days=first_data.weekday()))
-    first = min(first, weeks[0])
-    cube_mod.build_cube(store, res, week_label(first), week_label(weeks[-1]), events_ready=True, check=False)
+    if first >= weeks[0]:
+        return _History(counts, list(weeks), f"{week_label(weeks[0])} to {week_label(weeks[-1])} "
+                                             f"({len(weeks)} weeks)")
+    cube_mod.build_cube(store, res, week_label(first), week_label(weeks[0] - timedelta(weeks=1)),
+                        events_ready=True, check=False)
     h_cells, h_counts, _, h_weeks = cube_mod.cube_arrays(store, measure)
     if not np.array_equal(h_cells, cells):  # same study area expected; align defensively
         out = np.zeros((len(cells), h_counts.shape[1]))
@@ -338,8 +344,9 @@ def _forecast_history(store: Store, res: int, measure: str, cells: np.ndarray, w
         hit = h_cells[pos] == cells if len(h_cells) else np.zeros(len(cells), dtype=bool)
         out[hit] = h_counts[pos[hit]]
         h_counts = out
-    return _History(h_counts, list(h_weeks), f"{week_label(h_weeks[0])} to {week_label(h_weeks[-1])} "
-                                            f"({len(h_weeks)} weeks)")
+    all_weeks = [*h_weeks, *weeks]
+    return _History(np.hstack([h_counts, counts]), all_weeks,
+                    f"{week_label(all_weeks[0])} to {week_label(all_weeks[-1])} ({len(all_weeks)} weeks)")
 
 
 def _forecasts(history: _History, cells: np.ndarray, origins: list[int], fparams: ForecastParams,
@@ -474,7 +481,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     # --- forecast of next week's events per cell (and of this week's, for last week's plan when not saved)
     with step("forecast"):
         fparams = WEEKLY_FORECAST
-        history = _forecast_history(store, res, params.measure, cells, weeks, fparams)
+        history = _forecast_history(store, res, params.measure, cells, counts, weeks, fparams)
         T = len(history.weeks)
         origins = [T - 1] if saved_plan.is_file() or T < 2 else [T - 2, T - 1]
         forecasts = _forecasts(history, cells, origins, fparams, choices)
