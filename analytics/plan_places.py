@@ -358,7 +358,7 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
     exp = groups["expected"].to_numpy(dtype=np.float64)
     if intervals is None:
         lo, hi = poisson_interval(exp, rules.level)
-        interval_text = f"Poisson {rules.level:.0%} interval of the entry's expected count"
+        interval_text = f"Poisson {100 * rules.level:g} % interval of the entry's expected count"
     else:
         lo, hi = (np.asarray(v, dtype=np.float64) for v in intervals)
         interval_text = "the forecast model's predictive interval"
@@ -386,7 +386,7 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
         if rising_cat is not None and rising_cat != chronic_cat:
             parts.append(CATEGORY_LABELS[rising_cat])
         if long_high:
-            parts.append(f"long-term high: among the busiest {rules.chronic_share:.0%} of cells over "
+            parts.append(f"long-term high: among the busiest {100 * rules.chronic_share:g} % of cells over "
                          f"{rules.long_weeks} weeks")
         if rise:
             parts.append(f"recent rise: more of the area's events in the last {rules.recent_weeks} weeks than "
