@@ -536,6 +536,13 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         if len(plan) < pparams.n_cells:
             choices.append(f"Patrol plan holds {len(plan)} place(s), fewer than n_cells = {pparams.n_cells}: "
                            "only cells with a positive forecast are planned.")
+        fitted = forecast.attrs.get("choices", {})
+        choices.append(
+            f"Patrol plan: next week's forecast per cell ({fitted.get('model', '?')} model"
+            + (f", KDE σ {fitted['kde_sigma_rings']:g} ring(s) over the {fitted['kde_memory']}"
+               if "kde_sigma_rings" in fitted else "")
+            + f"; chosen on past weeks only, history {history.note}), grouped into {len(plan)} place(s) of at most "
+            f"{MAX_PLACE_CELLS} cells.")
         if plan_record["note"]:
             choices.append(f"Patrol plan: {plan_record['note']} (no entry shows a recent rise; the plan is next "
                            "week's forecast).")
