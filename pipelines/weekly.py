@@ -506,20 +506,23 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         rank_in = _rank_frame(cells, hotspots["category"], hotspots["count"], hotspots["expected"], hotspots["z"],
                               harm, conv_score, hotspots["places"].fillna("").to_numpy())
         placements = _placements(store)
-        # the rules assess every cell the plan could take: the forecast's top cells, more until the plan's
-        # places lie inside what was assessed (withheld cells are never seeded, joined or grown through)
+        # the rules assess every cell the plan could take: the forecast's top cells, then any cell of the
+        # plan's places not yet assessed, until the places lie inside what was assessed (withheld cells are
+        # never seeded, joined or grown through); each cell is judged on its own, so verdicts are merged
         scan_path = Path(engine.outputs.get("scan_clusters", out_dir / "scan_clusters.geojson"))
         by_forecast = forecast.sort_values(["expected", "cell"], ascending=[False, True], kind="mergesort")
         by_forecast = by_forecast[by_forecast["expected"] > 0]["cell"].to_numpy(dtype=np.uint64)
-        budget = 3 * MAX_PLACE_CELLS * pparams.n_cells
+        guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, scan_path,
+                           extra=by_forecast[:3 * MAX_PLACE_CELLS * pparams.n_cells])
         while True:
-            guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, scan_path,
-                               extra=by_forecast[:budget])
             groups = group_places(forecast, withheld=guard.withheld, n=pparams.n_cells)
-            assessed = set(guard.cells["cell"].astype(np.uint64).tolist())
-            if set(_plan_cells_of(groups).tolist()) <= assessed or budget >= len(by_forecast):
+            missing = set(_plan_cells_of(groups).tolist()) - set(guard.cells["cell"].astype(np.uint64).tolist())
+            if not missing:
                 break
-            budget *= 4
+            more = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, scan_path,
+                              extra=np.array(sorted(missing), dtype=np.uint64), only_extra=True)
+            guard = safeguarding.SafeguardDecision(pd.concat([guard.cells, more.cells], ignore_index=True),
+                                                   tuple(guard.approvals) + tuple(more.approvals))
         withheld_hex = set(grid.cells_to_hex(np.array(sorted(guard.withheld), dtype=np.uint64)))
         _write_withheld(guard, rank_in, pparams, layout.output_path(out_dir, "withheld"), week, synthetic, forecast)
         rank_in = rank_in[~rank_in["cell"].isin(np.array(sorted(guard.withheld), dtype=np.uint64))]
@@ -667,20 +670,24 @@ def _placements(store: Store) -> pd.DataFrame:
 
 def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, previous: pd.DataFrame,
                placements: pd.DataFrame, pparams: PatrolParams, weeks: list[date], res: int,
-               scan_path: Path, extra: np.ndarray | None = None) -> "safeguarding.SafeguardDecision":
+               scan_path: Path, extra: np.ndarray | None = None,
+               only_extra: bool = False) -> "safeguarding.SafeguardDecision":
     """Apply the safeguarding rules to every cell a shared output could show.
 
     Candidates: cells the plan could take (``extra``: the forecast's top cells; and a positive
     :func:`rank_cells` score), hot spots this week and last week (report's top list and headline).
     Sources are counted over the last
     :data:`analytics.safeguarding.DEFAULT_SOURCE_WEEKS` weeks of found/report events
-    (episode starts are left out, as everywhere in the engine).
+    (episode starts are left out, as everywhere in the engine). ``only_extra``: assess ``extra`` alone
+    (the rules judge each cell on its own, so decisions on disjoint sets can be merged).
     """
     from pipelines.placements import person_placements
-    ranked = rank_cells(rank_in, pparams, all_cells=True)
-    cand = set(ranked.loc[ranked["score"] > 0, "cell"].astype(np.uint64).tolist())
-    cand |= set(grid.hex_to_cells(hotspots.loc[_hot_now(hotspots["category"]), "cell"].tolist()).tolist())
-    cand |= set(grid.hex_to_cells(previous.loc[_hot_now(previous["category"]), "cell"].tolist()).tolist())
+    cand: set[int] = set()
+    if not only_extra:
+        ranked = rank_cells(rank_in, pparams, all_cells=True)
+        cand = set(ranked.loc[ranked["score"] > 0, "cell"].astype(np.uint64).tolist())
+        cand |= set(grid.hex_to_cells(hotspots.loc[_hot_now(hotspots["category"]), "cell"].tolist()).tolist())
+        cand |= set(grid.hex_to_cells(previous.loc[_hot_now(previous["category"]), "cell"].tolist()).tolist())
     if extra is not None:
         cand |= set(np.asarray(extra, dtype=np.uint64).tolist())
     cand_arr = np.array(sorted(cand), dtype=np.uint64)
