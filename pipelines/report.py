@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from analytics import contracts, grid
 from pipelines.render.html import escape_text, page_template
-from analytics.patrol import CATEGORY_LABELS, SEVERITY_ORDER
+from analytics.patrol import CATEGORY_LABELS, CELLS_SEPARATOR, SEVERITY_ORDER
 from analytics.privacy import suppress_count, suppress_table
 from analytics.weeks import week_label
 
@@ -111,6 +111,26 @@ def _top_hotspots(hotspots: pd.DataFrame, top_n: int) -> pd.DataFrame:
     hot["_order"] = hot["category"].map(_HOT_ORDER)
     hot = hot.sort_values(["_order", "z", "cell"], ascending=[True, False, True], kind="mergesort").head(top_n)
     return hot.drop(columns="_order").reset_index(drop=True)
+
+
+def _top_places(plan: pd.DataFrame, hotspots: pd.DataFrame, top_n: int) -> pd.DataFrame:
+    """The top list follows the plan (issue 14): one row per plan entry, in plan order, as :func:`_top_hotspots`'
+    columns plus ``cells`` (the entry's H3 ids): ``cell`` is its first cell (z), counts are summed over its cells,
+    the pattern is the most urgent among them and the reason is the plan's."""
+    by_cell = hotspots.set_index("cell")
+    rows = []
+    for entry in plan.head(top_n).itertuples(index=False):
+        members = [c for c in str(entry.cells).split(CELLS_SEPARATOR) if c in by_cell.index]
+        if not members:
+            continue
+        sub = by_cell.loc[members]
+        cats = sorted(sub["category"], key=lambda c: _HOT_ORDER.get(c, len(_HOT_ORDER)))
+        rows.append({"cell": members[0], "cells": members, "places": entry.places or "", "category": cats[0],
+                     "count": float(sub["count"].sum()), "expected": float(sub["expected"].sum()),
+                     "z": float(sub["z"].iloc[0]), "reason": entry.reason,
+                     "area_name": getattr(entry, "area_name", "") or ""})
+    return pd.DataFrame(rows, columns=["cell", "cells", "places", "category", "count", "expected", "z", "reason",
+                                       "area_name"])
 
 
 def _cell_series(cube: pd.DataFrame, cells_hex: list[str], measure: str) -> dict[str, np.ndarray]:
@@ -244,9 +264,8 @@ def _data_quality(store, cube: pd.DataFrame, weeks: list[date], top: pd.DataFram
         {"tz": store.timezone, "w": weeks[-1]}).fetchone()
     week_mask = pd.to_datetime(cube["week_start"]) == pd.Timestamp(weeks[-1])
     flags = []
-    ints = grid.hex_to_cells(top["cell"].tolist()) if len(top) else np.array([], dtype=np.uint64)
-    for i, (hx, c) in enumerate(zip(top["cell"].tolist(), ints)):
-        sub = cube[cube["cell"] == c]
+    for i, (hx, members) in enumerate(zip(top["cell"].tolist(), top["cells"].tolist())):
+        sub = cube[cube["cell"].isin(grid.hex_to_cells(members))]  # a plan entry: all its cells
         total, police = int(sub["reports"].sum()), int(sub["reports_police"].sum())
         share = police / total if total else 0.0
         flags.append({"rank": i + 1, "cell": hx, "places": top["places"].iloc[i] or "—", "reports": total,
@@ -328,8 +347,10 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
     behind the hot-spots-by-category chart.
     """
     week = meta["week"]
-    top = _top_hotspots(hotspots, top_n)
-    series = _cell_series(cube, top["cell"].tolist(), measure)
+    top = _top_places(plan, hotspots, top_n) if len(plan) else _top_hotspots(hotspots, top_n)
+    if "cells" not in top.columns:
+        top["cells"] = [[c] for c in top["cell"]]
+    series = _cell_series(cube, [c for cs in top["cells"] for c in cs], measure)
     labels = [week_label(w) for w in weeks]
     places = dict(zip(hotspots["cell"], hotspots["places"].fillna("")))
     prev_cat = dict(zip(previous["cell"], previous["category"]))
@@ -343,7 +364,8 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
             "category": CATEGORY_LABELS.get(r.category, r.category), "category_key": r.category,
             "previous": CATEGORY_LABELS.get(prev_cat.get(r.cell, "no_pattern"), "—"),
             "reason": r.reason, "count": int(r.count), "expected": _fmt(float(r.expected), 1), "z": _fmt(float(r.z)),
-            "spark": sparkline_svg(series.get(r.cell, []), labels), "police": flag_by_cell.get(r.cell),
+            "spark": sparkline_svg(sum(series[c] for c in r.cells), labels), "police": flag_by_cell.get(r.cell),
+            "cells": r.cells,
         })
     headline = {}
     # one dict lookup per headline cell (a frame filter per cell was quadratic on busy weeks)
@@ -373,7 +395,9 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
             [c for c in _HOT_ORDER if c != "historical_hot"]).sum()),
         "events_week": int(meta.get("summary", {}).get("events_in_week", 0)),
         "top": top_rows, "top_n": top_n, "plan": plan_rows, "backtest": bt_view,
-        "equity": _equity(store, weeks, top["cell"].tolist(), k, equity_weeks) if has_episodes else None,
+        "plan_note": (weekly.get("plan") or {}).get("note"),
+        "equity": _equity(store, weeks, [c for cs in top["cells"] for c in cs], k, equity_weeks) if has_episodes
+        else None,
         "omitted": omitted, "sec": sec, "single_source": _single_source(dq["sources_window"]),
         "rules_text": _rules_text(meta.get("rules")),
         "dq": dq, "late_days": LATE_DAYS, "police_share_flag": int(POLICE_SHARE_FLAG * 100),

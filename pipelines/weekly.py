@@ -18,11 +18,15 @@ Steps, each recorded in run.json ``weekly.timings_s``:
 2. ``previous_week``: the same statistics on the window ending one week earlier (categories
    for the headline "new / intensifying / ended", and last week's plan for the backtest when
    no saved plan exists);
-3. ``patrol_plan``: cells ranked from category, recent excess, convergence and harm flags
-   (METHODS §8); time windows from the hour-of-week (store time zone) of every found/report
-   event in the planned cells up to the end of the week (``episode_started`` events are left
+3. ``forecast``: next week's events per cell (:mod:`analytics.forecast`, :data:`WEEKLY_FORECAST`) fitted by
+   rolling origin on the store's own cube history (past only);
+4. ``patrol_plan``: the forecast's cells grouped into places of at most 7 cells
+   (:func:`analytics.plan_places.group_places`, safeguarding-withheld cells left out first), each
+   described by :func:`analytics.plan_places.place_plan` (kind, reason, interval); time windows
+   from the hour-of-week (store time zone) of every found/report event in the planned cells up
+   to the end of the week, shrunk toward the study area's (``episode_started`` events are left
    out: a last-seen location is often the placement itself);
-4. ``maps``, ``report``, ``privacy_scan`` (:mod:`pipelines.privacy_scan` over the folder with
+5. ``maps``, ``report``, ``privacy_scan`` (:mod:`pipelines.privacy_scan` over the folder with
    every pseudonym, episode/report id and raw event coordinate of the store).
 
 Configuration (``hotspots.toml``, read by :func:`load_config`)::
@@ -73,7 +77,9 @@ from pipelines.render.map_parts import render_html
 from pipelines.render.map_ui import SERIES_WEEKS
 from pipelines.render.tiles import check_tiles
 from pipelines.render.patrol_map import patrol_map
-from analytics.patrol import PatrolParams, patrol_plan, plan_cells, plan_geojson, rank_cells
+from analytics.forecast import ForecastParams, poisson_interval, rolling_forecasts
+from analytics.patrol import HOURS_PER_WEEK, PatrolParams, plan_cells, plan_geojson, rank_cells
+from analytics.plan_places import JOIN_SHARE, MAX_PLACE_CELLS, group_places, place_plan
 from analytics.privacy import DEFAULT_K
 from analytics import safeguarding
 from analytics.week_change import HOT_NOW, week_changes
@@ -96,7 +102,11 @@ __all__ = ["WeeklyRun", "run_weekly", "load_config", "validate_config", "DEFAULT
 
 #: Progress steps reported by :func:`run_weekly` (engine steps first), for a progress bar's total.
 WEEKLY_STEPS = ("cube", "gi_star", "trend_and_categories", "scan", "st_dbscan", "convergence", "places", "write",
-                "previous_week", "patrol_plan", "maps", "report", "privacy_scan")
+                "forecast", "previous_week", "patrol_plan", "maps", "report", "privacy_scan")
+#: The forecast behind the plan (analytics.forecast): its defaults, but fitted on the last 13 past origins
+#: (4 held out to choose the model), 30 boosting rounds and 10 % of the zero-count rows (weighted 10×), so
+#: the weekly run stays fast; the benchmark (benchmarks.ranking) uses the full defaults.
+WEEKLY_FORECAST = ForecastParams(train_origins=13, validation_origins=4, max_iter=30, zero_keep=0.1)
 #: Files meant for commanders, partners and researchers: no person refs, placement or raw event
 #: coordinates, and counts of distinct young people below k suppressed (scanned in full).
 SHARED_OUTPUTS = SHARED_FILES
@@ -299,6 +309,89 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame | None:
 def _synthetic(out_dir: Path) -> bool:
     return bool(json.loads(layout.output_path(out_dir, "run").read_text(encoding="utf-8")).get("synthetic"))
 
+# ------------------------------------------------------------------------------------ forecast plan
+@dataclass
+class _History:
+    """The cube over the weeks the forecast needs, rows in this week's cube's cell order."""
+
+    counts: np.ndarray
+    weeks: list[date]
+    note: str
+
+
+def _forecast_history(store: Store, res: int, measure: str, cells: np.ndarray, counts: np.ndarray,
+                      weeks: list[date], fparams: ForecastParams) -> _History:
+    """Counts from ``train_origins`` + the longest feature window before the analysed week (or from the first
+    week with data) to the analysed week, rows in ``cells`` order.
+
+    Only the weeks before this week's cube are built (the built cube, a temp table, is replaced by them);
+    the analysed window's ``counts`` are reused.
+    """
+    need = fparams.train_origins + max(max(fparams.windows), fparams.kde_weeks, max(fparams.ring_windows))
+    first_data = store.con.execute("select min(week_start) from int_cell_events").fetchone()[0]
+    first = weeks[-1] - timedelta(weeks=need - 1)
+    if first_data is not None:
+        first = max(first, first_data - timedelta(days=first_data.weekday()))
+    if first >= weeks[0]:
+        return _History(counts, list(weeks), f"{week_label(weeks[0])} to {week_label(weeks[-1])} "
+                                             f"({len(weeks)} weeks)")
+    cube_mod.build_cube(store, res, week_label(first), week_label(weeks[0] - timedelta(weeks=1)),
+                        events_ready=True, check=False)
+    h_cells, h_counts, _, h_weeks = cube_mod.cube_arrays(store, measure)
+    if not np.array_equal(h_cells, cells):  # same study area expected; align defensively
+        out = np.zeros((len(cells), h_counts.shape[1]))
+        pos = np.clip(np.searchsorted(h_cells, cells), 0, max(len(h_cells) - 1, 0))
+        hit = h_cells[pos] == cells if len(h_cells) else np.zeros(len(cells), dtype=bool)
+        out[hit] = h_counts[pos[hit]]
+        h_counts = out
+    all_weeks = [*h_weeks, *weeks]
+    return _History(np.hstack([h_counts, counts]), all_weeks,
+                    f"{week_label(all_weeks[0])} to {week_label(all_weeks[-1])} ({len(all_weeks)} weeks)")
+
+
+def _forecasts(history: _History, cells: np.ndarray, origins: list[int], fparams: ForecastParams,
+               choices: list[str]) -> dict[int, pd.DataFrame]:
+    """Expected events next week per cell at each origin (week index into the history), from the past only.
+
+    With too little history for the fitted forecast, the forecast is each cell's mean weekly count over the
+    weeks available (up to 52) with its Poisson interval, and the run's choices say so.
+    """
+    out: dict[int, pd.DataFrame] = {}
+    try:
+        for f in rolling_forecasts(history.counts, cells, origins, fparams):
+            frame = f.as_frame()
+            frame.attrs["choices"] = f.choices
+            out[f.origin] = frame
+    except InvalidInputError as exc:
+        choices.append(f"Patrol plan: {exc} The plan ranks cells by their mean weekly count over the weeks "
+                       "available instead.")
+        for o in origins:
+            past = history.counts[:, max(0, o - 51):o + 1]
+            mu = past.mean(axis=1) if past.shape[1] else np.zeros(len(cells))
+            lo, hi = poisson_interval(mu, fparams.level)
+            frame = pd.DataFrame({"cell": cells, "expected": mu, "expected_low": lo, "expected_high": hi})
+            frame.attrs["choices"] = {"model": "mean weekly count (fallback)", "weeks": int(past.shape[1])}
+            out[o] = frame
+    return out
+
+
+def _area_profile(store: Store, last_week: date, tz: str) -> np.ndarray:
+    """Found/report events per local hour of the week over the study area (all history to ``last_week``):
+    the prior every plan entry's hour-of-week profile is shrunk toward. Uses the built cube's cells."""
+    got = store.con.execute(
+        "select date_trunc('hour', \"at\") as h, count(*) as n from int_cell_events "
+        "where event <> 'episode_started' and week_start <= $last and time_known "
+        "and cell in (select cell from cube_cells) group by 1", {"last": last_week}).df()
+    if not len(got):
+        return np.zeros(HOURS_PER_WEEK)
+    t = pd.to_datetime(got["h"], utc=True).dt.tz_convert(tz)
+    how = (t.dt.day_of_week * 24 + t.dt.hour).to_numpy(dtype=np.int64)
+    return np.bincount(how, weights=got["n"].to_numpy(dtype=np.float64), minlength=HOURS_PER_WEEK)
+
+
+def _plan_cells_of(groups: pd.DataFrame) -> np.ndarray:
+    return np.array(sorted({int(c) for cs in groups["cells"] for c in cs}), dtype=np.uint64)
+
 
 def run_weekly(store: Store, week: str | None, out_root: Path, resolution: int | None = None,
                config: dict | None = None, progress: Callable[[str], None] | None = None,
@@ -384,51 +477,91 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     conv_score = (pd.Series(conv["score"].to_numpy(dtype=float), index=grid.hex_to_cells(conv["cell"]))
                   if len(conv) else None)
     harm = _harm_events(store, weeks, cfg["harm_weeks"])
+    prev_week = week_label(parse_week(week) - timedelta(weeks=1))
+    saved_plan = layout.output_path(Path(out_root) / prev_week, "patrol_plan_csv")
+
+    # --- forecast of next week's events per cell (and of this week's, for last week's plan when not saved)
+    with step("forecast"):
+        fparams = WEEKLY_FORECAST
+        history = _forecast_history(store, res, params.measure, cells, counts, weeks, fparams)
+        T = len(history.weeks)
+        origins = [T - 1] if saved_plan.is_file() or T < 2 else [T - 2, T - 1]
+        forecasts = _forecasts(history, cells, origins, fparams, choices)
+        forecast = forecasts[T - 1]
+        area_profile = _area_profile(store, weeks[-1], store.timezone)
 
     # --- previous week: categories for the headline, and the plan it would have produced
     with step("previous_week"):
-        prev_week = week_label(parse_week(week) - timedelta(weeks=1))
         pw = _previous_window(store, res, params.measure, cfg["harm_weeks"], cells, counts, exposure, weeks)
         p_cells, p_counts = pw.cells, pw.counts
         prev = analyse_statistics(p_counts, p_cells, pw.exposure, params)  # last week: no scan needed
         prev_gi, prev_emerging = prev.gi, prev.emerging
         previous = pd.DataFrame({"cell": grid.cells_to_hex(p_cells), "category": prev_emerging["category"].to_numpy()})
-        saved_plan = layout.output_path(Path(out_root) / prev_week, "patrol_plan_csv")
+        last_plan_cells = None  # recomputed below, once this week's safeguarding verdict is known
         if saved_plan.is_file():
             last_plan_cells = grid.hex_to_cells([c for cs in plan_cells(pd.read_csv(saved_plan, dtype=str))
                                                  for c in cs])
             plan_source = f"the saved plan {prev_week}/patrol_plan.csv"
-        else:
-            prev_rank = _rank_frame(p_cells, prev_emerging["category"], prev.counts[:, -1], prev_gi.expected[:, -1],
-                                    prev_gi.z[:, -1], pw.harm, None)
-            last_plan_cells = rank_cells(prev_rank, pparams)["cell"].to_numpy(dtype=np.uint64)
-            plan_source = (f"recomputed: no saved plan for {prev_week} in the output folder, so last week's plan was "
-                           "rebuilt from the window ending that week with the same patrol parameters "
-                           "(without the convergence term)")
-            choices.append(f"Backtest plan for {prev_week} {plan_source}.")
-        backtest = _backtest(last_plan_cells, cells, counts[:, -1], grid.cell_area_km2(cells))
-        backtest.update({"plan_week": prev_week, "events_week": week, "source": plan_source,
-                         "measure": params.measure})
 
     # --- patrol plan (cells withheld by the safeguarding rules never enter a shared output)
     with step("patrol_plan"):
         rank_in = _rank_frame(cells, hotspots["category"], hotspots["count"], hotspots["expected"], hotspots["z"],
                               harm, conv_score, hotspots["places"].fillna("").to_numpy())
         placements = _placements(store)
-        guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res,
-                           Path(engine.outputs.get("scan_clusters", out_dir / "scan_clusters.geojson")))
+        # the rules assess every cell the plan could take: the forecast's top cells, then any cell of the
+        # plan's places not yet assessed, until the places lie inside what was assessed (withheld cells are
+        # never seeded, joined or grown through); each cell is judged on its own, so verdicts are merged
+        scan_path = Path(engine.outputs.get("scan_clusters", out_dir / "scan_clusters.geojson"))
+        by_forecast = forecast.sort_values(["expected", "cell"], ascending=[False, True], kind="mergesort")
+        by_forecast = by_forecast[by_forecast["expected"] > 0]["cell"].to_numpy(dtype=np.uint64)
+        guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, scan_path,
+                           extra=by_forecast[:3 * MAX_PLACE_CELLS * pparams.n_cells])
+        while True:
+            groups = group_places(forecast, withheld=guard.withheld, n=pparams.n_cells)
+            missing = set(_plan_cells_of(groups).tolist()) - set(guard.cells["cell"].astype(np.uint64).tolist())
+            if not missing:
+                break
+            more = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, scan_path,
+                              extra=np.array(sorted(missing), dtype=np.uint64), only_extra=True)
+            guard = safeguarding.SafeguardDecision(pd.concat([guard.cells, more.cells], ignore_index=True),
+                                                   tuple(guard.approvals) + tuple(more.approvals))
         withheld_hex = set(grid.cells_to_hex(np.array(sorted(guard.withheld), dtype=np.uint64)))
-        _write_withheld(guard, rank_in, pparams, layout.output_path(out_dir, "withheld"), week, synthetic)
+        _write_withheld(guard, rank_in, pparams, layout.output_path(out_dir, "withheld"), week, synthetic, forecast)
         rank_in = rank_in[~rank_in["cell"].isin(np.array(sorted(guard.withheld), dtype=np.uint64))]
         rank_in = rank_in.reset_index(drop=True)
         if withheld_hex:
             choices.append(safeguarding_note())
-        chosen = rank_cells(rank_in, pparams)["cell"].to_numpy(dtype=np.uint64)
+        chosen = _plan_cells_of(groups)
         events = _event_times(store, chosen, weeks[-1])
-        plan = patrol_plan(rank_in, events, params=pparams, tz=store.timezone)
+        plan, plan_record = place_plan(
+            groups, history.counts, cells, pd.Series(hotspots["category"].to_numpy(), index=cells),
+            event_times=events, area_profile=area_profile,
+            places=dict(zip(cells.tolist(), hotspots["places"].fillna("").tolist())), convergence=conv_score,
+            harm=harm, params=pparams, tz=store.timezone)
         if len(plan) < pparams.n_cells:
-            choices.append(f"Patrol plan holds {len(plan)} cell(s), fewer than n_cells = {pparams.n_cells}: "
-                           "only cells with a positive score are planned.")
+            choices.append(f"Patrol plan holds {len(plan)} place(s), fewer than n_cells = {pparams.n_cells}: "
+                           "only cells with a positive forecast are planned.")
+        fitted = forecast.attrs.get("choices", {})
+        choices.append(
+            f"Patrol plan: next week's forecast per cell ({fitted.get('model', '?')} model"
+            + (f", KDE σ {fitted['kde_sigma_rings']:g} ring(s) over the {fitted['kde_memory']}"
+               if "kde_sigma_rings" in fitted else "")
+            + f"; chosen on past weeks only, history {history.note}), grouped into {len(plan)} place(s) of at most "
+            f"{MAX_PLACE_CELLS} cells.")
+        if plan_record["note"]:
+            choices.append(f"Patrol plan: {plan_record['note']} (no entry shows a recent rise; the plan is next "
+                           "week's forecast).")
+        if last_plan_cells is None:  # the same builder on the history up to last week (this week's verdict)
+            prev_groups = (group_places(forecasts[T - 2], withheld=guard.withheld, n=pparams.n_cells)
+                           if T - 2 in forecasts else group_places(pd.Series([], dtype=float)))
+            last_plan_cells = _plan_cells_of(prev_groups)
+            plan_source = (f"recomputed: no saved plan for {prev_week} in the output folder, so last week's plan was "
+                           "rebuilt the same way (forecast from the weeks up to then, grouped into places) with the "
+                           "same patrol parameters and this week's safeguarding verdict")
+            choices.append(f"Backtest plan for {prev_week} {plan_source}.")
+        backtest = _backtest(last_plan_cells, cells, counts[:, -1], grid.cell_area_km2(cells))
+        backtest.update({"plan_week": prev_week, "events_week": week, "source": plan_source,
+                         "measure": params.measure})
         plan_paths = {k_: layout.output_path(out_dir, k_) for k_ in ("patrol_plan_csv", "patrol_plan_geojson")}
         if "gpkg" in formats:
             plan_paths["patrol_plan_gpkg"] = layout.output_path(out_dir, "patrol_plan_gpkg")
@@ -485,6 +618,11 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
                        "tiles": cfg["tiles"], "previous_week_scan_replicates": 0},
         "previous_week": prev_week, "headline": headline, "backtest": backtest,
         "plan_cells": [c for cs in plan_cells(plan) for c in cs],
+        "plan": {**plan_record, "places": {"builder": "analytics.plan_places.group_places",
+                                           "max_cells": MAX_PLACE_CELLS, "join_share": JOIN_SHARE,
+                                           "entries": int(len(plan))},
+                 "forecast": {"origin_week": week, "history": history.note, "measure": params.measure,
+                              "params": jsonable(asdict(fparams)), "fitted": forecast.attrs.get("choices", {})}},
         "privacy": {"shared_outputs": list(SHARED_OUTPUTS), "analyst_only": list(ANALYST_OUTPUTS), "k": k},
         "safeguarding": _safeguard_record(guard, placements),
     }
@@ -568,19 +706,26 @@ def _placements(store: Store) -> pd.DataFrame:
 
 def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, previous: pd.DataFrame,
                placements: pd.DataFrame, pparams: PatrolParams, weeks: list[date], res: int,
-               scan_path: Path) -> "safeguarding.SafeguardDecision":
+               scan_path: Path, extra: np.ndarray | None = None,
+               only_extra: bool = False) -> "safeguarding.SafeguardDecision":
     """Apply the safeguarding rules to every cell a shared output could show.
 
-    Candidates: cells the plan could take (positive score), hot spots this week and last
-    week (report's top list and headline). Sources are counted over the last
+    Candidates: cells the plan could take (``extra``: the forecast's top cells; and a positive
+    :func:`rank_cells` score), hot spots this week and last week (report's top list and headline).
+    Sources are counted over the last
     :data:`analytics.safeguarding.DEFAULT_SOURCE_WEEKS` weeks of found/report events
-    (episode starts are left out, as everywhere in the engine).
+    (episode starts are left out, as everywhere in the engine). ``only_extra``: assess ``extra`` alone
+    (the rules judge each cell on its own, so decisions on disjoint sets can be merged).
     """
     from pipelines.placements import person_placements
-    ranked = rank_cells(rank_in, pparams, all_cells=True)
-    cand = set(ranked.loc[ranked["score"] > 0, "cell"].astype(np.uint64).tolist())
-    cand |= set(grid.hex_to_cells(hotspots.loc[_hot_now(hotspots["category"]), "cell"].tolist()).tolist())
-    cand |= set(grid.hex_to_cells(previous.loc[_hot_now(previous["category"]), "cell"].tolist()).tolist())
+    cand: set[int] = set()
+    if not only_extra:
+        ranked = rank_cells(rank_in, pparams, all_cells=True)
+        cand = set(ranked.loc[ranked["score"] > 0, "cell"].astype(np.uint64).tolist())
+        cand |= set(grid.hex_to_cells(hotspots.loc[_hot_now(hotspots["category"]), "cell"].tolist()).tolist())
+        cand |= set(grid.hex_to_cells(previous.loc[_hot_now(previous["category"]), "cell"].tolist()).tolist())
+    if extra is not None:
+        cand |= set(np.asarray(extra, dtype=np.uint64).tolist())
     cand_arr = np.array(sorted(cand), dtype=np.uint64)
     first = weeks[max(0, len(weeks) - safeguarding.DEFAULT_SOURCE_WEEKS)]
     store.con.register("weekly_guard_cells", pd.DataFrame({"cell": cand_arr}))
@@ -609,12 +754,22 @@ def _scan_cluster_cells(path: Path, res: int) -> pd.DataFrame | None:
 
 
 def _write_withheld(guard, rank_in: pd.DataFrame, pparams: PatrolParams, path: Path, week: str,
-                    synthetic: bool) -> None:
-    """The analyst-only list of withheld cells: what the rules kept out of the shared outputs, and why."""
+                    synthetic: bool, forecast: pd.DataFrame | None = None) -> None:
+    """The analyst-only list of withheld cells: what the rules kept out of the shared outputs, and why.
+
+    ``rank_without_rule``: the plan entry the cell would have been in without the rules (the forecast's
+    places with nothing withheld, first 5 × ``n_cells`` entries); without ``forecast``, its
+    :func:`rank_cells` rank.
+    """
     table = guard.cells[guard.cells["withheld"]].copy()
-    ranked = rank_cells(rank_in, pparams, all_cells=True)
-    rank = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["rank"].tolist()))
-    score = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["score"].tolist()))
+    if forecast is not None:
+        unruled = group_places(forecast, n=5 * pparams.n_cells)
+        rank = {int(c): int(e) for e, cs in zip(unruled["entry"], unruled["cells"]) for c in cs}
+        score = {c: 1.0 for c in rank}
+    else:
+        ranked = rank_cells(rank_in, pparams, all_cells=True)
+        rank = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["rank"].tolist()))
+        score = dict(zip(ranked["cell"].astype(np.uint64).tolist(), ranked["score"].tolist()))
     category = dict(zip(rank_in["cell"].astype(np.uint64).tolist(), rank_in["category"].tolist()))
     table["rank_without_rule"] = [rank[c] if score.get(c, 0) > 0 else None for c in table["cell"].tolist()]
     table["category"] = [category.get(c, "") for c in table["cell"].tolist()]
