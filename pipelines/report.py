@@ -113,6 +113,11 @@ def _top_hotspots(hotspots: pd.DataFrame, top_n: int) -> pd.DataFrame:
     return hot.drop(columns="_order").reset_index(drop=True)
 
 
+def _text_or_empty(value) -> str:
+    """A text cell of the plan ('' for a missing value: None or NaN)."""
+    return value if isinstance(value, str) else ""
+
+
 def _top_places(plan: pd.DataFrame, hotspots: pd.DataFrame, top_n: int) -> pd.DataFrame:
     """The top list follows the plan (issue 14): one row per plan entry, in plan order, as :func:`_top_hotspots`'
     columns plus ``cells`` (the entry's H3 ids): ``cell`` is its first cell (z), counts are summed over its cells,
@@ -128,7 +133,7 @@ def _top_places(plan: pd.DataFrame, hotspots: pd.DataFrame, top_n: int) -> pd.Da
         rows.append({"cell": members[0], "cells": members, "places": entry.places or "", "category": cats[0],
                      "count": float(sub["count"].sum()), "expected": float(sub["expected"].sum()),
                      "z": float(sub["z"].iloc[0]), "reason": entry.reason,
-                     "area_name": getattr(entry, "area_name", "") or ""})
+                     "area_name": _text_or_empty(getattr(entry, "area_name", ""))})
     return pd.DataFrame(rows, columns=["cell", "cells", "places", "category", "count", "expected", "z", "reason",
                                        "area_name"])
 
@@ -360,7 +365,7 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
     top_rows = []
     for i, r in enumerate(top.itertuples()):
         top_rows.append({
-            "rank": i + 1, "cell": r.cell, "places": r.places or "—", "area": getattr(r, "area_name", "") or "",
+            "rank": i + 1, "cell": r.cell, "places": r.places or "—", "area": _text_or_empty(getattr(r, "area_name", "")),
             "category": CATEGORY_LABELS.get(r.category, r.category), "category_key": r.category,
             "previous": CATEGORY_LABELS.get(prev_cat.get(r.cell, "no_pattern"), "—"),
             "reason": r.reason, "count": int(r.count), "expected": _fmt(float(r.expected), 1), "z": _fmt(float(r.z)),
