@@ -43,7 +43,7 @@ from analytics.forecast import ForecastParams
 from analytics.offline import escape_text, html_environment
 from analytics.patrol import PatrolParams
 from analytics.plan_backtest import (DEFAULT_SHARES, METHOD_WORDS, METHODS, PLAN_SIZE, PlanBacktest, backtest_plan,
-                                     greedy_places, headline, share_label)
+                                     headline, share_label)
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines import layout
@@ -98,12 +98,26 @@ def method_label(method: str) -> str:
 def plan_builder(cells: np.ndarray, rings, pparams: PatrolParams) -> tuple[Callable, str]:
     """The weekly job's grouping of forecast cells into plan entries, and a line saying which it is.
 
-    The one place the backtest learns how the weekly job groups cells (today
-    :func:`analytics.plan_backtest.greedy_places`: places grown from the best cells).
+    The one place the backtest learns how the weekly job groups cells:
+    :func:`analytics.plan_places.group_places` with the plan's ``n_cells`` entries (each a
+    connected place of at most 7 cells; withheld cells never part of one).
     """
-    return (greedy_places(rings, n_entries=pparams.n_cells),
-            f"Plan entries: {pparams.n_cells} places grown from the highest-forecast cells (a cell and its ring-1 "
-            "neighbours forecast at least half as high, at most 7 cells).")
+    from analytics.plan_places import MAX_PLACE_CELLS, group_places
+
+    order = np.argsort(cells)
+
+    def build(expected: np.ndarray, allowed: np.ndarray) -> list[np.ndarray]:
+        places = group_places(pd.Series(np.asarray(expected, dtype=np.float64), index=cells),
+                              withheld=cells[~allowed], n=pparams.n_cells)
+        out = []
+        for members in places["cells"]:
+            m = np.asarray(members, dtype=np.uint64)
+            out.append(order[np.searchsorted(cells, m, sorter=order)])
+        return out
+
+    return build, (f"Plan entries: the weekly job's places (analytics.plan_places.group_places): up to "
+                   f"{pparams.n_cells} connected places of at most {MAX_PLACE_CELLS} cells grown from the "
+                   "highest-forecast cells.")
 
 
 def store_reported_by(store: Store, resolution: int, measure: str,
