@@ -54,7 +54,7 @@ from pipelines.store import Store
 from pipelines.weekly import validate_config
 
 __all__ = ["run_backtest", "cube_at_origin", "store_reported_by", "plan_builder", "METHODS", "DEFAULT_COVERAGE",
-           "SUMMARY_COLUMNS", "MIN_HISTORY"]
+           "SUMMARY_COLUMNS", "MIN_HISTORY", "withheld_mask"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 #: Default shares of the study area scored, in % (0.1, 0.5, 1, 5).
@@ -171,12 +171,56 @@ def cube_at_origin(counts: np.ndarray, cells: np.ndarray, origin: int,
     return known
 
 
-def _withheld_hook(store: Store, cells: np.ndarray, weeks: list[date], sizes: list[int]):
-    """``withheld_at(t, scores)``: the safeguarding rules at origin ``t`` on every cell a method could choose.
+def withheld_mask(cells: np.ndarray, events: pd.DataFrame, near: pd.DataFrame, links: pd.DataFrame,
+                  min_sources: int | None = None) -> np.ndarray:
+    """Cells the safeguarding rules (a) and (b) withhold, for every cell at once (no scan clusters).
 
-    Candidates: each method's top ``2 × k`` cells for the largest size ``k`` scored (so the
-    cells that replace withheld ones are assessed too). Returns None when the store names no
-    young person and knows no placement (nothing can be withheld).
+    The same decision as :func:`analytics.safeguarding.assess_cells` without scan clusters
+    (tested on the sample), computed with joins instead of a loop over (cell, placement)
+    pairs, so that a backtest can apply it to the whole study area at every origin.
+    ``events``: ``cell``, ``person_key``, ``placement_key``, ``kind``, ``source`` of the counted
+    weeks; ``near``: :func:`analytics.safeguarding.cells_near_placements` of ``cells``;
+    ``links``: :func:`pipelines.placements.person_placements`.
+    """
+    from analytics import safeguarding
+
+    k = safeguarding.MIN_UNLINKED_SOURCES if min_sources is None else min_sources
+    cells = np.asarray(cells, dtype=np.uint64)
+    ev = events[events["cell"].isin(cells)]
+    named = ev["person_key"].notna().to_numpy()
+    about_home = np.zeros(len(ev), dtype=bool)
+    for col, values in safeguarding.HOME_ANONYMOUS.items():
+        if col in ev.columns:
+            about_home |= ev[col].isin(values).to_numpy()
+    people = ev.loc[named, ["cell", "person_key"]].drop_duplicates()
+    young = people.groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
+    unnamed = ev[~named].groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
+    rule_a = (young + unnamed < k) & (young >= 1)
+    if near.empty:
+        return rule_a
+    pairs = near[["cell", "placement_key"]].drop_duplicates()
+    free = ev[~named & ~about_home].groupby("cell").size()
+    x = pairs.merge(people, on="cell")
+    lk = links.dropna(subset=["person_key", "placement_key"])[["person_key", "placement_key"]].drop_duplicates()
+    x = x.merge(lk.assign(_linked=True), on=["person_key", "placement_key"], how="left")
+    x = x[x["_linked"].isna()].drop(columns="_linked")
+    here = ev.loc[named, ["cell", "person_key", "placement_key"]].dropna().drop_duplicates()
+    x = x.merge(here.assign(_here=True), on=["cell", "person_key", "placement_key"], how="left")
+    x = x[x["_here"].isna()]
+    unlinked_people = x.groupby(["cell", "placement_key"]).size().rename("p").reset_index()
+    pairs = pairs.merge(unlinked_people, on=["cell", "placement_key"], how="left")
+    pairs["unlinked"] = pairs["p"].fillna(0).to_numpy() + free.reindex(pairs["cell"], fill_value=0).to_numpy()
+    low = pairs.groupby("cell")["unlinked"].min()
+    rule_b = (low.reindex(cells).to_numpy() < k)  # NaN (no placement in reach) compares False
+    return rule_a | rule_b
+
+
+def _withheld_hook(store: Store, cells: np.ndarray, weeks: list[date]):
+    """``withheld_at(t, scores)``: the safeguarding rules at origin ``t`` on every cell of the study area.
+
+    Sources are counted over the :data:`analytics.safeguarding.DEFAULT_SOURCE_WEEKS` weeks to
+    the origin. Returns None when the store names no young person and knows no placement
+    (nothing can be withheld).
     """
     from analytics import safeguarding
     from pipelines.placements import known_and_derived_placements, person_placements
@@ -191,24 +235,12 @@ def _withheld_hook(store: Store, cells: np.ndarray, weeks: list[date], sizes: li
         return None
     ev["cell"] = ev["cell"].astype(np.uint64)
     ev["w"] = ((pd.to_datetime(ev["week_start"]) - pd.Timestamp(weeks[0])).dt.days // 7).to_numpy()
-    k = 2 * max(sizes)
-    pos = {int(c): i for i, c in enumerate(cells)}
+    ev = ev.drop(columns="week_start")
+    near = safeguarding.cells_near_placements(cells, placements)
 
     def withheld_at(t: int, scores: dict) -> np.ndarray:
-        cand = set()
-        for s in scores.values():
-            s = np.asarray(s, dtype=np.float64)
-            top = np.argpartition(-s, min(k, s.size - 1))[:k] if s.size > k else np.arange(s.size)
-            cand.update(top[s[top] > 0].tolist())
-        mask = np.zeros(len(cells), dtype=bool)
-        if not cand:
-            return mask
         recent = ev[(ev["w"] <= t) & (ev["w"] > t - safeguarding.DEFAULT_SOURCE_WEEKS)]
-        decision = safeguarding.assess_cells(cells[sorted(cand)], recent.drop(columns=["w", "week_start"]),
-                                             placements, links)
-        for c in decision.withheld:
-            mask[pos[int(c)]] = True
-        return mask
+        return withheld_mask(cells, recent, near, links)
 
     return withheld_at
 
@@ -293,8 +325,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
     builder, builder_note = plan_builder(cells, rings, pparams)
     choices.append(builder_note)
     shares = tuple(c / 100 for c in coverage)
-    sizes = [max(1, math.ceil(s * len(cells))) for s in shares] + [7 * pparams.n_cells]
-    withheld_at = _withheld_hook(store, cells, wk, sizes)
+    withheld_at = _withheld_hook(store, cells, wk)
     reported_by = store_reported_by(store, res, measure, wk)
     if reported_by is None:
         choices.append("Each origin sees the cube up to its week (reports carry no later reported_at).")

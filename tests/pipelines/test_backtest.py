@@ -17,7 +17,7 @@ from analytics.privacy import key_fingerprint
 from pipelines import layout
 from pipelines import store as store_mod
 from pipelines.backtest import (SUMMARY_COLUMNS, cube_at_origin, method_label, run_backtest, store_reported_by,
-                                terminal_table)
+                                terminal_table, withheld_mask)
 from pipelines.ingest import ingest_file
 from pipelines.resources import shipped_dir
 from tests.conftest import TEST_KEY
@@ -139,3 +139,27 @@ def test_cube_at_origin_leaves_out_reports_made_later(sample_db, tmp_path):
     assert known.shape == (len(cells), 61)
     assert counts[:, :61].sum() - known.sum() == pytest.approx(len(late_frame))   # each late report removed once
     assert np.array_equal(cube_at_origin(counts, cells, 60), counts[:, :61])
+
+
+def test_withheld_mask_matches_the_safeguarding_rules(sample_db):
+    """The backtest's vectorised rules give assess_cells' decision (no scan clusters) on the sample."""
+    from analytics import safeguarding
+    from pipelines import cube as cube_mod
+    from pipelines.placements import known_and_derived_placements, person_placements
+
+    with store_mod.opened(sample_db, read_only=True) as st:
+        cube_mod.prepare_events(st)
+        last = st.con.execute("select max(week_start) from int_cell_events").fetchone()[0]
+        ev = st.con.execute(
+            "select cell, person_key, placement_key, kind, source from int_cell_events where event <> "
+            "'episode_started' and cell is not null and week_start > $a and week_start <= $b",
+            {"a": last - timedelta(weeks=safeguarding.DEFAULT_SOURCE_WEEKS), "b": last}).df()
+        placements, links = known_and_derived_placements(st), person_placements(st)
+    ev["cell"] = ev["cell"].astype(np.uint64)
+    busy = ev["cell"].value_counts().index.to_numpy(dtype=np.uint64)[:400]
+    near_all = safeguarding.cells_near_placements(ev["cell"].unique(), placements)
+    cells = np.unique(np.concatenate([busy, near_all["cell"].to_numpy(np.uint64)[:300]]))
+    expected = safeguarding.assess_cells(cells, ev, placements, links).withheld
+    near = safeguarding.cells_near_placements(cells, placements)
+    got = set(cells[withheld_mask(cells, ev, near, links)].tolist())
+    assert got == expected and 0 < len(got) < len(cells)
