@@ -406,17 +406,16 @@ def _result(store, bt: PlanBacktest, wk, origins, cells, coverage, measure, fpar
 
 
 def terminal_table(result: dict) -> list[str]:
-    """The summary as text lines with column headers in words (the CLI prints them)."""
-    head = f"{'Area':10s} {'Method':22s} {'Cells':>6s} {'Events caught/week':>19s} {'Hit rate':>9s} " \
-           f"{'PAI':>7s} {'PEI*':>6s}"
-    lines = [head]
+    """The summary as text lines (≤ 72 characters) with column headers in words (the CLI prints them)."""
+    lines = [f"{'Area':9s} {'Method':19s} {'Cells':>5s} {'Caught/week':>11s} {'Hit rate':>8s} {'PAI':>6s} "
+             f"{'PEI*':>5s}"]
     for r in result["summary"]:
         ev = "—" if r["events_per_week"] is None else f"{r['events_per_week']:.2f}"
         hr = "—" if r["hit_rate"] is None else f"{r['hit_rate']:.3f}"
         pa = "—" if r["pai"] is None else f"{r['pai']:.1f}"
         pe = "—" if r["pei_star"] is None else f"{r['pei_star']:.3f}"
-        lines.append(f"{r['size']:10s} {method_label(r['method']):22s} {r['n_cells']:>6d} {ev:>19s} {hr:>9s} "
-                     f"{pa:>7s} {pe:>6s}")
+        lines.append(f"{r['size']:9s} {method_label(r['method']):19s} {r['n_cells']:>5d} {ev:>11s} {hr:>8s} "
+                     f"{pa:>6s} {pe:>5s}")
     return lines
 
 
