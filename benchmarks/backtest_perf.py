@@ -6,7 +6,9 @@ Generates the synthetic city (:func:`pipelines.synthesize.write_synthetic_city`,
 Parquet), ingests it (timed, not in the figure), then times :func:`pipelines.backtest.run_backtest`
 with the product defaults (forecast, plan builder, safeguarding rules at every origin). The
 baseline in the same run is the target itself (300 s), as for ``hotspots weekly`` in
-:mod:`benchmarks.figures`; the ratio is target ÷ measured (> 1 = within target).
+:mod:`benchmarks.figures`; the ratio is target ÷ measured (> 1 = within target). The process's
+CPU time over the backtest (all threads) is recorded too: on a shared machine the wall time
+depends on what else runs, the CPU time much less (the fits run on one thread).
 """
 
 from __future__ import annotations
@@ -57,11 +59,12 @@ def measure(n_reports: int, origins: int, weeks: int = 52, seed: int = 11, log=p
         log(f"ingested {rows:,} rows in {facts['ingest_s']:.0f} s")
         done = []
         with store_mod.opened(db, read_only=True) as st:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = run_backtest(st, weeks=origins, out_dir=tmp / "bt",
                                   progress=lambda i, n: (done.append(i), log(f"  origin {i}/{n} "
                                                                              f"({time.perf_counter() - t0:.0f} s)")))
             facts["backtest_s"] = time.perf_counter() - t0
+            facts["backtest_cpu_s"] = time.process_time() - c0
         facts["cells"] = result["n_cells"]
         facts["origins"] = result["origins"]["n"]
         facts["headline"] = result["headline"]
@@ -69,7 +72,8 @@ def measure(n_reports: int, origins: int, weeks: int = 52, seed: int = 11, log=p
     row = Row(f"`hotspots backtest`, {origins} origins, one year ({weeks} weeks) of {n_reports:,} SYNTHETIC reports: "
               "run_backtest wall time (baseline = the 300 s target itself)", "s", facts["backtest_s"], TARGET_S,
               "lower", 1.0, "≤ 300 s at 1 M reports",
-              notes=[f"{facts['cells']:,} cells; {facts['rows_read']:,} rows read; generated in "
+              notes=[f"CPU time of the backtest (all threads of the process): {facts['backtest_cpu_s']:.0f} s",
+                     f"{facts['cells']:,} cells; {facts['rows_read']:,} rows read; generated in "
                      f"{facts['generate_s']:.0f} s, ingested in {facts['ingest_s']:.0f} s (not in the figure)",
                      f"headline: {facts['headline']}"])
     return row, facts
