@@ -179,8 +179,8 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
     M = c.shape[0]
     sizes = [(share_label(s), max(1, math.ceil(s * M))) for s in shares]
 
-    if cube_at is None:  # one pass: features computed once, each fit sees only its past
-        forecasts = rolling_forecasts(c, cells, origins, params, rings=rings)
+    if cube_at is None:  # one pass: features computed once, each fit sees only its past (the slow part)
+        forecasts = rolling_forecasts(c, cells, origins, params, rings=rings, progress=progress)
     else:
         forecasts = None
     rows, plans, choices = [], [], []
@@ -220,7 +220,7 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
                       "expected": float(fc.expected[plan_cells].sum()), "caught": float(nxt[plan_cells].sum()),
                       "events": N, "withheld_cells": int(withheld.sum())})
         choices.append({"origin": o, **fc.choices})
-        if progress:
+        if progress and forecasts is None:
             progress(i + 1, len(origins))
     return PlanBacktest(pd.DataFrame(rows), pd.DataFrame(plans), choices)
 
