@@ -232,7 +232,8 @@ def compact_table(results: list[dict]) -> str:
         met = "yes" if t["ratio_met"] and t["pei_met"] else \
             "no (" + ", ".join(x for x, ok in (("ratio", t["ratio_met"]), ("PEI*", t["pei_met"])) if not ok) + ")"
         lines.append(f"| {r['name']} | {t['ratio']:.2f} ({t['ratio_low']:.2f}–{t['ratio_high']:.2f}) vs "
-                     f"{METHOD_WORDS[t['best']]} | {t['pei']:.3f} / {t['pei_best']:.3f} ({METHOD_WORDS[t['pei_baseline']]}) "
+                     f"{METHOD_WORDS[t['best']]} | {t['pei']:.3f} / {t['pei_best']:.3f} "
+                     f"({METHOD_WORDS[t['pei_baseline']]}) "
                      f"| {met} |")
     return "\n".join(lines)
 

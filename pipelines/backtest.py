@@ -312,7 +312,8 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
     if (first_origin - data_first).days // 7 < need:
         avail = max(0, (last - data_first).days // 7 - need)
         raise InvalidInputError(
-            f"Not enough history: {weeks} origin weeks need data from {week_label(first_origin - timedelta(weeks=need))} "
+            f"Not enough history: {weeks} origin weeks need data from "
+            f"{week_label(first_origin - timedelta(weeks=need))} "
             f"({need} weeks before the first origin to fit the forecast), but it starts {week_label(data_first)}.\n"
             f"- fix: use fewer --weeks (at most {avail}).")
     first = max(data_first, first_origin - timedelta(weeks=fparams.train_origins + _MAX_LOOKBACK))
