@@ -246,6 +246,12 @@ def _withheld_hook(store: Store, cells: np.ndarray, weeks: list[date]):
 
 
 # ------------------------------------------------------------------------------------------ run
+def _weekly_forecast_params() -> ForecastParams:
+    """The forecast settings the weekly job uses (``pipelines.weekly.WEEKLY_FORECAST`` when it defines them)."""
+    from pipelines import weekly
+    return getattr(weekly, "WEEKLY_FORECAST", ForecastParams())
+
+
 def _is_synthetic(store: Store) -> bool:
     rows = store.con.execute("select kind, synthetic from batches").fetchall()
     data = [r for r in rows if r[0] != "boundary"]
@@ -282,7 +288,8 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
     config : dict, optional
         As :func:`pipelines.weekly.load_config` returns (plan size, measure).
     forecast_params : ForecastParams, optional
-        The forecast's choices (default: the weekly job's defaults).
+        The forecast's choices (default: the weekly job's, ``pipelines.weekly.WEEKLY_FORECAST``
+        when defined, else :class:`analytics.forecast.ForecastParams` defaults).
     progress : callable, optional
         Called with (origins done, origins total).
     """
@@ -291,7 +298,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
     cfg = validate_config(config)
     hp = HotspotParams(**cfg["hotspots"])
     pparams = PatrolParams(**cfg["patrol"])
-    fparams = forecast_params or ForecastParams(seed=seed)
+    fparams = forecast_params or _weekly_forecast_params()
     measure = hp.measure
     out_dir = Path(out_dir)
     choices: list[str] = []
