@@ -105,15 +105,17 @@ def backtest_forecast(counts, cells, origins, params: ForecastParams = ForecastP
 
 
 def summarise_backtest(per_origin: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Mean hit rate, PAI and PEI* per method and size over origins, with 95 % bootstrap intervals."""
+    """Mean hit rate, PAI, PEI* and events caught per week, per method and size over origins, with 95 %
+    bootstrap intervals; ``n_cells`` is the mean over origins (a plan's area varies by week)."""
     out = []
+    keys = ("hit_rate", "pai", "pei_star", "events_per_week")
     for (size, method), sub in per_origin.groupby(["size", "method"], sort=False):
         sub = sub.sort_values("origin")
-        vals = sub[["hit_rate", "pai", "pei_star"]].to_numpy(dtype=np.float64)
+        vals = sub[["hit_rate", "pai", "pei_star", "n"]].to_numpy(dtype=np.float64)
         mean, lo, hi = bootstrap_mean_ci(vals, n_boot=n_boot, seed=seed)
-        row = {"size": size, "method": method, "n_cells": int(sub["n_cells"].iloc[0]), "origins": len(sub),
-               "events_caught": float(sub["n"].sum()), "events": float(sub["N"].sum())}
-        for j, k in enumerate(("hit_rate", "pai", "pei_star")):
+        row = {"size": size, "method": method, "n_cells": int(round(float(sub["n_cells"].mean()))),
+               "origins": len(sub), "events_caught": float(sub["n"].sum()), "events": float(sub["N"].sum())}
+        for j, k in enumerate(keys):
             row[k], row[f"{k}_low"], row[f"{k}_high"] = float(mean[j]), float(lo[j]), float(hi[j])
         out.append(row)
     return pd.DataFrame(out)

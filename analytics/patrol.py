@@ -307,7 +307,8 @@ def format_window(start_hour_of_week: int, hours: int) -> str:
     return f"{DAYS[day]} {hh:02d}:00–{DAYS[eday % 7]} {ehh:02d}:00"
 
 
-def _hour_of_week(event_times: pd.DataFrame, tz: str) -> np.ndarray:
+def hour_of_week(event_times: pd.DataFrame, tz: str) -> np.ndarray:
+    """Hour of the week (0 = Monday 00:00 local time in ``tz``) of each event time."""
     for col in _HOW_COLUMNS:
         if col in event_times.columns:
             how = pd.to_numeric(event_times[col], errors="coerce")
@@ -333,7 +334,7 @@ def _hour_of_week(event_times: pd.DataFrame, tz: str) -> np.ndarray:
     )
 
 
-def _circular_smooth(profiles: np.ndarray, sigma: float) -> np.ndarray:
+def circular_smooth(profiles: np.ndarray, sigma: float) -> np.ndarray:
     """Circular Gaussian smoothing along the last axis (168 hours), truncated at 3σ."""
     if sigma <= 0:
         return profiles.astype(np.float64)
@@ -347,7 +348,8 @@ def _circular_smooth(profiles: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def _top_windows(profile: np.ndarray, hours: int, n: int) -> list[int]:
+def top_windows(profile: np.ndarray, hours: int, n: int) -> list[int]:
+    """Start hours of the ``n`` busiest non-overlapping ``hours``-long windows of a weekly profile."""
     sums = np.zeros(HOURS_PER_WEEK)
     for j in range(hours):
         sums += np.roll(profile, -j)
@@ -420,7 +422,7 @@ def time_windows(
     want = grid.cells_from_any(cells, "cells")
     if len(event_times):
         ev_cells = grid.cells_from_any(event_times["cell"], "event_times")
-        how = _hour_of_week(event_times, tz)
+        how = hour_of_week(event_times, tz)
     else:
         ev_cells, how = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
     uniq, inv = np.unique(want, return_inverse=True)
@@ -430,8 +432,8 @@ def time_windows(
     counts = np.zeros((len(uniq), HOURS_PER_WEEK))
     np.add.at(counts, (pos[hit], how[hit]), 1.0)
     pooled = np.bincount(how, minlength=HOURS_PER_WEEK).astype(np.float64)
-    smooth = _circular_smooth(counts, float(sigma))
-    pooled_smooth = _circular_smooth(pooled, float(sigma))
+    smooth = circular_smooth(counts, float(sigma))
+    pooled_smooth = circular_smooth(pooled, float(sigma))
     rows = []
     for i in inv:
         if counts[i].sum() > 0:
@@ -440,7 +442,7 @@ def time_windows(
             prof, source = pooled_smooth, "study_area"
         else:
             prof, source = None, "none"
-        starts = _top_windows(prof, params.window_hours, params.n_windows) if prof is not None else []
+        starts = top_windows(prof, params.window_hours, params.n_windows) if prof is not None else []
         rows.append((starts, [format_window(s, params.window_hours) for s in starts], source))
     return pd.DataFrame({
         "cell": want,

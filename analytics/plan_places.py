@@ -25,8 +25,9 @@ from scipy.stats import binom
 from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.forecast import poisson_interval
+from analytics.timezones import DEFAULT_TIMEZONE
 from analytics.patrol import (CATEGORY_LABELS, CELLS_SEPARATOR, HOURS_PER_WEEK, PLAN_COLUMNS, PatrolParams,
-                              _circular_smooth, _hour_of_week, _top_windows, dose_guidance, format_window)
+                              circular_smooth, hour_of_week, top_windows, dose_guidance, format_window)
 
 __all__ = ["group_places", "place_plan", "shrunk_profile", "PlaceRules", "PLACE_COLUMNS", "MAX_PLACE_CELLS",
            "NO_EMERGING_NOTE", "CHRONIC_CATEGORIES", "RISING_CATEGORIES", "JOIN_SHARE"]
@@ -207,7 +208,7 @@ class PlaceRules:
 
 def _windows_text(profile: np.ndarray, params: PatrolParams) -> str:
     """Top non-overlapping windows of a (smoothed) profile, adjacent ones merged, best first."""
-    starts = _top_windows(profile, params.window_hours, params.n_windows)
+    starts = top_windows(profile, params.window_hours, params.n_windows)
     if not starts:
         return ""
     L = params.window_hours
@@ -252,7 +253,7 @@ def shrunk_profile(own: np.ndarray, area: np.ndarray, k: float) -> tuple[np.ndar
 def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_times: pd.DataFrame | None = None,
                area_profile=None, places: Mapping[int, str] | None = None, convergence=None, harm=None,
                params: PatrolParams | None = None, rules: PlaceRules | None = None,
-               tz: str = "Australia/Sydney", intervals: tuple | None = None) -> tuple[pd.DataFrame, dict]:
+               tz: str = DEFAULT_TIMEZONE, intervals: tuple | None = None) -> tuple[pd.DataFrame, dict]:
     """The commander's plan (:data:`analytics.patrol.PLAN_COLUMNS`) from forecast places.
 
     Parameters
@@ -341,7 +342,7 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
     # hour-of-week events per entry cell, and the area's profile
     if event_times is not None and len(event_times):
         ev_cells = grid.cells_from_any(event_times["cell"], "event_times")
-        how = _hour_of_week(event_times, tz)
+        how = hour_of_week(event_times, tz)
     else:
         ev_cells, how = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
     area = (np.asarray(area_profile, dtype=np.float64) if area_profile is not None
@@ -401,7 +402,7 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
                           minlength=HOURS_PER_WEEK).astype(np.float64)
         prof, w = shrunk_profile(own, area, rules.shrink_events)
         weights.append(round(w, 4))
-        windows = _windows_text(_circular_smooth(prof, float(params.smoothing_hours)), params) if prof.any() else ""
+        windows = _windows_text(circular_smooth(prof, float(params.smoothing_hours)), params) if prof.any() else ""
         seed_lat, seed_lon = h3.cell_to_latlng(h3.int_to_str(members[0]))
         text = next((str(places[x]) for x in members if places.get(x) not in (None, "") and
                      not (isinstance(places.get(x), float) and math.isnan(places[x]))), "")

@@ -1,11 +1,20 @@
-"""Forecast vs simple baselines on the SYNTHETIC sample and on real public incident data.
+"""The patrol plan vs simple baselines on the SYNTHETIC sample and on real public incident data.
 
 ``python -m benchmarks.ranking [--quick] [--results benchmarks/RESULTS.md] [--only NAME ...]``
 
 Each data set is read directly with pandas / geopandas (not through the store), turned into
 local-time ISO weeks, indexed to H3 resolution 9 (:mod:`analytics.grid`), and given a study
-area of the observed cells plus one ring. The cube is then backtested by rolling origin
-(:func:`analytics.forecast_eval.backtest_forecast`): every figure is out of sample.
+area of the observed cells plus one ring. The cube is then backtested by rolling origin with
+the logic of ``hotspots backtest`` (:func:`analytics.plan_backtest.backtest_plan` with the
+weekly job's places, :func:`pipelines.backtest.plan_builder`): at every origin the plan is
+rebuilt from the past only and scored, with the forecast's top 0.1 / 0.5 / 1 / 5 % of the
+study area, against last week's counts, 26-week counts and a 13-week KDE on the same area.
+Every figure is out of sample. Real data name no young person and no placement, so no cell
+is withheld there; the SYNTHETIC sample is read here without its episodes (``hotspots
+backtest`` on the sample store applies the safeguarding rules).
+
+Targets (issue 14): the plan's area catches ≥ 1.1 × the events of the best baseline on the
+same area (the PAI ratio), and PEI* at 1 % ≥ the best baseline's.
 
 Data (see ``../shared/data/real/README.md``): Denver offences (Denver Open Data Catalog via
 sanesedu/DataVisualizationDenver, MIT); San Francisco incidents July–December 2012 (SFPD
@@ -28,14 +37,20 @@ import pandas as pd
 
 from analytics import grid, synth
 from analytics.forecast import ForecastParams
-from analytics.forecast_eval import backtest_forecast, forecast_vs_best, summarise_backtest
+from analytics.patrol import PatrolParams
+from analytics.plan_backtest import METHOD_WORDS, PLAN_SIZE, backtest_plan
 from benchmarks.common import replace_results_section
+from pipelines.backtest import plan_builder
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
 SAMPLE = ROOT / "data_samples" / "location_reports.csv"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Forecast ranking vs simple baselines (issue 14)"
+#: The README table between these markers is rewritten by a full run.
+README = ROOT / "README.md"
+README_BEGIN = "<!-- ranking-table:begin -->"
+README_END = "<!-- ranking-table:end -->"
 DENVER_CATEGORIES = ("larceny", "theft-from-motor-vehicle", "auto-theft", "burglary", "public-disorder")
 SF_LAYERS = ("cartheft", "drugs", "robbery", "vandalism")
 ORIGINS = 26
@@ -160,6 +175,7 @@ DATASETS = {"chicago": load_chicago, "sf": load_sf, "denver": load_denver, "samp
 
 
 def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, seed: int) -> dict:
+    """Backtest the plan on one data set's cube (the last ``n_origins`` weeks with a next week)."""
     t0 = time.perf_counter()
     counts, cells, weeks, notes = build_cube(ev)
     T = counts.shape[1]
@@ -169,21 +185,36 @@ def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, see
     origins = list(range(first_origin, last_origin + 1))
     if len(origins) < n_origins:
         notes.append(f"only {len(origins)} origins fit in {T} weeks (≥ {need} weeks of history first)")
+
     def progress(i, n):
         if i % 5 == 0 or i == n:
             print(f"  {ev.name}: origin {i}/{n} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
-    per_origin, choices = backtest_forecast(counts, cells, origins, params, progress=progress)
-    summary = summarise_backtest(per_origin, n_boot=n_boot, seed=seed)
-    vs = forecast_vs_best(per_origin, n_boot=n_boot, seed=seed)
-    models = pd.Series([c["model"] for c in choices]).value_counts().to_dict()
-    sigmas = pd.Series([c["kde_sigma_rings"] for c in choices]).value_counts().to_dict()
-    memories = pd.Series([c["kde_memory"] for c in choices]).value_counts().to_dict()
+    rings = (grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2))
+    builder, _ = plan_builder(cells, rings, PatrolParams())
+    bt = backtest_plan(counts, cells, origins, params=params, plan_builder=builder, rings=rings, progress=progress)
+    summary = bt.summary(n_boot=n_boot, seed=seed)
+    vs = bt.versus(n_boot=n_boot, seed=seed + 1)
+    models = pd.Series([c["model"] for c in bt.choices]).value_counts().to_dict()
+    sigmas = pd.Series([c["kde_sigma_rings"] for c in bt.choices]).value_counts().to_dict()
+    memories = pd.Series([c["kde_memory"] for c in bt.choices]).value_counts().to_dict()
     return {"name": ev.name, "source": ev.source, "read": ev.read, "dropped": ev.dropped, "events": int(counts.sum()),
             "cells": len(cells), "weeks": T, "first_week": weeks[0].date(), "last_week": weeks[-1].date(),
             "origins": len(origins), "scored_first": weeks[origins[0] + 1].date(),
             "scored_last": weeks[origins[-1] + 1].date(), "notes": notes, "summary": summary, "vs": vs,
-            "models": models, "sigmas": sigmas, "memories": memories, "seconds": time.perf_counter() - t0}
+            "plans": bt.plans, "models": models, "sigmas": sigmas, "memories": memories,
+            "seconds": time.perf_counter() - t0}
+
+
+def targets(r: dict) -> dict:
+    """The two targets of issue 14 for one result: plan-area ratio and PEI* at 1 %."""
+    vs = r["vs"].set_index("size")
+    plan, one = vs.loc[PLAN_SIZE], vs.loc["1 %"]
+    return {"ratio": float(plan["ratio"]), "ratio_low": float(plan["ratio_low"]),
+            "ratio_high": float(plan["ratio_high"]), "best": plan["best_baseline"],
+            "pei": float(one["forecast_pei_star"]), "pei_best": float(one["best_pei_star"]),
+            "pei_baseline": one["best_pei_baseline"],
+            "ratio_met": bool(plan["ratio"] >= 1.1), "pei_met": bool(one["forecast_pei_star"] >= one["best_pei_star"])}
 
 
 def _ci(v, lo, hi, fmt="{:.2f}") -> str:
@@ -192,15 +223,31 @@ def _ci(v, lo, hi, fmt="{:.2f}") -> str:
     return f"{fmt.format(v)} ({fmt.format(lo)}–{fmt.format(hi)})"
 
 
+def compact_table(results: list[dict]) -> str:
+    """The README's table: plan-area PAI ratio vs the best baseline and PEI* at 1 %, per data set."""
+    lines = ["| data set | plan-area PAI ratio vs best baseline (95 % CI) | PEI* at 1 %: forecast / best baseline | "
+             "targets met? |", "|---|---|---|---|"]
+    for r in results:
+        t = targets(r)
+        met = "yes" if t["ratio_met"] and t["pei_met"] else \
+            "no (" + ", ".join(x for x, ok in (("ratio", t["ratio_met"]), ("PEI*", t["pei_met"])) if not ok) + ")"
+        lines.append(f"| {r['name']} | {t['ratio']:.2f} ({t['ratio_low']:.2f}–{t['ratio_high']:.2f}) vs "
+                     f"{METHOD_WORDS[t['best']]} | {t['pei']:.3f} / {t['pei_best']:.3f} "
+                     f"({METHOD_WORDS[t['pei_baseline']]}) "
+                     f"| {met} |")
+    return "\n".join(lines)
+
+
 def _markdown(results: list[dict], header: str) -> str:
     lines = [SECTION, "", header, ""]
-    lines += ["Headline per data set: events caught next week by the forecast's top cells ÷ by the best of the "
-              "three baselines (last week's counts, 26-week counts, 13-week KDE σ = 1 ring) on the same number "
-              "of cells (= the PAI ratio), with a 95 % bootstrap interval over origins; and PEI* at 1 % of the "
-              "study area. Targets (issue 14): ratio ≥ 1.1 and PEI*(forecast) ≥ PEI*(best baseline) at 1 %.", "",
-              "| data set | origins | events scored | ratio at 1 % | ratio at 10 cells | ratio at 70 cells | "
-              "ratio at 5 % | PEI* 1 % forecast / best baseline | targets met? |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["Headline per data set: events caught next week in the plan's own area (its entries' cells, rebuilt "
+              "at every origin from the past only) ÷ by the best of the three baselines (last week's counts, "
+              "26-week counts, 13-week KDE σ = 1 ring) on the same number of cells (= the PAI ratio), with a 95 % "
+              "bootstrap interval over origins; and PEI* at 1 % of the study area (the forecast's top cells). "
+              "Targets (issue 14): ratio ≥ 1.1 and PEI*(forecast) ≥ PEI*(best baseline) at 1 %.", "",
+              "| data set | origins | events scored | plan cells (mean) | plan area: ratio vs best baseline | "
+              "ratio at 0.1 % | ratio at 1 % | ratio at 5 % | PEI* 1 % forecast / best baseline | targets met? |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         vs = r["vs"].set_index("size")
 
@@ -208,23 +255,25 @@ def _markdown(results: list[dict], header: str) -> str:
             x = vs.loc[s]
             return f"{x['ratio']:.2f} ({x['ratio_low']:.2f}–{x['ratio_high']:.2f}) vs {x['best_baseline']}"
 
-        one = vs.loc["1 %"]
-        met = one["ratio"] >= 1.1 and one["forecast_pei_star"] >= one["best_pei_star"]
+        t = targets(r)
         ev = int(r["summary"]["events"].iloc[0])
-        lines.append(f"| {r['name']} | {r['origins']} | {ev:,} | {rat('1 %')} | {rat('10 cells')} | "
-                     f"{rat('70 cells')} | {rat('5 %')} | {one['forecast_pei_star']:.3f} / "
-                     f"{one['best_pei_star']:.3f} ({one['best_pei_baseline']}) | {'yes' if met else 'no'} |")
-    lines += ["", "### Per data set, method and size (means over origins, 95 % bootstrap intervals)", ""]
+        lines.append(f"| {r['name']} | {r['origins']} | {ev:,} | {r['plans']['cells'].mean():.0f} | {rat(PLAN_SIZE)} | "
+                     f"{rat('0.1 %')} | {rat('1 %')} | {rat('5 %')} | {t['pei']:.3f} / {t['pei_best']:.3f} "
+                     f"({t['pei_baseline']}) | {'yes' if t['ratio_met'] and t['pei_met'] else 'no'} |")
+    lines += ["", "### Per data set, area and method (means over origins, 95 % bootstrap intervals)", ""]
     for r in results:
+        pl = r["plans"]
         lines += [f"#### {r['name']}", "",
                   f"Source: {r['source']}. Rows read {r['read']:,}; dropped: "
                   + (", ".join(f"{k} {v:,}" for k, v in r["dropped"].items() if v) or "none")
                   + f". Study area {r['cells']:,} H3 res-9 cells (observed + 1 ring); weeks {r['first_week']} to "
                   f"{r['last_week']} ({r['weeks']}); {r['origins']} origins, scored weeks {r['scored_first']} to "
-                  f"{r['scored_last']}. Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}; "
-                  f"KDE memory: {r['memories']}. "
+                  f"{r['scored_last']}. Plan: {pl['entries'].mean():.1f} entries, {pl['cells'].mean():.1f} cells, "
+                  f"{pl['entries_with_event'].mean():.1f} entries with an event next week on average; expected "
+                  f"{pl['expected'].sum():.0f} events in its cells, {pl['caught'].sum():.0f} happened. "
+                  f"Models chosen: {r['models']}; KDE σ (rings): {r['sigmas']}; KDE memory: {r['memories']}. "
                   + ("; ".join(r["notes"]) + ". " if r["notes"] else "") + f"{r['seconds']:.0f} s.", "",
-                  "| size | cells | method | events caught | hit rate | PAI | PEI* |", "|---|---|---|---|---|---|---|"]
+                  "| area | cells | method | events caught | hit rate | PAI | PEI* |", "|---|---|---|---|---|---|---|"]
         for _, s in r["summary"].iterrows():
             lines.append(f"| {s['size']} | {s['n_cells']} | {s['method']} | {s['events_caught']:.1f} / "
                          f"{s['events']:.0f} | {_ci(s['hit_rate'], s['hit_rate_low'], s['hit_rate_high'], '{:.3f}')} | "
@@ -232,6 +281,17 @@ def _markdown(results: list[dict], header: str) -> str:
                          f"{_ci(s['pei_star'], s['pei_star_low'], s['pei_star_high'], '{:.3f}')} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def write_readme_table(table: str, path: Path = README) -> bool:
+    """Replace the README's table between :data:`README_BEGIN` and :data:`README_END`; False when absent."""
+    text = path.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_BEGIN}\n{table}\n{README_END}{tail}", encoding="utf-8")
+    return True
 
 
 def write_results(text: str, path: Path) -> None:
@@ -261,12 +321,10 @@ def main(argv=None) -> int:
             continue
         for ev in DATASETS[name]():
             r = run_one(ev, params, n_origins, n_boot, args.seed)
-            vs = r["vs"].set_index("size")
-            print(f"{r['name']}: {r['origins']} origins, {r['cells']:,} cells, {r['seconds']:.0f} s; "
-                  "ratio forecast/best "
-                  + ", ".join(f"{s} {vs.loc[s, 'ratio']:.2f} ({vs.loc[s, 'best_baseline']})" for s in vs.index)
-                  + f"; PEI* 1 % {vs.loc['1 %', 'forecast_pei_star']:.3f} vs {vs.loc['1 %', 'best_pei_star']:.3f}",
-                  flush=True)
+            t = targets(r)
+            print(f"{r['name']}: {r['origins']} origins, {r['cells']:,} cells, {r['seconds']:.0f} s; plan area "
+                  f"ratio {t['ratio']:.2f} ({t['ratio_low']:.2f}–{t['ratio_high']:.2f}) vs {t['best']}; PEI* 1 % "
+                  f"{t['pei']:.3f} vs {t['pei_best']:.3f} ({t['pei_baseline']})", flush=True)
             results.append(r)
     header = (f"Written by `python -m benchmarks.ranking{' --quick' if args.quick else ''}` on "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({time.perf_counter() - t0:.0f} s; seed {args.seed}; "
@@ -279,6 +337,8 @@ def main(argv=None) -> int:
     if path is not None:
         write_results(text, path)
         print(f"written to {path}")
+        if args.only is None and not args.quick and write_readme_table(compact_table(results)):
+            print(f"README table written to {README}")
     return 0
 
 

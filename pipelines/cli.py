@@ -713,26 +713,30 @@ def evaluate(
 @app.command()
 def backtest(
     weeks: int = typer.Option(26, "--weeks", help="Origin weeks, each scored against the week after it."),
-    coverage: str = typer.Option("1,5,10,20", "--coverage", help="Shares of the study area (%) to score at."),
-    out_dir: Path = typer.Option(Path("backtest"), "--out", help="Output folder."),
-    config: Optional[Path] = typer.Option(None, "--config", help="hotspots.toml (patrol and engine parameters); "
+    coverage: str = typer.Option("0.1,0.5,1,5", "--coverage",
+                                 help="Shares of the study area (%) to score at, besides the plan's own area."),
+    out_dir: Path = typer.Option(Path("backtest"), "--out", help="Output folder (files in its analyst/ subfolder)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="hotspots.toml (plan size, measure); "
                                           "default ./hotspots.toml when it exists."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print backtest.json to stdout."),
 ) -> None:
-    """Rolling-origin backtest of the patrol ranking vs last week's counts and a KDE: hit rate, PAI, PEI*, RRI.
+    """Rolling-origin backtest of the patrol plan vs last week's counts, 26-week counts and a 13-week KDE.
 
-    Example: hotspots backtest --weeks 26 --coverage 1,5,10,20 --out backtest/
+    Scores the plan the weekly job would have issued at each origin (its entries and area) and
+    0.1/0.5/1/5 % of the study area: events caught, hit rate, PAI, PEI* with bootstrap intervals.
+
+    Example: hotspots backtest --weeks 26 --coverage 0.1,0.5,1,5 --out backtest/
     """
     from analytics.errors import InvalidInputError
     from pipelines import store
     from pipelines.audit import audited
-    from pipelines.backtest import run_backtest
+    from pipelines.backtest import run_backtest, terminal_table
     from pipelines.weekly import load_config
     try:
         shares = tuple(float(c) for c in coverage.split(",") if c.strip())
     except ValueError as exc:
-        raise InvalidInputError(f"--coverage must be numbers like 1,5,10,20; received {coverage!r}.") from exc
+        raise InvalidInputError(f"--coverage must be numbers like 0.1,0.5,1,5; received {coverage!r}.") from exc
     if config is None and Path("hotspots.toml").is_file():
         config = Path("hotspots.toml")
     cfg = load_config(config)
@@ -750,12 +754,11 @@ def backtest(
     if as_json:
         print(json.dumps(result, indent=2, default=str))
         return
-    out.print(f"{'SYNTHETIC — ' if result['synthetic'] else ''}{result['engine_vs_last_week']['verdict']}",
-              markup=False)
-    for row in result["summary"]:
-        out.print(f"  {row['method']:14s} {row['coverage']:>5} %  hit rate {row['hit_rate']}  PAI {row['pai']}  "
-                  f"PEI* {row['pei_star']}  RRI {row['rri']}", markup=False)
-    _print_notes_and_outputs(result["notes"], result["outputs"], 12)
+    out.print(f"{'SYNTHETIC — ' if result['synthetic'] else ''}{result['headline']}", markup=False)
+    out.print(result["pei_line"], markup=False)
+    for line in terminal_table(result):
+        out.print("  " + line, markup=False)
+    _print_notes_and_outputs([], result["outputs"], 12)
 
 
 # ------------------------------------------------------------------------------------------ rekey

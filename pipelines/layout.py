@@ -48,6 +48,16 @@ OUTPUT_FILES: dict[str, str] = {
     "area_hotspots_geojson": "area_hotspots.geojson",
 }
 
+#: Output key -> file name of ``hotspots backtest`` (its own ``--out`` folder, not a week's; scores
+#: and counts per origin week, no cell: kept in ``analyst/`` all the same, the safe side).
+BACKTEST_FILES: dict[str, str] = {
+    "backtest_html": "backtest.html",
+    "backtest_json": "backtest.json",
+    "backtest_summary_csv": "backtest_summary.csv",
+    "backtest_origins_csv": "backtest_origins.csv",
+    "backtest_plans_csv": "backtest_plans.csv",
+}
+
 
 def is_shared(name: str) -> bool:
     """True for a file meant for commanders, partners and researchers (kept at the folder's top)."""
@@ -61,7 +71,7 @@ def relative_path(name: str) -> str:
 
 def output_path(folder: Path, key: str) -> Path:
     """Path of output ``key`` (e.g. ``"hotspots_parquet"``, ``"report"``) inside ``folder``."""
-    return Path(folder) / relative_path(OUTPUT_FILES[key])
+    return Path(folder) / relative_path(OUTPUT_FILES[key] if key in OUTPUT_FILES else BACKTEST_FILES[key])
 
 
 def file_path(folder: Path, name: str) -> Path:

@@ -577,15 +577,15 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
         recent_weeks = pd.DataFrame({"cell": recent["cell"].to_numpy(dtype=np.uint64), "week": recent["week"],
                                      "count": recent[params.measure]})
         past = cube_now[pd.to_datetime(cube_now["week_start"]) >= pd.Timestamp(weeks[max(0, len(weeks) - SERIES_WEEKS)])]
-        history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
-                                "count": past[params.measure]})
+        cell_history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
+                                     "count": past[params.measure]})
         map_places = store_places(store)
         area_results = read_area_hotspots(out_dir)
         map_areas, area_history = _areas_for_maps(store, area_results, weeks, params.measure)
         amap = analyst_map(
             hotspots, places=map_places, scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
             st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,
-            recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k, areas=map_areas, history=history,
+            recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k, areas=map_areas, history=cell_history,
             area_history=area_history,
             subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")
         from pipelines.geo_inputs import current_boundary

@@ -1,4 +1,4 @@
-"""benchmarks.ranking on the vendored real excerpt: cube, backtest, table, RESULTS.md section (no ratios asserted)."""
+"""benchmarks.ranking on the vendored real excerpt (SF robbery 2012, CC0): cube, plan backtest, tables (no ratio asserted)."""
 
 from __future__ import annotations
 
@@ -36,11 +36,24 @@ def test_cube_counts_every_kept_event():
 def test_run_one_and_results_section(tmp_path):
     r = ranking.run_one(_events(), FAST, n_origins=3, n_boot=50, seed=0)
     assert r["origins"] == 3 and set(r["summary"]["method"]) == {"forecast", "last_week", "counts_26", "kde_13"}
+    assert set(r["summary"]["size"]) == {"plan area", "0.1 %", "0.5 %", "1 %", "5 %"}
+    assert (r["plans"]["entries"] <= 10).all() and (r["plans"]["cells"] <= 70).all()
+    t = ranking.targets(r)
+    plan = r["summary"][r["summary"]["size"] == "plan area"].set_index("method")
+    assert t["ratio"] == plan.loc["forecast", "events_caught"] / plan.loc[t["best"], "events_caught"]
+    assert plan.loc[t["best"], "events_caught"] == plan.drop(index="forecast")["events_caught"].max()
     text = ranking._markdown([r], "header line")
     assert ranking.SECTION in text and "SF robbery excerpt" in text and "targets met?" in text
+    table = ranking.compact_table([r])
+    assert table.count("\n") == 2 and "SF robbery excerpt" in table and f"{t['ratio']:.2f}" in table
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmark results\n\nkept\n\n## Other section\n\nalso kept\n", encoding="utf-8")
     ranking.write_results(text, results)
     ranking.write_results(text, results)  # replaced, not appended twice
     out = results.read_text(encoding="utf-8")
     assert out.count(ranking.SECTION) == 1 and "kept" in out and "## Other section" in out
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{ranking.README_BEGIN}\nold\n{ranking.README_END}\nrest\n", encoding="utf-8")
+    assert ranking.write_readme_table(table, readme)
+    got = readme.read_text(encoding="utf-8")
+    assert "old" not in got and table in got and got.startswith("intro") and got.endswith("rest\n")

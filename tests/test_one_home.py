@@ -32,14 +32,15 @@ def test_synthetic_vocabularies_and_columns_are_the_contracts():
     assert synth.PLACE_CATEGORIES is contracts.PLACE_CATEGORIES
     assert set(synth.GENDERS) < set(contracts.GENDERS)
     assert synth.COLUMNS["episodes"] is contracts.EPISODES.columns
-    assert synth.COLUMNS["location_reports"] is contracts.REPORTS.columns
+    # the SYNTHETIC report files: the contract's columns without the optional late ``reported_at``
+    assert synth.COLUMNS["location_reports"] == tuple(c for c in contracts.REPORTS.columns if c != "reported_at")
     assert set(synth.COLUMNS["disruptions"]) < set(contracts.DISRUPTIONS.columns)
     assert set(synth.COLUMNS["placements"]) == set(contracts.PLACEMENTS.columns)
 
 
 def test_test_headers_are_the_contracts():
     assert conftest.EPISODE_HEADER == list(contracts.EPISODES.columns)
-    assert conftest.REPORT_HEADER == list(contracts.REPORTS.columns)
+    assert conftest.REPORT_HEADER == [c for c in contracts.REPORTS.columns if c != "reported_at"]
 
 
 def test_patrol_orders_the_emerging_categories():
