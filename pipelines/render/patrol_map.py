@@ -392,7 +392,7 @@ def patrol_map(
         _add_geojson(
             group, _collection_json(feats), "priority", styles, styles[3], None, None,
             popup=(["rank", "priority", "kind", "places", "windows", "dose", "reason", "cells"],
-                   ["Rank", "Priority band", "Kind", "Nearby places", "When (2-hour windows)", "Dose", "Why",
+                   ["Rank", "Priority band", "Kind", "Nearby places", "When (local time)", "Dose", "Why",
                     "H3 cell(s)"], 420),
             on_each_feature=_RANK_LABEL_JS,
             after=_SHEET_VIEW_JS % {"map": m.get_name(), "zoom": int(m.options["zoom"])},
