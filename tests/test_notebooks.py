@@ -38,6 +38,7 @@ def test_notebook_is_committed_without_outputs(name):
     assert "SYNTHETIC" in nb.cells[0].source
 
 
+@pytest.mark.slow  # both notebooks end to end (~45 s); CI runs the slow suite
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name, kernel_name, tmp_path):
     # how long it takes is the benchmarks' business (figure "notebooks"), not a unit test's

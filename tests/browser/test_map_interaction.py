@@ -200,6 +200,7 @@ def test_offline_mbtiles_drawn_without_requests(browser, tmp_path):
     browser.screenshot(_artifacts() / "analyst_map_mbtiles.png")
 
 
+@pytest.mark.slow  # a full weekly run in Chromium (~30 s); CI runs the slow suite
 def test_weekly_analyst_map_popup_chart(browser, tmp_path_factory):
     weekly = sample_weekly(tmp_path_factory)
     browser.open(file_path(weekly["out"], "analyst_map.html"), settle_s=1.0)

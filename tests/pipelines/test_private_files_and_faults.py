@@ -144,6 +144,7 @@ def test_every_output_path_comes_from_the_layout():
     assert layout.relative_path("something_new.parquet").startswith(layout.ANALYST_DIR)  # safe side
 
 
+@pytest.mark.slow  # weekly runs with faults injected (10-30 s each); CI runs the slow suite
 def test_weekly_end_to_end_modes_with_umask_000(sample_copy, tmp_path, monkeypatch, capsys):
     db, config, week = sample_copy
     old = os.umask(0o000)
@@ -164,6 +165,7 @@ def test_weekly_end_to_end_modes_with_umask_000(sample_copy, tmp_path, monkeypat
 
 # ------------------------------------------------------------------------------------ §8 faults
 
+@pytest.mark.slow  # weekly runs with faults injected (10-30 s each); CI runs the slow suite
 def test_failed_privacy_check_publishes_nothing_and_keeps_the_last_good_folder(sample_copy, tmp_path, monkeypatch,
                                                                                 capsys):
     db, config, week = sample_copy
@@ -198,6 +200,7 @@ def test_failed_privacy_check_on_a_new_week_leaves_no_shared_file(sample_copy, t
         publish.withheld_path(out, week))]
 
 
+@pytest.mark.slow  # weekly runs with faults injected (10-30 s each); CI runs the slow suite
 def test_an_exception_mid_run_leaves_no_partial_folder(sample_copy, tmp_path, monkeypatch):
     db, config, week = sample_copy
     out = tmp_path / "out"
@@ -212,6 +215,7 @@ def test_an_exception_mid_run_leaves_no_partial_folder(sample_copy, tmp_path, mo
     assert out.is_dir() and list(out.iterdir()) == []
 
 
+@pytest.mark.slow  # weekly runs with faults injected (10-30 s each); CI runs the slow suite
 def test_a_full_disk_mid_run_is_one_line_and_leaves_nothing(sample_copy, tmp_path, monkeypatch, capsys):
     db, config, week = sample_copy
     out = tmp_path / "out"
