@@ -358,6 +358,8 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
     series = _cell_series(cube, [c for cs in top["cells"] for c in cs], measure)
     labels = [week_label(w) for w in weeks]
     places = dict(zip(hotspots["cell"], hotspots["places"].fillna("")))
+    area_of = (dict(zip(hotspots["cell"], hotspots["area_name"].map(_text_or_empty)))
+               if "area_name" in hotspots.columns else {})
     prev_cat = dict(zip(previous["cell"], previous["category"]))
     weekly = meta["weekly"]
     dq = _data_quality(store, cube, weeks, top)
@@ -377,6 +379,7 @@ def build_report(store, *, meta: dict, hotspots: pd.DataFrame, cube: pd.DataFram
     category = dict(zip(hotspots["cell"], hotspots["category"]))
     for key, cells in weekly["headline"].items():
         headline[key] = [{"cell": c, "places": places.get(c, "") or "no named place nearby",
+                          "area": area_of.get(c, ""),
                           "category": CATEGORY_LABELS.get(
                               category[c] if key != "ended" else prev_cat.get(c, "no_pattern"), "")}
                          for c in cells]

@@ -258,6 +258,9 @@ def test_weekly_units_areas_writes_one_row_per_area_and_names_cells_and_plan(tin
     # the area results feed the report (hot areas under section 2) and the analyst map (category, reason, chart)
     report = file_path(run.out_dir, "report.html").read_text()
     assert 'id="area-hotspots"' in report and "Hot spots by area (beats)" in report
+    section2 = report[report.index('id="top-hotspots"'):report.index('id="area-hotspots"')]
+    for name in plan["area_name"].head(10):  # the top list follows the plan and names each entry's area
+        assert f"<b>{escape(name)}</b>" in section2
     hot = area[area["category"].str.endswith("_hot") & (area["category"] != "historical_hot")]
     for name in hot["area_name"]:
         assert f"<td>{name}</td>" in report

@@ -189,7 +189,8 @@ def _report_context(t: list[str]) -> dict:
         "week": t[0], "monday": date(2025, 2, 10), "sunday": date(2025, 2, 16), "generated": t[1], "synthetic": True,
         "summary": {"weeks": t[2], "first_week": t[3], "last_week": t[4]}, "measure": t[5],
         "headline": {"new": [{"cell": "c", "places": x, "category": x} for x in t],
-                     "became_hot": [{"cell": "c", "places": x, "category": x} for x in t], "intensifying": [],
+                     "became_hot": [{"cell": "c", "places": x, "category": x, "area": x} for x in t],
+                     "intensifying": [],
                      "ended": []},
         "n_hot": 1, "events_week": 3, "top": rows, "top_n": n, "plan": plan,
         "backtest": {"plan_week": t[6], "source": t[7], "n_cells": 1, "measure": t[8], "events_week": t[9],
@@ -210,6 +211,8 @@ def _report_context(t: list[str]) -> dict:
         "timings": {x: 1.0 for x in t}, "k": 5, "resolution": 9, "study_area": t[16], "analyst_detail": False,
         "omitted": [t[17]], "sec": {"dq": 6, "methods": 7}, "single_source": t[18], "rules_text": t[19],
         "time_zone": t[20],
+        "areas": {"layer": t[21 % len(t)], "n_areas": n,
+                  "rows": [{"area_name": x, "category": x, "z": "1.0", "reason": x} for x in t]},
         # the first screen (pipelines.report_front) and the trend charts (pipelines.report_charts)
         "fs": {"sentences": t[:3], "links": [{"href": "patrol_map.html", "label": t[3]}], "plan_dates": t[4],
                "entries": [{"rank": i + 1, "priority": 1, "kind": t[i], "area_name": t[-1 - i], "places": t[i],
@@ -221,6 +224,12 @@ def _report_context(t: list[str]) -> dict:
                    "categories": {**stacked_chart(t[:3], [None, {"new_hot": 1}, {"sporadic_hot": 2}], title=t[11],
                                                   y_unit=t[12], x_unit=t[13]), "saved_weeks": 0}},
     }
+
+
+def test_report_names_the_area_of_each_listed_cell_and_the_hot_areas():
+    page = render_report(_report_context([f"text {i}" for i in range(len(ALL))]))
+    assert "<code>c</code> — <b>text 0</b> · text 0" in page  # "became hot" names the cell's area
+    assert f"Hot spots by area (text {21 % len(ALL)})" in page and "<td>text 1</td>" in page
 
 
 def test_report_shows_every_payload_literally():
