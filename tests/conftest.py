@@ -188,3 +188,15 @@ def sample_store(tmp_path_factory) -> SampleStore:
     """See :func:`shared_sample_store`."""
     return shared_sample_store(tmp_path_factory)
 
+
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``hotspots ARGS`` in-process; return (exit code, stdout, stderr)."""
+    import sys
+
+    from pipelines import cli
+
+    monkeypatch.setattr(sys, "argv", ["hotspots", *args])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err

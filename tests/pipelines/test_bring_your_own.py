@@ -24,12 +24,13 @@ from shapely.geometry import LineString, Point
 
 from analytics.errors import InvalidInputError, RefusedFileError
 from analytics.privacy import key_fingerprint
-from pipelines import cli, column_mapping
+from pipelines import column_mapping
 from pipelines import store as store_mod
 from pipelines.column_mapping import ColumnMapping
 from pipelines.ingest import ingest_file
 from pipelines.weekly import load_config, validate_config
 from tests.conftest import TEST_KEY, write_csv
+from tests.conftest import run_cli as _run
 
 EXCERPT = Path(__file__).resolve().parents[1] / "data" / "real_excerpt"
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
@@ -328,12 +329,6 @@ def test_ingest_config_section_is_validated():
         assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def _run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hotspots", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 def test_cli_options_and_config_file(monkeypatch, capsys, tmp_path, key_env):

@@ -5,22 +5,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 
 import pytest
 import typer.main
 
 from pipelines import cli
 from tests.conftest import REPORT_HEADER, report, write_csv
+from tests.conftest import run_cli as run
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run ``hotspots ARGS`` in-process; return (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["hotspots", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 #: Every command of the Typer app (derived, so a new command is checked without editing this file).

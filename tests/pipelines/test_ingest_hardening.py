@@ -4,7 +4,6 @@ headers too wide to read (item 10) and a refused file among several (item 12).""
 from __future__ import annotations
 
 import json
-import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,9 +11,9 @@ import pytest
 
 from analytics import contracts
 from analytics.errors import RefusedFileError
-from pipelines import cli
 from pipelines.ingest import ingest_file
 from tests.conftest import EPISODE_HEADER, REPORT_HEADER, episode, report, write_csv
+from tests.conftest import run_cli as _run
 
 
 # ------------------------------------------------------------------ item 4: equity vocabularies
@@ -136,12 +135,6 @@ def test_a_header_at_the_column_limit_is_read(store, key, tmp_path):
 
 # ------------------------------------------------------------------ item 12: one refused file among several
 
-def _run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hotspots", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 @pytest.fixture

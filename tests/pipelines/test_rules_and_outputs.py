@@ -27,17 +27,12 @@ from pipelines.weekly import validate_config
 from pipelines.layout import file_path
 from tests.conftest import REPORT_HEADER, TEST_KEY, report, write_csv
 from tests.pipelines.test_police_only import make_store
+from tests.conftest import run_cli
 
 WEEK = "2025-W30"
 HOTSPOTS_EXE = Path(sys.executable).parent / "hotspots"
 
 
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hotspots", *args])
-    with pytest.raises(SystemExit) as info:
-        cli.main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
