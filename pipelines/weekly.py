@@ -675,9 +675,9 @@ def _areas_for_maps(store: Store, area_results, weeks: list[date], measure: str)
         return areas, None
     layer = str(area_results["layer"].iloc[0])
     found = area_results[["area_id", "category", "reason"]].astype({"area_id": str})
-    areas = areas.merge(found.assign(layer=layer), on=["layer", "area_id"], how="left")
+    areas = areas.merge(found.assign(layer=layer), on=["layer", "area_id"], how="left")  # keeps the row order
     from pipelines.area_hotspots import area_counts
-    analysed = load_areas(store.con, layer).reset_index(drop=True)
+    analysed = areas[areas["layer"] == layer].reset_index(drop=True)  # the layer's areas, in file order
     window = weeks[-SERIES_WEEKS:]
     counts, _, _ = area_counts(store.con, analysed, window, measure)
     history = pd.DataFrame({"area_id": np.repeat(analysed["area_id"].astype(str).to_numpy(), len(window)),
