@@ -117,7 +117,6 @@ def audit(
 
     Example: hotspots audit --limit 20
     """
-    from pipelines import store
     from pipelines.audit import entries
     with _reader(db) as st:
         rows = entries(st.con, limit)

@@ -23,7 +23,6 @@ class KindSpec:
     contract: InputContract
     table: str
     enum_params: tuple[str, ...]
-    checks_future: bool
     cells: tuple[tuple[str, str, str], ...]  # (lat column, lon column, cell column)
     study_area_rejects: bool                  # points outside the study area are quarantined
 
@@ -31,16 +30,16 @@ class KindSpec:
 SPECS: dict[str, KindSpec] = {
     "episodes": KindSpec(contracts.EPISODES, "episodes", ("placement_types", "risk_levels", "genders", "gender_aliases",
                                                           "gender_alias_values", "gender_recoded_to",
-                                                          "not_stated_aliases"), True,
+                                                          "not_stated_aliases"),
                          (("last_seen_lat", "last_seen_lon", "last_seen_cell"),
                           ("found_lat", "found_lon", "found_cell")), False),
-    "reports": KindSpec(contracts.REPORTS, "location_reports", ("report_sources", "report_kinds"), True,
+    "reports": KindSpec(contracts.REPORTS, "location_reports", ("report_sources", "report_kinds"),
                         (("lat", "lon", "cell"),), True),
-    "places": KindSpec(contracts.PLACES, "places", ("place_categories",), False,
+    "places": KindSpec(contracts.PLACES, "places", ("place_categories",),
                        (("lat", "lon", "cell"),), False),
-    "disruptions": KindSpec(contracts.DISRUPTIONS, "disruptions", ("disruption_kinds",), True,
+    "disruptions": KindSpec(contracts.DISRUPTIONS, "disruptions", ("disruption_kinds",),
                             (("lat", "lon", "cell"),), False),
-    "placements": KindSpec(contracts.PLACEMENTS, "placements", ("placement_types",), False,
+    "placements": KindSpec(contracts.PLACEMENTS, "placements", ("placement_types",),
                            (("lat", "lon", "cell"),), False),
 }
 
