@@ -81,7 +81,7 @@ def ingest(
     """
     from pipelines import column_mapping
     from pipelines.audit import audited
-    from pipelines.ingest import ingest_file, resolve_kind
+    from pipelines.ingest import ingest_files, resolve_kind
     from pipelines.store import resolve_db_path
     from pipelines.weekly import load_config
     kind = resolve_kind(kind)
@@ -90,8 +90,7 @@ def ingest(
         config = Path("hotspots.toml")
     configured = column_mapping.from_config(load_config(config)["ingest"].get(kind)) if config else None
     mapping = column_mapping.combine(column_mapping.from_options(columns, date_format, set_values, layer), configured)
-    results = []
-    failed: tuple[Path, HotspotError] | None = None
+    failed: HotspotError | None = None
     snapshot_warning = None
     params = {"kind": kind, "files": [str(f) for f in files], "drop_identifying_columns": drop_identifying,
               "date_order": date_order, "excel_dates": excel_dates, "columns": columns,
@@ -102,20 +101,23 @@ def ingest(
         try:
             with _progress() as progress:
                 task = progress.add_task(f"Ingesting {kind}", total=len(files))
-                for path in files:
+
+                def start(path: Path) -> None:
                     progress.update(task, description=f"Ingesting {path.name}")
                     entry.add_input(path)
-                    try:
-                        results.append(ingest_file(st, kind, path, key, drop_identifying,
-                                                   date_order=date_order, excel_dates=excel_dates, mapping=mapping,
-                                                   area_options=area_options))
-                    except HotspotError as exc:  # the files before it stay committed: say so below
-                        failed = (path, exc)
-                        break
-                    entry.row_counts[path.name] = {k: v for k, v in results[-1].as_json().items()
-                                                   if k in ("batch_id", "read", "accepted", "updated",
-                                                            "duplicate", "rejected")}
+
+                def done(result) -> None:
+                    entry.row_counts[result.file] = {k: v for k, v in result.as_json().items()
+                                                     if k in ("batch_id", "read", "accepted", "updated",
+                                                              "duplicate", "rejected")}
                     progress.advance(task)
+
+                try:
+                    results = ingest_files(st, kind, files, key, drop_identifying, on_file=done,
+                                           date_order=date_order, excel_dates=excel_dates, mapping=mapping,
+                                           area_options=area_options, on_start=start)
+                except HotspotError as exc:  # the files before it stay committed: say so below
+                    failed, results = exc, exc.committed
             if results:  # the batches are committed: a snapshot that cannot be written is a warning
                 from pipelines.store import refresh_snapshot
                 snapshot_warning = refresh_snapshot(st)
@@ -123,16 +125,12 @@ def ingest(
                     entry.warnings.append(snapshot_warning)
         finally:
             st.close()
-        not_read = list(files[len(results) + 1:]) if failed else []
-        _print_ingest(results, failed, not_read, as_json)
+        _print_ingest(results, (failed.failed_path, failed.file_error) if failed else None,
+                      failed.not_read if failed else [], as_json)
         if snapshot_warning:
             err.print(f"Warning: {snapshot_warning}", markup=False, highlight=False, soft_wrap=True)
         if failed:
-            from pipelines.ingest import partial_ingest_error
-            error = partial_ingest_error(results, failed[0], failed[1], not_read)
-            if error is failed[1]:
-                raise error
-            raise error from failed[1]
+            raise failed
 
 
 def _area_options(kind: str, files: List[Path], layer_name: Optional[str], name_column: Optional[str],

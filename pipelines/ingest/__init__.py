@@ -258,20 +258,26 @@ def ingest_file(
 def ingest_files(
     store: Store, kind: str, paths: Sequence[Path], key: bytes, drop_identifying: bool = False,
     on_file: Callable[[BatchResult], None] | None = None, date_order: str = "ymd", excel_dates: bool = False,
-    mapping: ColumnMapping | None = None,
+    mapping: ColumnMapping | None = None, area_options: dict | None = None,
+    on_start: Callable[[Path], None] | None = None,
 ) -> list[BatchResult]:
-    """Ingest several files, one batch each, in the order given.
+    """Ingest several files, one batch each, in the order given (``hotspots ingest``).
 
     A file that fails (refused, rolled back) stops the run: the files before it stay committed,
     the ones after it are not read, and the error raised (``partial_ingest_error``) says so and
-    carries ``committed`` (their results) and ``not_read`` (their paths).
+    carries ``committed`` (their results), ``not_read`` (their paths), ``failed_path`` and
+    ``file_error`` (the file's own error). ``on_start(path)`` runs before each file is read,
+    ``on_file(result)`` after each is committed.
     """
     results: list[BatchResult] = []
     paths = [Path(p) for p in paths]
     for i, path in enumerate(paths):
+        if on_start:
+            on_start(path)
         try:
             result = ingest_file(store, kind, path, key, drop_identifying,
-                                 date_order=date_order, excel_dates=excel_dates, mapping=mapping)
+                                 date_order=date_order, excel_dates=excel_dates, mapping=mapping,
+                                 area_options=area_options)
         except HotspotError as exc:
             error = partial_ingest_error(results, path, exc, paths[i + 1:])
             if error is exc:
@@ -287,7 +293,8 @@ def partial_ingest_error(committed: list[BatchResult], path: Path, exc: HotspotE
                          not_read: Sequence[Path]) -> HotspotError:
     """The error of a file that failed among several, as one line: its own message, what was
     committed before it and which files were not read; the same error class, carrying
-    ``committed`` and ``not_read``. With nothing before or after it, the error is ``exc`` itself."""
+    ``committed``, ``not_read``, ``failed_path`` and ``file_error`` (``exc``). With nothing before
+    or after it, the error is ``exc`` itself."""
     if not committed and not not_read:
         error = exc
     else:
@@ -299,4 +306,5 @@ def partial_ingest_error(committed: list[BatchResult], path: Path, exc: HotspotE
                          f"{path.name}.")
         error = type(exc)(" ".join(parts))
     error.committed, error.not_read = list(committed), [Path(p) for p in not_read]
+    error.failed_path, error.file_error = Path(path), exc
     return error
