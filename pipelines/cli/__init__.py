@@ -25,7 +25,8 @@ from pipelines.cli.cmd_ingest import INGEST_JSON_KEYS, ingest, quarantine
 from pipelines.cli.cmd_analysis import AREA_LAYER_HELP, UNITS_HELP, cube, hotspots, weekly
 from pipelines.cli.cmd_evaluate import backtest, evaluate
 from pipelines.cli.cmd_admin import audit, purge, rekey
-from pipelines.cli.cmd_demo import DEMO_ORDER, demo, demo_next_commands
+from pipelines.cli.cmd_demo import demo, demo_next_commands
+from pipelines.demo import DEMO_ORDER
 
 __all__ = ["AREA_LAYER_HELP", "DEMO_ORDER", "DbOption", "EXIT_CODES", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE",
            "EXIT_USER_ERROR", "INGEST_JSON_KEYS", "UNITS_HELP", "app", "audit", "backtest", "cube", "demo",

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import typer
 
-from analytics.privacy import key_fingerprint
 from pipelines.cli.common import _print_batches, _progress, app, out
-
-
-# ------------------------------------------------------------------------------------------ demo
-
-DEMO_ORDER = (("boundary", "boundary"), ("places", "places"), ("episodes", "episodes"),
-              ("reports", "location_reports"), ("disruptions", "disruptions"))
 
 
 @app.command()
@@ -27,51 +19,27 @@ def demo(
 
     Example: hotspots demo --dir /tmp/hotspots-demo
     """
-    from pipelines import cube as cube_mod, keys, store
-    from pipelines.ingest import ingest_file
+    from pipelines.demo import DEMO_ORDER, load_demo_store, reset_demo_folder, run_demo_weekly
     from pipelines.synthesize import write_synthetic_city
 
-    inputs = folder / "inputs"
-    db = folder / "hotspots.duckdb"
-    for stale in (db, db.with_name(db.name + ".wal"), store.snapshot_path(db)):
-        if stale.exists():
-            stale.unlink()
-    if inputs.exists():
-        shutil.rmtree(inputs)
+    inputs, db = reset_demo_folder(folder)
     out.print(f"[bold]safeguard-hotspots demo[/bold] — SYNTHETIC data, seed 7, in {folder}/")
     with _progress() as progress:
         task = progress.add_task("Generating SYNTHETIC city", total=None)
         paths = write_synthetic_city(inputs, seed=7, scale="small", fmt="csv",
                                      progress=lambda d, t: progress.update(task, completed=d, total=t))
-    if os.environ.get(keys.ENV_KEY) is None:
-        keys.create_key_file(keys.key_file_for(db))
-    key = keys.load_key(db)
-    store.init_store(db, key_fingerprint=key_fingerprint(key))
-    results = []
-    with store.opened(db) as st:
-        with _progress() as progress:
-            task = progress.add_task("Ingesting", total=len(DEMO_ORDER))
-            for kind, name in DEMO_ORDER:
-                progress.update(task, description=f"Ingesting {name}")
-                results.append(ingest_file(st, kind, paths[name], key))
-                progress.advance(task)
-        info = cube_mod.build_cube(st)
-        cube_path = cube_mod.write_cube(st, folder / "cube.parquet")
-        store.publish_snapshot(st)
-    from pipelines.audit import AuditEntry, append
-    entry = AuditEntry("demo", {"dir": folder}, row_counts={r.file: r.read for r in results})
-    entry.add_outputs([cube_path])
-    append(db, entry, "ok")
+    with _progress() as progress:
+        task = progress.add_task("Ingesting", total=len(DEMO_ORDER))
+        results, info, cube_path = load_demo_store(folder, db, paths, on_input=lambda name, done: progress.update(
+            task, description=f"Ingesting {name}", completed=done))
     _print_batches(results)
     out.print(f"Cube: {info.n_cells} cells x {info.n_weeks} weeks ({info.first_week} to {info.last_week}), "
               f"study area: {info.study_area}; {info.n_events} events.")
-    from pipelines.weekly import WEEKLY_STEPS, weekly_outputs_for_demo
+    from pipelines.weekly import WEEKLY_STEPS
     with _progress() as progress:
         task = progress.add_task("Weekly run", total=len(WEEKLY_STEPS))
-        week_run = weekly_outputs_for_demo(db, folder / "weekly", progress=lambda name: progress.update(
+        week_run = run_demo_weekly(db, folder, progress=lambda name: progress.update(
             task, description=f"Weekly run: {name.replace('_', ' ')}", advance=1))
-    append(db, AuditEntry("demo weekly", {"dir": folder / "weekly"},
-                          row_counts={"week": week_run.week}), "ok")
     hl = week_run.summary["headline"]
     out.print(f"Weekly run {week_run.week} (SYNTHETIC): {hl['became_hot'] + hl['continuing']} hot spot cell(s), "
               f"{hl['became_hot']} became hot since last week ({hl['new']} new hot spots); "
