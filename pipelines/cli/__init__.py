@@ -9,7 +9,6 @@ weekly), ``cmd_evaluate`` (evaluate, backtest), ``cmd_admin`` (rekey, purge, aud
 They are imported below in the order ``hotspots --help`` lists them (the order they register in).
 """
 
-
 from __future__ import annotations
 
 import json
@@ -20,12 +19,15 @@ import typer
 
 from analytics.errors import HotspotError, NotEnoughData
 from pipelines.cli.common import DbOption, app, err, out
+# isort: off -- each import registers its commands: this order is the order of --help and of the
+# README's Commands table (tests/pipelines/test_cli_layout.py checks it)
 from pipelines.cli.cmd_setup import init, synth
 from pipelines.cli.cmd_ingest import INGEST_JSON_KEYS, ingest, quarantine
 from pipelines.cli.cmd_analysis import AREA_LAYER_HELP, UNITS_HELP, cube, hotspots, weekly
 from pipelines.cli.cmd_evaluate import backtest, evaluate
 from pipelines.cli.cmd_admin import audit, purge, rekey
 from pipelines.cli.cmd_demo import demo, demo_next_commands
+# isort: on
 from pipelines.demo import DEMO_ORDER
 
 __all__ = ["AREA_LAYER_HELP", "DEMO_ORDER", "DbOption", "EXIT_CODES", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE",
