@@ -522,7 +522,7 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
                               title=f"Synthetic control, periods of {pw} weeks", dashed=("synthetic",),
                               y_label=f"events per {pw} weeks", x_label=f"period of {pw} weeks (first week)")
     rows = [(METHOD_LABELS[k_], m[k_].get("relative_effect"), m[k_].get("ci_low"), m[k_].get("ci_high"))
-            for k_ in ("did", "its", "synthetic_control")]
+            for k_ in ("did", "its", "synthetic_control", "panel_poisson") if k_ in m]
     if m["did"].get("buffer"):
         b = m["did"]["buffer"]
         rows.append(("Buffer ring, DiD (displacement > 0)", b.get("relative_effect"), b.get("ci_low"),
@@ -530,6 +530,9 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
     if m["its"].get("buffer"):
         b = m["its"]["buffer"]
         rows.append(("Buffer ring, ITS", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
+    if m.get("panel_poisson", {}).get("buffer"):
+        b = m["panel_poisson"]["buffer"]
+        rows.append(("Buffer ring, panel regression", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
     html = page_template("evaluation.html.j2").render(
         r=result, m=m, chart=chart, chart_buffer=chart_buffer, chart_sc=chart_sc, forest=forest_svg(rows),
         pct=pct, labels=METHOD_LABELS,
