@@ -6,8 +6,8 @@ method the false-positive rate at α = 0.05, the median estimate and how often t
 interval covers zero (benchmarks/RESULTS.md). :data:`CALIBRATION` holds those numbers for
 the real data sets, copied from the last run; the benchmark prints this block to paste.
 
-A method enters the verdict only when it is :func:`admissible` on every real data set
-measured: its false-positive rate and its coverage of zero meet the targets (:data:`TARGETS`) —
+A method enters the verdict only when it was measured on every real data set (and design)
+measured and is :func:`admissible` on each: its false-positive rate and its coverage of zero meet the targets (:data:`TARGETS`) —
 they are what a reader's p and interval promise — and its median is within ±5 % or not
 distinguishable from that (the median's bootstrap 95 % interval over targets reaches the
 band; on sparse data the median of 200 relative effects moves by ±10 % by chance alone).
@@ -84,19 +84,37 @@ def admissible(row: Mapping, targets: Mapping = TARGETS) -> bool:
 def admitted(methods, calibration: Mapping[str, Mapping[str, Mapping]] = CALIBRATION) -> list[str]:
     """The methods (in the order given) :func:`admissible` on every calibrated real data set.
 
+    A method is admitted only when it was measured on every data set that any method was
+    measured on (:func:`_uncalibrated`): a method added without placebo numbers has shown
+    nothing, so it stays out of the verdict until ``python -m benchmarks.placebo`` measures it.
+
     Examples
     --------
     >>> cal = {"did": {"A": {"fpr": 0.05, "median": 0.01, "coverage": 0.95}},
     ...        "its": {"A": {"fpr": 0.20, "median": -0.3, "coverage": 0.80}}}
     >>> admitted(["did", "its", "synthetic_control"], cal)
-    ['did', 'synthetic_control']
+    ['did']
     """
-    return [m for m in methods if all(admissible(row) for row in calibration.get(m, {}).values())]
+    return [m for m in methods if not _uncalibrated(m, calibration)
+            and all(admissible(row) for row in calibration[m].values())]
+
+
+def _uncalibrated(method: str, calibration: Mapping[str, Mapping[str, Mapping]]) -> list[str]:
+    """The data sets some method was measured on but ``method`` was not (all of them when it has no rows;
+    ``["any real data set"]`` when nothing was measured at all)."""
+    every = sorted({name for rows in calibration.values() for name in rows})
+    if not every:
+        return ["any real data set"]
+    return [name for name in every if name not in calibration.get(method, {})]
 
 
 def calibration_warning(method: str, label: str,
                         calibration: Mapping[str, Mapping[str, Mapping]] = CALIBRATION) -> str | None:
     """One sentence saying why ``method`` is left out of the verdict, or None when it is admitted."""
+    missing = _uncalibrated(method, calibration)
+    if missing:
+        return (f"{label[:1].upper() + label[1:]} is shown but left out of the verdict: it has not been calibrated "
+                f"on null placebo targets in {', '.join(missing)} (python -m benchmarks.placebo).")
     missed = {name: row for name, row in calibration.get(method, {}).items() if not admissible(row)}
     if not missed:
         return None

@@ -32,7 +32,13 @@ def test_a_method_missing_a_target_on_any_real_data_set_is_left_out_with_a_reaso
     assert "Denver: 9.0% false positives" in w and "Chicago" not in w
     w = calibration_warning("synthetic_control", "synthetic control", CAL)
     assert "Chicago" in w and "median +8 %" in w
-    assert admitted(["did"], {}) == ["did"]          # nothing measured: nothing to hold against it
+    # not measured: not admitted, with a reason naming where it was not measured
+    assert admitted(["did"], {}) == []
+    assert admitted(["did", "panel_poisson"], CAL) == ["did"]
+    w = calibration_warning("panel_poisson", "panel regression", CAL)
+    assert w.startswith("Panel regression is shown but left out") and "Chicago, Denver" in w
+    w = calibration_warning("panel_poisson", "panel regression", {**CAL, "panel_poisson": {"Denver": GOOD}})
+    assert "not been calibrated" in w and "Chicago" in w and "Denver" not in w
 
 
 def test_the_calibration_table_is_the_one_in_results_md():
