@@ -14,6 +14,12 @@ ring). The Poisson point estimate is consistent whatever the counts' variance; w
 counts are over-dispersed (Pearson dispersion above a threshold) the model is refitted as a
 negative binomial (NB2), which weighs busy cells less.
 
+With a Poisson family and one start date for every target cell, the estimate equals the
+aggregate difference-in-differences ``log(T_after / T_before) − log(C_after / C_before)`` of
+:func:`analytics.evaluation.did_poisson`, however many cells (tested): matched DiD *is* this
+model's maximum-likelihood estimate. The panel form adds the negative-binomial weighting when
+the cells' counts are over-dispersed, and states the model (and its assumptions) explicitly.
+
 Fitting: Fisher scoring with both sets of fixed effects absorbed by a Schur complement (the
 cell effects are a diagonal block), so a fit costs O(cells x weeks + weeks³) per iteration;
 the same maximum-likelihood estimate as statsmodels' GLM with dummy columns (tested to 1e-6).

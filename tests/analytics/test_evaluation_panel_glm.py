@@ -134,3 +134,22 @@ def test_few_placebo_groups_use_the_model_test_widened_to_their_spread():
     assert (r.ci_high < 0 or r.ci_low > 0) == (r.p <= 0.05)
     d = r.as_dict()
     assert d["relative_effect"] == pytest.approx(r.relative_effect, abs=1e-6) and len(d["placebo_effects"]) == 5
+
+
+def test_poisson_panel_equals_the_ratio_of_ratios_of_the_aggregated_series():
+    # With a block treatment (the target's cells x the after weeks) the Poisson two-way fixed-effects
+    # estimate is the aggregate DiD, log(T_after / T_before) - log(C_after / C_before), for any number
+    # of cells: the matched DiD is this model's maximum-likelihood estimate.
+    from analytics.evaluation import did_poisson
+
+    rng = np.random.default_rng(8)
+    post = np.arange(20) >= 12
+    y = rng.poisson(rng.gamma(2, 2, (10, 1)) * rng.gamma(3, 1 / 3, (10, 20))).astype(float)
+    fit = fit_panel_fe(y, [0, 1, 2, 3], post, family="poisson")
+    t, c = y[:4].sum(0), y[4:].sum(0)
+    ratio = (t[post].sum() / t[~post].sum()) / (c[post].sum() / c[~post].sum())
+    assert math.exp(fit.delta) == pytest.approx(ratio, rel=1e-9)
+    assert fit.delta == pytest.approx(did_poisson(t, c, post)[0], abs=1e-9)
+    # the negative binomial weighs busy cells less, so it is not the aggregate ratio
+    nb = fit_panel_fe(y, [0, 1, 2, 3], post, family="negative_binomial")
+    assert nb.family == "negative_binomial" and abs(nb.delta - fit.delta) > 1e-4
