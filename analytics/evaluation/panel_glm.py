@@ -126,7 +126,7 @@ def _fit(y: np.ndarray, d: np.ndarray, alpha_nb: float, max_iter: int = 100, tol
 
 
 def _nb_alpha(y: np.ndarray, mu: np.ndarray) -> float:
-    """NB2 α by Cameron & Trivedi's auxiliary regression ((y − μ)² − y = α μ² + error), 0 if not over-dispersed."""
+    """NB2 α by Cameron & Trivedi's auxiliary regression ((y − μ)² − y = α μ² + error); 0 if not over-dispersed."""
     den = float(np.sum(mu ** 2))
     a = float(np.sum((y - mu) ** 2 - y)) / den if den > 0 else 0.0
     return a if math.isfinite(a) and a > 0 else 0.0
