@@ -43,9 +43,16 @@ def test_json_shape_and_files(planted):
         assert {"relative_effect", "ci_low", "ci_high", "p"} <= set(on_disk["methods"][name]), name
         m = on_disk["methods"][name]
         assert m["ci_low"] <= m["relative_effect"] <= m["ci_high"] and 0 < m["p"] <= 1
-    # the only warnings on this clean run are the placebo calibration's (a method left out of the verdict)
+    # the only warnings on this clean run are the placebo calibration's (a method left out of the verdict,
+    # or an admitted method whose estimate missed on plan-like places)
+    from analytics.evaluation.calibration import admitted, design_warning
+    from analytics.verdict import VERDICT_METHODS
     assert on_disk["outcome"] == "reports_non_police"
-    assert all("left out of the verdict" in w for w in on_disk["warnings"])
+    assert all("left out of the verdict" in w or "as the weekly plan forms its places" in w
+               for w in on_disk["warnings"])
+    for k in admitted(list(VERDICT_METHODS)):
+        w = design_warning(k, VERDICT_METHODS[k])
+        assert w is None or w in on_disk["warnings"], k
     for name in ("evaluation.html", "series_weekly.csv", "series_synthetic_control.csv"):
         assert (out / name).is_file()
     weekly = pd.read_csv(out / "series_weekly.csv")
