@@ -2,14 +2,16 @@
 
 Reads the store (read-only is enough), builds the cube over every week with data, and
 evaluates one target area from a start date with every estimator of
-:mod:`analytics.evaluation` (DiD against matched controls, ITS, WDD, WDQ, synthetic
-control) plus a power check. Writes into ``out_dir``:
+:mod:`analytics.evaluation` (DiD against matched controls, ITS, the panel regression with
+place and week effects, WDD, WDQ, synthetic control) plus a power check. The page's charts are
+in :mod:`pipelines.evaluate_charts` and its verdict block in :mod:`pipelines.evaluate_verdict`
+(``line_chart_svg`` and ``forest_svg`` stay importable from here). Writes into ``out_dir``:
 
 * ``evaluation.html`` — self-contained page (inline CSS and SVG, no URL): the series of the
   treated area, its matched controls and the buffer; the estimates with intervals; a
   plain-language verdict with its caveats;
-* ``evaluation.json`` — ``{"target", "outcome", "methods": {"did", "its", "wdd", "wdq",
-  "synthetic_control"}, ...}``; DiD, ITS and synthetic control give ``relative_effect``
+* ``evaluation.json`` — ``{"target", "outcome", "methods": {"did", "its", "panel_poisson", "wdd", "wdq",
+  "synthetic_control"}, ...}``; DiD, ITS, the panel regression and synthetic control give ``relative_effect``
   (−0.30 = a 30 % fall), ``ci_low``, ``ci_high`` and ``p``;
 * ``series_weekly.csv`` and ``series_synthetic_control.csv`` — the series used.
 
