@@ -3,7 +3,12 @@
 Usage::
 
     python -m benchmarks.placebo [--targets 200] [--quick] [--only sample denver chicago]
-                                 [--design cells places] [--results PATH]
+                                 [--design cells places] [--results PATH] [--save RUNS.jsonl]
+                                 [--from-saved RUNS.jsonl]
+
+Both designs by default (the RESULTS.md section and :mod:`analytics.evaluation.calibration` hold
+both). 200 targets x 3 data sets x 2 designs took about 25 CPU minutes (2026-12-06); run it with
+``OMP_NUM_THREADS=1`` on a shared machine (threaded BLAS spins on the small solves) and ``nice``.
 
 Nothing happened at these targets, so every "effect" is an error. Each data set is read
 directly with pandas (the loaders and the week x cell cube of :mod:`benchmarks.ranking`; no
@@ -14,7 +19,7 @@ store), and for each null target:
 2. the target is chosen *because* it was busy in the 26 weeks just before the start, as agencies
    choose places. Two designs (``--design``):
 
-   * ``cells`` (default): a cell and its ring 1, 7 cells, as ``hotspots evaluate --target
+   * ``cells``: a cell and its ring 1, 7 cells, as ``hotspots evaluate --target
      PLACE`` builds it, centred on a cell drawn from the busiest decile of such places by
      their 26-week count (among places with any event then);
    * ``places``: a connected group of up to 7 cells formed as the weekly plan forms its
@@ -283,8 +288,8 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", type=int, default=200, help="null targets per data set (default 200)")
     ap.add_argument("--quick", action="store_true", help="20 targets per data set, nothing written (smoke run)")
     ap.add_argument("--only", nargs="*", choices=("sample", "denver", "chicago"), help="some data sets only")
-    ap.add_argument("--design", nargs="*", choices=DESIGNS, default=["cells"],
-                    help="null-target design(s): cells (a cell and its ring; default), places (plan-like groups)")
+    ap.add_argument("--design", nargs="*", choices=DESIGNS, default=list(DESIGNS),
+                    help="null-target design(s): cells (a cell and its ring), places (plan-like groups); default both")
     ap.add_argument("--results", type=Path, default=None,
                     help="write the table into this RESULTS.md section (default: benchmarks/RESULTS.md unless --quick)")
     ap.add_argument("--save", type=Path, default=None,
