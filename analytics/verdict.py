@@ -26,7 +26,7 @@ __all__ = ["Verdict", "verdict", "direction", "pct", "VERDICT_METHODS"]
 #: targets (``python -m benchmarks.placebo``) decides which are admitted; requiring every
 #: admitted method to agree makes more methods a stricter, never a looser, rule.
 VERDICT_METHODS = {"did": "difference-in-differences", "its": "interrupted time series",
-                   "synthetic_control": "synthetic control"}
+                   "synthetic_control": "synthetic control", "panel_poisson": "panel regression"}
 
 
 def pct(v: float | None) -> str:

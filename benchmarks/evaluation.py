@@ -10,11 +10,11 @@ generator needed): 7 treated cells (a busy core cell and its ring, ~8 events a w
 common log-linear trend and season, and a small cell-specific trend. Scenario
 ``effect``: the treated cells fall by 30 % and the buffer rises by 25 % (displacement)
 over 16 post weeks after 56 pre weeks. Scenario ``null``: no change anywhere. Over
-``--seeds`` seeds it reports, for DiD, ITS and synthetic control, the mean bias of the
+``--seeds`` seeds it reports, for DiD, ITS, synthetic control and the panel regression, the mean bias of the
 relative effect, the 95 % interval coverage and the share of p < 0.05; and how often
 WDQ / WDD point to displacement.
 
-Targets (issue 5): DiD/ITS |bias| < 5 points, coverage 90–99 %, false-positive rate at
+Targets (issue 5): DiD/ITS/panel regression |bias| < 5 points, coverage 90–99 %, false-positive rate at
 α = 0.05 ≤ 7 % with no effect; displacement detected in the WDQ/WDD sign.
 
 Part 2 runs ``hotspots evaluate`` logic once on the committed SYNTHETIC sample's planted
@@ -39,6 +39,8 @@ TRUE_EFFECT = -0.30
 TRUE_BUFFER = 0.25
 N_WEEKS, START, POST = 72, 56, 16
 TARGETS = {"bias_pp": 5.0, "coverage": (0.90, 0.99), "fpr": 0.07}
+#: Estimators with a relative effect, interval and p (the panel regression: analytics.evaluation.panel_glm).
+ESTIMATORS = ("did", "its", "synthetic_control", "panel_poisson")
 
 
 def simulate_panel(seed: int, effect: float = TRUE_EFFECT, buffer_effect: float = TRUE_BUFFER):
@@ -72,7 +74,7 @@ def _validity(seeds: int, n_boot: int) -> dict:
             m = evaluate_panel(y, post, tr, bu, pool, n_boot=n_boot, seed=s).methods
             rows.append(m)
         res = {}
-        for name in ("did", "its", "synthetic_control"):
+        for name in ESTIMATORS:
             est = np.array([r[name]["relative_effect"] for r in rows], dtype=float)
             lo = np.array([r[name]["ci_low"] for r in rows], dtype=float)
             hi = np.array([r[name]["ci_high"] for r in rows], dtype=float)
@@ -96,7 +98,7 @@ def _validity(seeds: int, n_boot: int) -> dict:
         out[scenario] = res
     e, z = out["effect"], out["null"]
     checks = {}
-    for name in ("did", "its"):
+    for name in ("did", "its", "panel_poisson"):
         checks[f"{name}_bias_below_5pp"] = abs(e[name]["bias_pp"]) < TARGETS["bias_pp"]
         checks[f"{name}_coverage_90_99"] = TARGETS["coverage"][0] <= e[name]["coverage"] <= TARGETS["coverage"][1]
         checks[f"{name}_fpr_at_most_7pct"] = z[name]["share_p_below_0.05"] <= TARGETS["fpr"]
@@ -138,7 +140,7 @@ def sample_run(out_dir: Path | None = None) -> dict:
                     "buffer_cells_in_truth": float(np.mean([c in truth["buffer_cells"]
                                                             for c in res["target"]["buffer_cells"]])),
                     **{k: {f: m[k].get(f) for f in ("relative_effect", "ci_low", "ci_high", "p")}
-                       for k in ("did", "its", "synthetic_control")},
+                       for k in ESTIMATORS},
                     "did_buffer": {f: m["did"]["buffer"].get(f) for f in ("relative_effect", "ci_low", "ci_high", "p")},
                     "wdd": {f: m["wdd"][f] for f in ("wdd", "z", "p", "direct", "displacement")},
                     "wdq": {f: m["wdq"][f] for f in ("sm", "bdm", "wdq", "meaningful", "ci_low", "ci_high")},
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SYNTHETIC estimator validity over {seeds} seeds ({result['validity_seconds']} s); "
           f"planted effect {TRUE_EFFECT:+.2f}, buffer {TRUE_BUFFER:+.2f}")
     print(f"{'method':20s} {'mean est':>9s} {'bias pp':>8s} {'coverage':>9s} {'power':>7s} {'FPR (null)':>11s}")
-    for name in ("did", "its", "synthetic_control"):
+    for name in ESTIMATORS:
         e, z = v["effect"][name], v["null"][name]
         print(f"{name:20s} {e['mean_estimate']:+9.3f} {e['bias_pp']:+8.2f} {e['coverage']:9.2f} "
               f"{e['share_p_below_0.05']:7.2f} {z['share_p_below_0.05']:11.2f}")
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             r = s[key]
             print(f"  {key} ({r['seconds']} s; treated cells match truth: {r['treated_cells_match_truth']}; "
                   f"buffer cells in planted buffer: {r['buffer_cells_in_truth']:.0%})")
-            for name in ("did", "its", "synthetic_control", "did_buffer"):
+            for name in ESTIMATORS + ("did_buffer",):
                 x = r[name]
                 print(f"    {name:18s} {x['relative_effect']:+.3f} [{x['ci_low']:+.3f}, {x['ci_high']:+.3f}] "
                       f"p={x['p']:.3f}")

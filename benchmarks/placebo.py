@@ -2,7 +2,13 @@
 
 Usage::
 
-    python -m benchmarks.placebo [--targets 200] [--quick] [--only sample denver chicago] [--results PATH]
+    python -m benchmarks.placebo [--targets 200] [--quick] [--only sample denver chicago]
+                                 [--design cells places] [--results PATH] [--save RUNS.jsonl]
+                                 [--from-saved RUNS.jsonl]
+
+Both designs by default (the RESULTS.md section and :mod:`analytics.evaluation.calibration` hold
+both). 200 targets x 3 data sets x 2 designs took about 25 CPU minutes (2026-12-06); run it with
+``OMP_NUM_THREADS=1`` on a shared machine (threaded BLAS spins on the small solves) and ``nice``.
 
 Nothing happened at these targets, so every "effect" is an error. Each data set is read
 directly with pandas (the loaders and the week x cell cube of :mod:`benchmarks.ranking`; no
@@ -10,11 +16,18 @@ store), and for each null target:
 
 1. a start week is drawn at random, leaving at least 26 weeks before and ``POST_WEEKS``
    after (fewer when the data set is short);
-2. the target is a place — a cell and its ring 1, 7 cells, as ``hotspots evaluate --target
-   PLACE`` builds it — drawn from the busiest decile of places by their 26-week count just
-   before the start (among places with any event then): chosen *because* it was busy, as
-   agencies choose places; the next ring is the buffer and one more the guard band
-   (``--buffer-rings 1``);
+2. the target is chosen *because* it was busy in the 26 weeks just before the start, as agencies
+   choose places. Two designs (``--design``):
+
+   * ``cells``: a cell and its ring 1, 7 cells, as ``hotspots evaluate --target
+     PLACE`` builds it, centred on a cell drawn from the busiest decile of such places by
+     their 26-week count (among places with any event then);
+   * ``places``: a connected group of up to 7 cells formed as the weekly plan forms its
+     entries (:func:`analytics.plan_places.group_places` on the cells' 26-week counts), drawn
+     from the top :data:`PLACES_TOP` entries — the shape of a real plan entry, which need not
+     be a full ring;
+
+   the next ring is the buffer and one more the guard band (``--buffer-rings 1``);
 3. :func:`analytics.evaluation.evaluate_panel` runs every estimator on the panel built as
    :mod:`pipelines.evaluate` builds it (weeks up to the end of the post period, controls
    from outside the guard ring).
@@ -29,6 +42,7 @@ Results are measured, not tuned: the estimators are not adjusted to these data.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -37,9 +51,12 @@ from pathlib import Path
 
 import numpy as np
 
+import pandas as pd
+
 from analytics import grid
 from analytics.evaluation import evaluate_panel, neighbourhood_counts, rejects
 from analytics.evaluation.calibration import TARGETS, admissible, meets
+from analytics.plan_places import group_places
 from analytics.verdict import VERDICT_METHODS, verdict
 from benchmarks.ranking import REAL, build_cube, load_chicago, load_denver, load_sample
 from benchmarks.common import replace_results_section
@@ -51,6 +68,10 @@ SELECT_WEEKS = 26
 POST_WEEKS = 16
 MIN_POST = 8
 METHODS = tuple(VERDICT_METHODS)
+#: Null-target designs: a cell and its ring ("cells"), or a plan-like connected group of <= 7 cells ("places").
+DESIGNS = ("cells", "places")
+#: Under ``--design places`` the target is one of the top this-many plan-like entries before the start.
+PLACES_TOP = 20
 
 
 def _datasets(only: list[str] | None):
@@ -84,20 +105,39 @@ def draw_target(y: np.ndarray, ring1, rng: np.random.Generator, post_weeks: int 
     return start, post_weeks, int(rng.choice(busy))
 
 
-def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None):
+def draw_place(y, cells, rng: np.random.Generator, post_weeks: int = POST_WEEKS, top: int = PLACES_TOP):
+    """One null target under ``--design places``: (start column, post weeks, rows of the place's cells).
+
+    The cells' counts over the ``SELECT_WEEKS`` weeks before a random start are grouped into
+    plan-like entries by :func:`analytics.plan_places.group_places` (connected, at most 7 cells,
+    a cell joins when it has at least half its seed's count); one of the ``top`` busiest
+    entries is drawn at random."""
+    n_weeks = y.shape[1]
+    post_weeks = min(post_weeks, n_weeks - SELECT_WEEKS)
+    if post_weeks < MIN_POST:
+        raise ValueError(f"{n_weeks} weeks: too short for {SELECT_WEEKS} selection weeks and {MIN_POST} after.")
+    start = int(rng.integers(SELECT_WEEKS, n_weeks - post_weeks + 1))
+    recent = y[:, start - SELECT_WEEKS:start].sum(1)
+    active = recent > 0
+    entries = group_places(pd.Series(recent[active], index=cells[active]), n=top)
+    place = np.asarray(entries["cells"].iloc[int(rng.integers(len(entries)))], dtype=cells.dtype)
+    return start, post_weeks, np.searchsorted(cells, place)
+
+
+def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place_rows=None):
     """Every estimator on one null target (weeks up to the end of its post period): the place
-    (centre + ring 1) treated, ring 2 the buffer, ring 3 the guard band, controls outside it."""
+    (centre ``row`` + ring 1, or the cells ``place_rows``) treated, the next ring the buffer,
+    one more the guard band, controls outside it."""
     yy = y[:, :start + post_weeks]
     post = np.arange(yy.shape[1]) >= start
-    centre = cells[[row]]
 
     def rows(c):
         return np.searchsorted(cells, c[np.isin(c, cells)])
 
-    place = grid.grid_disk_cells(centre, 1)
+    place = grid.grid_disk_cells(cells[[row]], 1) if place_rows is None else np.sort(cells[place_rows])
     treated = rows(place)
-    buffer = rows(np.setdiff1d(grid.grid_disk_cells(centre, 2), place))
-    pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(centre, 3)))
+    buffer = rows(np.setdiff1d(grid.grid_disk_cells(place, 1), place))
+    pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(place, 2)))
     nb = None if neighbourhood is None else neighbourhood[:, :yy.shape[1]]
     ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed, neighbourhood=nb)
     return ev.methods
@@ -132,23 +172,35 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
-def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "") -> dict:
+def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", design: str = "cells") -> dict:
+    """``n_targets`` null targets on one data set under ``design`` (:data:`DESIGNS`), summarised."""
+    if design not in DESIGNS:
+        raise ValueError(f"design must be one of {DESIGNS}; received {design!r}")
     y, cells, weeks, notes = build_cube(ev)
     ring1 = grid.neighbour_matrix(cells, 1)
     neighbourhood = neighbourhood_counts(y, ring1)
     rng = np.random.default_rng(seed)
-    rows, t0, failed = [], time.perf_counter(), 0
+    rows, t0, failed, sizes = [], time.perf_counter(), 0, []
     for i in range(n_targets):
-        start, post_weeks, row = draw_target(y, ring1, rng)
+        if design == "cells":
+            start, post_weeks, row = draw_target(y, ring1, rng)
+            place_rows = None
+        else:
+            start, post_weeks, place_rows = draw_place(y, cells, rng)
+            row = None
+            sizes.append(len(place_rows))
         try:
-            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood))
+            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood, place_rows))
         except Exception as exc:  # noqa: BLE001 - count and report, never hide
             failed += 1
             if failed <= 3:
                 print(f"  target {i} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         if progress and (i + 1) % 25 == 0:
             progress(i + 1, n_targets)
-    return {"key": key, "name": ev.name, "source": ev.source, "cells": len(cells), "weeks": len(weeks),
+    name = ev.name if design == "cells" else f"{ev.name}, plan-like places"
+    return {"key": key, "design": design, "name": name, "source": ev.source,
+            "place_cells": [int(x) for x in np.bincount(sizes, minlength=8)[1:]] if sizes else None,
+            "cells": len(cells), "weeks": len(weeks),
             "first_week": str(weeks[0].date()), "last_week": str(weeks[-1].date()), "targets": n_targets,
             "failed": failed, "notes": notes, "summary": summarise(rows), "seconds": time.perf_counter() - t0}
 
@@ -165,7 +217,7 @@ def markdown(results: list[dict], header: str) -> str:
              f"median within ±{TARGETS['median']:.0%}, "
              f"95 % interval covers zero in ≥ {TARGETS['coverage']:.0%} of null targets. 'verdict' = share of null "
              "targets where the one verdict rule (every method used agrees and excludes zero) claimed an effect, "
-             "with all three methods and with only those admitted on that data set (false-positive rate and coverage "
+             "with all methods and with only those admitted on that data set (false-positive rate and coverage "
              "meet the targets, and the median's 95 % CI — a bootstrap over targets, showing how far sampling alone "
              "moves it — reaches ±5 %; analytics.evaluation.calibration.admissible).", "",
              "| data set | method | targets | false-positive rate | median estimate (95 % CI) | coverage of 0 | "
@@ -183,7 +235,8 @@ def markdown(results: list[dict], header: str) -> str:
             lines.append(f"| {r['name']} | {labels[name]} | {x['n']} | {x['fpr']:.1%} | {_fmt(x['median'])} "
                          f"({_fmt(lo)} to {_fmt(hi)}) | "
                          f"{x['coverage']:.1%}{extra} | {'yes' if x['meets'] else '**no**'} |")
-        lines.append(f"| {r['name']} | verdict, all three methods | {s['verdict']['n']} | {s['verdict']['fpr']:.1%} "
+        lines.append(f"| {r['name']} | verdict, all {len(METHODS)} methods | {s['verdict']['n']} | "
+                     f"{s['verdict']['fpr']:.1%} "
                      f"| | | {'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
         va = s["verdict_admitted"]
         who = ", ".join(labels[k] for k in va["methods"]) or "none"
@@ -192,24 +245,37 @@ def markdown(results: list[dict], header: str) -> str:
     failing = [f"{labels[n]} on {r['name']}" for r in results for n in METHODS
                if r["summary"][n].get("n") and not r["summary"][n]["meets"]]
     lines += ["", ("Not meeting the targets strictly: " + "; ".join(failing) + ". `hotspots evaluate` leaves a "
-                   "method out of the verdict, with a warning, when it is not admitted on some real data set "
-                   "(analytics.evaluation.calibration).") if failing else "Every method meets the targets."]
+                   "method out of the verdict, with a warning, when it is not admitted on some real data set under the "
+                   "'cells' design; an admitted method that misses under 'places' stays in the verdict with a warning "
+                   "on its estimate (analytics.evaluation.calibration).") if failing else "Every method meets the targets."]
+    if any(r.get("design") == "places" for r in results):
+        lines += ["", "Under 'places' most targets are one or two cells (sizes per data set below): a target with no "
+                  "event before or after the start gets no DiD, ITS or panel estimate, so the 'targets' column counts "
+                  "those estimated, which on sparse data are the ones that happened to have events after the start."]
     lines += ["", "Data sets: " + "; ".join(
         f"{r['name']} — {r['source']}; {r['cells']:,} cells, weeks {r['first_week']} to {r['last_week']} "
-        f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s" for r in results) + "."]
+        f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s"
+        + (f"; place sizes 1..7 cells: {r['place_cells']}" if r.get("place_cells") else "") for r in results) + "."]
     return "\n".join(lines) + "\n"
 
 
 def calibration_block(results: list[dict]) -> str:
-    """The real data sets' numbers as the ``CALIBRATION`` literal of :mod:`analytics.evaluation.calibration`."""
-    lines = ["CALIBRATION: dict[str, dict[str, dict]] = {"]
-    for name in METHODS:
-        rows = [f'"{r["name"]}": {{"fpr": {s["fpr"]:.3f}, "median": {s["median"]:.3f}, "median_ci": '
-                f'[{s["median_ci"][0]:.3f}, {s["median_ci"][1]:.3f}], "coverage": {s["coverage"]:.3f}, "n": {s["n"]}}}'
-                for r in results if r.get("key") != "sample" for s in [r["summary"][name]] if s.get("n")]
-        lines.append(f'    "{name}": {{' + ("\n        " + ",\n        ".join(rows) + ",\n    " if rows else "")
-                     + "},")
-    return "\n".join(lines + ["}"])
+    """The real data sets' numbers as the ``CALIBRATION`` (design cells) and ``CALIBRATION_PLACES`` (design
+    places) literals of :mod:`analytics.evaluation.calibration`."""
+    out = []
+    for design, var in (("cells", "CALIBRATION"), ("places", "CALIBRATION_PLACES")):
+        runs = [r for r in results if r.get("key") != "sample" and r.get("design", "cells") == design]
+        if not runs:
+            continue
+        lines = [f"{var}: dict[str, dict[str, dict]] = {{"]
+        for name in METHODS:
+            rows = [f'"{r["name"]}": {{"fpr": {s["fpr"]:.3f}, "median": {s["median"]:.3f}, "median_ci": '
+                    f'[{s["median_ci"][0]:.3f}, {s["median_ci"][1]:.3f}], "coverage": {s["coverage"]:.3f}, '
+                    f'"n": {s["n"]}}}' for r in runs for s in [r["summary"][name]] if s.get("n")]
+            lines.append(f'    "{name}": {{' + ("\n        " + ",\n        ".join(rows) + ",\n    " if rows else "")
+                         + "},")
+        out.append("\n".join(lines + ["}"]))
+    return "\n".join(out)
 
 
 def write_section(text: str, path: Path) -> None:
@@ -222,25 +288,44 @@ def main(argv=None) -> int:
     ap.add_argument("--targets", type=int, default=200, help="null targets per data set (default 200)")
     ap.add_argument("--quick", action="store_true", help="20 targets per data set, nothing written (smoke run)")
     ap.add_argument("--only", nargs="*", choices=("sample", "denver", "chicago"), help="some data sets only")
+    ap.add_argument("--design", nargs="*", choices=DESIGNS, default=list(DESIGNS),
+                    help="null-target design(s): cells (a cell and its ring), places (plan-like groups); default both")
     ap.add_argument("--results", type=Path, default=None,
                     help="write the table into this RESULTS.md section (default: benchmarks/RESULTS.md unless --quick)")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="also append each data set's result as one JSON line to this file (kept if a later one fails)")
+    ap.add_argument("--from-saved", type=Path, default=None,
+                    help="write the section from a --save file instead of running (its runs, in order)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     n = min(20, args.targets) if args.quick else args.targets
     results, t0 = [], time.perf_counter()
-    for key, ev in _datasets(args.only):
-        print(f"{ev.name}: {n} null targets ...", flush=True)
-        r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True), key=key)
-        s = r["summary"]
-        print("  " + "; ".join(f"{k} FPR {s[k]['fpr']:.2f} median {s[k]['median']:+.2f} coverage "
-                               f"{s[k]['coverage']:.2f}" for k in METHODS if s[k].get("n"))
-              + f"; verdict claims {s['verdict']['fpr']:.2f}", flush=True)
-        results.append(r)
-    header = (f"Written by `python -m benchmarks.placebo{' --quick' if args.quick else ''} --targets {n}` on "
-              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({time.perf_counter() - t0:.0f} s; seed {args.seed}). "
-              f"Null targets: a place (an H3 res-9 cell and its ring 1, 7 cells) from the busiest decile of places by "
-              f"their {SELECT_WEEKS}-week count before a random start; the next ring is the buffer, one more the guard "
-              f"band; up to {POST_WEEKS} weeks after; 20 matched controls per cell. "
+    if args.from_saved:
+        results = [json.loads(line) for line in args.from_saved.read_text(encoding="utf-8").splitlines() if line]
+        n = max(r["targets"] for r in results)
+    for design in ([] if args.from_saved else args.design):
+        for key, ev in _datasets(args.only):
+            print(f"{ev.name} ({design}): {n} null targets ...", flush=True)
+            r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True), key=key,
+                            design=design)
+            s = r["summary"]
+            print("  " + "; ".join(f"{k} FPR {s[k]['fpr']:.2f} median {s[k]['median']:+.2f} coverage "
+                                   f"{s[k]['coverage']:.2f}" for k in METHODS if s[k].get("n"))
+                  + f"; verdict claims {s['verdict']['fpr']:.2f}", flush=True)
+            results.append(r)
+            if args.save:
+                with args.save.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(r, default=float) + "\n")
+    seconds = sum(r["seconds"] for r in results) if args.from_saved else time.perf_counter() - t0
+    designs = sorted({r.get("design", "cells") for r in results}, key=DESIGNS.index)
+    header = (f"Written by `python -m benchmarks.placebo{' --quick' if args.quick else ''} --targets {n} --design "
+              f"{' '.join(designs)}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({seconds:.0f} s; seed "
+              f"{args.seed}). Null targets are chosen because they were busy in the {SELECT_WEEKS} weeks before a "
+              "random start. Design 'cells' (data set name alone): a place = an H3 res-9 cell and its ring 1 (7 "
+              "cells) from the busiest decile of such places. Design 'places' (', plan-like places'): a connected "
+              "group of up to 7 cells formed as the weekly plan forms its entries (analytics.plan_places.group_places "
+              f"on the cells' {SELECT_WEEKS}-week counts), one of the top {PLACES_TOP}. The next ring is the buffer, "
+              f"one more the guard band; up to {POST_WEEKS} weeks after; 20 matched controls per cell. "
               "Real data are police-recorded incidents used as location reports; the sample is SYNTHETIC.")
     text = markdown(results, header)
     print(text)

@@ -2,14 +2,16 @@
 
 Reads the store (read-only is enough), builds the cube over every week with data, and
 evaluates one target area from a start date with every estimator of
-:mod:`analytics.evaluation` (DiD against matched controls, ITS, WDD, WDQ, synthetic
-control) plus a power check. Writes into ``out_dir``:
+:mod:`analytics.evaluation` (DiD against matched controls, ITS, the panel regression with
+place and week effects, WDD, WDQ, synthetic control) plus a power check. The page's charts are
+in :mod:`pipelines.evaluate_charts` and its verdict block in :mod:`pipelines.evaluate_verdict`
+(``line_chart_svg`` and ``forest_svg`` stay importable from here). Writes into ``out_dir``:
 
 * ``evaluation.html`` — self-contained page (inline CSS and SVG, no URL): the series of the
   treated area, its matched controls and the buffer; the estimates with intervals; a
   plain-language verdict with its caveats;
-* ``evaluation.json`` — ``{"target", "outcome", "methods": {"did", "its", "wdd", "wdq",
-  "synthetic_control"}, ...}``; DiD, ITS and synthetic control give ``relative_effect``
+* ``evaluation.json`` — ``{"target", "outcome", "methods": {"did", "its", "panel_poisson", "wdd", "wdq",
+  "synthetic_control"}, ...}``; DiD, ITS, the panel regression and synthetic control give ``relative_effect``
   (−0.30 = a 30 % fall), ``ci_low``, ``ci_high`` and ``p``;
 * ``series_weekly.csv`` and ``series_synthetic_control.csv`` — the series used.
 
@@ -52,19 +54,18 @@ from typing import Callable
 import h3
 import numpy as np
 import pandas as pd
-from markupsafe import Markup
 
 from analytics import __version__ as TOOL_VERSION
 from analytics import grid
 from analytics.errors import InvalidInputError
-from pipelines.render.html import escape_text, page_template
+from pipelines.render.html import page_template
 from analytics.evaluation import (DETECTION_DRIVEN, MAX_DETECTABLE_FALL, OUTCOMES, evaluate_panel,
                                   minimum_detectable_effect, neighbourhood_counts, outcome_series, weeks_needed)
-from analytics.evaluation.calibration import admitted, calibration_warning
-from analytics.verdict import VERDICT_METHODS, verdict
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.csv_out import write_csv
+from pipelines.evaluate_charts import forest_svg, line_chart_svg
+from pipelines.evaluate_verdict import METHOD_LABELS, build_verdict, pct
 from pipelines.hotspots_run import SYNTHETIC_LABEL
 from pipelines.store import Store
 
@@ -76,8 +77,6 @@ DEFAULT_OUTCOME = "reports_non_police"
 #: Progress steps reported by :func:`run_evaluation`.
 EVALUATE_STEPS = ("target", "cube", "estimators", "write")
 _CUBE_COLUMNS = ("reports", "reports_police", "found_episodes", "episodes_started")
-METHOD_LABELS = {"did": "Difference-in-differences (matched controls)", "its": "Interrupted time series",
-                 "synthetic_control": "Synthetic control"}
 
 
 # ------------------------------------------------------------------------------------------- dates
@@ -467,7 +466,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
         "parameters": {"k": k, "k_buffer": k_buffer, "n_boot": n_boot, "period_weeks": period_weeks,
                        "alpha": alpha, "seed": seed, "resolution": res, "guard_rings": 1},
     }
-    result["verdict"] = _verdict(result)
+    result["verdict"] = build_verdict(result)
 
     t0 = step("write")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -480,244 +479,6 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     result["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     Path(outputs["json"]).write_text(json.dumps(result, indent=2, default=str, allow_nan=False), encoding="utf-8")
     return result
-
-
-# ------------------------------------------------------------------------------------------ verdict
-def _pct(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return "—"
-    return f"{v * 100:+.0f} %"
-
-
-def _z_crit(alpha: float) -> float:
-    from scipy import stats
-    return float(stats.norm.ppf(1 - alpha / 2))
-
-
-def _verdict(result: dict) -> dict:
-    """Plain-language headline, the methods' agreement, displacement and caveats.
-
-    The headline and the ring sentence come from :func:`analytics.verdict.verdict` (one rule:
-    a change is claimed only when every admitted method's 95 % interval excludes no change, on the
-    same side; each interval inverts the same test as the method's p). Admitted = met the placebo
-    calibration targets on every real data set (:mod:`analytics.evaluation.calibration`); the
-    others are listed with a warning and neither support nor block a claim."""
-    m = result["methods"]
-    did = m["did"]
-    alpha = result["parameters"]["alpha"]
-    used = admitted(VERDICT_METHODS)
-    left_out = [w for k in VERDICT_METHODS if k not in used
-                for w in [calibration_warning(k, VERDICT_METHODS[k])] if w]
-    result["warnings"].extend(w for w in left_out if w not in result["warnings"])
-    effects = {k: m[k] for k in used}
-    ring = {k: m[k]["buffer"] for k in ("did", "its") if k in used and m[k].get("buffer")}
-    v = verdict(effects, ring, outcome=result["outcome"], alpha=alpha)
-    headline = v.headline if used else (
-        f"No verdict on {result['outcome']}: no method met the placebo calibration targets on real data "
-        "(see the warnings); the estimates below are shown for reference only.")
-    agree = []
-    for key in used:
-        e = m[key]
-        if e.get("relative_effect") is None:
-            continue
-        agree.append(f"{METHOD_LABELS[key]}: {_pct(e['relative_effect'])} "
-                     f"[{_pct(e.get('ci_low'))}, {_pct(e.get('ci_high'))}], p = "
-                     f"{'—' if e.get('p') is None else format(e['p'], '.3f')}"
-                     f"{' (interval excludes no change)' if v.directions[key] in ('fall', 'rise') else ''}")
-    for key in VERDICT_METHODS:
-        e = m[key]
-        if key not in used and e.get("relative_effect") is not None:
-            agree.append(f"{METHOD_LABELS[key]}: {_pct(e['relative_effect'])} [{_pct(e.get('ci_low'))}, "
-                         f"{_pct(e.get('ci_high'))}] — left out of the verdict (failed the placebo calibration; "
-                         "see the warning)")
-    lines = [("The methods agree: every 95 % interval excludes no change, on the same side." if v.effect in
-              ("fall", "rise") else f"The methods disagree: {v.disagreement}." if v.disagreement else
-              "No method's 95 % interval excludes no change.")]
-    disp = [v.displacement_sentence]
-    q = m["wdq"]
-    if q.get("meaningful"):
-        lo_q, hi_q = q.get("ci_low"), q.get("ci_high")
-        if lo_q is not None and hi_q is not None and lo_q <= 0 <= hi_q:
-            disp.append(f"WDQ = {q['wdq']:.2f}, but its 95 % bootstrap interval ({lo_q:.2f} to {hi_q:.2f}) includes "
-                        "0: no clear displacement or diffusion.")
-        else:
-            disp.append(f"WDQ = {q['wdq']:.2f} ({q['interpretation']}).")
-    else:
-        disp.append("WDQ is not meaningful here: the target did not improve relative to its controls.")
-    w = m["wdd"]
-    dz = w.get("displacement_z")
-    clear = dz is not None and abs(dz) > _z_crit(alpha)
-    disp.append(f"WDD = {w['wdd']:.1f} events net of the buffer (z = {w['z']:.2f}, p = {w['p']:.3f}); "
-                f"buffer component {w['displacement']:+.1f} events ("
-                + (("displacement" if w["displacement"] > 0 else "diffusion") + f", z = {dz:.2f}" if clear else
-                   "within noise: no clear displacement or diffusion") + ").")
-    caveats = list(result["warnings"])
-    mde = result["power"].get("mde_did")
-    if mde is not None:
-        caveats.append(f"With this much data the DiD design reliably (80 % power) detects only falls larger than "
-                       f"about {abs(mde) * 100:.0f} %; smaller real effects may go unseen. Hot-spot policing "
-                       "averages ~8–16 % reductions (Braga & Weisburd 2020).")
-    elif result["power"].get("treated_pre_mean_per_week"):
-        caveats.append(f"No fall of up to {result['power']['max_fall_searched'] * 100:.0f} % is detectable with this "
-                       "data (80 % power, matched controls): a 'no clear change' here says little.")
-    pre = did.get("pre_fit", {})
-    if pre.get("pre_correlation") is not None:
-        caveats.append(f"DiD assumes the target would have followed its controls; their weekly pre-period "
-                       f"correlation is {pre['pre_correlation']:.2f} (the controls were matched on level, trend and the "
-                       "level of their surrounding cells).")
-    caveats.append("Places are often chosen because they were busy, and busy spells calm down anyway (regression to "
-                   "the mean). The controls are matched on their own and their surroundings' level so they calm down "
-                   "alike, ITS is read against the controls' path rather than extrapolating the busy spell, and the "
-                   "methods are checked on null placebo targets chosen that way in real data (python -m "
-                   "benchmarks.placebo, benchmarks/RESULTS.md); the headline needs every admitted method to agree.")
-    caveats.append("Fewer reports can mean less harm or less reporting; read the result with partners' knowledge of "
-                   "the place, and check for other changes at the same time (openings, closures, other operations).")
-    caveats.append("The week holding the start date counts as treated; a partial first week can only dilute the "
-                   "estimate.")
-    if result.get("synthetic"):
-        caveats.append("SYNTHETIC data: no real young person, placement or venue.")
-    return {"headline": headline, "methods": agree, "agreement": lines, "displacement": disp, "caveats": caveats,
-            "effect": v.effect, "ring": v.displacement}
-
-
-# ------------------------------------------------------------------------------------------ SVG
-_COLOURS = {"treated": "#b2182b", "control": "#2166ac", "buffer": "#e08214", "buffer_control": "#8073ac",
-            "its_counterfactual": "#333333", "synthetic": "#1b7837"}
-
-
-#: Right end of the effects axis (+300 %); a wider interval is drawn to the edge with an arrow and its value.
-_FOREST_MAX = 3.0
-_CHAR_W = 0.6   # average glyph width as a share of the font size (system sans-serif), to make labels fit
-
-
-def _text_width(text: str, size: float) -> float:
-    return len(text) * size * _CHAR_W
-
-
-def line_chart_svg(x_labels: list[str], series: dict[str, np.ndarray], start_index: int | None = None,
-                   width: int = 900, height: int = 280, title: str = "", dashed: tuple = (),
-                   y_label: str = "events per week", x_label: str = "week") -> Markup:
-    """An inline SVG line chart (no script, no external asset); a shaded post period from ``start_index``.
-
-    Both axes carry their unit (``y_label``, ``x_label``); week labels are thinned so they do
-    not overlap, and the legend wraps onto a second row rather than running off the chart."""
-    n = len(x_labels)
-    vals = np.concatenate([np.asarray(v, dtype=float)[np.isfinite(np.asarray(v, dtype=float))]
-                           for v in series.values()] or [np.zeros(1)])
-    top = float(vals.max()) if vals.size and vals.max() > 0 else 1.0
-    top = top * 1.08
-    names = [name.replace("_", " ") for name in series]
-    legend_rows, row_x = 1, 0.0
-    for label in names:
-        w = 13 + _text_width(label, 10) + 14
-        if row_x and row_x + w > width - 60:
-            legend_rows, row_x = legend_rows + 1, 0.0
-        row_x += w
-    L, R, T = 62, 14, 22
-    B = 44 + 14 * legend_rows
-    pw, ph = width - L - R, height - T - B
-
-    def X(i):
-        return L + pw * (i / max(n - 1, 1))
-
-    def Y(v):
-        return T + ph - ph * (v / top)
-
-    parts = [f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="{escape_text(title)}">'
-             f'<title>{escape_text(title)}</title>']
-    if start_index is not None and 0 <= start_index < n:
-        x0 = X(start_index) - 0.5 * pw / max(n - 1, 1)
-        parts.append(f'<rect x="{x0:.1f}" y="{T}" width="{L + pw - x0:.1f}" height="{ph}" fill="#f2f2f2"/>')
-        tag = "intervention period"
-        if X(start_index) + 3 + _text_width(tag, 10) <= L + pw:
-            parts.append(f'<text x="{X(start_index) + 3:.1f}" y="{T + 11}" font-size="10" fill="#555">{tag}</text>')
-        else:   # too close to the right edge: end the label at the edge
-            parts.append(f'<text x="{L + pw - 3:.1f}" y="{T + 11}" font-size="10" text-anchor="end" fill="#555">'
-                         f'{tag}</text>')
-    raw = top / 1.08 / 4
-    mag = 10 ** math.floor(math.log10(raw))
-    tick = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    fmt = "{:.0f}" if tick >= 1 else "{:.1f}" if tick >= 0.1 else "{:.2f}"
-    for v in np.arange(0, top + 1e-9, tick):
-        parts.append(f'<line x1="{L}" y1="{Y(v):.1f}" x2="{L + pw}" y2="{Y(v):.1f}" stroke="#ddd" stroke-width="0.6"/>'
-                     f'<text x="{L - 4}" y="{Y(v) + 3:.1f}" font-size="9" text-anchor="end" fill="#444">'
-                     f'{fmt.format(v)}</text>')
-    widest = max([_text_width(str(x), 9) for x in x_labels] or [0.0])
-    step_lbl = max(1, math.ceil((widest + 8) / (pw / max(n - 1, 1))))
-    for i in range(0, n, step_lbl):
-        parts.append(f'<text x="{X(i):.1f}" y="{T + ph + 14}" font-size="9" text-anchor="middle" fill="#444">'
-                     f'{escape_text(x_labels[i])}</text>')
-    parts.append(f'<text x="{L + pw / 2:.1f}" y="{T + ph + 29}" font-size="10" text-anchor="middle" fill="#222">'
-                 f'{escape_text(x_label)}</text>')
-    parts.append(f'<text transform="translate(13,{T + ph / 2:.1f}) rotate(-90)" font-size="10" '
-                 f'text-anchor="middle" fill="#222">{escape_text(y_label)}</text>')
-    legend_x, legend_y = L + 4.0, T + ph + 44
-    for (name, v), label in zip(series.items(), names):
-        arr = np.asarray(v, dtype=float)
-        colour = _COLOURS.get(name, "#555")
-        pts = " ".join(f"{X(i):.1f},{Y(a):.1f}" for i, a in enumerate(arr) if math.isfinite(a))
-        dash = ' stroke-dasharray="5,3"' if name in dashed else ""
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.4"{dash} points="{pts}"/>')
-        w = 13 + _text_width(label, 10) + 14
-        if legend_x > L + 4 and legend_x + w > width - 60 + L:
-            legend_x, legend_y = L + 4.0, legend_y + 14
-        parts.append(f'<rect x="{legend_x:.1f}" y="{legend_y - 4}" width="10" height="3" fill="{colour}"/>'
-                     f'<text x="{legend_x + 13:.1f}" y="{legend_y}" font-size="10" fill="#222">'
-                     f'{escape_text(label)}</text>')
-        legend_x += w
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def forest_svg(rows: list[tuple[str, float | None, float | None, float | None]], width: int = 900) -> Markup:
-    """Relative effects with 95 % intervals on one axis (−100 % … +100 % or wider), zero marked.
-
-    The x axis is labelled with its unit; row labels get as much room as the longest needs."""
-    finite = [v for r in rows for v in r[1:] if v is not None and math.isfinite(v)]
-    lo_ax = max(min([-0.6] + finite) - 0.05, -1.0)
-    hi_ax = min(max([0.4] + finite) + 0.05, _FOREST_MAX)     # wider intervals run off the axis, marked ▸
-    L = int(min(max([_text_width(r[0], 11) for r in rows] + [120]) + 16, width / 2))
-    R, rh = 30, 26
-    height = 48 + rh * len(rows)
-    pw = width - L - R
-
-    def X(v):
-        return L + pw * (v - lo_ax) / (hi_ax - lo_ax)
-
-    parts = [f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
-             'aria-label="Relative effects with 95 % intervals">'
-             '<title>Relative effects with 95 % intervals</title>',
-             f'<line x1="{X(0):.1f}" y1="6" x2="{X(0):.1f}" y2="{height - 38}" stroke="#333" stroke-width="1"/>']
-    span = hi_ax - lo_ax
-    step = next(st for st in (0.1, 0.2, 0.25, 0.5, 1.0) if pw * st / span >= 44)   # tick labels ~30 px wide
-    for tick in np.arange(math.ceil(lo_ax / step - 1e-9) * step, hi_ax + 1e-9, step):
-        parts.append(f'<text x="{X(tick):.1f}" y="{height - 24}" font-size="9" text-anchor="middle" fill="#444">'
-                     f'{tick * 100:+.0f}%</text>')
-    parts.append(f'<text x="{L + pw / 2:.1f}" y="{height - 8}" font-size="10" text-anchor="middle" fill="#222">'
-                 'relative effect (% change against no disruption; dot = estimate, bar = 95 % interval)</text>')
-    for i, (label, est, lo, hi) in enumerate(rows):
-        yy = 18 + i * rh
-        parts.append(f'<text x="{L - 8}" y="{yy + 4}" font-size="11" text-anchor="end">{escape_text(label)}</text>')
-        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
-            parts.append(f'<line x1="{X(max(lo, lo_ax)):.1f}" y1="{yy}" x2="{X(min(hi, hi_ax)):.1f}" y2="{yy}" '
-                         'stroke="#2166ac" stroke-width="2"/>')
-            if hi > hi_ax:
-                xe = X(hi_ax)
-                parts.append(f'<path d="M{xe - 6:.1f},{yy - 4} L{xe:.1f},{yy} L{xe - 6:.1f},{yy + 4} Z" '
-                             f'fill="#2166ac"/><text x="{xe - 8:.1f}" y="{yy - 5}" font-size="9" '
-                             f'text-anchor="end" fill="#2166ac">to {hi * 100:+.0f}%</text>')
-        elif est is not None and math.isfinite(est):
-            parts.append(f'<text x="{X(min(est, hi_ax)) + 8:.1f}" y="{yy + 3}" font-size="9" fill="#555">'
-                         'no interval</text>')
-        if est is not None and math.isfinite(est):
-            if est <= hi_ax:
-                parts.append(f'<circle cx="{X(est):.1f}" cy="{yy}" r="4" fill="#b2182b"/>')
-            else:
-                parts.append(f'<text x="{X(hi_ax) - 8:.1f}" y="{yy + 12}" font-size="9" text-anchor="end" '
-                             f'fill="#b2182b">estimate {est * 100:+.0f}%</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
 
 
 # ------------------------------------------------------------------------------------------ write
@@ -763,7 +524,7 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
                               title=f"Synthetic control, periods of {pw} weeks", dashed=("synthetic",),
                               y_label=f"events per {pw} weeks", x_label=f"period of {pw} weeks (first week)")
     rows = [(METHOD_LABELS[k_], m[k_].get("relative_effect"), m[k_].get("ci_low"), m[k_].get("ci_high"))
-            for k_ in ("did", "its", "synthetic_control")]
+            for k_ in ("did", "its", "synthetic_control", "panel_poisson") if k_ in m]
     if m["did"].get("buffer"):
         b = m["did"]["buffer"]
         rows.append(("Buffer ring, DiD (displacement > 0)", b.get("relative_effect"), b.get("ci_low"),
@@ -771,9 +532,12 @@ def _write(out_dir: Path, result: dict, ev, weeks: list[date], post: np.ndarray,
     if m["its"].get("buffer"):
         b = m["its"]["buffer"]
         rows.append(("Buffer ring, ITS", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
+    if m.get("panel_poisson", {}).get("buffer"):
+        b = m["panel_poisson"]["buffer"]
+        rows.append(("Buffer ring, panel regression", b.get("relative_effect"), b.get("ci_low"), b.get("ci_high")))
     html = page_template("evaluation.html.j2").render(
         r=result, m=m, chart=chart, chart_buffer=chart_buffer, chart_sc=chart_sc, forest=forest_svg(rows),
-        pct=_pct, labels=METHOD_LABELS,
+        pct=pct, labels=METHOD_LABELS,
         generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M"))
     html_path = out_dir / "evaluation.html"
     html_path.write_text(html, encoding="utf-8")

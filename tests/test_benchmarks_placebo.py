@@ -38,6 +38,36 @@ def test_draw_target_picks_a_busy_place_before_the_start():
         assert place[row] >= np.quantile(active, 0.9)
 
 
+def _connected(cells) -> bool:
+    import h3
+
+    hexes = [h3.int_to_str(int(c)) for c in cells]
+    seen, todo = {hexes[0]}, [hexes[0]]
+    while todo:
+        c = todo.pop()
+        for n in hexes:
+            if n not in seen and h3.are_neighbor_cells(c, n):
+                seen.add(n)
+                todo.append(n)
+    return len(seen) == len(hexes)
+
+
+def test_draw_place_is_a_plan_like_connected_busy_group():
+    from analytics.plan_places import MAX_PLACE_CELLS
+
+    ev = load_sample()[0]
+    y, cells, weeks, _ = build_cube(ev)
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        start, post_weeks, rows = placebo.draw_place(y, cells, rng)
+        assert placebo.SELECT_WEEKS <= start <= y.shape[1] - post_weeks
+        assert 1 <= len(rows) <= MAX_PLACE_CELLS and len(set(rows.tolist())) == len(rows)
+        assert _connected(cells[rows])
+        recent = y[:, start - placebo.SELECT_WEEKS:start].sum(1)
+        # the place's best cell is among the busiest cells before the start (a top-20 plan entry's seed)
+        assert recent[rows].max() >= np.sort(recent)[::-1][placebo.PLACES_TOP * 7]
+
+
 def test_placebo_suite_on_the_synthetic_sample(tmp_path):
     r = placebo.run_dataset(load_sample()[0], 3, seed=2)
     assert r["failed"] == 0
@@ -53,7 +83,23 @@ def test_placebo_suite_on_the_synthetic_sample(tmp_path):
 
 
 @pytest.mark.skipif(not (REAL / "chicago").exists(), reason=f"real data absent ({REAL}); the sample suite still runs")
-def test_placebo_suite_on_real_chicago_data():
-    r = placebo.run_dataset(load_chicago()[0], 4, seed=3)
+@pytest.mark.parametrize("design", placebo.DESIGNS)
+def test_placebo_suite_on_real_chicago_data(design):
+    r = placebo.run_dataset(load_chicago()[0], 4, seed=3, design=design)
     assert r["failed"] == 0 and r["weeks"] >= placebo.SELECT_WEEKS + placebo.MIN_POST
+    assert "panel_poisson" in placebo.METHODS and r["design"] == design
+    assert (r["place_cells"] is None) == (design == "cells") and (design == "cells" or sum(r["place_cells"]) == 4)
+    assert r["name"].endswith("plan-like places") == (design == "places")
     _check_summary(r["summary"])
+
+
+def test_a_run_saved_line_by_line_renders_the_same_section(tmp_path, monkeypatch):
+    r = placebo.run_dataset(load_sample()[0], 2, seed=5, design="places")
+    saved = tmp_path / "runs.jsonl"
+    results = tmp_path / "RESULTS.md"
+    import json
+
+    saved.write_text(json.dumps(r, default=float) + "\n")
+    assert placebo.main(["--from-saved", str(saved), "--results", str(results)]) == 0
+    text = results.read_text()
+    assert placebo.SECTION in text and r["name"] in text and "panel regression" in text

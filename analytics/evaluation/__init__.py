@@ -15,6 +15,9 @@ papers' notation, so a reader holding the paper can follow the code:
   negative-binomial GLM (statsmodels) with Newey–West errors, a trend only from 52
   pre-period weeks, and — in :func:`its_matched` — relative to the matched controls' path
   with placebo-in-space inference.
+* :func:`panel_matched` (+ :func:`fit_panel_fe`) — Poisson / negative-binomial regression of the
+  target's and matched controls' cells with place and week fixed effects and a treated × after
+  term (parallel trends on the log scale), placebo-in-space p.
 * :func:`synthetic_control` — synthetic control on aggregated periods, weights ≥ 0
   summing to 1 (constrained least squares, scipy), placebo-in-space p.
 * :func:`minimum_detectable_effect`, :func:`power_for_effect`, :func:`weeks_needed` —
@@ -32,7 +35,7 @@ that samples takes ``seed``.
 
 The package has one module per job: ``common`` (outcomes, the placebo test, the
 significance rule), ``matching``, ``did``, ``its``, ``synthetic_control``,
-``displacement`` (WDD, WDQ), ``power``, ``panel`` (all methods on one panel) and
+``displacement`` (WDD, WDQ), ``panel_glm`` (the panel regression), ``power``, ``panel`` (all methods on one panel) and
 ``backtest``; the names above are importable from here.
 """
 
@@ -45,6 +48,7 @@ from analytics.evaluation.displacement import WDDResult, WDQResult, wdd, wdq
 from analytics.evaluation.its import MIN_TREND_WEEKS, ITSResult, its_glm, its_matched
 from analytics.evaluation.matching import match_controls, neighbourhood_counts
 from analytics.evaluation.panel import PanelEvaluation, evaluate_panel
+from analytics.evaluation.panel_glm import PanelResult, fit_panel_fe, panel_matched
 from analytics.evaluation.power import MAX_DETECTABLE_FALL, minimum_detectable_effect, power_for_effect, weeks_needed
 from analytics.evaluation.synthetic_control import SCResult, simplex_weights, synthetic_control
 
@@ -54,5 +58,5 @@ __all__ = [
     "synthetic_control", "simplex_weights", "minimum_detectable_effect",
     "power_for_effect", "weeks_needed", "MAX_DETECTABLE_FALL", "placebo_test", "rejects",
     "DETECTION_DRIVEN", "OUTCOMES", "outcome_series", "rri", "coverage_metrics", "ring_kde_scores",
-    "bootstrap_mean_ci", "evaluate_panel", "PanelEvaluation",
+    "bootstrap_mean_ci", "evaluate_panel", "PanelEvaluation", "PanelResult", "fit_panel_fe", "panel_matched",
 ]

@@ -11,6 +11,7 @@ from analytics.evaluation.did import did_matched
 from analytics.evaluation.displacement import wdd, wdq
 from analytics.evaluation.its import its_matched
 from analytics.evaluation.matching import match_controls
+from analytics.evaluation.panel_glm import panel_matched
 from analytics.evaluation.synthetic_control import synthetic_control
 
 
@@ -29,7 +30,7 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
                    k: int = 20, k_buffer: int = 5, alpha: float = 0.05, n_boot: int = 2000, period_weeks: int = 4,
                    seed: int = 0, its_harmonics: int | None = None,
                    neighbourhood: np.ndarray | None = None) -> PanelEvaluation:
-    """Run DiD, ITS, WDD, WDQ and synthetic control on a (units × weeks) panel.
+    """Run DiD, ITS, the panel regression, WDD, WDQ and synthetic control on a (units × weeks) panel.
 
     ``treated``, ``buffer`` and ``pool`` are row indices (disjoint); ``pool`` holds the
     candidate controls (buffer and guard band already removed). The treated cells get
@@ -41,7 +42,10 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     neighbourhood's pre-period level to the matching, so controls regress towards the same
     mean as the target (recommended; see :mod:`analytics.evaluation.matching`). ITS is
     comparative: the target's series relative to its matched controls' path, with the same
-    placebo-in-space inference as DiD (:func:`analytics.evaluation.its.its_matched`).
+    placebo-in-space inference as DiD (:func:`analytics.evaluation.its.its_matched`). The panel
+    regression (:func:`analytics.evaluation.panel_glm.panel_matched`) fits the treated and matched
+    cells with place and week effects, with the same placebo groups; its buffer estimate is in
+    ``panel_poisson["buffer"]``.
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
@@ -72,6 +76,11 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
         its_d["buffer"] = {k_: v for k_, v in its_b.as_dict().items() if k_ in ("relative_effect", "ci_low",
                                                                                  "ci_high", "p", "family",
                                                                                  "inference")}
+    pan = panel_matched(y, post, treated, matches, alpha=alpha)
+    pan_d = pan.as_dict()
+    if len(buffer):
+        pan_d["buffer"] = {k_: v for k_, v in panel_matched(y, post, buffer, b_matches, alpha=alpha).as_dict().items()
+                           if k_ != "placebo_effects"}
     n_pre, n_post = int(pre.sum()), int(post.sum())
     w = wdd(t_s[pre].sum(), t_s[post].sum(), groups.sum(0)[pre].sum(), groups.sum(0)[post].sum(),
             b_s[pre].sum(), b_s[post].sum(), cb_s[pre].sum() * k_buffer, cb_s[post].sum() * k_buffer,
@@ -83,7 +92,7 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     q = wdq(t_s[pre], t_s[post], groups.sum(0)[pre], groups.sum(0)[post], b_s[pre], b_s[post], n_boot=n_boot,
             alpha=alpha, seed=seed)
     sc = synthetic_control(t_s, groups, post, period_weeks=period_weeks, alpha=alpha)
-    methods = {"did": did_d, "its": its_d, "wdd": wd, "wdq": q.as_dict(), "synthetic_control": sc.as_dict()}
+    methods = {"did": did_d, "its": its_d, "panel_poisson": pan_d, "wdd": wd, "wdq": q.as_dict(), "synthetic_control": sc.as_dict()}
     series = pd.DataFrame({"treated": t_s, "control": c_s, "buffer": b_s, "buffer_control": cb_s,
                            "its_fitted": np.asarray(its.fitted) if its.fitted else np.nan,
                            "its_counterfactual": np.asarray(its.counterfactual) if its.counterfactual else np.nan,

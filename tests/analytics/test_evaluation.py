@@ -215,7 +215,7 @@ def _validity(seeds, n_boot=200):
 
 def test_estimators_recover_a_planted_effect_fast():
     eff, null = _validity(range(6))
-    for name in ("did", "its"):
+    for name in ("did", "its", "panel_poisson"):
         est = np.array([m[name]["relative_effect"] for m in eff])
         assert abs(est.mean() + 0.30) < 0.10, (name, est)
         cover = np.mean([m[name]["ci_low"] <= -0.30 <= m[name]["ci_high"] for m in eff])

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.evaluation.calibration import CALIBRATION, TARGETS, admitted, calibration_warning, meets
+from analytics.evaluation.calibration import (CALIBRATION, CALIBRATION_PLACES, TARGETS, admitted, calibration_warning,
+                                              design_warning, meets)
 from analytics.verdict import VERDICT_METHODS
 
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -32,7 +33,13 @@ def test_a_method_missing_a_target_on_any_real_data_set_is_left_out_with_a_reaso
     assert "Denver: 9.0% false positives" in w and "Chicago" not in w
     w = calibration_warning("synthetic_control", "synthetic control", CAL)
     assert "Chicago" in w and "median +8 %" in w
-    assert admitted(["did"], {}) == ["did"]          # nothing measured: nothing to hold against it
+    # not measured: not admitted, with a reason naming where it was not measured
+    assert admitted(["did"], {}) == []
+    assert admitted(["did", "panel_poisson"], CAL) == ["did"]
+    w = calibration_warning("panel_poisson", "panel regression", CAL)
+    assert w.startswith("Panel regression is shown but left out") and "Chicago, Denver" in w
+    w = calibration_warning("panel_poisson", "panel regression", {**CAL, "panel_poisson": {"Denver": GOOD}})
+    assert "not been calibrated" in w and "Chicago" in w and "Denver" not in w
 
 
 def test_the_calibration_table_is_the_one_in_results_md():
@@ -47,14 +54,30 @@ def test_the_calibration_table_is_the_one_in_results_md():
             rows[(labels[m.group(2)], m.group(1))] = (int(m.group(3)), float(m.group(4)) / 100,
                                                       int(m.group(5)) / 100, float(m.group(6)) / 100)
     assert rows, "no method rows found in the placebo section"
-    for method, per_set in CALIBRATION.items():
-        for name, row in per_set.items():
+    for method in CALIBRATION:
+        for name, row in {**CALIBRATION[method], **CALIBRATION_PLACES.get(method, {})}.items():
             n, fpr, median, cover = rows[(method, name)]
             assert row["n"] == n and row["fpr"] == pytest.approx(fpr, abs=6e-4), (method, name)
             assert row["median"] == pytest.approx(median, abs=0.006) and row["coverage"] == pytest.approx(
                 cover, abs=6e-4), (method, name)
     real = {name for (_, name) in rows if "SYNTHETIC" not in name}
-    assert all(set(per_set) == real for per_set in CALIBRATION.values()), "calibrate every real data set"
+    assert all(set(per_set) == {n for n in real if not n.endswith("plan-like places")}
+               for per_set in CALIBRATION.values()), "calibrate every real data set"
+    assert all(set(per_set) == {n for n in real if n.endswith("plan-like places")}
+               for per_set in CALIBRATION_PLACES.values()), "every real data set under the places design"
+    assert set(CALIBRATION) == set(VERDICT_METHODS) == set(CALIBRATION_PLACES)
+
+
+def test_a_miss_on_plan_like_places_is_a_warning_on_an_admitted_method_not_a_removal():
+    places = {"did": {"Chicago, plan-like places": {"fpr": 0.05, "median": 0.43, "median_ci": [0.14, 0.67],
+                                                    "coverage": 0.95, "n": 54}},
+              "its": {"Chicago, plan-like places": GOOD}}
+    w = design_warning("did", "difference-in-differences", places)
+    assert w.startswith("Difference-in-differences: on null targets drawn as the weekly plan forms its places")
+    assert "median +43 % over 54 estimable null targets" in w
+    assert design_warning("its", "interrupted time series", places) is None
+    assert design_warning("synthetic_control", "synthetic control", places) is None     # not measured: no claim
+    assert admitted(["did"], CAL) == ["did"]                 # admission does not look at the places design
 
 
 def test_admission_allows_a_median_that_sampling_cannot_tell_from_the_band():

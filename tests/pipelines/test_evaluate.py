@@ -38,14 +38,21 @@ def test_json_shape_and_files(planted):
     result, out = planted
     on_disk = json.loads((out / "evaluation.json").read_text())
     assert {"target", "outcome", "methods"} <= set(on_disk)
-    assert set(on_disk["methods"]) == {"did", "its", "wdd", "wdq", "synthetic_control"}
-    for name in ("did", "its", "synthetic_control"):
+    assert set(on_disk["methods"]) == {"did", "its", "panel_poisson", "wdd", "wdq", "synthetic_control"}
+    for name in ("did", "its", "synthetic_control", "panel_poisson"):
         assert {"relative_effect", "ci_low", "ci_high", "p"} <= set(on_disk["methods"][name]), name
         m = on_disk["methods"][name]
         assert m["ci_low"] <= m["relative_effect"] <= m["ci_high"] and 0 < m["p"] <= 1
-    # the only warnings on this clean run are the placebo calibration's (a method left out of the verdict)
+    # the only warnings on this clean run are the placebo calibration's (a method left out of the verdict,
+    # or an admitted method whose estimate missed on plan-like places)
+    from analytics.evaluation.calibration import admitted, design_warning
+    from analytics.verdict import VERDICT_METHODS
     assert on_disk["outcome"] == "reports_non_police"
-    assert all("left out of the verdict" in w for w in on_disk["warnings"])
+    assert all("left out of the verdict" in w or "as the weekly plan forms its places" in w
+               for w in on_disk["warnings"])
+    for k in admitted(list(VERDICT_METHODS)):
+        w = design_warning(k, VERDICT_METHODS[k])
+        assert w is None or w in on_disk["warnings"], k
     for name in ("evaluation.html", "series_weekly.csv", "series_synthetic_control.csv"):
         assert (out / name).is_file()
     weekly = pd.read_csv(out / "series_weekly.csv")
@@ -67,7 +74,7 @@ def test_estimates_find_the_planted_fall(planted, truth):
     # synthetic control -0.25 [-0.41, -0.005]. Bias, coverage and false-positive rate over
     # 50 seeds are checked by the slow test_estimator_validity_over_50_seeds.
     methods = planted[0]["methods"]
-    for name in ("did", "its", "synthetic_control"):
+    for name in ("did", "its", "synthetic_control", "panel_poisson"):
         m = methods[name]
         assert m["relative_effect"] < -0.1, (name, m)
         assert m["ci_low"] <= truth["effect"] <= m["ci_high"], (name, m)
@@ -75,6 +82,9 @@ def test_estimates_find_the_planted_fall(planted, truth):
 
 def test_html_is_self_contained_and_says_synthetic(planted):
     html = (planted[1] / "evaluation.html").read_text()
+    # the panel regression has its row, its buffer row and what it assumes
+    assert "Panel regression (place and week effects)</td>" in html and "Buffer ring, panel regression" in html
+    assert "parallel trends on the log scale" in html
     assert "SYNTHETIC DATA" in html and "<svg" in html and "Verdict" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "offender" not in html.lower()
@@ -137,13 +147,13 @@ def test_page_periods_units_power_and_one_verdict_rule(planted):
     # one verdict rule: a method's interval excludes zero exactly when its p <= 0.05, and the headline
     # claims a change only when every method does so on the same side
     from analytics.evaluation.calibration import admitted
-    for k in ("did", "its", "synthetic_control"):
+    for k in VERDICT_METHODS:
         m = result["methods"][k]
         assert (m["ci_low"] > 0 or m["ci_high"] < 0) == (m["p"] <= 0.05), (k, m)
-    used = admitted(["did", "its", "synthetic_control"])
+    used = admitted(list(VERDICT_METHODS))
     dirs = {k: direction(result["methods"][k]) for k in used}
     claimed = bool(used) and len(set(dirs.values())) == 1 and set(dirs.values()) <= {"fall", "rise"}
-    for k in {"did", "its", "synthetic_control"} - set(used):     # shown, left out, with a warning
+    for k in set(VERDICT_METHODS) - set(used):     # shown, left out, with a warning
         assert any(w.lower().startswith(VERDICT_METHODS[k]) and "left out of the verdict" in w
                    for w in result["warnings"]), k
     headline = result["verdict"]["headline"]
