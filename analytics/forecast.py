@@ -83,10 +83,11 @@ from threadpoolctl import threadpool_limits
 from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.evaluation import ring_kde_scores
+from analytics.forecast_rise import RISE_FEATURES, gi_star, kendall_tau, recent_excess
 
 __all__ = [
     "ForecastParams", "Forecast", "feature_names", "cube_features", "forecast_next_week", "rolling_forecasts",
-    "poisson_interval", "expected_capture", "MODELS",
+    "poisson_interval", "expected_capture", "MODELS", "covariate_matrix",
 ]
 
 MODELS = ("auto", "hgb", "glm", "linear", "base")
@@ -129,6 +130,7 @@ class ForecastParams:
     seed: int = 0
     reselect_every: int = 1
     warm_iters: int = 0
+    rise: bool = True
 
     def __post_init__(self) -> None:
         def ints(name, values, lo):
@@ -174,6 +176,8 @@ class ForecastParams:
         pos("l2_regularization", self.l2_regularization, 0.0, lo_open=False)
         pos("glm_alpha", self.glm_alpha, 0.0, lo_open=False)
         pos("level", self.level, 0.0, 1.0, hi_open=True)
+        if not isinstance(self.rise, bool):
+            raise InvalidInputError(f"ForecastParams.rise must be True or False; received {self.rise!r}.")
         if self.select_by not in SELECT_BY:
             raise InvalidInputError(f"ForecastParams.select_by must be one of {', '.join(SELECT_BY)}; "
                                     f"received {self.select_by!r}.")
@@ -200,13 +204,37 @@ class Forecast:
 
 
 # ------------------------------------------------------------------------------------------------ features
-def feature_names(params: ForecastParams, exposure: bool = False) -> list[str]:
-    """Feature columns in order (the KDE column is the σ chosen at fit time)."""
+def feature_names(params: ForecastParams, exposure: bool = False, covariates=()) -> list[str]:
+    """Feature columns in order (the KDE column is the σ chosen at fit time); ``covariates``: their names."""
     names = [f"own_w{w}" for w in params.windows]
     names += [f"decay_h{h:g}" for h in params.half_lives]
     names += [f"ring1_w{w}" for w in params.ring_windows] + [f"ring2_w{w}" for w in params.ring_windows]
     names += ["near_repeat_1w", "near_repeat_2w", "weeks_since_event", "kde", "area_w4"]
-    return names + (["exposure"] if exposure else [])
+    names += list(RISE_FEATURES) if params.rise else []
+    return names + (["exposure"] if exposure else []) + [f"cov_{k}" for k in covariates]
+
+
+def covariate_matrix(covariates, cells) -> tuple[np.ndarray, list[str]] | None:
+    """Static per-cell covariates (a DataFrame indexed by cell, numeric columns) aligned to ``cells``.
+
+    Cells absent from the frame get 0 (e.g. no place of that category in the cell). ``None``
+    passes through. Values must be finite and ``>= 0`` (counts or shares).
+    """
+    if covariates is None:
+        return None
+    if not isinstance(covariates, pd.DataFrame):
+        raise InvalidInputError("covariates must be a DataFrame indexed by cell (uint64 H3 ids), one column each.")
+    try:
+        frame = covariates.astype(np.float64)
+        index = np.asarray(covariates.index, dtype=np.uint64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"covariates must be numeric with H3 cell ids as index: {exc}") from exc
+    if frame.index.has_duplicates:
+        raise InvalidInputError("covariates has a cell more than once.")
+    m = frame.set_axis(index).reindex(np.asarray(cells, dtype=np.uint64)).fillna(0.0).to_numpy()
+    if not np.all(np.isfinite(m)) or (m.size and m.min() < 0):
+        raise InvalidInputError("covariates must be finite numbers >= 0.")
+    return m, [str(k) for k in frame.columns]
 
 
 def _check_counts(counts) -> np.ndarray:
@@ -239,8 +267,10 @@ def _rings(cells, rings) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     return grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2)
 
 
-def cube_features(counts, origins, params: ForecastParams, rings, exposure=None) -> dict:
+def cube_features(counts, origins, params: ForecastParams, rings, exposure=None, covariates=None) -> dict:
     """Features of every cell at each origin in ``origins`` (week indices into ``counts``).
+
+    ``covariates``: ``(matrix cells × k, names)`` as :func:`covariate_matrix` returns, or None.
 
     Returns ``{"X": array (origins, cells, features) float32 without the KDE column filled,
     "kde": array (memories × sigmas, origins, cells), "kde_labels": [(memory, σ)], "names": [...]}``. Each origin's row uses weeks
@@ -255,7 +285,10 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
     if ring1.shape != (n, n) or ring2.shape != (n, n):
         raise InvalidInputError(f"ring matrices must be {n} × {n} (one row per cell of counts).")
     e = _check_exposure(exposure, c.shape)
-    names = feature_names(params, exposure=e is not None)
+    cov_m, cov_names = covariates if covariates is not None else (None, [])
+    if cov_m is not None and cov_m.shape[0] != n:
+        raise InvalidInputError(f"covariates must have one row per cell ({n}); received {cov_m.shape[0]}.")
+    names = feature_names(params, exposure=e is not None, covariates=cov_names)
     cs = np.concatenate([np.zeros((n, 1)), np.cumsum(c, axis=1)], axis=1)  # cs[:, t + 1] = Σ_{k <= t}
 
     def window_rate(w):
@@ -292,8 +325,14 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
     cols.append(since[:, origins])
     cols.append(np.zeros((n, len(origins))))  # kde: filled at fit time with the chosen σ
     cols.append(np.broadcast_to(window_rate(4).mean(axis=0, keepdims=True), (n, len(origins))))
+    if params.rise:
+        cols.append(kendall_tau(ring1 @ c, origins, 26))
+        cols.append(recent_excess(c, origins, ring1, 4, 26))
+        cols.append(np.maximum(gi_star(c, origins, ring1, 4), 0.0))  # local excess only: "quiet" is 0
     if e is not None:
         cols.append(e[:, origins])
+    if cov_m is not None:
+        cols += [np.broadcast_to(cov_m[:, k:k + 1], (n, len(origins))) for k in range(cov_m.shape[1])]
     X = np.stack(cols, axis=-1).transpose(1, 0, 2).astype(np.float32)  # (origins, cells, features)
     bases = [(f"{params.kde_weeks}-week rate", window_rate(params.kde_weeks))]
     bases += [(f"decayed, half-life {h:g} weeks", decayed(h)) for h in params.kde_half_lives]
@@ -388,7 +427,7 @@ def _design(feats: dict, c: np.ndarray, idx: np.ndarray, si: int, rng: np.random
     offset ``log b``.
     """
     names = feats["names"]
-    drop_cols = [names.index("weeks_since_event"), names.index("area_w4")]
+    drop_cols = [names.index("weeks_since_event"), names.index("area_w4")]  # never 0: not evidence of events
     Xs, ys, ws, bs = [], [], [], []
     for j in idx:
         X, b = _rows(feats, j, si, params)
@@ -594,8 +633,9 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
         warm["beta"] = fitted[1][0]
     mu = np.maximum(_predict(fitted, *_rows(feats, pos, si, params)), 0.0)
     lo, hi = poisson_interval(mu, params.level)
-    choices = {"model": fitted[0], "selected": kind, "selected_at": selected_at, "kde_sigma_rings": feats["kde_labels"][si][1],
-               "kde_memory": feats["kde_labels"][si][0],
+    choices = {"model": fitted[0], "selected": kind, "selected_at": selected_at,
+               "kde_sigma_rings": feats["kde_labels"][si][1], "kde_memory": feats["kde_labels"][si][0],
+               "features": list(names),
                "train_origins": int(past.size), "train_rows": int(y.size), "validation_scores": scores,
                "select_by": params.select_by,
                "interval": f"Poisson {params.level:.0%} quantiles of the expected count"}
@@ -603,12 +643,14 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
 
 
 def forecast_next_week(counts, cells, origin: int, params: ForecastParams = ForecastParams(), exposure=None,
-                       rings=None) -> Forecast:
+                       rings=None, covariates=None) -> Forecast:
     """Expected events per cell in week ``origin + 1`` from weeks ``<= origin`` only.
 
     ``counts`` is the cube (cells × weeks), ``cells`` its uint64 H3 cells (unique, one
     resolution), ``exposure`` optional (per cell, or cells × weeks). ``rings`` may pass the
     ring-1 and ring-2 :func:`analytics.grid.neighbour_matrix` of ``cells`` to reuse them.
+    ``covariates`` optional: static per-cell values (:func:`covariate_matrix`), e.g. counts of
+    place categories in the cell.
     """
     c = _check_counts(counts)
     cells = np.asarray(cells, dtype=np.uint64)
@@ -617,12 +659,13 @@ def forecast_next_week(counts, cells, origin: int, params: ForecastParams = Fore
     if isinstance(origin, bool) or not isinstance(origin, (int, np.integer)) or not 0 <= origin < c.shape[1]:
         raise InvalidInputError(f"origin must be a week index from 0 to {c.shape[1] - 1}; received {origin!r}.")
     first = max(0, int(origin) - params.train_origins)
-    feats = cube_features(c, np.arange(first, int(origin) + 1), params, _rings(cells, rings), exposure)
+    feats = cube_features(c, np.arange(first, int(origin) + 1), params, _rings(cells, rings), exposure,
+                          covariate_matrix(covariates, cells))
     return _forecast_at(feats, c, int(origin) - first, params, cells)
 
 
 def rolling_forecasts(counts, cells, origins, params: ForecastParams = ForecastParams(), exposure=None,
-                      rings=None, progress=None) -> list[Forecast]:
+                      rings=None, progress=None, covariates=None) -> list[Forecast]:
     """:func:`forecast_next_week` at each origin, features computed once (each fit sees only its past)."""
     c = _check_counts(counts)
     origins = sorted(int(o) for o in origins)
@@ -630,7 +673,8 @@ def rolling_forecasts(counts, cells, origins, params: ForecastParams = ForecastP
         return []
     first = max(0, origins[0] - params.train_origins)
     all_origins = np.arange(first, origins[-1] + 1)
-    feats = cube_features(c, all_origins, params, _rings(cells, rings), exposure)
+    feats = cube_features(c, all_origins, params, _rings(cells, rings), exposure,
+                          covariate_matrix(covariates, cells))
     out: list[Forecast] = []
     warm: dict = {}
     for i, o in enumerate(origins):
