@@ -21,7 +21,7 @@ from analytics.forecast_rise import RISE_FEATURES, gi_star, kendall_tau, recent_
 
 CENTRE = h3.str_to_int(h3.latlng_to_cell(-33.87, 151.21, 9))
 FAST = ForecastParams(max_iter=40, train_origins=12, min_train_origins=4, validation_origins=3,
-                      min_samples_leaf=20, zero_keep=0.5, model="linear")
+                      min_samples_leaf=20, zero_keep=0.5, model="linear", rise=True)
 
 
 def _disk(k: int) -> np.ndarray:
@@ -77,7 +77,7 @@ def test_recent_excess_and_gi_star_by_hand():
     mean, sd = x.mean(), x.std()
     expect = (6.0 - mean * W) / (sd * math.sqrt((n * W - W ** 2) / (n - 1)))
     assert_allclose(gi_star(c, o, ring1, 4)[centre], [expect])
-    f = cube_features(c, o, ForecastParams(windows=(1, 4), ring_windows=(1,), kde_sigmas=(1.0,)), _rings(cells))
+    f = cube_features(c, o, ForecastParams(windows=(1, 4), ring_windows=(1,), kde_sigmas=(1.0,), rise=True), _rings(cells))
     row = dict(zip(f["names"], f["X"][0, centre].astype(np.float64)))
     assert set(RISE_FEATURES) <= set(row)
     assert_allclose(row["gi_w4"], expect, rtol=1e-6)
@@ -90,8 +90,8 @@ def test_recent_excess_and_gi_star_by_hand():
 def test_rise_can_be_switched_off_and_covariates_are_named_features():
     cells = _disk(1)
     c = np.ones((7, 8))
-    p = ForecastParams(rise=False)
-    assert not set(RISE_FEATURES) & set(feature_names(p))
+    p = ForecastParams()
+    assert not set(RISE_FEATURES) & set(feature_names(p))  # off by default (see the module docstring)
     cov = pd.DataFrame({"school": [2.0, 1.0], "shop": [0.0, 3.0]}, index=pd.Index(cells[[1, 5]]))
     m = covariate_matrix(cov, cells)
     f = cube_features(c, [6, 7], p, _rings(cells), covariates=m)
