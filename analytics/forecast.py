@@ -28,11 +28,14 @@ Features per cell at origin ``t`` (all computed from weeks ``<= t``; see
   training origins (ties: the σ nearest 1 ring).
 * ``area_w4`` — the study area's mean rate per cell over the last 4 weeks (the level of
   that week, the same for every cell: lets one model span busy and quiet weeks).
-* ``rise_tau26``, ``rise_excess4``, ``gi_w4`` (``rise=True``) — the engine's emerging signals
-  as rise evidence of the cell's disk (the cell and ring 1), from :mod:`analytics.forecast_rise`:
-  Kendall's tau (the Mann–Kendall statistic) of its weekly counts over the last 26 weeks, its
-  events in the last 4 weeks above what its previous 22 weeks predict, and the Gi* z of the last
-  4 weeks' counts (positive part).
+* ``rise_tau26``, ``rise_excess4``, ``gi_w4`` (``rise=True``; off by default) — the engine's
+  emerging signals as rise evidence of the cell's disk (the cell and ring 1), from
+  :mod:`analytics.forecast_rise`: Kendall's tau (the Mann–Kendall statistic) of its weekly counts
+  over the last 26 weeks, its events in the last 4 weeks above what its previous 22 weeks
+  predict, and the Gi* z of the last 4 weeks' counts (positive part). On the development weeks
+  (before the benchmark's evaluation window; 7 real series, 12–17 origins each) they did not help:
+  the plan's area caught more with them on 2 series, fewer on 4, the same on 1 (the model choice
+  is the KDE base rate at most origins, where the features do not enter), hence ``rise=False``.
 * ``exposure`` — when given (e.g. young people placed nearby), the exposure at ``t``.
 * ``cov_{name}`` — optional static covariates per cell passed by the caller (``covariates``,
   a DataFrame indexed by cell; e.g. counts of place categories in the cell).
@@ -78,8 +81,8 @@ numbers from unweighted quantiles (:func:`_bin_edges`; scikit-learn's weighted b
 runs the inner validation at every ``k``-th origin only and refits the model it chose at the
 origins between (only earlier origins' choices are reused: no leakage); ``warm_iters = m`` starts
 each linear fit from the coefficients fitted at the previous origin (26-week windows that share
-all but one week) and runs ``m`` updates instead of 300 from scratch — on a 35k-cell cube 30 warm
-updates reached a higher likelihood than 300 cold ones. ``hotspots backtest`` uses ``k = 4``,
+all but one week) and runs ``m`` updates instead of 300 from scratch — on a SYNTHETIC 35k-cell
+cube 30 warm updates reached a higher likelihood than 300 cold ones. ``hotspots backtest`` uses ``k = 4``,
 ``m = 60`` (``pipelines.backtest.BACKTEST_SPEEDUPS``).
 
 Interval: ``expected_low``/``expected_high`` are the ``(1 − level)/2`` and ``(1 + level)/2``
