@@ -669,14 +669,16 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
 
 
 def forecast_next_week(counts, cells, origin: int, params: ForecastParams = ForecastParams(), exposure=None,
-                       rings=None, covariates=None) -> Forecast:
+                       rings=None, covariates=None, state: dict | None = None) -> Forecast:
     """Expected events per cell in week ``origin + 1`` from weeks ``<= origin`` only.
 
     ``counts`` is the cube (cells × weeks), ``cells`` its uint64 H3 cells (unique, one
     resolution), ``exposure`` optional (per cell, or cells × weeks). ``rings`` may pass the
     ring-1 and ring-2 :func:`analytics.grid.neighbour_matrix` of ``cells`` to reuse them.
     ``covariates`` optional: static per-cell values (:func:`covariate_matrix`), e.g. counts of
-    place categories in the cell.
+    place categories in the cell. ``state``: a dict the caller keeps between calls at successive
+    origins (e.g. a backtest whose cube changes per origin) so that ``reselect_every`` and
+    ``warm_iters`` apply as in :func:`rolling_forecasts`; None: every call independent.
     """
     c = _check_counts(counts)
     cells = np.asarray(cells, dtype=np.uint64)
@@ -687,7 +689,13 @@ def forecast_next_week(counts, cells, origin: int, params: ForecastParams = Fore
     first = max(0, int(origin) - params.train_origins)
     feats = cube_features(c, np.arange(first, int(origin) + 1), params, _rings(cells, rings), exposure,
                           covariate_matrix(covariates, cells))
-    return _forecast_at(feats, c, int(origin) - first, params, cells)
+    if state is None:
+        return _forecast_at(feats, c, int(origin) - first, params, cells)
+    k = state.get("calls", 0)
+    reuse = state.get("last") if k % params.reselect_every else None
+    fc = _forecast_at(feats, c, int(origin) - first, params, cells, reuse, state.setdefault("warm", {}))
+    state["calls"], state["last"] = k + 1, fc.choices
+    return fc
 
 
 def rolling_forecasts(counts, cells, origins, params: ForecastParams = ForecastParams(), exposure=None,

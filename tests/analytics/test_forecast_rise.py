@@ -77,7 +77,8 @@ def test_recent_excess_and_gi_star_by_hand():
     mean, sd = x.mean(), x.std()
     expect = (6.0 - mean * W) / (sd * math.sqrt((n * W - W ** 2) / (n - 1)))
     assert_allclose(gi_star(c, o, ring1, 4)[centre], [expect])
-    f = cube_features(c, o, ForecastParams(windows=(1, 4), ring_windows=(1,), kde_sigmas=(1.0,), rise=True), _rings(cells))
+    p = ForecastParams(windows=(1, 4), ring_windows=(1,), kde_sigmas=(1.0,), rise=True)
+    f = cube_features(c, o, p, _rings(cells))
     row = dict(zip(f["names"], f["X"][0, centre].astype(np.float64)))
     assert set(RISE_FEATURES) <= set(row)
     assert_allclose(row["gi_w4"], expect, rtol=1e-6)
@@ -182,3 +183,19 @@ def test_reselect_every_reuses_the_choice_and_warm_start_stays_close():
         assert np.corrcoef(a.expected, b.expected)[0, 1] > 0.9
     with pytest.raises(InvalidInputError, match="reselect_every"):
         ForecastParams(reselect_every=0)
+
+
+def test_state_carries_the_speed_options_across_single_origin_calls():
+    rng = np.random.default_rng(10)
+    cells = _disk(4)
+    c = rng.poisson(rng.gamma(0.5, 0.6, len(cells))[:, None], (len(cells), 40)).astype(float)
+    p = replace(FAST, model="auto", max_iter=15, train_origins=10, reselect_every=3, warm_iters=60)
+    rolled = rolling_forecasts(c, cells, range(30, 36), p)
+    state: dict = {}
+    single = [forecast_next_week(c, cells, o, p, state=state) for o in range(30, 36)]
+    assert [f.choices["selected_at"] for f in single] == [30, 30, 30, 33, 33, 33]
+    for a, b in zip(rolled, single):
+        assert_allclose(a.expected, b.expected, rtol=1e-9, atol=1e-12)
+    assert "beta" in state["warm"] or all(f.choices["model"] != "linear" for f in single)
+    independent = forecast_next_week(c, cells, 31, p)  # no state: chosen at its own origin
+    assert independent.choices["selected_at"] == 31
