@@ -83,7 +83,8 @@ origins between (only earlier origins' choices are reused: no leakage); ``warm_i
 each linear fit from the coefficients fitted at the previous origin (26-week windows that share
 all but one week) and runs ``m`` updates instead of 300 from scratch — on a SYNTHETIC 35k-cell
 cube 30 warm updates reached a higher likelihood than 300 cold ones. ``hotspots backtest`` uses ``k = 4``,
-``m = 60`` (``pipelines.backtest.BACKTEST_SPEEDUPS``).
+``m = 60`` (``pipelines.backtest.BACKTEST_SPEEDUPS``); when its cube changes per origin
+(``reported_at``) it calls :func:`forecast_next_week` with a ``state`` dict for the same effect.
 
 Interval: ``expected_low``/``expected_high`` are the ``(1 − level)/2`` and ``(1 + level)/2``
 quantiles of a Poisson distribution with the forecast mean — the spread of next week's count
