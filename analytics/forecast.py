@@ -28,7 +28,22 @@ Features per cell at origin ``t`` (all computed from weeks ``<= t``; see
   training origins (ties: the σ nearest 1 ring).
 * ``area_w4`` — the study area's mean rate per cell over the last 4 weeks (the level of
   that week, the same for every cell: lets one model span busy and quiet weeks).
+* ``rise_tau26``, ``rise_excess4``, ``gi_w4`` (``rise=True``; off by default) — the engine's
+  emerging signals as rise evidence of the cell's disk (the cell and ring 1), from
+  :mod:`analytics.forecast_rise`: Kendall's tau (the Mann–Kendall statistic) of its weekly counts
+  over the last 26 weeks, its events in the last 4 weeks above what its previous 22 weeks
+  predict, and the Gi* z of the last 4 weeks' counts (positive part). On the development weeks
+  (before the benchmark's evaluation window; 7 real series, 12–17 origins each) they did not help:
+  the plan's area caught more with them on 2 series, fewer on 4, the same on 1 (the model choice
+  is the KDE base rate at most origins, where the features do not enter), hence ``rise=False``.
 * ``exposure`` — when given (e.g. young people placed nearby), the exposure at ``t``.
+* ``cov_{name}`` — optional static covariates per cell passed by the caller (``covariates``,
+  a DataFrame indexed by cell; e.g. counts of place categories in the cell).
+
+Space-time scan clusters (:mod:`analytics.scan`) are not a feature: the scan's Monte Carlo
+p-values cost seconds to minutes per run, and a feature must be recomputed at every training
+origin of every forecast (26 × 26 scans per backtest), while what a cluster says about a cell
+(recent events in and around it, above its past) is what the disk's rise features measure.
 
 Model: rows are ``(cell, past origin t', target = count at t' + 1)`` for the last
 ``train_origins`` origins with ``t' + 1 <= t`` — never the week forecast, so no leakage.
@@ -59,6 +74,18 @@ by captures caught 0.90 × the best baseline's events in the top 1 % in Chicago 
 by deviance (which always picked the linear model), and 0.99 × either way in Denver, hence
 the default (measured before the KDE memory joined the bandwidth choice).
 
+Speed (the backtest's 26 origins on 35k cells within 5 minutes): the trees are given bin
+numbers from unweighted quantiles (:func:`_bin_edges`; scikit-learn's weighted binning took
+~90 % of a tree fit). Two options trade exactness for time over a run of origins
+(:func:`rolling_forecasts`; the defaults keep every origin independent): ``reselect_every = k``
+runs the inner validation at every ``k``-th origin only and refits the model it chose at the
+origins between (only earlier origins' choices are reused: no leakage); ``warm_iters = m`` starts
+each linear fit from the coefficients fitted at the previous origin (26-week windows that share
+all but one week) and runs ``m`` updates instead of 300 from scratch — on a SYNTHETIC 35k-cell
+cube 30 warm updates reached a higher likelihood than 300 cold ones. ``hotspots backtest`` uses ``k = 4``,
+``m = 60`` (``pipelines.backtest.BACKTEST_SPEEDUPS``); when its cube changes per origin
+(``reported_at``) it calls :func:`forecast_next_week` with a ``state`` dict for the same effect.
+
 Interval: ``expected_low``/``expected_high`` are the ``(1 − level)/2`` and ``(1 + level)/2``
 quantiles of a Poisson distribution with the forecast mean — the spread of next week's count
 if the mean were right (model uncertainty is not included; it is smaller than the Poisson
@@ -83,10 +110,11 @@ from threadpoolctl import threadpool_limits
 from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.evaluation import ring_kde_scores
+from analytics.forecast_rise import RISE_FEATURES, gi_star, kendall_tau, recent_excess
 
 __all__ = [
     "ForecastParams", "Forecast", "feature_names", "cube_features", "forecast_next_week", "rolling_forecasts",
-    "poisson_interval", "expected_capture", "MODELS",
+    "poisson_interval", "expected_capture", "MODELS", "covariate_matrix",
 ]
 
 MODELS = ("auto", "hgb", "glm", "linear", "base")
@@ -127,6 +155,9 @@ class ForecastParams:
     glm_alpha: float = 1e-3
     level: float = 0.9
     seed: int = 0
+    reselect_every: int = 1
+    warm_iters: int = 0
+    rise: bool = False
 
     def __post_init__(self) -> None:
         def ints(name, values, lo):
@@ -157,10 +188,11 @@ class ForecastParams:
         for h in self.kde_half_lives:
             pos("kde_half_lives", h)
         for name in ("kde_weeks", "train_origins", "min_train_origins", "validation_origins", "max_iter",
-                     "min_samples_leaf"):
+                     "min_samples_leaf", "reselect_every"):
             ints(name, (getattr(self, name),), 1)
         ints("max_leaf_nodes", (self.max_leaf_nodes,), 2)
         ints("seed", (self.seed,), 0)
+        ints("warm_iters", (self.warm_iters,), 0)
         if self.min_train_origins > self.train_origins:
             raise InvalidInputError(f"ForecastParams.min_train_origins ({self.min_train_origins}) exceeds "
                                     f"train_origins ({self.train_origins}).")
@@ -171,6 +203,8 @@ class ForecastParams:
         pos("l2_regularization", self.l2_regularization, 0.0, lo_open=False)
         pos("glm_alpha", self.glm_alpha, 0.0, lo_open=False)
         pos("level", self.level, 0.0, 1.0, hi_open=True)
+        if not isinstance(self.rise, bool):
+            raise InvalidInputError(f"ForecastParams.rise must be True or False; received {self.rise!r}.")
         if self.select_by not in SELECT_BY:
             raise InvalidInputError(f"ForecastParams.select_by must be one of {', '.join(SELECT_BY)}; "
                                     f"received {self.select_by!r}.")
@@ -197,13 +231,37 @@ class Forecast:
 
 
 # ------------------------------------------------------------------------------------------------ features
-def feature_names(params: ForecastParams, exposure: bool = False) -> list[str]:
-    """Feature columns in order (the KDE column is the σ chosen at fit time)."""
+def feature_names(params: ForecastParams, exposure: bool = False, covariates=()) -> list[str]:
+    """Feature columns in order (the KDE column is the σ chosen at fit time); ``covariates``: their names."""
     names = [f"own_w{w}" for w in params.windows]
     names += [f"decay_h{h:g}" for h in params.half_lives]
     names += [f"ring1_w{w}" for w in params.ring_windows] + [f"ring2_w{w}" for w in params.ring_windows]
     names += ["near_repeat_1w", "near_repeat_2w", "weeks_since_event", "kde", "area_w4"]
-    return names + (["exposure"] if exposure else [])
+    names += list(RISE_FEATURES) if params.rise else []
+    return names + (["exposure"] if exposure else []) + [f"cov_{k}" for k in covariates]
+
+
+def covariate_matrix(covariates, cells) -> tuple[np.ndarray, list[str]] | None:
+    """Static per-cell covariates (a DataFrame indexed by cell, numeric columns) aligned to ``cells``.
+
+    Cells absent from the frame get 0 (e.g. no place of that category in the cell). ``None``
+    passes through. Values must be finite and ``>= 0`` (counts or shares).
+    """
+    if covariates is None:
+        return None
+    if not isinstance(covariates, pd.DataFrame):
+        raise InvalidInputError("covariates must be a DataFrame indexed by cell (uint64 H3 ids), one column each.")
+    try:
+        frame = covariates.astype(np.float64)
+        index = np.asarray(covariates.index, dtype=np.uint64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"covariates must be numeric with H3 cell ids as index: {exc}") from exc
+    if frame.index.has_duplicates:
+        raise InvalidInputError("covariates has a cell more than once.")
+    m = frame.set_axis(index).reindex(np.asarray(cells, dtype=np.uint64)).fillna(0.0).to_numpy()
+    if not np.all(np.isfinite(m)) or (m.size and m.min() < 0):
+        raise InvalidInputError("covariates must be finite numbers >= 0.")
+    return m, [str(k) for k in frame.columns]
 
 
 def _check_counts(counts) -> np.ndarray:
@@ -236,8 +294,10 @@ def _rings(cells, rings) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     return grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2)
 
 
-def cube_features(counts, origins, params: ForecastParams, rings, exposure=None) -> dict:
+def cube_features(counts, origins, params: ForecastParams, rings, exposure=None, covariates=None) -> dict:
     """Features of every cell at each origin in ``origins`` (week indices into ``counts``).
+
+    ``covariates``: ``(matrix cells × k, names)`` as :func:`covariate_matrix` returns, or None.
 
     Returns ``{"X": array (origins, cells, features) float32 without the KDE column filled,
     "kde": array (memories × sigmas, origins, cells), "kde_labels": [(memory, σ)], "names": [...]}``. Each origin's row uses weeks
@@ -252,7 +312,10 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
     if ring1.shape != (n, n) or ring2.shape != (n, n):
         raise InvalidInputError(f"ring matrices must be {n} × {n} (one row per cell of counts).")
     e = _check_exposure(exposure, c.shape)
-    names = feature_names(params, exposure=e is not None)
+    cov_m, cov_names = covariates if covariates is not None else (None, [])
+    if cov_m is not None and cov_m.shape[0] != n:
+        raise InvalidInputError(f"covariates must have one row per cell ({n}); received {cov_m.shape[0]}.")
+    names = feature_names(params, exposure=e is not None, covariates=cov_names)
     cs = np.concatenate([np.zeros((n, 1)), np.cumsum(c, axis=1)], axis=1)  # cs[:, t + 1] = Σ_{k <= t}
 
     def window_rate(w):
@@ -289,8 +352,14 @@ def cube_features(counts, origins, params: ForecastParams, rings, exposure=None)
     cols.append(since[:, origins])
     cols.append(np.zeros((n, len(origins))))  # kde: filled at fit time with the chosen σ
     cols.append(np.broadcast_to(window_rate(4).mean(axis=0, keepdims=True), (n, len(origins))))
+    if params.rise:
+        cols.append(kendall_tau(ring1 @ c, origins, 26))
+        cols.append(recent_excess(c, origins, ring1, 4, 26))
+        cols.append(np.maximum(gi_star(c, origins, ring1, 4), 0.0))  # local excess only: "quiet" is 0
     if e is not None:
         cols.append(e[:, origins])
+    if cov_m is not None:
+        cols += [np.broadcast_to(cov_m[:, k:k + 1], (n, len(origins))) for k in range(cov_m.shape[1])]
     X = np.stack(cols, axis=-1).transpose(1, 0, 2).astype(np.float32)  # (origins, cells, features)
     bases = [(f"{params.kde_weeks}-week rate", window_rate(params.kde_weeks))]
     bases += [(f"decayed, half-life {h:g} weeks", decayed(h)) for h in params.kde_half_lives]
@@ -385,7 +454,7 @@ def _design(feats: dict, c: np.ndarray, idx: np.ndarray, si: int, rng: np.random
     offset ``log b``.
     """
     names = feats["names"]
-    drop_cols = [names.index("weeks_since_event"), names.index("area_w4")]
+    drop_cols = [names.index("weeks_since_event"), names.index("area_w4")]  # never 0: not evidence of events
     Xs, ys, ws, bs = [], [], [], []
     for j in idx:
         X, b = _rows(feats, j, si, params)
@@ -427,7 +496,7 @@ def _linear_terms(X, names) -> np.ndarray:
     return np.concatenate([np.ones((X.shape[0], 1)), X, X[:, sq] ** 2], axis=1)
 
 
-def _fit_linear(X, y, w, names, params: ForecastParams, iters: int = 300):
+def _fit_linear(X, y, w, names, params: ForecastParams, iters: int = 300, beta0: np.ndarray | None = None):
     """Poisson regression with identity link and non-negative weights: λ = β₀ + Σ βₖ xₖ (β ≥ 0).
 
     The terms are the features plus the squares of the long-term ones (:data:`_SQUARED`).
@@ -436,6 +505,8 @@ def _fit_linear(X, y, w, names, params: ForecastParams, iters: int = 300):
     additive contributions of past events in windows and rings (Mohler et al. 2011) — fitted
     by the EM / multiplicative updates βₖ ← βₖ · Σᵢ wᵢ xᵢₖ yᵢ/λᵢ ÷ Σᵢ wᵢ xᵢₖ, which never leave
     β ≥ 0 and increase the Poisson likelihood at every step (Lee & Seung 2001, KL divergence).
+    ``beta0`` (a fit on overlapping weeks) is a warm start: a coefficient at 0 would stay 0
+    under the updates, so each starts at least at 1/1000 of the cold start's value.
     """
     A = _linear_terms(X, names)
     scale = np.average(A, axis=0, weights=w)
@@ -443,6 +514,8 @@ def _fit_linear(X, y, w, names, params: ForecastParams, iters: int = 300):
     A /= scale
     denom = (w[:, None] * A).sum(0)
     beta = np.full(A.shape[1], float(np.sum(w * y) / np.sum(w)) / A.shape[1])
+    if beta0 is not None and beta0.shape == beta.shape:
+        beta = np.maximum(beta0 * scale, 1e-3 * beta)
     active = denom > 0
     for _ in range(iters):
         lam = np.maximum(A @ beta, 1e-12)
@@ -450,16 +523,51 @@ def _fit_linear(X, y, w, names, params: ForecastParams, iters: int = 300):
     return beta / scale
 
 
-def _fit(kind: str, X, y, w, b, names, params: ForecastParams):
-    """Fit model ``kind``: ``linear`` on (y, w); hgb, glm or base as a multiplier of the base rate ``b``."""
+def _fit(kind: str, X, y, w, b, names, params: ForecastParams, warm: dict | None = None):
+    """Fit model ``kind``: ``linear`` on (y, w); hgb, glm or base as a multiplier of the base rate ``b``.
+
+    ``warm``: state carried between origins; with ``params.warm_iters`` the linear model starts
+    from the coefficients last fitted (``warm["beta"]``) and runs ``warm_iters`` updates.
+    """
     if kind == "linear":
         yy, ww = y * b, w / b
         if yy.sum() <= 0:
             return ("base", 0.0)
-        return ("linear", (_fit_linear(X, yy, ww, names, params), names))
+        beta0 = warm.get("beta") if warm is not None and params.warm_iters else None
+        iters = params.warm_iters if beta0 is not None else 300
+        return ("linear", (_fit_linear(X, yy, ww, names, params, iters, beta0), names))
     if kind == "base" or y.sum() <= 0:
         return ("base", float(np.sum(w * y) / np.sum(w)) if np.sum(w) > 0 else 0.0)
     return _fit_one(kind, X, y, w, names, params)
+
+
+#: Bins per feature of the boosted trees (scikit-learn's default ``max_bins``).
+_MAX_BINS = 255
+
+
+def _bin_edges(X) -> list[np.ndarray]:
+    """Per feature, at most ``_MAX_BINS - 1`` cut points: unweighted quantiles of the training rows.
+
+    The trees are given bin numbers, not values: with sample weights scikit-learn (≥ 1.6) finds
+    its own cut points by a weighted percentile per cut and feature, which took ~90 % of a fit on
+    35k cells (~6 s of ~6.5 s). Unweighted quantiles of the same rows are the same kind of cut
+    points (the trees only split between bins) at a fraction of the cost.
+    """
+    q = np.linspace(0.0, 1.0, _MAX_BINS + 1)[1:-1]
+    out = []
+    for k in range(X.shape[1]):
+        u = np.unique(X[:, k])
+        if u.size <= _MAX_BINS:
+            out.append((u[:-1] + u[1:]) / 2.0)
+        else:
+            out.append(np.unique(np.quantile(X[:, k], q)))
+    return out
+
+
+def _binned(X, edges) -> np.ndarray:
+    """Bin number of every value (monotone in the value, so monotonic constraints keep their meaning)."""
+    return np.stack([np.searchsorted(e, X[:, k], side="left") for k, e in enumerate(edges)], axis=1
+                    ).astype(np.float32)
 
 
 def _fit_one(kind: str, X, y, w, names, params: ForecastParams):
@@ -467,13 +575,14 @@ def _fit_one(kind: str, X, y, w, names, params: ForecastParams):
     from sklearn.linear_model import PoissonRegressor
 
     if kind == "hgb":
+        edges = _bin_edges(X)
         model = HistGradientBoostingRegressor(
             loss="poisson", max_iter=params.max_iter, learning_rate=params.learning_rate,
             max_leaf_nodes=params.max_leaf_nodes, min_samples_leaf=params.min_samples_leaf,
             l2_regularization=params.l2_regularization, monotonic_cst=_monotone(names),
             early_stopping=False, random_state=params.seed)
-        model.fit(X, y, sample_weight=w)
-        return ("hgb", model)
+        model.fit(_binned(X, edges), y, sample_weight=w)
+        return ("hgb", (model, edges))
     Z = np.log1p(np.maximum(X, 0.0).astype(np.float64))
     mu = np.average(Z, axis=0, weights=w)
     sd = np.sqrt(np.average((Z - mu) ** 2, axis=0, weights=w))
@@ -494,21 +603,28 @@ def _predict(fitted, X, b) -> np.ndarray:
         beta, names = model
         return _linear_terms(X, names) @ beta
     if kind == "hgb":
-        return b * np.asarray(model.predict(X), dtype=np.float64)
+        hgb, edges = model
+        return b * np.asarray(hgb.predict(_binned(X, edges)), dtype=np.float64)
     glm, mu, sd = model
     return b * np.asarray(glm.predict((np.log1p(np.maximum(X, 0.0).astype(np.float64)) - mu) / sd),
                           dtype=np.float64)
 
 
-def _forecast_at(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells) -> Forecast:
-    """Forecast for the origin at position ``pos`` of ``feats`` from earlier origins only."""
+def _forecast_at(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells,
+                 reuse: dict | None = None, warm: dict | None = None) -> Forecast:
+    """Forecast for the origin at position ``pos`` of ``feats`` from earlier origins only.
+
+    ``reuse``: the choices of an earlier origin whose selected model is refitted here without
+    a new inner validation (``ForecastParams.reselect_every``); ``warm``: see :func:`_fit`.
+    """
     # one thread for fits and predictions: on designs this small OpenMP start-up and spin-waits
     # cost more than they save (a 15-tree fit: 0.3 s on one thread, 11 s on two busy shared cores)
     with threadpool_limits(1):
-        return _forecast_at_1(feats, c, pos, params, cells)
+        return _forecast_at_1(feats, c, pos, params, cells, reuse, warm)
 
 
-def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells) -> Forecast:
+def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams, cells,
+                   reuse: dict | None = None, warm: dict | None = None) -> Forecast:
     origins = feats["origins"]
     t = int(origins[pos])
     past = np.flatnonzero((origins + 1 <= t) & (origins >= t - params.train_origins))
@@ -518,8 +634,10 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
             f"next week, at least {params.min_train_origins} needed.")
     si = _select_sigma(feats, c, past, params)
     names = feats["names"]
-    kind, scores = params.model, {}
-    if kind == "auto":
+    kind, scores, selected_at = params.model, {}, t
+    if kind == "auto" and reuse is not None:
+        kind, scores, selected_at = reuse["selected"], reuse["validation_scores"], reuse["selected_at"]
+    elif kind == "auto":
         nv = min(params.validation_origins, past.size - 2)
         if nv < 1:
             kind = "hgb"
@@ -528,7 +646,7 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
             inner = inner[origins[inner] + 1 <= origins[valid].min()]  # inner targets precede validation weeks
             X, y, w, b = _design(feats, c, inner, si, np.random.default_rng([params.seed, t, 1]), params)
             for cand in CANDIDATES:
-                fitted = _fit(cand, X, y, w, b, names, params)
+                fitted = _fit(cand, X, y, w, b, names, params, warm)
                 preds = [(c[:, origins[j] + 1], _predict(fitted, *_rows(feats, j, si, params))) for j in valid]
                 if params.select_by == "deviance":  # lower is better: negate so that higher always wins
                     scores[cand] = -float(np.mean([_deviance(yv, mv) for yv, mv in preds]))
@@ -537,11 +655,14 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
             best = max(scores.values())
             kind = next(k for k in reversed(CANDIDATES) if scores[k] >= best - 1e-12)  # ties: the simplest
     X, y, w, b = _design(feats, c, past, si, np.random.default_rng([params.seed, t]), params)
-    fitted = _fit(kind, X, y, w, b, names, params)
+    fitted = _fit(kind, X, y, w, b, names, params, warm)
+    if warm is not None and fitted[0] == "linear":
+        warm["beta"] = fitted[1][0]
     mu = np.maximum(_predict(fitted, *_rows(feats, pos, si, params)), 0.0)
     lo, hi = poisson_interval(mu, params.level)
-    choices = {"model": fitted[0], "kde_sigma_rings": feats["kde_labels"][si][1],
-               "kde_memory": feats["kde_labels"][si][0],
+    choices = {"model": fitted[0], "selected": kind, "selected_at": selected_at,
+               "kde_sigma_rings": feats["kde_labels"][si][1], "kde_memory": feats["kde_labels"][si][0],
+               "features": list(names),
                "train_origins": int(past.size), "train_rows": int(y.size), "validation_scores": scores,
                "select_by": params.select_by,
                "interval": f"Poisson {params.level:.0%} quantiles of the expected count"}
@@ -549,12 +670,16 @@ def _forecast_at_1(feats: dict, c: np.ndarray, pos: int, params: ForecastParams,
 
 
 def forecast_next_week(counts, cells, origin: int, params: ForecastParams = ForecastParams(), exposure=None,
-                       rings=None) -> Forecast:
+                       rings=None, covariates=None, state: dict | None = None) -> Forecast:
     """Expected events per cell in week ``origin + 1`` from weeks ``<= origin`` only.
 
     ``counts`` is the cube (cells × weeks), ``cells`` its uint64 H3 cells (unique, one
     resolution), ``exposure`` optional (per cell, or cells × weeks). ``rings`` may pass the
     ring-1 and ring-2 :func:`analytics.grid.neighbour_matrix` of ``cells`` to reuse them.
+    ``covariates`` optional: static per-cell values (:func:`covariate_matrix`), e.g. counts of
+    place categories in the cell. ``state``: a dict the caller keeps between calls at successive
+    origins (e.g. a backtest whose cube changes per origin) so that ``reselect_every`` and
+    ``warm_iters`` apply as in :func:`rolling_forecasts`; None: every call independent.
     """
     c = _check_counts(counts)
     cells = np.asarray(cells, dtype=np.uint64)
@@ -563,23 +688,37 @@ def forecast_next_week(counts, cells, origin: int, params: ForecastParams = Fore
     if isinstance(origin, bool) or not isinstance(origin, (int, np.integer)) or not 0 <= origin < c.shape[1]:
         raise InvalidInputError(f"origin must be a week index from 0 to {c.shape[1] - 1}; received {origin!r}.")
     first = max(0, int(origin) - params.train_origins)
-    feats = cube_features(c, np.arange(first, int(origin) + 1), params, _rings(cells, rings), exposure)
-    return _forecast_at(feats, c, int(origin) - first, params, cells)
+    feats = cube_features(c, np.arange(first, int(origin) + 1), params, _rings(cells, rings), exposure,
+                          covariate_matrix(covariates, cells))
+    if state is None:
+        return _forecast_at(feats, c, int(origin) - first, params, cells)
+    k = state.get("calls", 0)
+    reuse = state.get("last") if k % params.reselect_every else None
+    fc = _forecast_at(feats, c, int(origin) - first, params, cells, reuse, state.setdefault("warm", {}))
+    state["calls"], state["last"] = k + 1, fc.choices
+    return fc
 
 
 def rolling_forecasts(counts, cells, origins, params: ForecastParams = ForecastParams(), exposure=None,
-                      rings=None, progress=None) -> list[Forecast]:
-    """:func:`forecast_next_week` at each origin, features computed once (each fit sees only its past)."""
+                      rings=None, progress=None, covariates=None) -> list[Forecast]:
+    """:func:`forecast_next_week` at each origin, features computed once (each fit sees only its past).
+
+    With ``params.reselect_every`` / ``warm_iters`` above their defaults, later origins reuse the
+    model choice / linear coefficients of earlier ones (see the module docstring).
+    """
     c = _check_counts(counts)
     origins = sorted(int(o) for o in origins)
     if not origins:
         return []
     first = max(0, origins[0] - params.train_origins)
     all_origins = np.arange(first, origins[-1] + 1)
-    feats = cube_features(c, all_origins, params, _rings(cells, rings), exposure)
-    out = []
+    feats = cube_features(c, all_origins, params, _rings(cells, rings), exposure,
+                          covariate_matrix(covariates, cells))
+    out: list[Forecast] = []
+    warm: dict = {}
     for i, o in enumerate(origins):
-        out.append(_forecast_at(feats, c, o - first, params, cells))
+        reuse = out[-1].choices if i % params.reselect_every and out else None
+        out.append(_forecast_at(feats, c, o - first, params, cells, reuse, warm))
         if progress:
             progress(i + 1, len(origins))
     return out

@@ -183,12 +183,15 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
         forecasts = rolling_forecasts(c, cells, origins, params, rings=rings, progress=progress)
     else:
         forecasts = None
-    rows, plans, choices = [], [], []
+    rows, plans, choices, state = [], [], [], {}
     for i, o in enumerate(origins):
         known = c[:, :o + 1] if cube_at is None else np.asarray(cube_at(o), dtype=np.float64)
         if known.shape != (M, o + 1):
             raise InvalidInputError(f"cube_at({o}) must return {M} × {o + 1} counts; received {known.shape}.")
-        fc = forecasts[i] if forecasts is not None else forecast_next_week(known, cells, o, params, rings=rings)
+        if forecasts is not None:
+            fc = forecasts[i]
+        else:  # the cube as reported by o: features per origin; model choice and warm starts carried over
+            fc = forecast_next_week(known, cells, o, params, rings=rings, state=state)
         scores = {"forecast": fc.expected, **baseline_scores(known, o, rings)}
         withheld = np.zeros(M, dtype=bool) if withheld_at is None else np.asarray(withheld_at(o, scores), bool)
         if withheld.shape != (M,):

@@ -1,6 +1,10 @@
 """The patrol plan vs simple baselines on the SYNTHETIC sample and on real public incident data.
 
-``python -m benchmarks.ranking [--quick] [--results benchmarks/RESULTS.md] [--only NAME ...]``
+``python -m benchmarks.ranking [--quick] [--results benchmarks/RESULTS.md] [--only NAME ...] [--rise] [--until DATE]``
+
+``--rise`` adds the forecast's rise-evidence features (``ForecastParams.rise``); ``--until``
+keeps events before a date only, e.g. the development weeks before the evaluation window
+(``--only denver --until 2018-08-06``, ``--only chicago --until 2020-06-29``).
 
 Each data set is read directly with pandas / geopandas (not through the store), turned into
 local-time ISO weeks, indexed to H3 resolution 9 (:mod:`analytics.grid`), and given a study
@@ -171,6 +175,14 @@ def build_cube(ev: Events, resolution: int = grid.DEFAULT_RESOLUTION):
     return counts, cells, weeks, notes
 
 
+def before(ev: Events, until: pd.Timestamp) -> Events:
+    """The events of ``ev`` before ``until`` (local time); the rest counted as dropped."""
+    keep = (ev.local < until).to_numpy()
+    dropped = {**ev.dropped, f"on or after {until.date()} (--until)": int((~keep).sum())}
+    return Events(ev.name, ev.source, ev.lat[keep], ev.lon[keep], ev.local[keep].reset_index(drop=True), ev.read,
+                  dropped)
+
+
 DATASETS = {"chicago": load_chicago, "sf": load_sf, "denver": load_denver, "sample": load_sample}
 
 
@@ -305,10 +317,14 @@ def main(argv=None) -> int:
     ap.add_argument("--origins", type=int, default=ORIGINS, help=f"rolling origins per data set (default {ORIGINS})")
     ap.add_argument("--only", nargs="*", choices=sorted(DATASETS), help="some data sets only")
     ap.add_argument("--results", type=Path, default=None,
-                    help="write the table into this RESULTS.md section (default: benchmarks/RESULTS.md unless --quick)")
+                    help="write the table into this RESULTS.md section "
+                         "(default: benchmarks/RESULTS.md unless --quick, --rise or --until)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rise", action="store_true", help="add the rise-evidence features to the forecast")
+    ap.add_argument("--until", type=pd.Timestamp, default=None,
+                    help="keep events before this date only (e.g. development weeks)")
     args = ap.parse_args(argv)
-    params = ForecastParams(seed=args.seed)
+    params = ForecastParams(seed=args.seed, rise=args.rise)
     n_origins, n_boot = args.origins, 2000
     if args.quick:
         params = replace(params, max_iter=60, train_origins=16, validation_origins=4)
@@ -320,6 +336,8 @@ def main(argv=None) -> int:
             print(f"skipped {name}: {REAL} is absent", file=sys.stderr)
             continue
         for ev in DATASETS[name]():
+            if args.until is not None:
+                ev = before(ev, args.until)
             r = run_one(ev, params, n_origins, n_boot, args.seed)
             t = targets(r)
             print(f"{r['name']}: {r['origins']} origins, {r['cells']:,} cells, {r['seconds']:.0f} s; plan area "
@@ -328,16 +346,19 @@ def main(argv=None) -> int:
             results.append(r)
     header = (f"Written by `python -m benchmarks.ranking{' --quick' if args.quick else ''}` on "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({time.perf_counter() - t0:.0f} s; seed {args.seed}; "
-              f"forecast: {params.model} model, {params.train_origins} training origins, {params.max_iter} trees). "
+              f"forecast: {params.model} model, {params.train_origins} training origins, {params.max_iter} trees"
+              f"{', rise features' if params.rise else ''}"
+              f"{f', events before {args.until.date()} only' if args.until is not None else ''}). "
               "Real data are police-recorded incidents used as location reports; the sample is SYNTHETIC. "
               "Ties in a ranking count in expectation (random order among tied cells).")
     text = _markdown(results, header)
     print(text)
-    path = args.results or (None if args.quick else RESULTS)
+    variant = args.quick or args.rise or args.until is not None  # not the product's figures: not written by default
+    path = args.results or (None if variant else RESULTS)
     if path is not None:
         write_results(text, path)
         print(f"written to {path}")
-        if args.only is None and not args.quick and write_readme_table(compact_table(results)):
+        if args.only is None and not variant and write_readme_table(compact_table(results)):
             print(f"README table written to {README}")
     return 0
 

@@ -57,3 +57,12 @@ def test_run_one_and_results_section(tmp_path):
     assert ranking.write_readme_table(table, readme)
     got = readme.read_text(encoding="utf-8")
     assert "old" not in got and table in got and got.startswith("intro") and got.endswith("rest\n")
+
+
+def test_until_keeps_earlier_events_and_counts_the_rest():
+    ev = _events()
+    cut = ev.local.sort_values().iloc[len(ev.local) // 2]
+    early = ranking.before(ev, cut)
+    assert (early.local < cut).all() and len(early.lat) == int((ev.local < cut).sum())
+    assert early.dropped[f"on or after {cut.date()} (--until)"] == len(ev.lat) - len(early.lat)
+    assert early.read == ev.read

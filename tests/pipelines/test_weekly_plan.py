@@ -78,6 +78,8 @@ def test_run_json_records_the_forecast_and_the_plan_rules(meta, plan):
     fitted = rec["forecast"]["fitted"]
     assert fitted["model"] in CANDIDATES
     assert fitted["kde_sigma_rings"] in WEEKLY_FORECAST.kde_sigmas
+    assert "kde" in fitted["features"] and fitted["kde_memory"] and fitted["selected"] in CANDIDATES
+    assert rec["forecast"]["params"]["rise"] == ("rise_tau26" in fitted["features"])
     assert rec["forecast"]["params"]["train_origins"] == WEEKLY_FORECAST.train_origins
     assert rec["forecast"]["origin_week"] == meta["week"]
     assert "Poisson" in rec["interval"] and "n/(n + " in rec["profile_rule"]
