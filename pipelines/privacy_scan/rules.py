@@ -8,6 +8,7 @@ import re
 from typing import Iterable
 
 import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 
@@ -118,9 +119,8 @@ class _Reference:
         self.approved = approved_cells(approved)
         grid = []
         for cell in sorted(self.approved):
-            hx = h3.int_to_str(cell)
-            grid.append((*h3.cell_to_latlng(hx), 1.0))
-            grid.extend((vlat, vlon, 0.0) for vlat, vlon in h3.cell_to_boundary(hx))
+            grid.append((*h3n.cell_to_latlng(cell), 1.0))
+            grid.extend((vlat, vlon, 0.0) for vlat, vlon in h3n.cell_to_boundary(cell))
         self.grid = np.array(grid) if grid else np.empty((0, 3))
         self.grid_xy = self._xy(self.grid[:, :2]) if len(grid) and not self.empty else np.empty((0, 2))
         # Raw points as sorted 5-dp keys (a binary search per coordinate found in a file):
@@ -223,13 +223,14 @@ def _cell_findings(name: str, text: str, ref: _Reference) -> list[Finding]:
         hx = m.group(0).lower()
         if hx not in cells and h3.is_valid_cell(hx):
             cells[hx] = m.start()
-    todo = [h3.str_to_int(hx) for hx in cells if h3.str_to_int(hx) not in ref.approved]
+    hexes = {h3.str_to_int(hx): hx for hx in cells}  # the cells as written (lower-case hex)
+    todo = [c for c in hexes if c not in ref.approved]
     if not todo:
         return []
     near = cells_near_placements(np.array(todo, dtype=np.uint64), ref.placements)
     out = []
     for cell, d in near.groupby("cell")["distance_m"].min().items():
-        hx = h3.int_to_str(int(cell))
+        hx = hexes[int(cell)]
         out.append(Finding(name, "placement_cell", f"H3 cell {hx} lies {d:.0f} m from a care placement "
                            f"(not an approved cell)", f"offset {cells[hx]}"))
     return out
