@@ -332,14 +332,14 @@ def space_time_permutation_scan(
 
     Examples
     --------
-    >>> import h3, numpy as np
-    >>> centre = h3.latlng_to_cell(-33.87, 151.21, 9)
-    >>> cells = np.array(sorted(h3.str_to_int(c) for c in h3.grid_disk(centre, 3)), dtype=np.uint64)
+    >>> import h3.api.numpy_int as h3n, numpy as np
+    >>> centre = h3n.latlng_to_cell(-33.87, 151.21, 9)
+    >>> cells = np.sort(h3n.grid_disk(centre, 3))
     >>> rng = np.random.default_rng(1)
     >>> counts = rng.poisson(0.3, (cells.size, 26))
-    >>> counts[cells == h3.str_to_int(centre), -2:] += 6
+    >>> counts[cells == centre, -2:] += 6
     >>> res = space_time_permutation_scan(counts, cells, replicates=99, seed=0)
-    >>> res.primary["center_hex"] == centre or centre in res.primary["cells_hex"]
+    >>> bool(res.primary["center_cell"] == centre) or centre in res.primary["cells"]
     True
     >>> bool(res.primary["p_value"] <= 0.01)
     True
