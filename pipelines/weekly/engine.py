@@ -20,7 +20,7 @@ from analytics.errors import HotspotError
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines import layout
-from pipelines.hotspots_run import HotspotRun, default_week, default_week_choice, run_hotspots
+from pipelines.hotspots_run import HotspotRun, default_week, default_week_choice, run_hotspots, store_is_synthetic
 from pipelines.store import Store
 from pipelines.weekly.harm import _harm_events
 
@@ -69,7 +69,7 @@ def run_engine(store: Store, week: str | None, out_dir: Path, cfg: dict, resolut
     engine_s = round(time.perf_counter() - t0, 4)
     # the engine's sparse-data rule may widen the bins and coarsen the grid: the rest of the run follows it
     res, params = engine.resolution, replace(params, bin_weeks=engine.bin_weeks)
-    synthetic = _synthetic(out_dir)
+    synthetic = store_is_synthetic(store)  # the engine's own answer (run.json records the same)
 
     cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
     cube_now = cube_mod.cube_frame(store)  # before the previous week's rebuild replaces the mart
@@ -90,7 +90,3 @@ def _read_layer(path: Path) -> gpd.GeoDataFrame | None:
     if not data.get("features"):
         return None
     return gpd.read_file(path)
-
-
-def _synthetic(out_dir: Path) -> bool:
-    return bool(json.loads(layout.output_path(out_dir, "run").read_text(encoding="utf-8")).get("synthetic"))
