@@ -113,10 +113,13 @@ class PlanStep:
 def patrol_plan(store: Store, eng: EngineResult, fc: WeeklyForecast, prev: PreviousWeek,
                 pparams: PatrolParams, formats: tuple[str, ...], choices: list[str]) -> PlanStep:
     """The ``patrol_plan`` step (cells withheld by the safeguarding rules never enter a shared output)."""
-    week, out_dir, params, res, engine, synthetic = eng.week, eng.out_dir, eng.params, eng.res, eng.engine, eng.synthetic
-    cells, counts, weeks, hotspots, harm, conv_score = eng.cells, eng.counts, eng.weeks, eng.hotspots, eng.harm, eng.conv_score
+    week, out_dir, params, res, engine, synthetic = (eng.week, eng.out_dir, eng.params, eng.res, eng.engine,
+                                                     eng.synthetic)
+    cells, counts, weeks, hotspots, harm, conv_score = (eng.cells, eng.counts, eng.weeks, eng.hotspots, eng.harm,
+                                                        eng.conv_score)
     history, forecasts, T, forecast, area_profile = fc.history, fc.forecasts, fc.T, fc.forecast, fc.area_profile
-    previous, last_plan_cells, plan_source, prev_week = prev.previous, prev.last_plan_cells, prev.plan_source, eng.prev_week
+    previous, last_plan_cells, plan_source = prev.previous, prev.last_plan_cells, prev.plan_source
+    prev_week = eng.prev_week
     rank_in = _rank_frame(cells, hotspots["category"], hotspots["count"], hotspots["expected"], hotspots["z"],
                           harm, conv_score, hotspots["places"].fillna("").to_numpy())
     placements = _placements(store)

@@ -34,7 +34,8 @@ def weekly_record(eng: EngineResult, fc: WeeklyForecast, prev: PreviousWeek, ps:
                   cfg: dict, pparams: PatrolParams, choices: list[str]) -> tuple[dict, dict, dict]:
     """The engine's run.json extended with the weekly run (``meta``), its ``outputs`` (the same dict
     ``meta["outputs"]`` holds) and this week's headline."""
-    week, out_dir, params, engine, hotspots, prev_week = eng.week, eng.out_dir, eng.params, eng.engine, eng.hotspots, eng.prev_week
+    week, out_dir, params, engine, hotspots = eng.week, eng.out_dir, eng.params, eng.engine, eng.hotspots
+    prev_week = eng.prev_week
     history, fparams, forecast, previous = fc.history, fc.fparams, fc.forecast, prev.previous
     plan, plan_record, plan_paths, placements, guard, backtest = (ps.plan, ps.plan_record, ps.plan_paths, ps.placements,
                                                                   ps.guard, ps.backtest)
@@ -68,8 +69,9 @@ def write_reports(store: Store, eng: EngineResult, prev: PreviousWeek, ps: PlanS
                   meta: dict, outputs: dict, cfg: dict, generated: str, analyst_detail: bool, out_root: Path) -> None:
     """The ``report`` step: the shared report (withheld cells left out) and, with ``analyst_detail``, the
     analyst-only report with unsuppressed counts."""
-    out_dir, params, hotspots, cube_now, weeks, previous = eng.out_dir, eng.params, eng.hotspots, eng.cube_now, eng.weeks, prev.previous
-    plan, withheld_hex, area_results, outline, k = ps.plan, ps.withheld_hex, maps.area_results, maps.outline, cfg["k_suppression"]
+    out_dir, params, hotspots, cube_now, weeks = eng.out_dir, eng.params, eng.hotspots, eng.cube_now, eng.weeks
+    previous, plan, withheld_hex, k = prev.previous, ps.plan, ps.withheld_hex, cfg["k_suppression"]
+    area_results, outline = maps.area_results, maps.outline
     # the shared report sees only cells the safeguarding rules allow
     shared_hotspots = hotspots[~hotspots["cell"].isin(withheld_hex)].reset_index(drop=True)
     shared_previous = previous[~previous["cell"].isin(withheld_hex)].reset_index(drop=True)
