@@ -1,7 +1,9 @@
 """H3 grid: vectorised indexing, study areas, neighbourhoods and sparse weights.
 
 Cells are ``uint64`` everywhere inside the product; hex strings appear only at the
-edges (maps, reports, exports) through :func:`cells_to_hex` / :func:`hex_to_cells`.
+edges (maps, reports, exports) through :func:`cells_to_hex` / :func:`hex_to_cells`. H3 calls
+on cells go through ``h3.api.numpy_int`` (integers in, integers / uint64 arrays out), never
+through a hex-string round trip.
 
 Indexing uses h3ronpy (Arrow, releases the GIL, split over threads); the plain loop over
 ``h3.latlng_to_cell`` (:func:`latlng_to_cells_loop`) is kept as the reference the tests and
@@ -14,6 +16,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
@@ -60,9 +63,8 @@ def latlng_to_cells_loop(lat: np.ndarray, lon: np.ndarray, resolution: int) -> n
     lat = np.asarray(lat, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
     out = np.empty(lat.shape[0], dtype=np.uint64)
-    to_int = h3.str_to_int
     for i in range(lat.shape[0]):
-        out[i] = to_int(h3.latlng_to_cell(lat[i], lon[i], resolution))
+        out[i] = h3n.latlng_to_cell(lat[i], lon[i], resolution)
     return out
 
 
@@ -141,7 +143,7 @@ def cell_area_km2(cells: np.ndarray) -> np.ndarray:
     >>> cell_area_km2(latlng_to_cells([-33.87], [151.21], 9)).round(3)
     array([0.127])
     """
-    return np.array([h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in np.asarray(cells, dtype=np.uint64)],
+    return np.array([h3n.cell_area(int(c), unit="km^2") for c in np.asarray(cells, dtype=np.uint64)],
                     dtype=np.float64)
 
 
@@ -151,13 +153,13 @@ def cells_to_latlng(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lat = np.empty(cells.shape[0])
     lon = np.empty(cells.shape[0])
     for i, c in enumerate(cells):
-        lat[i], lon[i] = h3.cell_to_latlng(h3.int_to_str(int(c)))
+        lat[i], lon[i] = h3n.cell_to_latlng(int(c))
     return lat, lon
 
 
 def cell_boundary_lonlat(cell: int) -> list[tuple[float, float]]:
     """Closed polygon ring of one cell as (lon, lat) pairs, GeoJSON order."""
-    ring = [(lon, lat) for lat, lon in h3.cell_to_boundary(h3.int_to_str(int(cell)))]
+    ring = [(lon, lat) for lat, lon in h3n.cell_to_boundary(int(cell))]
     return ring + ring[:1]
 
 
@@ -213,14 +215,15 @@ def polygon_to_cells(geometry, resolution: int = DEFAULT_RESOLUTION) -> np.ndarr
     """
     resolution = check_resolution(resolution)
     polys = list(geometry.geoms) if hasattr(geometry, "geoms") else [geometry]
-    out: set[str] = set()
+    out: list[np.ndarray] = []
     for poly in polys:
         if poly.is_empty:
             continue
         outer = [(lat, lon) for lon, lat in poly.exterior.coords]
         holes = [[(lat, lon) for lon, lat in ring.coords] for ring in poly.interiors]
         shape = h3.LatLngPoly(outer, *holes)
-        out.update(h3.h3shape_to_cells_experimental(shape, resolution, contain="overlap"))
-    if not out:
+        out.append(np.asarray(h3n.h3shape_to_cells_experimental(shape, resolution, contain="overlap"), dtype=np.uint64))
+    cells = np.unique(np.concatenate(out)) if out else np.empty(0, dtype=np.uint64)  # sorted, unique
+    if not len(cells):
         raise InvalidInputError("The boundary polygon covers no H3 cells; is it empty or in the wrong CRS?")
-    return np.array(sorted(h3.str_to_int(c) for c in out), dtype=np.uint64)
+    return cells

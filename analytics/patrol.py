@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 
@@ -583,8 +584,8 @@ def patrol_plan(
     lat = np.empty(len(cells))
     lon = np.empty(len(cells))
     hexes = cells_to_hex(cells)
-    for i, hx in enumerate(hexes):
-        lat[i], lon[i] = h3.cell_to_latlng(hx)
+    for i, c in enumerate(np.asarray(cells, dtype=np.uint64)):
+        lat[i], lon[i] = h3n.cell_to_latlng(int(c))
     plan = pd.DataFrame({
         "rank": ranked["rank"].to_numpy(dtype=np.int64),
         "priority": ranked["priority"].astype(np.int64).to_numpy(),

@@ -15,14 +15,14 @@ import math
 from itertools import chain
 
 import geopandas as gpd
-import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import pyproj
 import shapely
 
 from analytics.errors import InvalidInputError
-from analytics.grid import cells_to_hex, cells_to_latlng
+from analytics.grid import cells_to_latlng
 
 __all__ = ["choose_projected_crs", "cells_to_polygons", "cell_rings", "nearest_places", "places_text",
            "PLACE_COLUMNS"]
@@ -101,7 +101,7 @@ def cell_rings(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     instead of Python work per vertex. Rings have 7 points (6 for pentagons; more for
     the few cells that cross an icosahedron edge).
     """
-    bounds = [h3.cell_to_boundary(hx) for hx in cells_to_hex(np.asarray(cells, dtype=np.uint64))]
+    bounds = [h3n.cell_to_boundary(int(c)) for c in np.asarray(cells, dtype=np.uint64)]
     sizes = np.fromiter((len(b) + 1 for b in bounds), dtype=np.int64, count=len(bounds))
     latlon = np.fromiter(chain.from_iterable(chain.from_iterable(b + b[:1] for b in bounds)),
                          dtype=np.float64, count=2 * int(sizes.sum()))
@@ -169,10 +169,10 @@ def nearest_places(
 
     Examples
     --------
-    >>> import h3
+    >>> import h3.api.numpy_int as h3n
     >>> from shapely.geometry import Point
-    >>> cell = h3.str_to_int(h3.latlng_to_cell(-33.8688, 151.2093, 9))
-    >>> lat, lon = h3.cell_to_latlng(h3.int_to_str(cell))
+    >>> cell = h3n.latlng_to_cell(-33.8688, 151.2093, 9)
+    >>> lat, lon = h3n.cell_to_latlng(cell)
     >>> pl = gpd.GeoDataFrame({"place_id": ["p1"], "name": ["Station 12"],
     ...     "category": ["train_station"]}, geometry=[Point(lon, lat)], crs="EPSG:4326")
     >>> nearest_places(np.array([cell], dtype=np.uint64), pl)[["name", "distance_m", "rank"]].values.tolist()

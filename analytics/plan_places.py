@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
@@ -62,7 +63,7 @@ def _scores(scores) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ring(cell: int) -> list[int]:
-    return [h3.str_to_int(h) for h in h3.grid_ring(h3.int_to_str(cell), 1)]
+    return [int(h) for h in h3n.grid_ring(int(cell), 1)]
 
 
 def group_places(scores, withheld=(), n: int = 10, max_cells: int = MAX_PLACE_CELLS,
@@ -403,7 +404,7 @@ def place_plan(groups: pd.DataFrame, counts, cells, categories=None, *, event_ti
         prof, w = shrunk_profile(own, area, rules.shrink_events)
         weights.append(round(w, 4))
         windows = _windows_text(circular_smooth(prof, float(params.smoothing_hours)), params) if prof.any() else ""
-        seed_lat, seed_lon = h3.cell_to_latlng(h3.int_to_str(members[0]))
+        seed_lat, seed_lon = h3n.cell_to_latlng(int(members[0]))
         text = next((str(places[x]) for x in members if places.get(x) not in (None, "") and
                      not (isinstance(places.get(x), float) and math.isnan(places[x]))), "")
         rows.append({

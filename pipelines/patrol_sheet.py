@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import shapely
@@ -88,7 +88,7 @@ def study_outline(boundary, cells: np.ndarray, placements: pd.DataFrame | None) 
     if boundary is not None and not boundary.is_empty:
         base, source = boundary, "the boundary"
     elif len(cells):
-        base = shape(h3.cells_to_h3shape([h3.int_to_str(int(c)) for c in np.unique(cells)]).__geo_interface__)
+        base = shape(h3n.cells_to_h3shape(np.unique(np.asarray(cells, dtype=np.uint64))).__geo_interface__)
         source = "the study-area cells"
     else:
         return None, "Patrol sheet: no study area to outline."

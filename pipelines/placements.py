@@ -14,7 +14,7 @@ Nothing here is ever written to an output: placements are used only to withhold 
 
 from __future__ import annotations
 
-import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 
@@ -59,7 +59,7 @@ def known_and_derived_placements(store, radius_m: float = PLACEMENT_RADIUS_M) ->
     known = known.assign(source="file", radius_m=float(radius_m))
     rows = []
     for key, cell in zip(derived["placement_key"].tolist(), derived["cell"].tolist()):
-        lat, lon = h3.cell_to_latlng(h3.int_to_str(int(cell)))
+        lat, lon = h3n.cell_to_latlng(int(cell))
         rows.append((key, lat, lon, "derived", placement_radius("derived", int(cell), radius_m)))
     derived_df = pd.DataFrame(rows, columns=_COLUMNS)
     out = pd.concat([known[_COLUMNS], derived_df], ignore_index=True) if len(derived_df) else known[_COLUMNS]

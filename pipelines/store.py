@@ -20,6 +20,7 @@ from typing import Iterator
 import duckdb
 import duckdb.sqltypes as T
 import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pyarrow as pa
 
@@ -176,9 +177,9 @@ def _h3_cell_to_hex(value: int | None) -> str | None:
 def _h3_cell_to_parent(value: int | None, res: int) -> int | None:
     if value is None:
         return None
-    if h3.get_resolution(h3.int_to_str(int(value))) < res:
+    if h3n.get_resolution(int(value)) < res:
         return None
-    return h3.str_to_int(h3.cell_to_parent(h3.int_to_str(int(value)), res))
+    return h3n.cell_to_parent(int(value), res)
 
 
 def register_functions(con: duckdb.DuckDBPyConnection, tz: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import shapely
@@ -57,7 +57,7 @@ def _inner_distance_km(poly: Polygon, lat, lon) -> np.ndarray:
 
 
 def _cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ll = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells]).reshape(-1, 2)
+    ll = np.array([h3n.cell_to_latlng(int(c)) for c in cells]).reshape(-1, 2)
     return ll[:, 0], ll[:, 1]
 
 

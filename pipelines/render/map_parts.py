@@ -50,7 +50,7 @@ import math
 from typing import Any, Iterable, Mapping
 
 import folium
-import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 import shapely
@@ -336,7 +336,7 @@ def _cells_outline(cells: np.ndarray) -> dict | None:
     """Dissolved outline of many cells as one GeoJSON geometry (None if empty)."""
     if len(cells) == 0:
         return None
-    shape = h3.cells_to_h3shape([h3.int_to_str(int(c)) for c in np.unique(cells)])
+    shape = h3n.cells_to_h3shape(np.unique(np.asarray(cells, dtype=np.uint64)))
     return _geometry_dict(shape)
 
 

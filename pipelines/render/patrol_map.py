@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 import folium
 import h3
+import h3.api.numpy_int as h3n
 import numpy as np
 import pandas as pd
 
@@ -281,7 +282,7 @@ def label_offsets(xy: np.ndarray, ranks: Iterable[int], size_px: tuple[float, fl
 
 
 def _cell_size_text(cells: np.ndarray) -> str:
-    res = h3.get_resolution(h3.int_to_str(int(cells[0])))
+    res = h3n.get_resolution(int(cells[0]))
     across = 2 * h3.average_hexagon_edge_length(res, unit="m")
     return f"{across / 1000:.1f} km" if across >= 1000 else f"{int(round(across, -1))} m"
 
@@ -364,7 +365,7 @@ def patrol_map(
         centre, zoom = sheet_view(all_cells, size_px)
         view = _view_bounds(centre, zoom, size_px)
         m.options["zoom"] = zoom  # the centre is set in the page from the cells (_SHEET_VIEW_JS)
-        anchors = np.array([[np.mean([h3.cell_to_latlng(h3.int_to_str(int(c)))[k] for c in e]) for k in (0, 1)]
+        anchors = np.array([[np.mean([h3n.cell_to_latlng(int(c))[k] for c in e]) for k in (0, 1)]
                             for e in entries])
         xy = _world_px(anchors[:, 0], anchors[:, 1], zoom) - _world_px(np.array([centre[0]]), np.array([centre[1]]), zoom)
         clear = []
@@ -431,7 +432,7 @@ def _centre_text(lat: Any, lon: Any, cells: np.ndarray) -> str:
     except (TypeError, ValueError):
         la = lo = math.nan
     if not (math.isfinite(la) and math.isfinite(lo)):
-        pts = [h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells]
+        pts = [h3n.cell_to_latlng(int(c)) for c in cells]
         la, lo = float(np.mean([q[0] for q in pts])), float(np.mean([q[1] for q in pts]))
     return f"{la:.5f}, {lo:.5f}"
 
@@ -465,7 +466,7 @@ def _add_sheet_places(m: folium.Map, places, view: list[list[float]], cells: np.
     inside = (lat >= s) & (lat <= n) & (lon >= w) & (lon <= e)
     if not inside.any():
         return
-    centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in np.unique(cells)])
+    centres = np.array([h3n.cell_to_latlng(int(c)) for c in np.unique(cells)])
     d = np.min(np.hypot(lat[inside, None] - centres[None, :, 0],
                         (lon[inside, None] - centres[None, :, 1]) * np.cos(np.radians(centres[None, :, 0]))), axis=1)
     order = np.argsort(d, kind="mergesort")[:SHEET_PLACES]

@@ -22,19 +22,26 @@ cumulative sums over the last ``W`` weeks, Monte Carlo replicates are drawn as
 cell × week tables (never event by event, so their cost does not grow with the
 number of events) and processed in batches with one sparse-dense product per
 batch.
+
+This module holds the scan itself and its Monte Carlo core; the formulas (``scan_llr``,
+``recurrence_interval``, the tabulated LLR kernel) are in :mod:`analytics.scan.llr`, the input
+checks and zones in :mod:`analytics.scan.zones`, the result in :mod:`analytics.scan.result` and
+the week-to-week cluster ids in :mod:`analytics.scan.tracking`; every public name is importable
+from ``analytics.scan``.
 """
 
 from __future__ import annotations
-
-import hashlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from analytics.errors import InvalidInputError
-from analytics.grid import cells_to_hex, hex_to_cells, neighbour_matrix
+from analytics.grid import cells_to_hex
+from analytics.scan.llr import _TOL, _LLRKernel, recurrence_interval, scan_llr
+from analytics.scan.result import CLUSTER_COLUMNS, ScanResult
+from analytics.scan.tracking import track_clusters
+from analytics.scan.zones import _validate, _window_sums, _zone_matrix
 
 __all__ = [
     "ScanResult",
@@ -45,321 +52,14 @@ __all__ = [
     "CLUSTER_COLUMNS",
 ]
 
-#: Columns of :attr:`ScanResult.clusters`, in order.
-CLUSTER_COLUMNS = [
-    "cluster_rank",
-    "kind",
-    "center_cell",
-    "center_hex",
-    "radius",
-    "n_cells",
-    "cells",
-    "cells_hex",
-    "window_start",
-    "window_end",
-    "window_weeks",
-    "observed",
-    "expected",
-    "obs_exp",
-    "relative_risk",
-    "llr",
-    "p_value",
-    "recurrence_weeks",
-    "significant",
-]
 
 _BATCH_ELEMENTS = 4_000_000  # zones × windows × replicates per batch (~32 MB of float64)
-_TOL = 1e-9                  # relative tolerance when a replicate's max LLR is compared with an observed one
 _MVH_MAX_TOTAL = 10**9       # numpy's "marginals" multivariate hypergeometric needs sum(colors) < 10**9
 _COUNT_MAX_TOTAL = 2**18     # "count" method (shuffles sum(colors) items) only while that array stays in cache
 _COUNT_PER_COLOUR = 64       # ... and is cheaper than one univariate draw per colour
 
 
-@dataclass(frozen=True)
-class ScanResult:
-    """Result of :func:`space_time_permutation_scan`.
-
-    Attributes
-    ----------
-    clusters : pandas.DataFrame
-        Primary cluster (``cluster_rank`` 0, ``kind == "primary"``) then
-        non-overlapping secondary clusters in decreasing LLR, columns
-        :data:`CLUSTER_COLUMNS`. ``cells`` holds tuples of ``uint64`` cell ids
-        (inside the product); ``center_hex``/``cells_hex`` are for outputs.
-        Empty (same columns) when no cylinder has an excess.
-    llr_sim : numpy.ndarray
-        Maximum LLR of each Monte Carlo replicate (length ``replicates``).
-    n_events : int
-        ``C``, the total number of events in the table.
-    n_zones : int
-        Distinct spatial zones scanned (duplicate cell sets removed).
-    n_windows : int
-        Temporal windows scanned (``max_window``).
-    n_weeks : int
-        Weeks in the table; the last one has index ``n_weeks - 1``.
-    replicates, seed, alpha, max_radius, max_window, min_cases :
-        The parameters used.
-    """
-
-    clusters: pd.DataFrame
-    llr_sim: np.ndarray = field(repr=False)
-    n_events: int
-    n_zones: int
-    n_windows: int
-    n_weeks: int
-    replicates: int
-    seed: int
-    alpha: float
-    max_radius: int
-    max_window: int
-    min_cases: int
-
-    @property
-    def primary(self) -> pd.Series | None:
-        """The primary (most likely) cluster, or ``None`` when there is none."""
-        if self.clusters.empty:
-            return None
-        return self.clusters.iloc[0]
-
-    @property
-    def significant(self) -> pd.DataFrame:
-        """Clusters with ``p_value <= alpha``."""
-        return self.clusters[self.clusters["significant"]]
-
-
-# --------------------------------------------------------------------------- formulas
-
-
-def scan_llr(c, mu, total: float, min_cases: int = 1) -> np.ndarray:
-    """Poisson generalised log-likelihood ratio of cylinders (high rates only).
-
-    Parameters
-    ----------
-    c : array_like
-        Observed events in each cylinder, ``c_A``.
-    mu : array_like
-        Expected events, ``μ_A`` (broadcast against ``c``).
-    total : float
-        ``C``, all events.
-    min_cases : int, default 1
-        Cylinders with fewer observed events get LLR 0.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``c ln(c/μ) + (C − c) ln((C − c)/(C − μ))`` where ``c > μ`` and
-        ``c >= min_cases``; 0 elsewhere. The second term is 0 when ``c = C``.
-
-    Notes
-    -----
-    Kulldorff, Heffernan, Hartman, Assunção & Mostashari (2005), "A space-time
-    permutation scan statistic for disease outbreak detection", *PLoS Medicine*
-    2(3): e59, eq. for the GLR under the Poisson approximation.
-
-    Examples
-    --------
-    >>> round(float(scan_llr(4, 1.0, 10)), 6)
-    3.112387
-    """
-    c = np.asarray(c, dtype=np.float64)
-    mu = np.asarray(mu, dtype=np.float64)
-    total = float(total)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rest = total - c
-        first = c * np.log(c / mu)
-        second = np.where(rest > 0, rest * np.log(rest / (total - mu)), 0.0)
-        llr = first + second
-    keep = (c > mu) & (c >= min_cases)
-    return np.where(keep, llr, 0.0)
-
-
-def recurrence_interval(p, analyses_per_week: float = 1.0) -> np.ndarray:
-    """Recurrence interval in weeks, ``RI = 1 / (1 − (1 − p)^(1/I))``.
-
-    Parameters
-    ----------
-    p : array_like
-        Monte Carlo p-values.
-    analyses_per_week : float, default 1
-        ``I``, analyses per week. The weekly run does one analysis per week, so
-        ``I = 1`` and ``RI = 1/p`` weeks: the expected time between false alarms
-        at least this strong if nothing unusual were happening.
-
-    Notes
-    -----
-    Kulldorff (2001), "Prospective time periodic geographical disease
-    surveillance using a scan statistic", *JRSS A* 164: 61–72; SaTScan User
-    Guide, "Recurrence interval".
-
-    Examples
-    --------
-    >>> round(float(recurrence_interval(0.001)), 6)
-    1000.0
-    """
-    if not analyses_per_week > 0:
-        raise InvalidInputError(f"analyses_per_week must be positive; received {analyses_per_week!r}.")
-    p = np.asarray(p, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return 1.0 / -np.expm1(np.log1p(-p) / analyses_per_week)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _validate(counts, cells, max_radius, max_window, replicates, alpha, max_secondary, min_cases):
-    counts = np.asarray(counts)
-    cells = np.asarray(cells)
-    if counts.ndim != 2:
-        raise InvalidInputError(
-            f"counts must be a 2-D array (n_cells, n_weeks); received shape {counts.shape}."
-        )
-    if cells.ndim != 1 or cells.shape[0] != counts.shape[0]:
-        raise InvalidInputError(
-            "cells must be 1-D with one entry per row of counts; "
-            f"received {cells.shape} cells for counts of shape {counts.shape}."
-        )
-    if counts.size and (not np.all(np.isfinite(counts)) or np.any(counts < 0)):
-        raise InvalidInputError("counts must be finite and non-negative.")
-    if counts.size and np.any(counts != np.round(counts)):
-        raise InvalidInputError(
-            "counts must be whole numbers of events (the permutation scan shuffles events)."
-        )
-    cells = cells.astype(np.uint64)
-    if np.unique(cells).shape[0] != cells.shape[0]:
-        raise InvalidInputError("cells must be unique (one row of counts per cell).")
-    for name, value, low in (
-        ("max_radius", max_radius, 0),
-        ("max_window", max_window, 1),
-        ("replicates", replicates, 0),
-        ("max_secondary", max_secondary, 0),
-        ("min_cases", min_cases, 1),
-    ):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise InvalidInputError(f"{name} must be an integer >= {low}; received {value!r}.")
-    if not 0 < float(alpha) < 1:
-        raise InvalidInputError(f"alpha must be between 0 and 1; received {alpha!r}.")
-    n_weeks = counts.shape[1]
-    if max_window > n_weeks:
-        raise InvalidInputError(
-            f"max_window ({max_window}) is longer than the history ({n_weeks} weeks); "
-            "pass more weeks or a shorter max_window."
-        )
-    return counts.astype(np.int64), cells
-
-
-def _zone_matrix(cells: np.ndarray, max_radius: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """Sparse zone × cell membership, duplicate cell sets removed.
-
-    Rows are ordered radius-major, so when two (centre, radius) pairs give the
-    same cell set (at the study-area edge) the smaller radius is kept.
-    """
-    n = cells.shape[0]
-    blocks = [sp.identity(n, format="csr", dtype=np.float64)]
-    for r in range(1, max_radius + 1):
-        blocks.append(neighbour_matrix(cells, r).tocsr())
-    full = sp.vstack(blocks, format="csr")
-    full.sort_indices()
-    centre = np.tile(np.arange(n), max_radius + 1)
-    radius = np.repeat(np.arange(max_radius + 1), n)
-    seen: set[bytes] = set()
-    keep = np.zeros(full.shape[0], dtype=bool)
-    indptr, indices = full.indptr, full.indices
-    for z in range(full.shape[0]):
-        key = indices[indptr[z]:indptr[z + 1]].tobytes()
-        if key not in seen:
-            seen.add(key)
-            keep[z] = True
-    return full[keep], centre[keep], radius[keep]
-
-
-def _window_sums(tail: np.ndarray) -> np.ndarray:
-    """(n_cells, W) tail, oldest first -> cumulative sums over the last 1..W weeks."""
-    return np.cumsum(tail[:, ::-1], axis=1)
-
-
-@dataclass(frozen=True)
-class _LLRKernel:
-    """The LLR of every cylinder for integer counts, without a logarithm per cylinder and replicate.
-
-    Why: the Monte Carlo evaluates ``scan_llr`` on zones × windows × replicates (10^8–10^9
-    values); its logs and divisions were most of the scan's time. For a cylinder with
-    expected ``μ`` and an integer count ``c``,
-
-    ``LLR = c ln(c/μ) + (C−c) ln((C−c)/(C−μ)) = T[c] − c·a − b`` with
-    ``T[c] = c ln c + (C−c) ln(1 − c/C)`` (tabulated once for ``c = 0 … k``),
-    ``a = ln μ − ln(1 − μ/C)`` and ``b = C ln(1 − μ/C)`` (once per cylinder).
-
-    Using ``log1p`` for ``ln(1 − x/C)`` keeps the second term accurate (it is a small
-    difference of large numbers); the result agrees with :func:`scan_llr` to ~1e-11
-    relative, far inside the 1e-9 tolerance of the p-value comparison. The candidate mask
-    ``c > μ and c >= min_cases`` is ``c > thr`` with ``thr = max(μ, min_cases − 1)``
-    because ``c`` is a whole number.
-    """
-
-    table: np.ndarray   # T[c], c = 0 … k
-    a: np.ndarray       # (n_zones, W)
-    b: np.ndarray       # (n_zones, W)
-    thr: np.ndarray     # (n_zones, W)
-
-    @classmethod
-    def build(cls, mu: np.ndarray, total: int, k: int, min_cases: int) -> "_LLRKernel":
-        c = np.arange(k + 1, dtype=np.float64)
-        rest = total - c
-        with np.errstate(divide="ignore", invalid="ignore"):
-            table = (np.where(c > 0, c * np.log(c), 0.0)
-                     + np.where(rest > 0, rest * np.log1p(-c / total), 0.0))
-            log_out = np.log1p(-mu / total)
-            a = np.log(mu) - log_out
-        live = mu > 0  # a zone with no events in the whole history can never be a candidate
-        return cls(table, np.where(live, a, 0.0), np.where(live, total * log_out, 0.0),
-                   np.maximum(mu, min_cases - 1))
-
-    def max_llr(self, cz: np.ndarray) -> np.ndarray:
-        """Max LLR per replicate of counts ``cz`` (n_zones, B, W) holding whole numbers."""
-        ci = cz.astype(np.intp)
-        llr = self.table[ci]
-        llr -= ci * self.a[:, None, :]
-        llr -= self.b[:, None, :]
-        llr[ci <= self.thr[:, None, :]] = 0.0
-        return llr.max(axis=0).max(axis=1)
-
-    def min_count(self, level: float) -> np.ndarray:
-        """Per cylinder, the smallest whole count whose LLR reaches ``level`` (k + 1 if none does).
-
-        The LLR rises with ``c`` above ``μ``, so a vectorised bisection over ``c`` finds it.
-        ``level`` is lowered by a relative 1e-9 so that rounding in the tabulated LLR (~1e-11)
-        can never hide a cylinder that reaches ``level`` (see :meth:`max_llr_pruned`).
-        """
-        target = level - _TOL * max(1.0, abs(level))
-        k = self.table.shape[0] - 1
-        lo = np.floor(self.thr).astype(np.int64) + 1       # smallest candidate count
-        hi = np.full(lo.shape, k + 1, dtype=np.int64)
-        lo = np.minimum(lo, hi)
-        while np.any(lo < hi):
-            mid = (lo + hi) // 2
-            ok = self.table[np.minimum(mid, k)] - mid * self.a - self.b >= target
-            ok &= mid <= k
-            hi = np.where(ok, mid, hi)
-            lo = np.where(ok, lo, mid + 1)
-        return hi
-
-    def max_llr_pruned(self, cz: np.ndarray, need: np.ndarray, level: float) -> np.ndarray:
-        """:meth:`max_llr`, exactly, evaluating the LLR only where ``cz >= need`` (``need = min_count(level)``).
-
-        Why: a replicate's maximum is one of a handful of cylinders; a comparison per cylinder
-        is several times cheaper than its LLR. Where the LLR reaches ``level``, ``cz >= need``,
-        so a replicate whose pruned maximum reaches ``level`` has its true maximum; the few
-        replicates below ``level`` are evaluated in full.
-        """
-        zi, bi, wi = np.nonzero(cz >= need[:, None, :])
-        c = cz[zi, bi, wi].astype(np.float64)
-        llr = self.table[c.astype(np.intp)] - c * self.a[zi, wi] - self.b[zi, wi]
-        out = np.zeros(cz.shape[1])
-        np.maximum.at(out, bi, llr)
-        low = out < level
-        if low.any():
-            out[low] = self.max_llr(cz[:, low, :])
-        return out
+# --------------------------------------------------------------------------- Monte Carlo core
 
 
 def _mvh_method(total: int, n_colors: int) -> str:
@@ -632,14 +332,14 @@ def space_time_permutation_scan(
 
     Examples
     --------
-    >>> import h3, numpy as np
-    >>> centre = h3.latlng_to_cell(-33.87, 151.21, 9)
-    >>> cells = np.array(sorted(h3.str_to_int(c) for c in h3.grid_disk(centre, 3)), dtype=np.uint64)
+    >>> import h3.api.numpy_int as h3n, numpy as np
+    >>> centre = h3n.latlng_to_cell(-33.87, 151.21, 9)
+    >>> cells = np.sort(h3n.grid_disk(centre, 3))
     >>> rng = np.random.default_rng(1)
     >>> counts = rng.poisson(0.3, (cells.size, 26))
-    >>> counts[cells == h3.str_to_int(centre), -2:] += 6
+    >>> counts[cells == centre, -2:] += 6
     >>> res = space_time_permutation_scan(counts, cells, replicates=99, seed=0)
-    >>> res.primary["center_hex"] == centre or centre in res.primary["cells_hex"]
+    >>> bool(res.primary["center_cell"] == centre) or centre in res.primary["cells"]
     True
     >>> bool(res.primary["p_value"] <= 0.01)
     True
@@ -737,118 +437,3 @@ def space_time_permutation_scan(
         n_weeks=n_weeks, replicates=int(replicates), seed=int(seed), alpha=float(alpha),
         max_radius=int(max_radius), max_window=w_max, min_cases=int(min_cases),
     )
-
-
-# --------------------------------------------------------------------------- tracking
-
-
-def _cell_set(value) -> frozenset[int]:
-    if value is None:
-        return frozenset()
-    items = list(value)
-    if not items:
-        return frozenset()
-    if isinstance(items[0], str):
-        return frozenset(int(c) for c in hex_to_cells(items))
-    return frozenset(int(c) for c in items)
-
-
-def _new_id(cells: frozenset[int], week) -> str:
-    text = ",".join(str(c) for c in sorted(cells)) + f"|{'' if week is None else week}"
-    return "stc-" + hashlib.sha1(text.encode()).hexdigest()[:10]
-
-
-def track_clusters(previous: pd.DataFrame | None, current: pd.DataFrame, week=None) -> pd.DataFrame:
-    """Give this week's scan clusters ids, continuing last week's where they overlap.
-
-    Parameters
-    ----------
-    previous : pandas.DataFrame or None
-        Last week's tracked clusters (needs ``cluster_id`` and ``cells``), or
-        ``None``/empty for the first run.
-    current : pandas.DataFrame
-        This week's ``ScanResult.clusters`` (needs ``cells``; tuples of uint64
-        cells or of hex strings).
-    week : str or int, optional
-        Label of the current week (e.g. ``"2025-W14"``), mixed into new ids so
-        that a place that clusters again months later gets a fresh id.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``current`` plus ``cluster_id`` (str), ``status`` (``"new"`` or
-        ``"ongoing"``) and ``previous_cluster_id`` (the overlapped previous id,
-        or ``None``).
-
-    Notes
-    -----
-    A current cluster is *ongoing* when its cells overlap a previous week's
-    cluster. Ids are matched one-to-one, greedily by the number of shared cells
-    (ties: current rank, then previous id), so the current cluster sharing most
-    cells keeps the id. If a previous cluster split into several current ones,
-    the others are still ``ongoing`` (``previous_cluster_id`` says which), but
-    get their own id so ids stay unique within a week. New ids are
-    ``"stc-"`` + the first 10 hex digits of SHA-1 of the sorted cells and
-    ``week``: deterministic, independent of run order.
-
-    Examples
-    --------
-    >>> cur = pd.DataFrame({"cells": [(1, 2, 3)]})
-    >>> first = track_clusters(None, cur, week="2025-W01")
-    >>> first["status"].tolist()
-    ['new']
-    >>> again = track_clusters(first, pd.DataFrame({"cells": [(3, 4)]}), week="2025-W02")
-    >>> again["status"].tolist(), bool(again["cluster_id"][0] == first["cluster_id"][0])
-    (['ongoing'], True)
-    """
-    if "cells" not in current.columns:
-        raise InvalidInputError("current clusters need a 'cells' column.")
-    out = current.copy().reset_index(drop=True)
-    cur_sets = [_cell_set(v) for v in out["cells"]]
-    prev_sets: list[frozenset[int]] = []
-    prev_ids: list[str] = []
-    if previous is not None and len(previous):
-        missing = {"cluster_id", "cells"} - set(previous.columns)
-        if missing:
-            raise InvalidInputError(f"previous clusters lack column(s) {sorted(missing)}.")
-        prev_sets = [_cell_set(v) for v in previous["cells"]]
-        prev_ids = [str(v) for v in previous["cluster_id"]]
-
-    pairs = []
-    best_prev: list[str | None] = [None] * len(cur_sets)
-    for i, cs in enumerate(cur_sets):
-        best = (0, "")
-        for j, ps in enumerate(prev_sets):
-            shared = len(cs & ps)
-            if shared:
-                pairs.append((-shared, i, prev_ids[j]))
-                if shared > best[0] or (shared == best[0] and prev_ids[j] < best[1]):
-                    best = (shared, prev_ids[j])
-        if best[0]:
-            best_prev[i] = best[1]
-    pairs.sort()
-    assigned: dict[int, str] = {}
-    taken: set[str] = set()
-    for _, i, pid in pairs:
-        if i in assigned or pid in taken:
-            continue
-        assigned[i] = pid
-        taken.add(pid)
-
-    ids, status = [], []
-    for i, cs in enumerate(cur_sets):
-        if i in assigned:
-            ids.append(assigned[i])
-        else:
-            new = _new_id(cs, week)
-            while new in taken:  # practically never; keeps ids unique
-                new = _new_id(cs | {len(taken)}, week)
-            taken.add(new)
-            ids.append(new)
-        status.append("ongoing" if best_prev[i] is not None else "new")
-    out["cluster_id"] = pd.Series(ids, dtype=object)
-    out["status"] = pd.Series(status, dtype=object)
-    out["previous_cluster_id"] = pd.Series(
-        [assigned.get(i, best_prev[i]) for i in range(len(cur_sets))], dtype=object
-    )
-    return out
