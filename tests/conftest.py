@@ -106,7 +106,7 @@ class SampleStore:
         return next(r for r in self.results if r.kind == kind)
 
 
-def _shared_root(tmp_path_factory) -> Path:
+def shared_root(tmp_path_factory) -> Path:
     """A folder shared by every xdist worker of this session (the workers' base temps' parent);
     the session's own base temp without xdist (its parent is shared with other sessions)."""
     base = tmp_path_factory.getbasetemp()
@@ -181,7 +181,7 @@ def shared_sample_store(tmp_path_factory) -> SampleStore:
     from pipelines.batches import BatchResult
     from pipelines.resources import shipped_dir
 
-    ready = build_once(_shared_root(tmp_path_factory), "sample_store", _build_sample_store)
+    ready = build_once(shared_root(tmp_path_factory), "sample_store", _build_sample_store)
     results = tuple(BatchResult(**r) for r in json.loads((ready / "results.json").read_text()))
     truth = json.loads((shipped_dir("data_samples") / "ground_truth.json").read_text())
     _SAMPLE["store"] = SampleStore(ready / "sample.duckdb", ready / "sample_placements.duckdb", results, truth)
@@ -244,7 +244,7 @@ def shared_sample_weekly(tmp_path_factory) -> dict:
     import pickle
 
     sample = shared_sample_store(tmp_path_factory)
-    ready = build_once(_shared_root(tmp_path_factory), "sample_weekly",
+    ready = build_once(shared_root(tmp_path_factory), "sample_weekly",
                        lambda folder: _build_sample_weekly(folder, sample))
     record = pickle.loads((ready / "runs.pickle").read_bytes())
     root = ready / "weekly"
