@@ -311,6 +311,7 @@ def test_analyst_detail_is_a_separate_unsuppressed_analyst_only_report(weekly, r
     assert "report_analyst_detail.html" in ANALYST_OUTPUTS and "report_analyst_detail.html" not in SHARED_OUTPUTS
 
 
+@pytest.mark.slow  # a whole weekly run through the CLI (26 s on a lightly loaded machine); CI runs the slow suite
 def test_analyst_detail_flag_is_recorded_in_the_audit_log(weekly, tmp_path, monkeypatch, capsys):
     import sys
     from pipelines import cli
