@@ -176,12 +176,17 @@ def shared_sample_store(tmp_path_factory) -> SampleStore:
     The files are read-only (mode 0400): tests open the store ``read_only=True`` or copy the
     file to write. Memoised per process; the :func:`sample_store` fixture wraps it.
     """
+    return _sample_store_at(shared_root(tmp_path_factory))
+
+
+def _sample_store_at(root: Path) -> SampleStore:
+    """:func:`shared_sample_store` in the shared folder ``root``."""
     if "store" in _SAMPLE:
         return _SAMPLE["store"]
     from pipelines.batches import BatchResult
     from pipelines.resources import shipped_dir
 
-    ready = build_once(shared_root(tmp_path_factory), "sample_store", _build_sample_store)
+    ready = build_once(root, "sample_store", _build_sample_store)
     results = tuple(BatchResult(**r) for r in json.loads((ready / "results.json").read_text()))
     truth = json.loads((shipped_dir("data_samples") / "ground_truth.json").read_text())
     _SAMPLE["store"] = SampleStore(ready / "sample.duckdb", ready / "sample_placements.duckdb", results, truth)
@@ -239,13 +244,17 @@ def shared_sample_weekly(tmp_path_factory) -> dict:
     ``seconds`` (the build's time) and ``steps``. The outputs are shared: a test that modifies a file
     copies it first (:func:`_shared_outputs_unchanged` fails the session if one was changed in place).
     """
+    return _sample_weekly_at(shared_root(tmp_path_factory))
+
+
+def _sample_weekly_at(root: Path) -> dict:
+    """:func:`shared_sample_weekly` in the shared folder ``root``."""
     if "weekly" in _SAMPLE:
         return _SAMPLE["weekly"]
     import pickle
 
-    sample = shared_sample_store(tmp_path_factory)
-    ready = build_once(shared_root(tmp_path_factory), "sample_weekly",
-                       lambda folder: _build_sample_weekly(folder, sample))
+    sample = _sample_store_at(root)
+    ready = build_once(root, "sample_weekly", lambda folder: _build_sample_weekly(folder, sample))
     record = pickle.loads((ready / "runs.pickle").read_bytes())
     root = ready / "weekly"
     _SAMPLE["weekly"] = {"db": sample.db_with_placements, "root": root, "out": root / record["week"],
@@ -263,6 +272,43 @@ def _shared_outputs_unchanged():
         now = _manifest(weekly["root"])
         changed = sorted(k for k in built.keys() | now.keys() if built.get(k) != now.get(k))
         assert not changed, f"a test changed the shared sample weekly outputs in place (copy them first): {changed}"
+
+
+# ------------------------------------------------------------------ prebuilt while the xdist workers start
+_PREBUILD: dict = {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """On the xdist controller, once the first worker has collected: if a collected test module uses the
+    sample's weekly runs, build them (with the sample store) in a background process, so no worker sits
+    waiting on the lock of :func:`build_once` while the other builds. Only a head start: a worker that
+    needs them first takes its turn at the lock as usual."""
+    if _PREBUILD:
+        return
+    _PREBUILD["done"] = True
+    files = {Path(node.config.rootpath, i.split("::")[0]) for i in ids}
+    if not any(f.name.startswith("test_") and "sample_weekly" in f.read_text(encoding="utf-8")
+               for f in files if f.suffix == ".py" and f.is_file()):
+        return
+    import subprocess
+    import sys
+
+    root = node.config._tmp_path_factory.getbasetemp()  # the workers' base temps' parent: shared_root()
+    log = open(root / "prebuild.log", "w")
+    _PREBUILD["proc"] = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from tests.conftest import _sample_weekly_at; "
+                               "_sample_weekly_at(Path(sys.argv[1]))", str(root)],
+        cwd=node.config.rootpath, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+
+
+def pytest_unconfigure(config):
+    """Stop a background build the tests did not wait for (its partial folder is never marked complete)."""
+    proc = _PREBUILD.pop("proc", None)
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
