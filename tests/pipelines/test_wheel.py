@@ -35,7 +35,6 @@ def _run(target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.slow  # builds and installs the wheel, then three CLI runs (54 s at load 10); CI runs the slow suite
 def test_wheel_runs_outside_the_checkout(installed, tmp_path):
     probe = subprocess.run(
         [sys.executable, "-c", "import pipelines, pipelines.resources as r; print(pipelines.__file__); "
