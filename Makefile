@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml requirements.lock
 demo: install
 	$(BIN)/hotspots demo
 
-# Default suite: everything except tests marked slow (under 10 minutes on 2 cores).
+# Default suite: everything except tests marked slow (target: under 4 minutes on 2 idle cores; single
+# tests longer than ~20 s are marked slow and run by `make test-slow`, which CI runs too).
 # One BLAS thread per test worker: two workers on two cores, no oversubscription (synthetic control's
 # optimiser ran ~20x slower with default threading on a loaded 2-core machine).
 BLAS1 := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1

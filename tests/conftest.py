@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh store with a known key, small CSV writers, and the committed SYNTHETIC
-sample ingested once per test session (:func:`sample_store`, shared by every pytest-xdist worker)."""
+sample ingested once per test session (:func:`sample_store`) and its weekly runs
+(:func:`shared_sample_weekly`), each built once and shared by every pytest-xdist worker."""
 
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ class SampleStore:
         return next(r for r in self.results if r.kind == kind)
 
 
-def _shared_root(tmp_path_factory) -> Path:
+def shared_root(tmp_path_factory) -> Path:
     """A folder shared by every xdist worker of this session (the workers' base temps' parent);
     the session's own base temp without xdist (its parent is shared with other sessions)."""
     base = tmp_path_factory.getbasetemp()
@@ -126,18 +127,22 @@ def _file_lock(path: Path):
 def build_once(root: Path, name: str, build) -> Path:
     """``root/name``, built by ``build(folder)`` by the first process to ask, exactly once.
 
-    The build runs under an exclusive lock on ``root/name.lock`` into ``root/name.building-<pid>``,
-    renamed to ``root/name`` only when complete; every other process waits on the lock and then
-    finds the finished folder (a process killed mid-build leaves only its own ``.building-`` folder).
+    The build runs under an exclusive lock on ``root/name.lock``, in ``root/name`` itself (so paths
+    the build records stay true), and marks the folder complete (``.complete``) only when it returns;
+    every other process waits on the lock and then finds the finished folder. A build that fails is
+    removed; one killed mid-build leaves a folder without the mark, which the next ask rebuilds.
     """
     ready = root / name
     with _file_lock(root / f"{name}.lock"):
-        if not ready.exists():
-            building = root / f"{name}.building-{os.getpid()}"
-            shutil.rmtree(building, ignore_errors=True)
-            building.mkdir()
-            build(building)
-            building.rename(ready)
+        if not (ready / ".complete").exists():
+            shutil.rmtree(ready, ignore_errors=True)
+            ready.mkdir()
+            try:
+                build(ready)
+            except BaseException:
+                shutil.rmtree(ready, ignore_errors=True)
+                raise
+            (ready / ".complete").touch()
     return ready
 
 
@@ -171,12 +176,17 @@ def shared_sample_store(tmp_path_factory) -> SampleStore:
     The files are read-only (mode 0400): tests open the store ``read_only=True`` or copy the
     file to write. Memoised per process; the :func:`sample_store` fixture wraps it.
     """
+    return _sample_store_at(shared_root(tmp_path_factory))
+
+
+def _sample_store_at(root: Path) -> SampleStore:
+    """:func:`shared_sample_store` in the shared folder ``root``."""
     if "store" in _SAMPLE:
         return _SAMPLE["store"]
     from pipelines.batches import BatchResult
     from pipelines.resources import shipped_dir
 
-    ready = build_once(_shared_root(tmp_path_factory), "sample_store", _build_sample_store)
+    ready = build_once(root, "sample_store", _build_sample_store)
     results = tuple(BatchResult(**r) for r in json.loads((ready / "results.json").read_text()))
     truth = json.loads((shipped_dir("data_samples") / "ground_truth.json").read_text())
     _SAMPLE["store"] = SampleStore(ready / "sample.duckdb", ready / "sample_placements.duckdb", results, truth)
@@ -187,6 +197,118 @@ def shared_sample_store(tmp_path_factory) -> SampleStore:
 def sample_store(tmp_path_factory) -> SampleStore:
     """See :func:`shared_sample_store`."""
     return shared_sample_store(tmp_path_factory)
+
+
+# ------------------------------------------------------------------ the sample's weekly runs, run once
+#: Fast engine settings for weekly runs in tests (the scan's Monte Carlo is the slow part).
+FAST = {"hotspots": {"scan_replicates": 49}}
+
+
+def _manifest(root: Path) -> dict[str, list[int]]:
+    """Every file under ``root``: relative path -> [size, mtime_ns]."""
+    return {str(p.relative_to(root)): [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _build_sample_weekly(folder: Path, sample: SampleStore) -> None:
+    """Run the weekly job on the sample (with placements) into ``folder/weekly``: the week before the
+    sample's last week, then its last week (so its backtest reads a saved plan) with every optional
+    output; the two WeeklyRun records go to ``runs.pickle``, the outputs' sizes and times to ``manifest.json``."""
+    import pickle
+    import time
+    from datetime import timedelta
+
+    from analytics.weeks import parse_week, week_label
+    from pipelines.weekly import run_weekly
+
+    week = sample.truth["weeks"][1]
+    prev_week = week_label(parse_week(week) - timedelta(weeks=1))
+    root = folder / "weekly"
+    steps: list[str] = []
+    t0 = time.perf_counter()
+    with store_mod.opened(sample.db_with_placements, read_only=True) as st:
+        prev_run = run_weekly(st, prev_week, root, config=FAST)
+        run = run_weekly(st, week, root, config=FAST, progress=steps.append, analyst_detail=True,
+                         formats=("gpkg",))  # every optional output, so each is checked
+    record = {"week": week, "run": run, "prev_run": prev_run, "seconds": time.perf_counter() - t0, "steps": steps}
+    (folder / "runs.pickle").write_bytes(pickle.dumps(record))
+    (folder / "manifest.json").write_text(json.dumps(_manifest(root)))
+
+
+def shared_sample_weekly(tmp_path_factory) -> dict:
+    """The weekly job run on the shared sample store for its last two weeks, ONCE per session whatever
+    the number of xdist workers (:func:`build_once`), memoised per process.
+
+    Returns a dict: ``db`` (the read-only sample store with placements), ``root`` (output root),
+    ``week``, ``out`` (the last week's folder), ``run`` (its WeeklyRun), ``prev_run``, ``truth``,
+    ``seconds`` (the build's time) and ``steps``. The outputs are shared: a test that modifies a file
+    copies it first (:func:`_shared_outputs_unchanged` fails the session if one was changed in place).
+    """
+    return _sample_weekly_at(shared_root(tmp_path_factory))
+
+
+def _sample_weekly_at(root: Path) -> dict:
+    """:func:`shared_sample_weekly` in the shared folder ``root``."""
+    if "weekly" in _SAMPLE:
+        return _SAMPLE["weekly"]
+    import pickle
+
+    sample = _sample_store_at(root)
+    ready = build_once(root, "sample_weekly", lambda folder: _build_sample_weekly(folder, sample))
+    record = pickle.loads((ready / "runs.pickle").read_bytes())
+    root = ready / "weekly"
+    _SAMPLE["weekly"] = {"db": sample.db_with_placements, "root": root, "out": root / record["week"],
+                         "truth": sample.truth, "manifest": ready / "manifest.json", **record}
+    return _SAMPLE["weekly"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_outputs_unchanged():
+    """After the session: the shared weekly outputs, if this process used them, are as built."""
+    yield
+    if "weekly" in _SAMPLE:
+        weekly = _SAMPLE["weekly"]
+        built = json.loads(weekly["manifest"].read_text())
+        now = _manifest(weekly["root"])
+        changed = sorted(k for k in built.keys() | now.keys() if built.get(k) != now.get(k))
+        assert not changed, f"a test changed the shared sample weekly outputs in place (copy them first): {changed}"
+
+
+# ------------------------------------------------------------------ prebuilt while the xdist workers start
+_PREBUILD: dict = {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """On the xdist controller, once the first worker has collected: if a collected test module uses the
+    sample's weekly runs, build them (with the sample store) in a background process, so no worker sits
+    waiting on the lock of :func:`build_once` while the other builds. Only a head start: a worker that
+    needs them first takes its turn at the lock as usual."""
+    if _PREBUILD:
+        return
+    _PREBUILD["done"] = True
+    files = {Path(node.config.rootpath, i.split("::")[0]) for i in ids}
+    if not any(f.name.startswith("test_") and "sample_weekly" in f.read_text(encoding="utf-8")
+               for f in files if f.suffix == ".py" and f.is_file()):
+        return
+    import subprocess
+    import sys
+
+    root = node.config._tmp_path_factory.getbasetemp()  # the workers' base temps' parent: shared_root()
+    log = open(root / "prebuild.log", "w")
+    _PREBUILD["proc"] = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from tests.conftest import _sample_weekly_at; "
+                               "_sample_weekly_at(Path(sys.argv[1]))", str(root)],
+        cwd=node.config.rootpath, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+
+
+def pytest_unconfigure(config):
+    """Stop a background build the tests did not wait for (its partial folder is never marked complete)."""
+    proc = _PREBUILD.pop("proc", None)
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

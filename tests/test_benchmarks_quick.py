@@ -14,6 +14,7 @@ import pytest
 from benchmarks import run
 from benchmarks.common import ROW_KEYS, Row, ratio_of
 from benchmarks.figures import FIGURES, NOT_YET, QUICK
+from tests.conftest import build_once, shared_root
 
 TOY = replace(QUICK, label="toy", h3_points=20_000, gi_cells=500, gi_weeks=20, esda_weeks=2, pmk_cells=50,
               scan_cells=200, scan_weeks=20, scan_replicates=19, reports=5_000, weekly_reports=5_000,
@@ -21,12 +22,17 @@ TOY = replace(QUICK, label="toy", h3_points=20_000, gi_cells=500, gi_weeks=20, e
               notebooks=())  # the notebooks run in test_notebooks.py
 
 
+def _toy_run(out) -> None:
+    results, js = out / "RESULTS.md", out / "rows.json"
+    (out / "code").write_text(str(run.main(["--results", str(results), "--json", str(js)], sizes_override=TOY)))
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    results, js = out / "RESULTS.md", out / "rows.json"
-    code = run.main(["--results", str(results), "--json", str(js)], sizes_override=TOY)
-    return code, results.read_text(encoding="utf-8"), json.loads(js.read_text(encoding="utf-8"))
+    """The toy benchmark run, once per session for every xdist worker (tests.conftest.build_once)."""
+    out = build_once(shared_root(tmp_path_factory), "bench_toy_run", _toy_run)
+    return (int((out / "code").read_text()), (out / "RESULTS.md").read_text(encoding="utf-8"),
+            json.loads((out / "rows.json").read_text(encoding="utf-8")))
 
 
 def test_every_figure_measured(toy_run):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from pipelines import layout
 from pipelines import store as store_mod
 from pipelines.backtest import (SUMMARY_COLUMNS, cube_at_origin, method_label, run_backtest, store_reported_by,
                                 terminal_table, withheld_mask)
+from tests.conftest import build_once, shared_root
 
 FAST = ForecastParams(max_iter=20, train_origins=8, validation_origins=3, model="linear")
 SIZES = [PLAN_SIZE, "0.1 %", "0.5 %", "1 %", "5 %"]
@@ -28,14 +30,20 @@ def sample_db(sample_store):
     return sample_store.db
 
 
-@pytest.fixture(scope="module")
-def result(sample_db, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bt_out")
-    seen = []
+def _backtest(folder, sample_db) -> None:
+    out, seen = folder / "bt_out", []
     with store_mod.opened(sample_db, read_only=True) as st:
         r = run_backtest(st, weeks=3, out_dir=out, n_boot=200, forecast_params=FAST,
                          progress=lambda done, total: seen.append((done, total)))
-    return r, out, seen
+    (folder / "result.pickle").write_bytes(pickle.dumps((r, seen)))
+
+
+@pytest.fixture(scope="module")
+def result(sample_db, tmp_path_factory):
+    """The backtest, once per session for every xdist worker (tests.conftest.build_once); read its outputs only."""
+    folder = build_once(shared_root(tmp_path_factory), "sample_backtest", lambda f: _backtest(f, sample_db))
+    r, seen = pickle.loads((folder / "result.pickle").read_bytes())
+    return r, folder / "bt_out", seen
 
 
 def test_backtest_scores_the_plan_and_every_coverage_against_the_baselines(result):

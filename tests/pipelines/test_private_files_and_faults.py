@@ -187,6 +187,7 @@ def test_failed_privacy_check_publishes_nothing_and_keeps_the_last_good_folder(s
     assert not list(out.glob(".weekly-*"))
 
 
+@pytest.mark.slow  # a whole weekly run through the CLI (94 s at load 10), as the two below; CI runs the slow suite
 def test_failed_privacy_check_on_a_new_week_leaves_no_shared_file(sample_copy, tmp_path, monkeypatch, capsys):
     db, config, week = sample_copy
     out = tmp_path / "out"

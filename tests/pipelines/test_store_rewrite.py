@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from analytics.errors import StoreError
 from analytics.privacy import key_fingerprint
 from pipelines import keys, rekey as rekey_mod, store as store_mod
 from pipelines.ingest import ingest_file
-from tests.conftest import EPISODE_HEADER, REPORT_HEADER, episode, report, write_csv
+from tests.conftest import EPISODE_HEADER, REPORT_HEADER, build_once, episode, report, shared_root, write_csv
 
 OLD = "c" * 8 + "0123456789abcdef0123456789abcdef0123456789abcdef01234567"
 NEW = "d" * 8 + "fedcba9876543210fedcba9876543210fedcba9876543210fedcba98"
@@ -55,19 +56,28 @@ def pseudonyms_in_bytes(folder: Path) -> dict[str, set[bytes]]:
     return found
 
 
-@pytest.fixture
-def keyed_store(tmp_path, monkeypatch):
-    """A store in its own folder with its key in its key file, filled, snapshot published (as ingest does)."""
-    monkeypatch.delenv("HOTSPOTS_KEY", raising=False)
-    monkeypatch.delenv("HOTSPOTS_KEY_FILE", raising=False)
-    folder = tmp_path / "store"
-    folder.mkdir()
-    db = folder / "s.duckdb"
-    _write_key(folder / "s.duckdb.key", OLD + "\n")
+def _build_keyed_store(folder: Path) -> None:
+    """``folder/store``: a store with its key in its key file, filled, snapshot published (as ingest does)."""
+    store = folder / "store"
+    store.mkdir()
+    db = store / "s.duckdb"
+    _write_key(store / "s.duckdb.key", OLD + "\n")
     store_mod.init_store(db, key_fingerprint=key_fingerprint(OLD.encode()))
     with store_mod.opened(db) as st:
-        fill_store(st, OLD.encode(), tmp_path / "inputs")
+        fill_store(st, OLD.encode(), folder / "inputs")
         store_mod.publish_snapshot(st)
+
+
+@pytest.fixture
+def keyed_store(tmp_path, tmp_path_factory, monkeypatch):
+    """A store in its own folder with its key in its key file, filled, snapshot published (as ingest does):
+    a private copy of the folder built once per session (:func:`tests.conftest.build_once`)."""
+    monkeypatch.delenv("HOTSPOTS_KEY", raising=False)
+    monkeypatch.delenv("HOTSPOTS_KEY_FILE", raising=False)
+    built = build_once(shared_root(tmp_path_factory), "keyed_store", _build_keyed_store)
+    folder = tmp_path / "store"
+    shutil.copytree(built / "store", folder)
+    db = folder / "s.duckdb"
     old = {p.encode() for p in keys.pseudonymise_chain(PEOPLE + HOMES + ["CHILD-REF-9999", "CHILD-REF-9998", "HOME-REF-0042"],
                                                          OLD.encode())}
     return db, folder, old

@@ -2,14 +2,13 @@
 
 One ingest of the sample and two weekly runs (the week before the sample's last week, then
 its last week, so the backtest reads a saved plan) are shared by this module, the privacy
-scanner's tests and the browser tests through :func:`sample_weekly` (memoised per process).
+scanner's tests and the browser tests through :func:`sample_weekly` (built once per session).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from datetime import timedelta
 
 import geopandas as gpd
@@ -25,37 +24,15 @@ from pipelines.privacy_scan import scan_outputs, store_forbidden_strings, store_
 from pipelines.resources import shipped_dir
 from pipelines.weekly import (ANALYST_OUTPUTS, SHARED_OUTPUTS, WEEKLY_STEPS, load_config, run_weekly,
                               validate_config)
-from tests.conftest import TEST_KEY, shared_sample_store
+from tests.conftest import FAST, TEST_KEY, shared_sample_weekly
 
 SAMPLE = shipped_dir("data_samples")
-#: Fast engine settings for tests (the scan's Monte Carlo is the slow part).
-FAST = {"hotspots": {"scan_replicates": 49}}
-_CACHE: dict = {}
 
 
 def sample_weekly(tmp_path_factory) -> dict:
-    """Run the weekly job on the shared sample store for its last two weeks (memoised per process).
-
-    Returns a dict: ``db``, ``root`` (output root), ``week``, ``out`` (the last week's folder),
-    ``run`` (its WeeklyRun), ``prev_run``, ``truth`` (ground truth), ``seconds`` and ``steps``.
-    """
-    if "run" in _CACHE:
-        return _CACHE
-    base = tmp_path_factory.mktemp("weekly_sample")
-    shared = shared_sample_store(tmp_path_factory)  # ingested once per session, read-only
-    db, truth = shared.db_with_placements, shared.truth
-    week = truth["weeks"][1]
-    prev_week = week_label(parse_week(week) - timedelta(weeks=1))
-    root = base / "weekly"
-    steps: list[str] = []
-    t0 = time.perf_counter()
-    with store_mod.opened(db, read_only=True) as st:
-        prev_run = run_weekly(st, prev_week, root, config=FAST)
-        run = run_weekly(st, week, root, config=FAST, progress=steps.append, analyst_detail=True,
-                         formats=("gpkg",))  # every optional output, so each is checked
-    _CACHE.update(db=db, root=root, week=week, out=root / week, run=run, prev_run=prev_run, truth=truth,
-                  seconds=time.perf_counter() - t0, steps=steps)
-    return _CACHE
+    """The sample's two weekly runs, built once per session for every xdist worker
+    (:func:`tests.conftest.shared_sample_weekly`, whose docstring lists the keys)."""
+    return shared_sample_weekly(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +311,7 @@ def test_analyst_detail_is_a_separate_unsuppressed_analyst_only_report(weekly, r
     assert "report_analyst_detail.html" in ANALYST_OUTPUTS and "report_analyst_detail.html" not in SHARED_OUTPUTS
 
 
+@pytest.mark.slow  # a whole weekly run through the CLI (26 s on a lightly loaded machine); CI runs the slow suite
 def test_analyst_detail_flag_is_recorded_in_the_audit_log(weekly, tmp_path, monkeypatch, capsys):
     import sys
     from pipelines import cli
