@@ -43,7 +43,7 @@ from analytics import grid
 from analytics.evaluation import match_controls, neighbourhood_counts
 from analytics.evaluation.did import did_poisson
 from benchmarks.common import replace_results_section
-from benchmarks.placebo import SELECT_WEEKS, _datasets, draw_place, draw_target
+from benchmarks.placebo import SELECT_WEEKS, datasets, draw_place, draw_target
 from benchmarks.ranking import build_cube
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -152,12 +152,15 @@ def run(ev, n_targets: int, seed: int, design: str) -> dict:
         ratio[w] = (float(np.median(q)) if len(q) else math.nan, len(q))
     pooled = {side: {w: float(np.nanmean([r[side][w] for r in est])) if est else math.nan for w in WINDOWS}
               for side in ("target", "controls")}
+    every = {side: {w: float(np.nanmean([r[side][w] for r in rows])) for w in ("selection", "post")}
+             for side in ("target", "controls")}
+    every["no_events_after"] = sum(r["target"]["post"] == 0 for r in rows)
     did = {}
     for v in VARIANTS:
         d = np.array([r["did"][v] for r in rows if math.isfinite(r["did"][v])])
         did[v] = (float(np.expm1(np.median(d))) if len(d) else math.nan, len(d))
     return {"name": ev.name if design == "cells" else f"{ev.name}, plan-like places", "targets": n_targets,
-            "estimable": len(est), "ratio": ratio, "pooled": pooled, "did": did}
+            "estimable": len(est), "ratio": ratio, "pooled": pooled, "every": every, "did": did}
 
 
 def _pct(x: float) -> str:
@@ -175,6 +178,14 @@ def markdown(results: list[dict], header: str) -> str:
         lines.append(f"| {r['name']} | {r['estimable']} of {r['targets']} | " + " | ".join(
             f"{r['ratio'][w][0]:.2f} (n={r['ratio'][w][1]}); {r['pooled']['target'][w]:.2f} / "
             f"{r['pooled']['controls'][w]:.2f}" for w in WINDOWS) + " |")
+    lines += ["", "All null targets, estimable or not (a target without events after the start gets no estimate): "
+              "mean weekly count after the start ÷ in the selection window:", "",
+              "| data set | target | controls | targets without events after the start |", "|---|---|---|---|"]
+    for r in results:
+        e = r["every"]
+        lines.append(f"| {r['name']} | ×{e['target']['post'] / e['target']['selection']:.2f} | "
+                     f"×{e['controls']['post'] / e['controls']['selection']:.2f} | {e['no_events_after']} of "
+                     f"{r['targets']} |")
     lines += ["", "Median DiD point estimate on the same null targets, by control choice (n estimable):", "",
               "| data set | " + " | ".join(VARIANTS) + " |", "|---|" + "---|" * len(VARIANTS)]
     for r in results:
@@ -195,7 +206,7 @@ def main(argv=None) -> int:
     n = min(20, args.targets) if args.quick else args.targets
     t0, results = time.perf_counter(), []
     for design in args.design:
-        for _, ev in _datasets(args.only):
+        for _, ev in datasets(args.only):
             results.append(run(ev, n, args.seed, design))
             print(f"{results[-1]['name']}: " + "; ".join(f"{v} {_pct(x)}" for v, (x, _) in results[-1]["did"].items()),
                   flush=True)
