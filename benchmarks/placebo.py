@@ -74,7 +74,7 @@ DESIGNS = ("cells", "places")
 PLACES_TOP = 20
 
 
-def _datasets(only: list[str] | None):
+def datasets(only: list[str] | None):
     """(key, Events) pairs: the SYNTHETIC sample, Denver (all crimes) and Chicago carjackings."""
     loaders = {"sample": lambda: load_sample()[:1], "denver": lambda: load_denver()[:1],
                "chicago": load_chicago}
@@ -304,7 +304,7 @@ def main(argv=None) -> int:
         results = [json.loads(line) for line in args.from_saved.read_text(encoding="utf-8").splitlines() if line]
         n = max(r["targets"] for r in results)
     for design in ([] if args.from_saved else args.design):
-        for key, ev in _datasets(args.only):
+        for key, ev in datasets(args.only):
             print(f"{ev.name} ({design}): {n} null targets ...", flush=True)
             r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True), key=key,
                             design=design)
