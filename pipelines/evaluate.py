@@ -323,29 +323,13 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
             progress(name)
         return time.perf_counter()
 
-    if not (isinstance(power_effect, (int, float)) and -1 < power_effect < 0):
-        shown = -power_effect * 100 if isinstance(power_effect, (int, float)) else power_effect
-        raise InvalidInputError(f"The power fall must be between 0 and 100 % (e.g. --power-fall 20); received "
-                                f"{shown!r} %.")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise InvalidInputError(f"Outcome {outcome!r} is not one of {', '.join(OUTCOMES)}.")
-    if isinstance(buffer_rings, bool) or not isinstance(buffer_rings, (int, np.integer)) or not 0 <= buffer_rings <= 5:
-        raise InvalidInputError(f"buffer_rings must be an integer from 0 to 5; received {buffer_rings!r}.")
+    _check_arguments(power_effect, outcome, buffer_rings)
     out_dir = Path(out_dir)
     res = store.resolution
 
     t0 = step("target")
     cells_t, target_info, choices, act_start, act_end = resolve_target(store, target, res, activity_kind)
-    start_w = _monday(start, "Start")
-    end_w = _monday(end, "End")
-    if start_w is None:
-        if act_start is None:
-            raise InvalidInputError("Give --start DATE (or --activity-kind to take it from the disruptions).")
-        start_w = _monday(act_start, "Start")
-        choices.append(f"Start set to {act_start} (week {week_label(start_w)}), the first {activity_kind} activity.")
-    if end_w is None and act_end is not None:
-        end_w = _monday(act_end, "End")
-        choices.append(f"End set to {act_end} (week {week_label(end_w)}), the last {activity_kind} activity.")
+    start_w, end_w = _start_end(start, end, act_start, act_end, activity_kind, choices)
     timings["target"] = round(time.perf_counter() - t0, 3)
 
     t0 = step("cube")
@@ -356,46 +340,11 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
         cells, weeks, y, reports, police = _panel(store, chosen)
     outcome = chosen
     timings["cube"] = round(time.perf_counter() - t0, 3)
-    if end_w is None:
-        end_w = weeks[-1]
-        choices.append(f"End set to {week_label(end_w)}, the last week with data.")
-    if end_w < start_w:
-        raise InvalidInputError(f"End week {week_label(end_w)} is before start week {week_label(start_w)}.")
-    if end_w > weeks[-1]:
-        choices.append(f"End {week_label(end_w)} is after the last week with data; the post period ends at "
-                       f"{week_label(weeks[-1])}.")
-        end_w = weeks[-1]
-    keep_w = np.array([w <= end_w for w in weeks])
-    weeks = [w for w, kk in zip(weeks, keep_w) if kk]
-    y, reports, police = y[:, keep_w], reports[:, keep_w], police[:, keep_w]
-    post = np.array([w >= start_w for w in weeks])
+    weeks, y, reports, police, post, end_w = _periods(weeks, y, reports, police, start_w, end_w, choices)
     n_pre, n_post = int((~post).sum()), int(post.sum())
-    if n_pre < 8:
-        raise InvalidInputError(f"Only {n_pre} week(s) of data before {week_label(start_w)}; at least 8 are needed "
-                                f"(data start {week_label(weeks[0]) if weeks else '—'}).")
-    if n_post < 1:
-        raise InvalidInputError(f"No week of data from {week_label(start_w)} on.")
 
-    pos = np.searchsorted(cells, cells_t)
-    pos = np.clip(pos, 0, len(cells) - 1)
-    inside = cells[pos] == cells_t
-    if not inside.all():
-        choices.append(f"{int((~inside).sum())} target cell(s) lie outside the study area and were left out.")
-    cells_t = cells_t[inside]
-    if not len(cells_t):
-        raise InvalidInputError("No target cell lies inside the study area.")
-    treated = np.searchsorted(cells, cells_t)
-    disk_b = grid.grid_disk_cells(cells_t, buffer_rings)
-    buffer_cells = np.setdiff1d(disk_b, cells_t)
-    buffer_cells = buffer_cells[np.isin(buffer_cells, cells)]
-    buffer = np.searchsorted(cells, buffer_cells)
-    guard = grid.grid_disk_cells(cells_t, buffer_rings + 1)
-    pool = np.flatnonzero(~np.isin(cells, guard))
-    need = len(treated) * k + len(buffer) * k_buffer
-    if len(pool) < need:
-        k_new = max(2, len(pool) // (len(treated) + len(buffer)) - 1)
-        choices.append(f"Matched controls per cell reduced from {k} to {k_new}: only {len(pool)} candidate cells.")
-        k, k_buffer = k_new, min(k_buffer, k_new)
+    cells_t, treated, buffer_cells, buffer, pool, k, k_buffer = _design(cells, cells_t, buffer_rings, k,
+                                                                      k_buffer, choices)
 
     t0 = step("estimators")
     ev = evaluate_panel(y, post, treated, buffer, pool, k=k, k_buffer=k_buffer, alpha=alpha, n_boot=n_boot,
@@ -404,48 +353,10 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     methods = ev.methods
     timings["estimators"] = round(time.perf_counter() - t0, 3)
 
-    # power: what this design could detect, from the pre-period levels
     t_pre_mean = float(ev.series["treated"][~post].mean())
-    c_pre_mean = float(y[ev.matches.ravel()][:, ~post].sum(0).mean())
-    disp = methods["did"].get("dispersion") or 1.0
-    power = {
-        "treated_pre_mean_per_week": round(t_pre_mean, 3), "weeks_before": n_pre, "weeks_after": n_post,
-        "alpha": alpha, "power": 0.8, "dispersion": disp,
-        "mde_did": (minimum_detectable_effect(t_pre_mean, n_pre, n_post, alpha=alpha, power=0.8,
-                                              control_per_week=c_pre_mean or None, dispersion=disp)
-                    if t_pre_mean > 0 else None),
-        "mde_single_series": (minimum_detectable_effect(t_pre_mean, n_pre, n_post, alpha=alpha, power=0.8,
-                                                        dispersion=disp) if t_pre_mean > 0 else None),
-    }
-    for key in ("mde_did", "mde_single_series"):
-        if power[key] is not None and not math.isfinite(power[key]):
-            power[key] = None
-    power["max_fall_searched"] = MAX_DETECTABLE_FALL
-    power["stated_effect"] = power_effect
-    power["weeks_needed_did"] = (weeks_needed(power_effect, t_pre_mean, n_pre, alpha=alpha, power=0.8,
-                                              control_per_week=c_pre_mean or None, dispersion=disp)
-                                 if t_pre_mean > 0 else None)
-    power["weeks_needed_single_series"] = (weeks_needed(power_effect, t_pre_mean, n_pre, alpha=alpha, power=0.8,
-                                                        dispersion=disp) if t_pre_mean > 0 else None)
+    power = _power(ev, y, post, methods, t_pre_mean, n_pre, n_post, alpha, power_effect)
 
-    warnings = []
-    if outcome in DETECTION_DRIVEN:
-        warnings.append(f"Outcome {outcome!r} is detection-driven: {DETECTION_DRIVEN[outcome]}, so a real fall in "
-                        "harm can be hidden (or a rise created) by the disruption itself. "
-                        + (f"Prefer {DEFAULT_OUTCOME!r}." if police.sum() < reports.sum() else
-                           "Every report in the study area is police-sourced, so there is no "
-                           f"{DEFAULT_OUTCOME!r} outcome to prefer: read any effect with this in mind."))
-    r_t, p_t = reports[treated], police[treated]
-    share = {period: (float(p_t[:, m].sum() / r_t[:, m].sum()) if r_t[:, m].sum() > 0 else None)
-             for period, m in (("before", ~post), ("after", post))}
-    if share["before"] is not None and share["after"] is not None and share["after"] > share["before"] + 0.10:
-        warnings.append(f"The police share of reports in the target rose from {share['before']:.0%} to "
-                        f"{share['after']:.0%}: officers present may be generating reports.")
-    if n_post < 8:
-        warnings.append(f"Only {n_post} post week(s): estimates are fragile; 8 or more are advisable.")
-    if t_pre_mean < 1:
-        warnings.append(f"The target averaged {t_pre_mean:.2f} events a week before the start: too few for any "
-                        "method to say much.")
+    warnings, share = _warnings(outcome, reports, police, treated, post, n_post, t_pre_mean)
 
     synthetic = _is_synthetic(store)
     hexes_t = grid.cells_to_hex(cells_t)
@@ -479,6 +390,138 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     result["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     Path(outputs["json"]).write_text(json.dumps(result, indent=2, default=str, allow_nan=False), encoding="utf-8")
     return result
+
+
+# ------------------------------------------------------------------------------ run_evaluation's steps
+def _check_arguments(power_effect, outcome, buffer_rings) -> None:
+    """Refuse a power fall outside (0, 100) %, an unknown outcome or a buffer outside 0..5 rings."""
+    if not (isinstance(power_effect, (int, float)) and -1 < power_effect < 0):
+        shown = -power_effect * 100 if isinstance(power_effect, (int, float)) else power_effect
+        raise InvalidInputError(f"The power fall must be between 0 and 100 % (e.g. --power-fall 20); received "
+                                f"{shown!r} %.")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InvalidInputError(f"Outcome {outcome!r} is not one of {', '.join(OUTCOMES)}.")
+    if isinstance(buffer_rings, bool) or not isinstance(buffer_rings, (int, np.integer)) or not 0 <= buffer_rings <= 5:
+        raise InvalidInputError(f"buffer_rings must be an integer from 0 to 5; received {buffer_rings!r}.")
+
+
+def _start_end(start, end, act_start, act_end, activity_kind, choices: list[str]) -> tuple[date, date | None]:
+    """First and last treated week (Mondays) from the arguments, else from the disruption activities."""
+    start_w = _monday(start, "Start")
+    end_w = _monday(end, "End")
+    if start_w is None:
+        if act_start is None:
+            raise InvalidInputError("Give --start DATE (or --activity-kind to take it from the disruptions).")
+        start_w = _monday(act_start, "Start")
+        choices.append(f"Start set to {act_start} (week {week_label(start_w)}), the first {activity_kind} activity.")
+    if end_w is None and act_end is not None:
+        end_w = _monday(act_end, "End")
+        choices.append(f"End set to {act_end} (week {week_label(end_w)}), the last {activity_kind} activity.")
+    return start_w, end_w
+
+
+def _periods(weeks: list[date], y, reports, police, start_w: date, end_w: date | None, choices: list[str]):
+    """The panel cut at the end week, and the post-period mask; refuses fewer than 8 weeks before."""
+    if end_w is None:
+        end_w = weeks[-1]
+        choices.append(f"End set to {week_label(end_w)}, the last week with data.")
+    if end_w < start_w:
+        raise InvalidInputError(f"End week {week_label(end_w)} is before start week {week_label(start_w)}.")
+    if end_w > weeks[-1]:
+        choices.append(f"End {week_label(end_w)} is after the last week with data; the post period ends at "
+                       f"{week_label(weeks[-1])}.")
+        end_w = weeks[-1]
+    keep_w = np.array([w <= end_w for w in weeks])
+    weeks = [w for w, kk in zip(weeks, keep_w) if kk]
+    y, reports, police = y[:, keep_w], reports[:, keep_w], police[:, keep_w]
+    post = np.array([w >= start_w for w in weeks])
+    n_pre, n_post = int((~post).sum()), int(post.sum())
+    if n_pre < 8:
+        raise InvalidInputError(f"Only {n_pre} week(s) of data before {week_label(start_w)}; at least 8 are needed "
+                                f"(data start {week_label(weeks[0]) if weeks else '—'}).")
+    if n_post < 1:
+        raise InvalidInputError(f"No week of data from {week_label(start_w)} on.")
+
+    return weeks, y, reports, police, post, end_w
+
+
+def _design(cells: np.ndarray, cells_t: np.ndarray, buffer_rings: int, k: int, k_buffer: int, choices: list[str]):
+    """Target cells inside the study area, the buffer ring(s), the control pool outside the guard band, and
+    the matched controls per cell (reduced when the pool is too small; the choice is recorded)."""
+    pos = np.searchsorted(cells, cells_t)
+    pos = np.clip(pos, 0, len(cells) - 1)
+    inside = cells[pos] == cells_t
+    if not inside.all():
+        choices.append(f"{int((~inside).sum())} target cell(s) lie outside the study area and were left out.")
+    cells_t = cells_t[inside]
+    if not len(cells_t):
+        raise InvalidInputError("No target cell lies inside the study area.")
+    treated = np.searchsorted(cells, cells_t)
+    disk_b = grid.grid_disk_cells(cells_t, buffer_rings)
+    buffer_cells = np.setdiff1d(disk_b, cells_t)
+    buffer_cells = buffer_cells[np.isin(buffer_cells, cells)]
+    buffer = np.searchsorted(cells, buffer_cells)
+    guard = grid.grid_disk_cells(cells_t, buffer_rings + 1)
+    pool = np.flatnonzero(~np.isin(cells, guard))
+    need = len(treated) * k + len(buffer) * k_buffer
+    if len(pool) < need:
+        k_new = max(2, len(pool) // (len(treated) + len(buffer)) - 1)
+        choices.append(f"Matched controls per cell reduced from {k} to {k_new}: only {len(pool)} candidate cells.")
+        k, k_buffer = k_new, min(k_buffer, k_new)
+
+    return cells_t, treated, buffer_cells, buffer, pool, k, k_buffer
+
+
+def _power(ev, y, post, methods: dict, t_pre_mean: float, n_pre: int, n_post: int, alpha: float,
+           power_effect: float) -> dict:
+    """The power section: what this design could detect, from the pre-period levels."""
+    c_pre_mean = float(y[ev.matches.ravel()][:, ~post].sum(0).mean())
+    disp = methods["did"].get("dispersion") or 1.0
+    power = {
+        "treated_pre_mean_per_week": round(t_pre_mean, 3), "weeks_before": n_pre, "weeks_after": n_post,
+        "alpha": alpha, "power": 0.8, "dispersion": disp,
+        "mde_did": (minimum_detectable_effect(t_pre_mean, n_pre, n_post, alpha=alpha, power=0.8,
+                                              control_per_week=c_pre_mean or None, dispersion=disp)
+                    if t_pre_mean > 0 else None),
+        "mde_single_series": (minimum_detectable_effect(t_pre_mean, n_pre, n_post, alpha=alpha, power=0.8,
+                                                        dispersion=disp) if t_pre_mean > 0 else None),
+    }
+    for key in ("mde_did", "mde_single_series"):
+        if power[key] is not None and not math.isfinite(power[key]):
+            power[key] = None
+    power["max_fall_searched"] = MAX_DETECTABLE_FALL
+    power["stated_effect"] = power_effect
+    power["weeks_needed_did"] = (weeks_needed(power_effect, t_pre_mean, n_pre, alpha=alpha, power=0.8,
+                                              control_per_week=c_pre_mean or None, dispersion=disp)
+                                 if t_pre_mean > 0 else None)
+    power["weeks_needed_single_series"] = (weeks_needed(power_effect, t_pre_mean, n_pre, alpha=alpha, power=0.8,
+                                                        dispersion=disp) if t_pre_mean > 0 else None)
+
+    return power
+
+
+def _warnings(outcome: str, reports, police, treated, post, n_post: int, t_pre_mean: float):
+    """Warnings about the outcome, the police share in the target, the post period and the level."""
+    warnings = []
+    if outcome in DETECTION_DRIVEN:
+        warnings.append(f"Outcome {outcome!r} is detection-driven: {DETECTION_DRIVEN[outcome]}, so a real fall in "
+                        "harm can be hidden (or a rise created) by the disruption itself. "
+                        + (f"Prefer {DEFAULT_OUTCOME!r}." if police.sum() < reports.sum() else
+                           "Every report in the study area is police-sourced, so there is no "
+                           f"{DEFAULT_OUTCOME!r} outcome to prefer: read any effect with this in mind."))
+    r_t, p_t = reports[treated], police[treated]
+    share = {period: (float(p_t[:, m].sum() / r_t[:, m].sum()) if r_t[:, m].sum() > 0 else None)
+             for period, m in (("before", ~post), ("after", post))}
+    if share["before"] is not None and share["after"] is not None and share["after"] > share["before"] + 0.10:
+        warnings.append(f"The police share of reports in the target rose from {share['before']:.0%} to "
+                        f"{share['after']:.0%}: officers present may be generating reports.")
+    if n_post < 8:
+        warnings.append(f"Only {n_post} post week(s): estimates are fragile; 8 or more are advisable.")
+    if t_pre_mean < 1:
+        warnings.append(f"The target averaged {t_pre_mean:.2f} events a week before the start: too few for any "
+                        "method to say much.")
+
+    return warnings, share
 
 
 # ------------------------------------------------------------------------------------------ write
