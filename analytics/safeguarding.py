@@ -48,7 +48,7 @@ from analytics.errors import InvalidInputError
 
 __all__ = ["PLACEMENT_RADIUS_M", "MIN_UNLINKED_SOURCES", "DEFAULT_SOURCE_WEEKS", "HOME_ANONYMOUS", "RULE_REPEAT_MISSING",
            "RULE_NEAR_PLACEMENT", "WITHHELD_REASONS", "Approval", "SafeguardDecision", "placement_radius",
-           "cell_circumradius_m", "cells_near_placements", "cell_sources", "repeat_missing_cells",
+           "cell_circumradius_m", "cells_near_placements", "cell_sources", "unlinked_sources", "repeat_missing_cells",
            "assess_cells"]
 
 #: Shared features within this distance (metres) of a placement need rule (b)'s evidence.
@@ -235,18 +235,57 @@ def repeat_missing_cells(scan_clusters: pd.DataFrame | None) -> set[int]:
     return cells[PATTERN_REPEAT_MISSING] - cells[PATTERN_PLACE]
 
 
-def _unlinked_sources(sub: pd.DataFrame, placement: str, linked_people: set) -> int:
-    """Sources among one cell's events ``sub`` not linked to ``placement``: events naming no one, plus
-    young people neither linked by an episode (``linked_people``) nor named with the placement here."""
-    named = sub["person_key"].notna()
-    about_home = np.zeros(len(sub), dtype=bool)
+def _about_home(ev: pd.DataFrame) -> np.ndarray:
+    """Events that, naming no one, are not independent of a nearby home (:data:`HOME_ANONYMOUS`)."""
+    about_home = np.zeros(len(ev), dtype=bool)
     for col, values in HOME_ANONYMOUS.items():
-        if col in sub.columns:
-            about_home |= sub[col].isin(values).to_numpy()
-    unnamed = int((~named & ~about_home).sum())
-    people = set(sub.loc[named, "person_key"]) - set(linked_people)
-    people -= set(sub.loc[named & (sub["placement_key"] == placement), "person_key"])
-    return unnamed + len(people)
+        if col in ev.columns:
+            about_home |= ev[col].isin(values).to_numpy()
+    return about_home
+
+
+def unlinked_sources(events: pd.DataFrame, near: pd.DataFrame, person_placements: pd.DataFrame) -> pd.DataFrame:
+    """Rule (b)'s count for every (cell, placement) pair at once: sources among the cell's events not linked to it.
+
+    An event naming no one is an unlinked source unless it is about a home (:data:`HOME_ANONYMOUS`);
+    a young person named in the cell is one unless any of their episodes names the placement
+    (``person_placements``) or one of their events in the cell names it. Joins, not a loop over pairs.
+
+    Parameters
+    ----------
+    events : DataFrame
+        ``cell``, ``person_key`` (None when naming no one), ``placement_key``; optional ``kind``, ``source``.
+    near : DataFrame
+        ``cell``, ``placement_key`` (:func:`cells_near_placements`).
+    person_placements : DataFrame
+        ``person_key``, ``placement_key``.
+
+    Returns
+    -------
+    DataFrame
+        One row per distinct pair of ``near``: ``cell`` (uint64), ``placement_key``, ``unlinked`` (int64).
+    """
+    ev = _check_events(events)
+    pairs = near[["cell", "placement_key"]].drop_duplicates().astype({"cell": np.uint64, "placement_key": object})
+    ev = ev[ev["cell"].isin(pairs["cell"].to_numpy(np.uint64))]
+    named = ev["person_key"].notna().to_numpy()
+    free = ev[~named & ~_about_home(ev)].groupby("cell").size()
+    people = ev.loc[named, ["cell", "person_key"]].astype({"person_key": object}).drop_duplicates()
+    x = pairs.merge(people, on="cell")
+    links = person_placements if person_placements is not None else pd.DataFrame(
+        {"person_key": [], "placement_key": []})
+    lk = links[["person_key", "placement_key"]].dropna().astype(object).drop_duplicates()
+    here = ev.loc[named, ["cell", "person_key", "placement_key"]].dropna().astype(
+        {"person_key": object, "placement_key": object}).drop_duplicates()
+    x = x.merge(lk.assign(_linked=True), on=["person_key", "placement_key"], how="left")
+    x = x[x["_linked"].isna()].drop(columns="_linked")
+    x = x.merge(here.assign(_here=True), on=["cell", "person_key", "placement_key"], how="left")
+    x = x[x["_here"].isna()]
+    per_pair = x.groupby(["cell", "placement_key"]).size().rename("people").reset_index()
+    out = pairs.merge(per_pair, on=["cell", "placement_key"], how="left")
+    out["unlinked"] = (out["people"].fillna(0).to_numpy(np.int64)
+                       + free.reindex(out["cell"].to_numpy(np.uint64), fill_value=0).to_numpy(np.int64))
+    return out.drop(columns="people").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the rules
@@ -299,16 +338,11 @@ def assess_cells(cells, events: pd.DataFrame, placements: pd.DataFrame | None, p
     near = cells_near_placements(cells, placements)
     links = person_placements.dropna(subset=["person_key", "placement_key"]) if person_placements is not None \
         else pd.DataFrame({"person_key": [], "placement_key": []})
-    linked_by_placement = links.groupby("placement_key")["person_key"].agg(set).to_dict()
     n_near = near.groupby("cell").size()
-    min_unlinked: dict[int, int] = {}
-    empty = ev.iloc[:0]
-    by_cell = {int(c): g for c, g in ev[ev["cell"].isin(near["cell"].to_numpy(np.uint64))].groupby("cell")}
-    for cell, placement in zip(near["cell"].tolist(), near["placement_key"].tolist()):
-        n = _unlinked_sources(by_cell.get(int(cell), empty), placement, linked_by_placement.get(placement, set()))
-        min_unlinked[cell] = min(n, min_unlinked.get(cell, n))
+    low = (unlinked_sources(ev, near, links).groupby("cell")["unlinked"].min() if len(near)
+           else pd.Series([], dtype=np.int64))
     out["near_placements"] = n_near.reindex(cells, fill_value=0).to_numpy(np.int64)
-    out["min_unlinked_sources"] = pd.array([min_unlinked.get(int(c)) for c in cells], dtype="Int64")
+    out["min_unlinked_sources"] = pd.array(low.reindex(cells).to_numpy(dtype=np.float64), dtype="Int64")
     repeat_cells = repeat_missing_cells(scan_clusters)
     rule_a = (((out["sources"] < min_sources) & (out["young_people"] >= 1))
               | out["cell"].isin(np.array(sorted(repeat_cells), dtype=np.uint64))).to_numpy()

@@ -156,28 +156,13 @@ def withheld_mask(cells: np.ndarray, events: pd.DataFrame, near: pd.DataFrame, l
     cells = np.asarray(cells, dtype=np.uint64)
     ev = events[events["cell"].isin(cells)]
     named = ev["person_key"].notna().to_numpy()
-    about_home = np.zeros(len(ev), dtype=bool)
-    for col, values in safeguarding.HOME_ANONYMOUS.items():
-        if col in ev.columns:
-            about_home |= ev[col].isin(values).to_numpy()
     people = ev.loc[named, ["cell", "person_key"]].drop_duplicates()
     young = people.groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     unnamed = ev[~named].groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     rule_a = (young + unnamed < k) & (young >= 1)
     if near.empty:
         return rule_a
-    pairs = near[["cell", "placement_key"]].drop_duplicates()
-    free = ev[~named & ~about_home].groupby("cell").size()
-    x = pairs.merge(people, on="cell")
-    lk = links.dropna(subset=["person_key", "placement_key"])[["person_key", "placement_key"]].drop_duplicates()
-    x = x.merge(lk.assign(_linked=True), on=["person_key", "placement_key"], how="left")
-    x = x[x["_linked"].isna()].drop(columns="_linked")
-    here = ev.loc[named, ["cell", "person_key", "placement_key"]].dropna().drop_duplicates()
-    x = x.merge(here.assign(_here=True), on=["cell", "person_key", "placement_key"], how="left")
-    x = x[x["_here"].isna()]
-    unlinked_people = x.groupby(["cell", "placement_key"]).size().rename("p").reset_index()
-    pairs = pairs.merge(unlinked_people, on=["cell", "placement_key"], how="left")
-    pairs["unlinked"] = pairs["p"].fillna(0).to_numpy() + free.reindex(pairs["cell"], fill_value=0).to_numpy()
+    pairs = safeguarding.unlinked_sources(ev, near, links)
     low = pairs.groupby("cell")["unlinked"].min()
     rule_b = (low.reindex(cells).to_numpy() < k)  # NaN (no placement in reach) compares False
     return rule_a | rule_b
