@@ -147,6 +147,38 @@ def _point_polygon_distance(p: np.ndarray, ring: np.ndarray) -> float:
     return 0.0 if inside else float(d)
 
 
+#: (cell, placement) pairs measured at once by :func:`cells_near_placements` (bounds its memory).
+_PAIR_CHUNK = 100_000
+
+
+def _padded_rings(cells: np.ndarray, lat0: float) -> np.ndarray:
+    """Each cell's hexagon (open ring, metres) as one (cells, vertices, 2) array.
+
+    Shorter rings (pentagons, or hexagons with fewer vertices than the longest) repeat their
+    last vertex: a zero-length edge changes neither the distance nor the inside test.
+    """
+    rings = [np.array(h3.cell_to_boundary(h3.int_to_str(int(c)))) for c in cells]
+    n = max(len(r) for r in rings)
+    out = np.empty((len(rings), n, 2))
+    for k, ring in enumerate(rings):
+        xy = _xy(ring[:, 0], ring[:, 1], lat0)
+        out[k, :len(xy)] = xy
+        out[k, len(xy):] = xy[-1]
+    return out
+
+
+def _point_polygon_distances(p: np.ndarray, rings: np.ndarray) -> np.ndarray:
+    """:func:`_point_polygon_distance` for many (point, ring) pairs at once: ``p`` (n, 2), ``rings`` (n, v, 2)."""
+    a, b = rings, np.roll(rings, -1, axis=1)
+    ab = b - a
+    pa = p[:, None, :] - a
+    t = np.clip((pa * ab).sum(axis=2) / np.maximum((ab * ab).sum(axis=2), 1e-12), 0.0, 1.0)
+    d = np.sqrt((((a + t[:, :, None] * ab) - p[:, None, :]) ** 2).sum(axis=2)).min(axis=1)
+    cross = ab[:, :, 0] * (p[:, None, 1] - a[:, :, 1]) - ab[:, :, 1] * (p[:, None, 0] - a[:, :, 0])
+    inside = (cross >= 0).all(axis=1) | (cross <= 0).all(axis=1)
+    return np.where(inside, 0.0, d)
+
+
 def cells_near_placements(cells, placements: pd.DataFrame) -> pd.DataFrame:
     """Pairs (cell, placement) where the cell's hexagon lies within the placement's radius.
 
@@ -172,25 +204,30 @@ def cells_near_placements(cells, placements: pd.DataFrame) -> pd.DataFrame:
     lat0 = float(np.median(pl["lat"].to_numpy(float)))
     pxy = _xy(pl["lat"].to_numpy(float), pl["lon"].to_numpy(float), lat0)
     radius = pl["radius_m"].to_numpy(float)
+    keys = pl["placement_key"].to_numpy(dtype=object)
     centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells])
     cxy = _xy(centres[:, 0], centres[:, 1], lat0)
     circ = np.array([cell_circumradius_m(c) for c in cells])
     tree = cKDTree(pxy)
-    rows = []
     reach = tree.query_ball_point(cxy, radius.max() + circ + 1.0)  # one vectorised query for every cell
-    for i in np.flatnonzero([len(r) > 0 for r in reach]):
-        c = cells[i]
-        ring = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
-        ring_xy = _xy(ring[:, 0], ring[:, 1], lat0)
-        for j in reach[i]:
-            d = _point_polygon_distance(pxy[j], ring_xy)
-            if d <= radius[j]:
-                rows.append((c, pl["placement_key"].iat[j], d))
-    if not rows:
+    sizes = np.fromiter((len(r) for r in reach), dtype=np.int64, count=len(reach))
+    if not sizes.any():
         return empty
-    out = pd.DataFrame(rows, columns=["cell", "placement_key", "distance_m"])
-    out["cell"] = out["cell"].astype(np.uint64)
-    return out
+    # every (cell, placement) pair in reach, cell by cell in the order the query gave them
+    hit = np.flatnonzero(sizes)
+    pair_cell = np.repeat(hit, sizes[hit])
+    pair_pl = np.fromiter((j for i in hit for j in reach[i]), dtype=np.int64, count=int(sizes.sum()))
+    rings = _padded_rings(cells[hit], lat0)
+    ring_of = np.repeat(np.arange(len(hit)), sizes[hit])
+    dist = np.empty(len(pair_cell))
+    for lo in range(0, len(pair_cell), _PAIR_CHUNK):
+        sl = slice(lo, lo + _PAIR_CHUNK)
+        dist[sl] = _point_polygon_distances(pxy[pair_pl[sl]], rings[ring_of[sl]])
+    keep = dist <= radius[pair_pl]
+    if not keep.any():
+        return empty
+    return pd.DataFrame({"cell": cells[pair_cell[keep]].astype(np.uint64), "placement_key": keys[pair_pl[keep]],
+                         "distance_m": dist[keep]})
 
 
 # --------------------------------------------------------------------------- sources
@@ -271,21 +308,23 @@ def unlinked_sources(events: pd.DataFrame, near: pd.DataFrame, person_placements
     named = ev["person_key"].notna().to_numpy()
     free = ev[~named & ~_about_home(ev)].groupby("cell").size()
     people = ev.loc[named, ["cell", "person_key"]].astype({"person_key": object}).drop_duplicates()
-    x = pairs.merge(people, on="cell")
+    n_people = people.groupby("cell").size()
     links = person_placements if person_placements is not None else pd.DataFrame(
         {"person_key": [], "placement_key": []})
     lk = links[["person_key", "placement_key"]].dropna().astype(object).drop_duplicates()
+    # the cell's young people linked to the pair's placement: by an episode, or by an event here naming it
+    by_episode = people.merge(lk, on="person_key")
     here = ev.loc[named, ["cell", "person_key", "placement_key"]].dropna().astype(
-        {"person_key": object, "placement_key": object}).drop_duplicates()
-    x = x.merge(lk.assign(_linked=True), on=["person_key", "placement_key"], how="left")
-    x = x[x["_linked"].isna()].drop(columns="_linked")
-    x = x.merge(here.assign(_here=True), on=["cell", "person_key", "placement_key"], how="left")
-    x = x[x["_here"].isna()]
-    per_pair = x.groupby(["cell", "placement_key"]).size().rename("people").reset_index()
+        {"person_key": object, "placement_key": object})
+    linked = pd.concat([by_episode, here], ignore_index=True).drop_duplicates()
+    linked = linked.merge(pairs, on=["cell", "placement_key"])
+    per_pair = linked.groupby(["cell", "placement_key"]).size().rename("linked").reset_index()
     out = pairs.merge(per_pair, on=["cell", "placement_key"], how="left")
-    out["unlinked"] = (out["people"].fillna(0).to_numpy(np.int64)
-                       + free.reindex(out["cell"].to_numpy(np.uint64), fill_value=0).to_numpy(np.int64))
-    return out.drop(columns="people").reset_index(drop=True)
+    c = out["cell"].to_numpy(np.uint64)
+    out["unlinked"] = (free.reindex(c, fill_value=0).to_numpy(np.int64)
+                       + n_people.reindex(c, fill_value=0).to_numpy(np.int64)
+                       - out["linked"].fillna(0).to_numpy(np.int64))
+    return out.drop(columns="linked").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the rules

@@ -84,3 +84,30 @@ def test_no_links_and_no_events_in_reach():
     got = unlinked_sources(ev, near, empty_links)
     assert got["unlinked"].tolist() == [reference_unlinked(ev, c, p, empty_links)
                                         for c, p in zip(got["cell"], got["placement_key"])]
+
+
+def test_cells_near_placements_equals_the_distance_pair_by_pair():
+    """The batched distances are the single-pair function's, bit for bit, for every pair in reach."""
+    from analytics.safeguarding import _point_polygon_distance, _xy, cell_circumradius_m
+    cells, _, placements, _ = _world(5)
+    pentagon = np.uint64(h3.str_to_int(h3.get_pentagons(9)[0]))  # five vertices: a padded ring
+    pent_lat, pent_lon = h3.cell_to_latlng(h3.int_to_str(int(pentagon)))
+    placements = pd.concat([placements, pd.DataFrame({"placement_key": ["hp"], "lat": [pent_lat + 0.001],
+                                                      "lon": [pent_lon], "radius_m": [300.0]})], ignore_index=True)
+    cells = np.append(cells, pentagon)
+    got = cells_near_placements(cells, placements)
+    lat0 = float(np.median(placements["lat"]))
+    want = []
+    for c in np.unique(cells):
+        ring = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
+        ring_xy = _xy(ring[:, 0], ring[:, 1], lat0)
+        cxy = _xy(*np.array([h3.cell_to_latlng(h3.int_to_str(int(c)))]).T, lat0)[0]
+        for key, lat, lon, r in placements[["placement_key", "lat", "lon", "radius_m"]].itertuples(index=False):
+            pxy = _xy(np.array([lat]), np.array([lon]), lat0)[0]
+            if np.hypot(*(pxy - cxy)) > r + cell_circumradius_m(c) + 1.0:
+                continue
+            d = _point_polygon_distance(pxy, ring_xy)
+            if d <= r:
+                want.append((int(c), key, d))
+    assert sorted(zip(got["cell"].astype(int), got["placement_key"], got["distance_m"])) == sorted(want)
+    assert "hp" in set(got["placement_key"]) and (got["distance_m"] == 0).sum() >= 1
