@@ -13,7 +13,7 @@ late reports, episode counts lose nothing. The distinct counts (``young_people``
 ``placements``) cannot be corrected by subtraction and are refused when reports are late.
 
 Used by the backtest (:mod:`pipelines.backtest`, every origin from one cube) and by
-:func:`as_reported_arrays` (one origin).
+:func:`pipelines.cube.as_reported_arrays` (one origin).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from analytics.errors import InvalidInputError
 from pipelines.sqlrunner import run_sql
 from pipelines.store import Store
 
-__all__ = ["LateReports", "late_reports", "counts_as_reported", "as_reported_arrays", "DISTINCT_MEASURES"]
+__all__ = ["LateReports", "late_reports", "counts_as_reported", "DISTINCT_MEASURES"]
 
 #: Cube columns counting distinct keys: a late report cannot be subtracted from them.
 DISTINCT_MEASURES = ("young_people", "placements")
@@ -122,34 +122,3 @@ def counts_as_reported(counts: np.ndarray, cells: np.ndarray, origin: int, repor
         np.subtract.at(known, (rows[inside], wk[inside]), 1.0)
         np.maximum(known, 0.0, out=known)
     return known
-
-
-def as_reported_arrays(store: Store, origin_week: str, first_week: str, measure: str = "reports",
-                       resolution: int | None = None, events_ready: bool = False):
-    """The cube from ``first_week`` to ``origin_week`` as the service knew it when ``origin_week`` ended.
-
-    A report whose ``reported_at`` is at or after the end of ``origin_week``
-    (:func:`pipelines.cube.week_end`, in the store's zone) is left out; a report without
-    ``reported_at`` counts as known when it happened; episode events count as known at their
-    own time. What a backtest at that origin may use (no leakage from late reports). Returns
-    :func:`pipelines.cube.cube_arrays` for ``measure`` plus the cube's info (its choices say how
-    many events were left out). Replaces the connection's built cube (which counts every event).
-    """
-    from pipelines import cube as cube_mod
-
-    info = cube_mod.build_cube(store, resolution, first_week, origin_week, events_ready=events_ready)
-    cells, counts, exposure, weeks = cube_mod.cube_arrays(store, measure)
-    origin = len(weeks) - 1
-    late = late_reports(store, info.resolution, weeks)
-    n_late = 0
-    if late is not None:
-        now = late.at(origin)
-        rows = np.searchsorted(cells, now["cell"].to_numpy(dtype=np.uint64))
-        ok = (rows < len(cells)) & (cells[np.minimum(rows, len(cells) - 1)] == now["cell"].to_numpy(np.uint64))
-        n_late = int((ok & (now["week"].to_numpy() >= 0)).sum())
-        late = late.for_measure(measure) if n_late else None  # nothing late here: every count is exact
-    counts = counts_as_reported(counts, cells, origin, late).astype(np.int64)
-    end = cube_mod.week_end(origin_week, store.timezone)
-    info.choices.append(f"Counts as reported by {end.isoformat(timespec='minutes')}: {n_late} event(s) in these "
-                        "weeks reported later are left out.")
-    return cells, counts, exposure, weeks, info

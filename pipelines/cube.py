@@ -19,6 +19,7 @@ import pandas as pd
 from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.weeks import last_complete_week, parse_week, week_label
+from pipelines import as_reported
 from pipelines.checks import require_checks
 from pipelines.geo_inputs import current_boundary
 from pipelines.sqlrunner import run_sql
@@ -156,10 +157,30 @@ def as_reported_arrays(store: Store, origin_week: str, first_week: str, measure:
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[date], CubeInfo]:
     """The cube from ``first_week`` to ``origin_week`` as the service knew it when ``origin_week`` ended.
 
-    See :func:`pipelines.as_reported.as_reported_arrays` (the one implementation, shared with the backtest).
+    A report whose ``reported_at`` is at or after the end of ``origin_week``
+    (:func:`week_end`, in the store's zone) is left out; a report without
+    ``reported_at`` counts as known when it happened; episode events count as known at their
+    own time (:mod:`pipelines.as_reported`, the one implementation shared with the backtest).
+    What a backtest at that origin may use (no leakage from late reports). Returns
+    :func:`cube_arrays` for ``measure`` plus the cube's info (its choices say how
+    many events were left out). Replaces the connection's built cube (which counts every event).
     """
-    from pipelines.as_reported import as_reported_arrays as _as_reported
-    return _as_reported(store, origin_week, first_week, measure, resolution, events_ready)
+    info = build_cube(store, resolution, first_week, origin_week, events_ready=events_ready)
+    cells, counts, exposure, weeks = cube_arrays(store, measure)
+    origin = len(weeks) - 1
+    late = as_reported.late_reports(store, info.resolution, weeks)
+    n_late = 0
+    if late is not None:
+        now = late.at(origin)
+        rows = np.searchsorted(cells, now["cell"].to_numpy(dtype=np.uint64))
+        ok = (rows < len(cells)) & (cells[np.minimum(rows, len(cells) - 1)] == now["cell"].to_numpy(np.uint64))
+        n_late = int((ok & (now["week"].to_numpy() >= 0)).sum())
+        late = late.for_measure(measure) if n_late else None  # nothing late here: every count is exact
+    counts = as_reported.counts_as_reported(counts, cells, origin, late).astype(np.int64)
+    end = week_end(origin_week, store.timezone)
+    info.choices.append(f"Counts as reported by {end.isoformat(timespec='minutes')}: {n_late} event(s) in these "
+                        "weeks reported later are left out.")
+    return cells, counts, exposure, weeks, info
 
 
 def write_cube(store: Store, path: Path, label: str | None = None) -> Path:
