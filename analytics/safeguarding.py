@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import h3
 import numpy as np
@@ -111,7 +112,12 @@ class SafeguardDecision:
 # --------------------------------------------------------------------------- geometry
 def cell_circumradius_m(cell: int) -> float:
     """Largest distance (metres) from a cell's centre to its vertices."""
-    hx = h3.int_to_str(int(cell))
+    return _circumradius_m(int(cell))
+
+
+@lru_cache(maxsize=1 << 18)
+def _circumradius_m(cell: int) -> float:
+    hx = h3.int_to_str(cell)
     lat, lon = h3.cell_to_latlng(hx)
     return max(h3.great_circle_distance((lat, lon), v, unit="m") for v in h3.cell_to_boundary(hx))
 
