@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from pipelines import column_mapping, cube as cube_mod, store as store_mod
 from pipelines.ingest import ingest_file
