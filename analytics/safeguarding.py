@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import h3
 import numpy as np
@@ -48,7 +49,7 @@ from analytics.errors import InvalidInputError
 
 __all__ = ["PLACEMENT_RADIUS_M", "MIN_UNLINKED_SOURCES", "DEFAULT_SOURCE_WEEKS", "HOME_ANONYMOUS", "RULE_REPEAT_MISSING",
            "RULE_NEAR_PLACEMENT", "WITHHELD_REASONS", "Approval", "SafeguardDecision", "placement_radius",
-           "cell_circumradius_m", "cells_near_placements", "cell_sources", "repeat_missing_cells",
+           "cell_circumradius_m", "cells_near_placements", "cell_sources", "unlinked_sources", "repeat_missing_cells",
            "assess_cells"]
 
 #: Shared features within this distance (metres) of a placement need rule (b)'s evidence.
@@ -111,7 +112,12 @@ class SafeguardDecision:
 # --------------------------------------------------------------------------- geometry
 def cell_circumradius_m(cell: int) -> float:
     """Largest distance (metres) from a cell's centre to its vertices."""
-    hx = h3.int_to_str(int(cell))
+    return _circumradius_m(int(cell))
+
+
+@lru_cache(maxsize=1 << 18)
+def _circumradius_m(cell: int) -> float:
+    hx = h3.int_to_str(cell)
     lat, lon = h3.cell_to_latlng(hx)
     return max(h3.great_circle_distance((lat, lon), v, unit="m") for v in h3.cell_to_boundary(hx))
 
@@ -147,6 +153,38 @@ def _point_polygon_distance(p: np.ndarray, ring: np.ndarray) -> float:
     return 0.0 if inside else float(d)
 
 
+#: (cell, placement) pairs measured at once by :func:`cells_near_placements` (bounds its memory).
+_PAIR_CHUNK = 100_000
+
+
+def _padded_rings(cells: np.ndarray, lat0: float) -> np.ndarray:
+    """Each cell's hexagon (open ring, metres) as one (cells, vertices, 2) array.
+
+    Shorter rings (pentagons, or hexagons with fewer vertices than the longest) repeat their
+    last vertex: a zero-length edge changes neither the distance nor the inside test.
+    """
+    rings = [np.array(h3.cell_to_boundary(h3.int_to_str(int(c)))) for c in cells]
+    n = max(len(r) for r in rings)
+    out = np.empty((len(rings), n, 2))
+    for k, ring in enumerate(rings):
+        xy = _xy(ring[:, 0], ring[:, 1], lat0)
+        out[k, :len(xy)] = xy
+        out[k, len(xy):] = xy[-1]
+    return out
+
+
+def _point_polygon_distances(p: np.ndarray, rings: np.ndarray) -> np.ndarray:
+    """:func:`_point_polygon_distance` for many (point, ring) pairs at once: ``p`` (n, 2), ``rings`` (n, v, 2)."""
+    a, b = rings, np.roll(rings, -1, axis=1)
+    ab = b - a
+    pa = p[:, None, :] - a
+    t = np.clip((pa * ab).sum(axis=2) / np.maximum((ab * ab).sum(axis=2), 1e-12), 0.0, 1.0)
+    d = np.sqrt((((a + t[:, :, None] * ab) - p[:, None, :]) ** 2).sum(axis=2)).min(axis=1)
+    cross = ab[:, :, 0] * (p[:, None, 1] - a[:, :, 1]) - ab[:, :, 1] * (p[:, None, 0] - a[:, :, 0])
+    inside = (cross >= 0).all(axis=1) | (cross <= 0).all(axis=1)
+    return np.where(inside, 0.0, d)
+
+
 def cells_near_placements(cells, placements: pd.DataFrame) -> pd.DataFrame:
     """Pairs (cell, placement) where the cell's hexagon lies within the placement's radius.
 
@@ -172,25 +210,30 @@ def cells_near_placements(cells, placements: pd.DataFrame) -> pd.DataFrame:
     lat0 = float(np.median(pl["lat"].to_numpy(float)))
     pxy = _xy(pl["lat"].to_numpy(float), pl["lon"].to_numpy(float), lat0)
     radius = pl["radius_m"].to_numpy(float)
+    keys = pl["placement_key"].to_numpy(dtype=object)
     centres = np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cells])
     cxy = _xy(centres[:, 0], centres[:, 1], lat0)
     circ = np.array([cell_circumradius_m(c) for c in cells])
     tree = cKDTree(pxy)
-    rows = []
     reach = tree.query_ball_point(cxy, radius.max() + circ + 1.0)  # one vectorised query for every cell
-    for i in np.flatnonzero([len(r) > 0 for r in reach]):
-        c = cells[i]
-        ring = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
-        ring_xy = _xy(ring[:, 0], ring[:, 1], lat0)
-        for j in reach[i]:
-            d = _point_polygon_distance(pxy[j], ring_xy)
-            if d <= radius[j]:
-                rows.append((c, pl["placement_key"].iat[j], d))
-    if not rows:
+    sizes = np.fromiter((len(r) for r in reach), dtype=np.int64, count=len(reach))
+    if not sizes.any():
         return empty
-    out = pd.DataFrame(rows, columns=["cell", "placement_key", "distance_m"])
-    out["cell"] = out["cell"].astype(np.uint64)
-    return out
+    # every (cell, placement) pair in reach, cell by cell in the order the query gave them
+    hit = np.flatnonzero(sizes)
+    pair_cell = np.repeat(hit, sizes[hit])
+    pair_pl = np.fromiter((j for i in hit for j in reach[i]), dtype=np.int64, count=int(sizes.sum()))
+    rings = _padded_rings(cells[hit], lat0)
+    ring_of = np.repeat(np.arange(len(hit)), sizes[hit])
+    dist = np.empty(len(pair_cell))
+    for lo in range(0, len(pair_cell), _PAIR_CHUNK):
+        sl = slice(lo, lo + _PAIR_CHUNK)
+        dist[sl] = _point_polygon_distances(pxy[pair_pl[sl]], rings[ring_of[sl]])
+    keep = dist <= radius[pair_pl]
+    if not keep.any():
+        return empty
+    return pd.DataFrame({"cell": cells[pair_cell[keep]].astype(np.uint64), "placement_key": keys[pair_pl[keep]],
+                         "distance_m": dist[keep]})
 
 
 # --------------------------------------------------------------------------- sources
@@ -235,18 +278,59 @@ def repeat_missing_cells(scan_clusters: pd.DataFrame | None) -> set[int]:
     return cells[PATTERN_REPEAT_MISSING] - cells[PATTERN_PLACE]
 
 
-def _unlinked_sources(sub: pd.DataFrame, placement: str, linked_people: set) -> int:
-    """Sources among one cell's events ``sub`` not linked to ``placement``: events naming no one, plus
-    young people neither linked by an episode (``linked_people``) nor named with the placement here."""
-    named = sub["person_key"].notna()
-    about_home = np.zeros(len(sub), dtype=bool)
+def _about_home(ev: pd.DataFrame) -> np.ndarray:
+    """Events that, naming no one, are not independent of a nearby home (:data:`HOME_ANONYMOUS`)."""
+    about_home = np.zeros(len(ev), dtype=bool)
     for col, values in HOME_ANONYMOUS.items():
-        if col in sub.columns:
-            about_home |= sub[col].isin(values).to_numpy()
-    unnamed = int((~named & ~about_home).sum())
-    people = set(sub.loc[named, "person_key"]) - set(linked_people)
-    people -= set(sub.loc[named & (sub["placement_key"] == placement), "person_key"])
-    return unnamed + len(people)
+        if col in ev.columns:
+            about_home |= ev[col].isin(values).to_numpy()
+    return about_home
+
+
+def unlinked_sources(events: pd.DataFrame, near: pd.DataFrame, person_placements: pd.DataFrame) -> pd.DataFrame:
+    """Rule (b)'s count for every (cell, placement) pair at once: sources among the cell's events not linked to it.
+
+    An event naming no one is an unlinked source unless it is about a home (:data:`HOME_ANONYMOUS`);
+    a young person named in the cell is one unless any of their episodes names the placement
+    (``person_placements``) or one of their events in the cell names it. Joins, not a loop over pairs.
+
+    Parameters
+    ----------
+    events : DataFrame
+        ``cell``, ``person_key`` (None when naming no one), ``placement_key``; optional ``kind``, ``source``.
+    near : DataFrame
+        ``cell``, ``placement_key`` (:func:`cells_near_placements`).
+    person_placements : DataFrame
+        ``person_key``, ``placement_key``.
+
+    Returns
+    -------
+    DataFrame
+        One row per distinct pair of ``near``: ``cell`` (uint64), ``placement_key``, ``unlinked`` (int64).
+    """
+    ev = _check_events(events)
+    pairs = near[["cell", "placement_key"]].drop_duplicates().astype({"cell": np.uint64, "placement_key": object})
+    ev = ev[ev["cell"].isin(pairs["cell"].to_numpy(np.uint64))]
+    named = ev["person_key"].notna().to_numpy()
+    free = ev[~named & ~_about_home(ev)].groupby("cell").size()
+    people = ev.loc[named, ["cell", "person_key"]].astype({"person_key": object}).drop_duplicates()
+    n_people = people.groupby("cell").size()
+    links = person_placements if person_placements is not None else pd.DataFrame(
+        {"person_key": [], "placement_key": []})
+    lk = links[["person_key", "placement_key"]].dropna().astype(object).drop_duplicates()
+    # the cell's young people linked to the pair's placement: by an episode, or by an event here naming it
+    by_episode = people.merge(lk, on="person_key")
+    here = ev.loc[named, ["cell", "person_key", "placement_key"]].dropna().astype(
+        {"person_key": object, "placement_key": object})
+    linked = pd.concat([by_episode, here], ignore_index=True).drop_duplicates()
+    linked = linked.merge(pairs, on=["cell", "placement_key"])
+    per_pair = linked.groupby(["cell", "placement_key"]).size().rename("linked").reset_index()
+    out = pairs.merge(per_pair, on=["cell", "placement_key"], how="left")
+    c = out["cell"].to_numpy(np.uint64)
+    out["unlinked"] = (free.reindex(c, fill_value=0).to_numpy(np.int64)
+                       + n_people.reindex(c, fill_value=0).to_numpy(np.int64)
+                       - out["linked"].fillna(0).to_numpy(np.int64))
+    return out.drop(columns="linked").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the rules
@@ -299,16 +383,11 @@ def assess_cells(cells, events: pd.DataFrame, placements: pd.DataFrame | None, p
     near = cells_near_placements(cells, placements)
     links = person_placements.dropna(subset=["person_key", "placement_key"]) if person_placements is not None \
         else pd.DataFrame({"person_key": [], "placement_key": []})
-    linked_by_placement = links.groupby("placement_key")["person_key"].agg(set).to_dict()
     n_near = near.groupby("cell").size()
-    min_unlinked: dict[int, int] = {}
-    empty = ev.iloc[:0]
-    by_cell = {int(c): g for c, g in ev[ev["cell"].isin(near["cell"].to_numpy(np.uint64))].groupby("cell")}
-    for cell, placement in zip(near["cell"].tolist(), near["placement_key"].tolist()):
-        n = _unlinked_sources(by_cell.get(int(cell), empty), placement, linked_by_placement.get(placement, set()))
-        min_unlinked[cell] = min(n, min_unlinked.get(cell, n))
+    low = (unlinked_sources(ev, near, links).groupby("cell")["unlinked"].min() if len(near)
+           else pd.Series([], dtype=np.int64))
     out["near_placements"] = n_near.reindex(cells, fill_value=0).to_numpy(np.int64)
-    out["min_unlinked_sources"] = pd.array([min_unlinked.get(int(c)) for c in cells], dtype="Int64")
+    out["min_unlinked_sources"] = pd.array(low.reindex(cells).to_numpy(dtype=np.float64), dtype="Int64")
     repeat_cells = repeat_missing_cells(scan_clusters)
     rule_a = (((out["sources"] < min_sources) & (out["young_people"] >= 1))
               | out["cell"].isin(np.array(sorted(repeat_cells), dtype=np.uint64))).to_numpy()

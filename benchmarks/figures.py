@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 import h3
 import numpy as np
 
-from benchmarks.common import Row, Timer, best_of, fmt_num
+from benchmarks.common import Row, Timer, best_of, fmt_num, loadavg
 from benchmarks.notebooks import BUDGET_S as NOTEBOOK_BUDGET_S
 from benchmarks.notebooks import NAMES as NOTEBOOK_NAMES
 
@@ -417,8 +418,13 @@ def fig_weekly(sizes: Sizes) -> list[Row]:
         config = ({"hotspots": {"scan_replicates": sizes.weekly_scan_replicates}}
                   if sizes.weekly_scan_replicates is not None else None)
         with store_mod.opened(db, read_only=True) as st:
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            load0 = loadavg()
             with Timer() as t_week:
                 run = run_weekly(st, None, tmp / "out", config=config)
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            load1 = loadavg()
+        cpu_s = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         meta = json.loads(file_path(run.out_dir, "run.json").read_text(encoding="utf-8"))
         html_mb = {name: file_path(run.out_dir, name).stat().st_size / 1e6
                    for name in ("analyst_map.html", "patrol_map.html", "report.html")
@@ -441,6 +447,8 @@ def fig_weekly(sizes: Sizes) -> list[Row]:
             f"(generated in {t_gen.s:.1f} s); ingest before the run (not in the figure): {fmt(ingest_s)} s",
             f"run.json timings_s (engine + weekly steps): {fmt(engine)}",
             f"run.json weekly.timings_s: {fmt(weekly)}",
+            f"CPU time of the run (user + system, all threads): {cpu_s:.1f} s over {t_week.s:.1f} s of wall time; "
+            f"load average (1 / 5 / 15 min) {load0} before, {load1} after (other work on the 2 cores slows it)",
             "HTML sizes: " + ", ".join(f"{k} {v:.2f} MB" for k, v in html_mb.items()),
         ],
     )]

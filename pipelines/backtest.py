@@ -13,8 +13,9 @@ counts and a 13-week KDE on the same area with the same exclusions
   rerun) are applied to every cell any method could choose; a withheld cell is chosen by no
   method.
 * **What was known** — :func:`cube_at_origin`: counts of weeks up to the origin as reported by
-  its end. When reports carry ``reported_at``, a report observed by the origin but reported
-  in a later week is left out (the ``reported_by`` hook); outcomes are scored on the final data.
+  its end (:mod:`pipelines.as_reported`, one pass for every origin). When reports carry
+  ``reported_at``, a report observed by the origin but reported in a later week is left out
+  (the ``reported_by`` hook); outcomes are scored on the final data.
 
 Writes (via :mod:`pipelines.layout`, in the owner-only ``analyst/`` subfolder of ``--out``)
 ``backtest.html`` (headline, table with column headers in words, inline SVG plot),
@@ -44,12 +45,12 @@ from analytics.patrol import PatrolParams
 from analytics.plan_backtest import (DEFAULT_SHARES, METHOD_WORDS, METHODS, PLAN_SIZE, PlanBacktest, backtest_plan,
                                      headline, share_label)
 from analytics.weeks import parse_week, week_label
+from pipelines import as_reported
 from pipelines import cube as cube_mod
 from pipelines import layout
 from pipelines.csv_out import write_csv
 from pipelines.json_out import jsonable
 from pipelines.render.html import escape_text, page_template
-from pipelines.sqlrunner import run_sql
 from pipelines.store import Store
 from pipelines.weekly import validate_config
 
@@ -123,51 +124,19 @@ def store_reported_by(store: Store, resolution: int, measure: str,
                       weeks: list[date]) -> Callable[[int], pd.DataFrame] | None:
     """The ``reported_by`` hook: ``hook(t)`` → reports counted in weeks ``<= t`` that were reported after week ``t``.
 
-    Returns None when reports carry no ``reported_at`` (or the measure is not a report count):
-    then everything in the cube counts as known at its week's end. The frame has ``row``
-    (week index) and ``cell``.
+    Returns None when reports carry no ``reported_at`` (or the measure counts no report):
+    then everything in the cube counts as known at its week's end. The frame has ``week``
+    (week index) and ``cell``. The one implementation is :mod:`pipelines.as_reported`.
     """
-    cols = {r[0] for r in store.con.execute("describe location_reports").fetchall()}
-    if "reported_at" not in cols or not measure.startswith("reports"):
+    if not measure.startswith("reports"):
         return None
-    late = run_sql(store.con, "backtest/late_reports.sql",
-                   {"resolution": resolution, "store_resolution": store.resolution, "tz": store.timezone}).df()
-    if measure != "reports":
-        sub = measure[len("reports_"):]
-        late = late[(late["kind"] == sub) | (late["source"] == sub)]
-    if late.empty:
-        return None
-    first = pd.Timestamp(weeks[0])
-    late = pd.DataFrame({
-        "cell": late["cell"].to_numpy(dtype=np.uint64),
-        "observed": ((pd.to_datetime(late["observed_week"]) - first).dt.days // 7).to_numpy(),
-        "reported": ((pd.to_datetime(late["reported_week"]) - first).dt.days // 7).to_numpy()})
-
-    def hook(t: int) -> pd.DataFrame:
-        return late[(late["observed"] <= t) & (late["reported"] > t)].rename(columns={"observed": "week"})
-
-    return hook
+    late = as_reported.late_reports(store, resolution, weeks)
+    return None if late is None else late.for_measure(measure)
 
 
-def cube_at_origin(counts: np.ndarray, cells: np.ndarray, origin: int,
-                   reported_by: Callable[[int], pd.DataFrame] | None = None) -> np.ndarray:
-    """Counts of weeks ``0..origin`` as known at the end of week ``origin`` (cells × (origin + 1)).
-
-    ``reported_by(origin)`` gives the events (``cell``, ``week`` index) counted in the cube but
-    reported after the origin's week; they are subtracted. Without it the cube is sliced.
-    """
-    known = np.array(counts[:, :origin + 1], dtype=np.float64)
-    if reported_by is None:
-        return known
-    late = reported_by(origin)
-    if len(late):
-        rows = np.searchsorted(cells, late["cell"].to_numpy(dtype=np.uint64))
-        inside = (rows < len(cells)) & (cells[np.minimum(rows, len(cells) - 1)] == late["cell"].to_numpy(np.uint64))
-        wk = late["week"].to_numpy(dtype=np.int64)
-        inside &= (wk >= 0) & (wk <= origin)
-        np.subtract.at(known, (rows[inside], wk[inside]), 1.0)
-        np.maximum(known, 0.0, out=known)
-    return known
+#: Counts of weeks ``0..origin`` as known at the end of week ``origin``
+#: (:func:`pipelines.as_reported.counts_as_reported`).
+cube_at_origin = as_reported.counts_as_reported
 
 
 def withheld_mask(cells: np.ndarray, events: pd.DataFrame, near: pd.DataFrame, links: pd.DataFrame,
@@ -187,28 +156,13 @@ def withheld_mask(cells: np.ndarray, events: pd.DataFrame, near: pd.DataFrame, l
     cells = np.asarray(cells, dtype=np.uint64)
     ev = events[events["cell"].isin(cells)]
     named = ev["person_key"].notna().to_numpy()
-    about_home = np.zeros(len(ev), dtype=bool)
-    for col, values in safeguarding.HOME_ANONYMOUS.items():
-        if col in ev.columns:
-            about_home |= ev[col].isin(values).to_numpy()
     people = ev.loc[named, ["cell", "person_key"]].drop_duplicates()
     young = people.groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     unnamed = ev[~named].groupby("cell").size().reindex(cells, fill_value=0).to_numpy()
     rule_a = (young + unnamed < k) & (young >= 1)
     if near.empty:
         return rule_a
-    pairs = near[["cell", "placement_key"]].drop_duplicates()
-    free = ev[~named & ~about_home].groupby("cell").size()
-    x = pairs.merge(people, on="cell")
-    lk = links.dropna(subset=["person_key", "placement_key"])[["person_key", "placement_key"]].drop_duplicates()
-    x = x.merge(lk.assign(_linked=True), on=["person_key", "placement_key"], how="left")
-    x = x[x["_linked"].isna()].drop(columns="_linked")
-    here = ev.loc[named, ["cell", "person_key", "placement_key"]].dropna().drop_duplicates()
-    x = x.merge(here.assign(_here=True), on=["cell", "person_key", "placement_key"], how="left")
-    x = x[x["_here"].isna()]
-    unlinked_people = x.groupby(["cell", "placement_key"]).size().rename("p").reset_index()
-    pairs = pairs.merge(unlinked_people, on=["cell", "placement_key"], how="left")
-    pairs["unlinked"] = pairs["p"].fillna(0).to_numpy() + free.reindex(pairs["cell"], fill_value=0).to_numpy()
+    pairs = safeguarding.unlinked_sources(ev, near, links)
     low = pairs.groupby("cell")["unlinked"].min()
     rule_b = (low.reindex(cells).to_numpy() < k)  # NaN (no placement in reach) compares False
     return rule_a | rule_b

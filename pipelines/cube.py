@@ -19,6 +19,7 @@ import pandas as pd
 from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.weeks import last_complete_week, parse_week, week_label
+from pipelines import as_reported
 from pipelines.checks import require_checks
 from pipelines.geo_inputs import current_boundary
 from pipelines.sqlrunner import run_sql
@@ -74,7 +75,6 @@ def prepare_events(store: Store, resolution: int | None = None) -> int:
 def build_cube(
     store: Store, resolution: int | None = None, first_week: str | None = None,
     last_week: str | None = None, ring: int = 1, check: bool = True, events_ready: bool = False,
-    known_by: datetime | None = None,
 ) -> CubeInfo:
     """Build ``mart_cell_week_counts`` for the study area and run the cube checks.
 
@@ -82,11 +82,9 @@ def build_cube(
     connection at this resolution since the last ingest (a weekly run builds two cubes from
     the same events; preparing them is a full pass over every episode and report).
 
-    ``known_by`` (timezone-aware): count only events the service knew of before then (a report's
-    ``reported_at``; without one, its ``observed_at``); see :func:`as_reported_arrays`.
+    The cube counts every event; for the counts as reported by an origin week see
+    :mod:`pipelines.as_reported`.
     """
-    if known_by is not None and known_by.tzinfo is None:
-        raise InvalidInputError("known_by must carry a time zone (e.g. week_end(week, store.timezone)).")
     con = store.con
     choices: list[str] = []
     res = (store.resolution if resolution is None else grid.check_resolution(resolution)) if events_ready \
@@ -110,13 +108,7 @@ def build_cube(
         choices.append(f"First week set to {week_label(lo)}, the earliest week with data.")
     if not last_week:
         choices.append(f"Last week set to {week_label(hi)}, the latest week with data.")
-    if known_by is not None:
-        late = con.execute(
-            "select count(*) from int_cell_events where cell in (select cell from cube_cells) "
-            "and week_start between $a and $b and known_at >= $k", {"a": lo, "b": hi, "k": known_by}).fetchone()[0]
-        choices.append(f"Counts as reported by {known_by.isoformat(timespec='minutes')}: {late} event(s) in these "
-                       "weeks reported later are left out.")
-    run_sql(con, "marts/mart_cell_week_counts.sql", {"first_week": lo, "last_week": hi, "known_by": known_by})
+    run_sql(con, "marts/mart_cell_week_counts.sql", {"first_week": lo, "last_week": hi})
     if check:
         require_checks(con, cube=True)
     n_weeks = (hi - lo).days // 7 + 1
@@ -165,15 +157,29 @@ def as_reported_arrays(store: Store, origin_week: str, first_week: str, measure:
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[date], CubeInfo]:
     """The cube from ``first_week`` to ``origin_week`` as the service knew it when ``origin_week`` ended.
 
-    A report whose ``reported_at`` is at or after the end of ``origin_week`` (:func:`week_end`, in the
-    store's zone) is left out; a report without ``reported_at`` counts as known when it happened;
-    episode events count as known at their own time. What a backtest at that origin may use (no
-    leakage from late reports). Returns :func:`cube_arrays` for ``measure`` plus the cube's info
-    (its choices say how many events were left out). Replaces the connection's built cube.
+    A report whose ``reported_at`` is at or after the end of ``origin_week``
+    (:func:`week_end`, in the store's zone) is left out; a report without
+    ``reported_at`` counts as known when it happened; episode events count as known at their
+    own time (:mod:`pipelines.as_reported`, the one implementation shared with the backtest).
+    What a backtest at that origin may use (no leakage from late reports). Returns
+    :func:`cube_arrays` for ``measure`` plus the cube's info (its choices say how
+    many events were left out). Replaces the connection's built cube (which counts every event).
     """
-    info = build_cube(store, resolution, first_week, origin_week, events_ready=events_ready,
-                      known_by=week_end(origin_week, store.timezone))
+    info = build_cube(store, resolution, first_week, origin_week, events_ready=events_ready)
     cells, counts, exposure, weeks = cube_arrays(store, measure)
+    origin = len(weeks) - 1
+    late = as_reported.late_reports(store, info.resolution, weeks)
+    n_late = 0
+    if late is not None:
+        now = late.at(origin)
+        rows = np.searchsorted(cells, now["cell"].to_numpy(dtype=np.uint64))
+        ok = (rows < len(cells)) & (cells[np.minimum(rows, len(cells) - 1)] == now["cell"].to_numpy(np.uint64))
+        n_late = int((ok & (now["week"].to_numpy() >= 0)).sum())
+        late = late.for_measure(measure) if n_late else None  # nothing late here: every count is exact
+    counts = as_reported.counts_as_reported(counts, cells, origin, late).astype(np.int64)
+    end = week_end(origin_week, store.timezone)
+    info.choices.append(f"Counts as reported by {end.isoformat(timespec='minutes')}: {n_late} event(s) in these "
+                        "weeks reported later are left out.")
     return cells, counts, exposure, weeks, info
 
 

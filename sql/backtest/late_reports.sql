@@ -1,8 +1,9 @@
 -- Location reports reported (reported_at) in a later local ISO week than the one they were observed in:
 -- the only reports a backtest origin between those weeks had not seen yet.
 -- Grain: one row per such report at the cube's resolution: cell, observed_week, reported_week (local
--- Mondays), kind, source. Used by pipelines/backtest.py (cube_at_origin): at origin week t, a report with
--- observed_week <= t < reported_week is removed from what the forecast and the baselines see.
+-- Mondays), kind, source. Used by pipelines/as_reported.py (late_reports; the backtest and
+-- cube.as_reported_arrays): at origin week t, a report with observed_week <= t < reported_week is removed
+-- from what the forecast and the baselines see.
 -- params: resolution, store_resolution, tz
 select
     case when $resolution = $store_resolution then cell else h3_cell(lat, lon, $resolution) end as cell,

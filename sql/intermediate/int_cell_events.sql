@@ -4,8 +4,6 @@
 -- missing_from), a location report (report, week of observed_at).
 -- Cells are recomputed from lat/lon when the cube resolution differs from the store's.
 -- time_known: false for a report given as a date only (kept out of hour-of-week windows).
--- known_at: when the service knew of the event: a report's reported_at (never before observed_at; a
--- date-only reported_at is local midnight, so observed_at wins on that day), else the event's time.
 -- params: resolution, store_resolution, tz
 create or replace temp table int_cell_events as
 with episodes_started as (
@@ -17,7 +15,7 @@ with episodes_started as (
         missing_from as at,
         last_seen_lat as lat, last_seen_lon as lon,
         person_key, placement_key, cast(null as varchar) as source, cast(null as varchar) as kind,
-        cse_concern, risk_level, true as time_known, missing_from as known_at
+        cse_concern, risk_level, true as time_known
     from episodes
     where last_seen_lat is not null
 ),
@@ -31,7 +29,7 @@ episodes_found as (
         coalesce(returned_at, missing_from) as at,
         found_lat, found_lon,
         person_key, placement_key, null, null,
-        cse_concern, risk_level, true, coalesce(returned_at, missing_from)
+        cse_concern, risk_level, true
     from episodes
     where found_lat is not null
 ),
@@ -45,7 +43,7 @@ reports as (
         r.observed_at as at,
         r.lat, r.lon,
         coalesce(r.person_key, e.person_key) as person_key, e.placement_key, r.source, r.kind,
-        e.cse_concern, e.risk_level, r.time_known, greatest(r.observed_at, coalesce(r.reported_at, r.observed_at))
+        e.cse_concern, e.risk_level, r.time_known
     from location_reports r
     left join episodes e on e.episode_id = r.episode_id
 ),

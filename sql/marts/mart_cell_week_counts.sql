@@ -6,9 +6,9 @@
 -- people and distinct placements over all events in the bin, location reports by kind and by
 -- source, episodes flagged cse_concern or high risk. exposure defaults to 1 (METHODS.md §1).
 -- kind and source are set on reports only (null on episode events), so their filters need no event test.
--- known_by: null for every event; a timestamp for the cube "as reported by" then (events the service
--- learnt of at or after it left out: int_cell_events.known_at; pipelines.cube.as_reported_arrays).
--- params: first_week, last_week, known_by
+-- Every event counts; the counts as reported by an origin week are derived from this cube
+-- (pipelines/as_reported.py, with sql/backtest/late_reports.sql).
+-- params: first_week, last_week
 create or replace temp table mart_cell_week_counts as
 with weeks as (
     select cast(unnest(generate_series(cast($first_week as date), cast($last_week as date), interval 7 day)) as date)
@@ -30,7 +30,6 @@ bins as (
 events as (
     select * from int_cell_events
     where week_start between cast($first_week as date) and cast($last_week as date)
-      and (cast($known_by as timestamptz) is null or known_at < cast($known_by as timestamptz))
 ),
 
 counts as (

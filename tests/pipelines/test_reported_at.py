@@ -7,9 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from analytics.errors import InvalidInputError
 from pipelines import column_mapping, cube as cube_mod, store as store_mod
 from pipelines.ingest import ingest_file
 from tests.conftest import REPORT_HEADER, TEST_KEY, report, write_csv
@@ -101,7 +99,5 @@ def test_counts_as_reported_by_an_origin_leave_out_later_reports(tmp_path, store
     assert cube_mod.cube_arrays(store, "reports")[1].sum() == 6
 
 
-def test_week_end_and_known_by_need_a_zone(store):
+def test_week_end_is_local_monday_midnight(store):
     assert cube_mod.week_end("2025-W09", "Australia/Sydney") == datetime(2025, 3, 2, 13, 0, tzinfo=timezone.utc)
-    with pytest.raises(InvalidInputError, match="time zone"):
-        cube_mod.build_cube(store, known_by=datetime(2025, 3, 3))
