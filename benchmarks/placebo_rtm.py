@@ -42,6 +42,7 @@ import numpy as np
 from analytics import grid
 from analytics.evaluation import match_controls, neighbourhood_counts
 from analytics.evaluation.did import did_poisson
+from analytics.evaluation.matching import greedy_match
 from benchmarks.common import replace_results_section
 from benchmarks.placebo import SELECT_WEEKS, datasets, draw_place, draw_target
 from benchmarks.ranking import build_cube
@@ -79,19 +80,8 @@ def shrunk_rate(y_pre: np.ndarray, prior: np.ndarray) -> np.ndarray:
 
 
 def _match_on(features: np.ndarray, treated: np.ndarray, pool: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Greedy nearest matches without replacement on given feature rows (as :func:`match_controls`)."""
-    ft, fp = features[treated], features[pool]
-    jitter = np.random.default_rng(seed).random(len(pool)) * 1e-9
-    used = np.zeros(len(pool), dtype=bool)
-    out = np.empty((len(treated), k), dtype=np.int64)
-    for i in np.argsort(-ft[:, 0], kind="stable"):
-        d = np.sqrt(((fp - ft[i]) ** 2).sum(1)) + jitter
-        d[used] = np.inf
-        best = np.argpartition(d, k - 1)[:k]
-        best = best[np.argsort(d[best], kind="stable")]
-        used[best] = True
-        out[i] = pool[best]
-    return out
+    """Greedy nearest matches on given feature rows (as :func:`match_controls`)."""
+    return greedy_match(features[treated], features[pool], pool, k, seed)
 
 
 def window_means(series: np.ndarray, start: int, post_weeks: int) -> dict:

@@ -90,11 +90,20 @@ def match_controls(y_pre: np.ndarray, treated: np.ndarray, pool: np.ndarray, k: 
             cols.append(np.sqrt(np.clip(neighbourhood[rows].mean(1), 0, None)))
         return np.column_stack(cols)
 
-    ft, fp = feats(treated), feats(pool)
-    rng = np.random.default_rng(seed)
-    jitter = rng.random(len(pool)) * 1e-9     # seeded tie-break
+    return greedy_match(feats(treated), feats(pool), pool, k, seed)
+
+
+def greedy_match(ft: np.ndarray, fp: np.ndarray, pool: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Greedy nearest matches without replacement: for each treated feature row of ``ft`` (busiest
+    first, by its first feature) the ``k`` unused rows of ``fp`` nearest in Euclidean distance, as
+    indices into ``pool``; exact ties broken by a seeded random order (many cells have no events).
+
+    >>> greedy_match(np.array([[2.0], [1.0]]), np.array([[0.9], [2.1], [5.0]]), np.array([7, 8, 9]), 1).tolist()
+    [[8], [7]]
+    """
+    jitter = np.random.default_rng(seed).random(len(pool)) * 1e-9     # seeded tie-break
     used = np.zeros(len(pool), dtype=bool)
-    out = np.empty((len(treated), k), dtype=np.int64)
+    out = np.empty((len(ft), k), dtype=np.int64)
     for i in np.argsort(-ft[:, 0], kind="stable"):
         d = np.sqrt(((fp - ft[i]) ** 2).sum(1)) + jitter
         d[used] = np.inf
