@@ -306,6 +306,8 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
     hp = HotspotParams(**cfg["hotspots"])
     pparams = PatrolParams(**cfg["patrol"])
     fparams = forecast_params or _weekly_forecast_params()
+    if forecast_params is None and cfg.get("forecast_places") is not None:  # the weekly config's switch
+        fparams = replace(fparams, places=bool(cfg["forecast_places"]))
     measure = hp.measure
     out_dir = Path(out_dir)
     choices: list[str] = []

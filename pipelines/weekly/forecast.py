@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -22,6 +22,12 @@ from pipelines.weekly.engine import EngineResult
 #: (4 held out to choose the model), 30 boosting rounds and 10 % of the zero-count rows (weighted 10×), so
 #: the weekly run stays fast; the benchmark (benchmarks.ranking) uses the full defaults.
 WEEKLY_FORECAST = ForecastParams(train_origins=13, validation_origins=4, max_iter=30, zero_keep=0.1)
+
+
+def forecast_params_for(cfg: dict, base: ForecastParams = WEEKLY_FORECAST) -> ForecastParams:
+    """``base`` with the config's ``forecast_places`` (place-category covariates and exposure) when it is set."""
+    places = (cfg or {}).get("forecast_places")
+    return base if places is None else replace(base, places=bool(places))
 
 
 @dataclass
