@@ -139,11 +139,15 @@ def weekly_forecast(store: Store, eng: EngineResult, saved_plan: bool, fparams: 
     """Next week's events per cell (and this week's, for last week's plan when no plan was ``saved_plan``)."""
     res, params, cells, counts, weeks = eng.res, eng.params, eng.cells, eng.counts, eng.weeks
     exposure = getattr(eng, "exposure", None) if fparams.places else None
+    if exposure is not None and np.shape(exposure) != np.shape(counts):
+        exposure = None  # not per cell and week of the analysed cube: not passed
     history = _forecast_history(store, res, params.measure, cells, counts, weeks, fparams, exposure)
     T = len(history.weeks)
     origins = [T - 1] if saved_plan or T < 2 else [T - 2, T - 1]
     inputs = forecast_inputs(store, cells, history.exposure, fparams)
     forecasts = _forecasts(history, cells, origins, fparams, choices, inputs)
     forecast = forecasts[T - 1]
+    if "features" not in forecast.attrs.get("choices", {}):  # the short-history fallback used no covariate
+        inputs = ForecastInputs(None, None)
     area_profile = _area_profile(store, weeks[-1], store.timezone)
     return WeeklyForecast(fparams, history, forecasts, T, forecast, area_profile, inputs)
