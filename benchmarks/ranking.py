@@ -374,7 +374,8 @@ def main(argv=None) -> int:
               "Ties in a ranking count in expectation (random order among tied cells).")
     text = _markdown(results, header)
     print(text)
-    variant = args.quick or args.rise or args.places or args.until is not None  # not the product's figures: not written by default
+    # not the product's figures: not written by default
+    variant = args.quick or args.rise or args.places or args.until is not None
     path = args.results or (None if variant else RESULTS)
     if path is not None:
         write_results(text, path)
