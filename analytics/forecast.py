@@ -38,7 +38,10 @@ Features per cell at origin ``t`` (all computed from weeks ``<= t``; see
   is the KDE base rate at most origins, where the features do not enter), hence ``rise=False``.
 * ``exposure`` — when given (e.g. young people placed nearby), the exposure at ``t``.
 * ``cov_{name}`` — optional static covariates per cell passed by the caller (``covariates``,
-  a DataFrame indexed by cell; e.g. counts of place categories in the cell).
+  a DataFrame indexed by cell; e.g. counts of place categories in the cell and its ring 1,
+  :mod:`analytics.forecast_places`). ``places=True`` asks the pipelines (weekly run, backtest)
+  to pass the store's place-category counts and a non-uniform exposure; off by default (see
+  the README: on the SYNTHETIC sample they did not help; real data sets have no places).
 
 Space-time scan clusters (:mod:`analytics.scan`) are not a feature: the scan's Monte Carlo
 p-values cost seconds to minutes per run, and a feature must be recomputed at every training
@@ -158,6 +161,7 @@ class ForecastParams:
     reselect_every: int = 1
     warm_iters: int = 0
     rise: bool = False
+    places: bool = False
 
     def __post_init__(self) -> None:
         def ints(name, values, lo):
@@ -203,8 +207,10 @@ class ForecastParams:
         pos("l2_regularization", self.l2_regularization, 0.0, lo_open=False)
         pos("glm_alpha", self.glm_alpha, 0.0, lo_open=False)
         pos("level", self.level, 0.0, 1.0, hi_open=True)
-        if not isinstance(self.rise, bool):
-            raise InvalidInputError(f"ForecastParams.rise must be True or False; received {self.rise!r}.")
+        for name in ("rise", "places"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"ForecastParams.{name} must be True or False; "
+                                        f"received {getattr(self, name)!r}.")
         if self.select_by not in SELECT_BY:
             raise InvalidInputError(f"ForecastParams.select_by must be one of {', '.join(SELECT_BY)}; "
                                     f"received {self.select_by!r}.")

@@ -141,8 +141,10 @@ def forecast_vs_best(per_origin: pd.DataFrame, n_boot: int = 2000, seed: int = 0
             boots = f[idx].sum(1) / b[idx].sum(1)
         ratio = float(f.sum() / b.sum()) if b.sum() > 0 else math.nan
         lo, hi = np.nanquantile(boots, [0.025, 0.975]) if np.isfinite(boots).any() else (math.nan, math.nan)
-        pei_means = pei.mean(axis=0, skipna=True)
-        best_pei = max(BASELINES, key=lambda m: (pei_means[m], -BASELINES.index(m)))
+        # PEI* is undefined (NaN) at an origin without next-week events; a method NaN at every origin keeps its column
+        pei_means = pei.reindex(columns=wide.columns).mean(axis=0, skipna=True)
+        best_pei = max(BASELINES, key=lambda m: (-math.inf if math.isnan(pei_means[m]) else pei_means[m],
+                                                 -BASELINES.index(m)))
         rows.append({"size": size, "n_cells": int(sub["n_cells"].iloc[0]), "best_baseline": best,
                      "forecast_caught": float(f.sum()), "best_caught": float(b.sum()), "ratio": ratio,
                      "ratio_low": float(lo), "ratio_high": float(hi),

@@ -138,7 +138,8 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
                   plan_builder: PlanBuilder | None = None, rings=None, shares=DEFAULT_SHARES,
                   cube_at: Callable[[int], np.ndarray] | None = None,
                   withheld_at: Callable[[int, dict], np.ndarray] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> PlanBacktest:
+                  progress: Callable[[int, int], None] | None = None, exposure=None,
+                  covariates=None) -> PlanBacktest:
     """Score the plan and the forecast's top cells against the baselines at each origin.
 
     Parameters
@@ -158,6 +159,9 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
         ``withheld_at(t, scores)`` → boolean mask of cells withheld at origin ``t``; ``scores``
         maps each method to its per-cell scores (so a caller can assess only the cells that
         could be chosen). Default: nothing withheld.
+    exposure, covariates : optional
+        Passed to the forecast (:func:`analytics.forecast.forecast_next_week`): exposure per cell
+        and week of ``counts`` (or per cell), static per-cell covariates (e.g. place categories).
     """
     from analytics import grid
 
@@ -180,7 +184,8 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
     sizes = [(share_label(s), max(1, math.ceil(s * M))) for s in shares]
 
     if cube_at is None:  # one pass: features computed once, each fit sees only its past (the slow part)
-        forecasts = rolling_forecasts(c, cells, origins, params, rings=rings, progress=progress)
+        forecasts = rolling_forecasts(c, cells, origins, params, rings=rings, progress=progress, exposure=exposure,
+                                      covariates=covariates)
     else:
         forecasts = None
     rows, plans, choices, state = [], [], [], {}
@@ -191,7 +196,9 @@ def backtest_plan(counts, cells, origins, *, params: ForecastParams = ForecastPa
         if forecasts is not None:
             fc = forecasts[i]
         else:  # the cube as reported by o: features per origin; model choice and warm starts carried over
-            fc = forecast_next_week(known, cells, o, params, rings=rings, state=state)
+            e = None if exposure is None or np.ndim(exposure) == 1 else np.asarray(exposure)[:, :o + 1]
+            fc = forecast_next_week(known, cells, o, params, rings=rings, state=state, exposure=e,
+                                    covariates=covariates)
         scores = {"forecast": fc.expected, **baseline_scores(known, o, rings)}
         withheld = np.zeros(M, dtype=bool) if withheld_at is None else np.asarray(withheld_at(o, scores), bool)
         if withheld.shape != (M,):

@@ -1,6 +1,11 @@
 """The patrol plan vs simple baselines on the SYNTHETIC sample and on real public incident data.
 
-``python -m benchmarks.ranking [--quick] [--results benchmarks/RESULTS.md] [--only NAME ...] [--rise] [--until DATE]``
+``python -m benchmarks.ranking [--quick] [--results benchmarks/RESULTS.md] [--only NAME ...] [--rise] [--until DATE]
+[--places]``
+
+``--places`` passes place-category counts per cell and ring 1 (``ForecastParams.places``,
+:mod:`analytics.forecast_places`) where the data set has places: the SYNTHETIC sample only
+(``data_samples/places.geojson``); the real data sets have none.
 
 ``--rise`` adds the forecast's rise-evidence features (``ForecastParams.rise``); ``--until``
 keeps events before a date only, e.g. the development weeks before the evaluation window
@@ -30,6 +35,7 @@ synthetic sample is ``data_samples/location_reports.csv`` (SYNTHETIC — not rea
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -41,6 +47,7 @@ import pandas as pd
 
 from analytics import grid, synth
 from analytics.forecast import ForecastParams
+from analytics.forecast_places import place_covariates
 from analytics.patrol import PatrolParams
 from analytics.plan_backtest import METHOD_WORDS, PLAN_SIZE, backtest_plan
 from benchmarks.common import replace_results_section
@@ -49,6 +56,7 @@ from pipelines.backtest import plan_builder
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "data" / "real"
 SAMPLE = ROOT / "data_samples" / "location_reports.csv"
+PLACES = ROOT / "data_samples" / "places.geojson"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Forecast ranking vs simple baselines (issue 14)"
 #: The README table between these markers is rewritten by a full run.
@@ -72,6 +80,7 @@ class Events:
     local: pd.Series  # naive local timestamps
     read: int
     dropped: dict
+    places: pd.DataFrame | None = None  # lat, lon, category of places of interest (the sample only)
 
 
 def _clean(name, source, lat, lon, local, read, dropped, start=None) -> Events:
@@ -102,8 +111,13 @@ def load_sample() -> list[Events]:
     d = pd.read_csv(SAMPLE, dtype=str)
     t = pd.to_datetime(d["observed_at"], utc=True, format="ISO8601", errors="coerce")
     local = t.dt.tz_convert(synth.TIMEZONE).dt.tz_localize(None)  # the SYNTHETIC city's zone
-    return [_clean("SYNTHETIC sample (all reports)", "data_samples/location_reports.csv — SYNTHETIC",
-                   d["lat"], d["lon"], local, len(d), {})]
+    ev = _clean("SYNTHETIC sample (all reports)", "data_samples/location_reports.csv — SYNTHETIC",
+                d["lat"], d["lon"], local, len(d), {})
+    feats = json.loads(PLACES.read_text(encoding="utf-8"))["features"]
+    ev.places = pd.DataFrame({"lon": [f["geometry"]["coordinates"][0] for f in feats],
+                              "lat": [f["geometry"]["coordinates"][1] for f in feats],
+                              "category": [f["properties"]["category"] for f in feats]})
+    return [ev]
 
 
 def load_denver() -> list[Events]:
@@ -180,7 +194,7 @@ def before(ev: Events, until: pd.Timestamp) -> Events:
     keep = (ev.local < until).to_numpy()
     dropped = {**ev.dropped, f"on or after {until.date()} (--until)": int((~keep).sum())}
     return Events(ev.name, ev.source, ev.lat[keep], ev.lon[keep], ev.local[keep].reset_index(drop=True), ev.read,
-                  dropped)
+                  dropped, ev.places)
 
 
 DATASETS = {"chicago": load_chicago, "sf": load_sf, "denver": load_denver, "sample": load_sample}
@@ -204,7 +218,11 @@ def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, see
 
     rings = (grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2))
     builder, _ = plan_builder(cells, rings, PatrolParams())
-    bt = backtest_plan(counts, cells, origins, params=params, plan_builder=builder, rings=rings, progress=progress)
+    covariates = None
+    if params.places and ev.places is not None:
+        covariates = place_covariates(ev.places["lat"], ev.places["lon"], ev.places["category"], cells)
+    bt = backtest_plan(counts, cells, origins, params=params, plan_builder=builder, rings=rings, progress=progress,
+                       covariates=covariates)
     summary = bt.summary(n_boot=n_boot, seed=seed)
     vs = bt.versus(n_boot=n_boot, seed=seed + 1)
     models = pd.Series([c["model"] for c in bt.choices]).value_counts().to_dict()
@@ -214,7 +232,8 @@ def run_one(ev: Events, params: ForecastParams, n_origins: int, n_boot: int, see
             "cells": len(cells), "weeks": T, "first_week": weeks[0].date(), "last_week": weeks[-1].date(),
             "origins": len(origins), "scored_first": weeks[origins[0] + 1].date(),
             "scored_last": weeks[origins[-1] + 1].date(), "notes": notes, "summary": summary, "vs": vs,
-            "plans": bt.plans, "models": models, "sigmas": sigmas, "memories": memories,
+            "plans": bt.plans, "covariates": list(covariates.columns) if covariates is not None else [],
+            "models": models, "sigmas": sigmas, "memories": memories,
             "seconds": time.perf_counter() - t0}
 
 
@@ -321,10 +340,12 @@ def main(argv=None) -> int:
                          "(default: benchmarks/RESULTS.md unless --quick, --rise or --until)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rise", action="store_true", help="add the rise-evidence features to the forecast")
+    ap.add_argument("--places", action="store_true",
+                    help="add place-category covariates where the data set has places (the SYNTHETIC sample)")
     ap.add_argument("--until", type=pd.Timestamp, default=None,
                     help="keep events before this date only (e.g. development weeks)")
     args = ap.parse_args(argv)
-    params = ForecastParams(seed=args.seed, rise=args.rise)
+    params = ForecastParams(seed=args.seed, rise=args.rise, places=args.places)
     n_origins, n_boot = args.origins, 2000
     if args.quick:
         params = replace(params, max_iter=60, train_origins=16, validation_origins=4)
@@ -347,13 +368,14 @@ def main(argv=None) -> int:
     header = (f"Written by `python -m benchmarks.ranking{' --quick' if args.quick else ''}` on "
               f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC ({time.perf_counter() - t0:.0f} s; seed {args.seed}; "
               f"forecast: {params.model} model, {params.train_origins} training origins, {params.max_iter} trees"
-              f"{', rise features' if params.rise else ''}"
+              f"{', rise features' if params.rise else ''}{', place covariates' if params.places else ''}"
               f"{f', events before {args.until.date()} only' if args.until is not None else ''}). "
               "Real data are police-recorded incidents used as location reports; the sample is SYNTHETIC. "
               "Ties in a ranking count in expectation (random order among tied cells).")
     text = _markdown(results, header)
     print(text)
-    variant = args.quick or args.rise or args.until is not None  # not the product's figures: not written by default
+    # not the product's figures: not written by default
+    variant = args.quick or args.rise or args.places or args.until is not None
     path = args.results or (None if variant else RESULTS)
     if path is not None:
         write_results(text, path)

@@ -49,6 +49,7 @@ from pipelines import as_reported
 from pipelines import cube as cube_mod
 from pipelines import layout
 from pipelines.csv_out import write_csv
+from pipelines.forecast_inputs import forecast_inputs
 from pipelines.json_out import jsonable
 from pipelines.render.html import escape_text, page_template
 from pipelines.store import Store
@@ -259,6 +260,8 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
     hp = HotspotParams(**cfg["hotspots"])
     pparams = PatrolParams(**cfg["patrol"])
     fparams = forecast_params or _weekly_forecast_params()
+    if forecast_params is None and cfg.get("forecast_places") is not None:  # the weekly config's switch
+        fparams = replace(fparams, places=bool(cfg["forecast_places"]))
     measure = hp.measure
     out_dir = Path(out_dir)
     choices: list[str] = []
@@ -285,7 +288,7 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
             f"- fix: use fewer --weeks (at most {avail}).")
     first = max(data_first, first_origin - timedelta(weeks=fparams.train_origins + _MAX_LOOKBACK))
     cube_mod.build_cube(store, res, week_label(first), week_label(last), events_ready=True)
-    cells, counts, _exposure, wk = cube_mod.cube_arrays(store, measure)
+    cells, counts, exposure, wk = cube_mod.cube_arrays(store, measure)
     counts = np.asarray(counts, dtype=np.float64)
     wk = [pd.Timestamp(w).date() for w in wk]
     origins = list(range(len(wk) - 1 - weeks, len(wk) - 1))
@@ -305,10 +308,13 @@ def run_backtest(store: Store, weeks: int = 26, coverage=DEFAULT_COVERAGE, out_d
         def cube_at(t: int) -> np.ndarray:
             return cube_at_origin(counts, cells, t, reported_by)
 
+    inputs = forecast_inputs(store, cells, exposure, fparams)
     bt = backtest_plan(counts, cells, origins, params=fparams, plan_builder=builder, rings=rings, shares=shares,
-                       cube_at=cube_at, withheld_at=withheld_at, progress=progress)
+                       cube_at=cube_at, withheld_at=withheld_at, progress=progress, exposure=inputs.exposure,
+                       covariates=inputs.covariates)
     result = _result(store, bt, wk, origins, cells, coverage, measure, fparams, pparams, n_boot, seed, choices,
                      withheld_at is not None)
+    result["forecast_inputs"] = inputs.record()
     result["timings_s"] = {"total": round(time.perf_counter() - t_all, 3)}
     _write(result, bt, wk, out_dir)
     return result

@@ -76,7 +76,7 @@ from pipelines.store import Store
 from pipelines.timing import StepTimer
 from pipelines.weekly.config import DEFAULT_CONFIG, load_config, validate_config
 from pipelines.weekly.engine import run_engine
-from pipelines.weekly.forecast import WEEKLY_FORECAST, weekly_forecast
+from pipelines.weekly.forecast import WEEKLY_FORECAST, forecast_params_for, weekly_forecast
 from pipelines.weekly.harm import _harm_events  # noqa: F401  (tests import it from here)
 from pipelines.weekly.history import _previous_window, previous_week  # noqa: F401
 from pipelines.weekly.maps import draw_maps
@@ -168,7 +168,7 @@ def _run_weekly(store: Store, week: str | None, out_root: Path, stage_dir: Path,
     saved_plan = layout.output_path(Path(out_root) / eng.prev_week, "patrol_plan_csv")
     # --- forecast of next week's events per cell (and of this week's, for last week's plan when not saved)
     with step("forecast"):
-        fc = weekly_forecast(store, eng, saved_plan.is_file(), WEEKLY_FORECAST, choices)
+        fc = weekly_forecast(store, eng, saved_plan.is_file(), forecast_params_for(cfg, WEEKLY_FORECAST), choices)
     # --- previous week: categories for the headline, and the plan it would have produced
     with step("previous_week"):
         prev = previous_week(store, eng, cfg, saved_plan)

@@ -20,6 +20,7 @@ _HOTSPOT_KEYS = tuple(f.name for f in fields(HotspotParams) if f.init and f.name
 DEFAULT_CONFIG: dict = {
     "tiles": None, "k_suppression": DEFAULT_K, "top_n": 10, "equity_weeks": 8, "harm_weeks": 4,
     "patrol": {}, "hotspots": {}, "ingest": {},
+    "forecast_places": None,  # None: the forecast's default (ForecastParams.places); true/false overrides it
 }
 
 
@@ -53,6 +54,8 @@ def validate_config(raw: dict | None, source: str = "config") -> dict:
                             "(counts of young people below it are hidden); --analyst-detail gives analysts exact counts")
         elif isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             problems.append(f"{key} must be an integer from {low} to {high}; received {v!r}")
+    if cfg["forecast_places"] is not None and not isinstance(cfg["forecast_places"], bool):
+        problems.append(f"forecast_places must be true or false; received {cfg['forecast_places']!r}")
     for table, allowed in (("patrol", _PATROL_KEYS), ("hotspots", _HOTSPOT_KEYS)):
         sub = cfg[table]
         if not isinstance(sub, dict):

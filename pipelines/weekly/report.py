@@ -57,7 +57,8 @@ def weekly_record(eng: EngineResult, fc: WeeklyForecast, prev: PreviousWeek, ps:
                                            "max_cells": MAX_PLACE_CELLS, "join_share": JOIN_SHARE,
                                            "entries": int(len(plan))},
                  "forecast": {"origin_week": week, "history": history.note, "measure": params.measure,
-                              "params": jsonable(asdict(fparams)), "fitted": forecast.attrs.get("choices", {})}},
+                              "params": jsonable(asdict(fparams)), "fitted": forecast.attrs.get("choices", {}),
+                              **fc.inputs_record()}},
         "privacy": {"shared_outputs": list(SHARED_FILES), "analyst_only": list(ANALYST_ONLY_FILES), "k": k},
         "safeguarding": _safeguard_record(guard, placements),
     }
