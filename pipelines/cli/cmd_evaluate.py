@@ -35,7 +35,7 @@ def evaluate(
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print evaluation.json to stdout."),
 ) -> None:
-    """Evaluate a disruption: DiD vs matched controls, ITS, WDD, WDQ, synthetic control, power (HTML + JSON + CSV).
+    """Evaluate a disruption: DiD vs matched controls, ITS, WDD, WDQ, synthetic control, panel regression, power (HTML + JSON + CSV).
 
     Example: hotspots evaluate --target SYN-PL0018 --start 2025-08-04 --end 2025-11-23 --buffer-rings 2
     """
