@@ -177,9 +177,12 @@ class _Forbidden:
         return tokens & self.tokens
 
 
-_IDS_SQL = ("select trim(s) as s from (select person_key as s from episodes union select placement_key from episodes "
-            "union select episode_id from episodes union select person_key from location_reports "
-            "union select report_id from location_reports) where s is not null and trim(s) <> ''")
+#: The store's id columns (table, column) that must never reach an output file.
+_ID_COLUMNS = (("episodes", "person_key"), ("episodes", "placement_key"), ("episodes", "episode_id"),
+               ("location_reports", "person_key"), ("location_reports", "report_id"))
+_IDS_SQL = ("select trim(s) as s from (" + " union ".join(
+    f"select {col}{' as s' if i == 0 else ''} from {table}" for i, (table, col) in enumerate(_ID_COLUMNS))
+    + ") where s is not null and trim(s) <> ''")
 #: The same ids without de-duplication (``union all``): for aggregates and lookups that do not
 #: need distinct ids, de-duplicating millions of report ids was most of their cost.
 _ALL_IDS_SQL = _IDS_SQL.replace(" union select ", " union all select ")
@@ -188,28 +191,31 @@ _ALL_IDS_SQL = _IDS_SQL.replace(" union select ", " union all select ")
 _ID_TOKEN_RE = "'[A-Za-z0-9_\\-]+'"  # _TOKEN_RE as a DuckDB (RE2) pattern
 
 
-def _store_id_summary(con) -> tuple[list[str], int, list[str] | None, bool]:
+def _store_id_summary(con) -> tuple[list[str], int, list[str] | None, bool, bool]:
     """What :class:`_Forbidden` derives from the store's ids, in one grouped pass over them: the ids
     that are not single tokens, the number of the tokens' distinct 3-character prefixes, those
-    prefixes (None when more than ``_MAX_PREFIXES`` or none), and whether every token starts with a
-    letter or ``_``.
+    prefixes (None when more than ``_MAX_PREFIXES`` or none), whether every token starts with a
+    letter or ``_``, and whether any id is stored with surrounding spaces (then the lookup trims).
 
     Why grouped: the ids share a handful of prefixes, so one hash aggregate by prefix (with one
     regex test per id) replaces three ``distinct`` aggregates over millions of ids; the non-token ids
     (normally none) are listed by a second query only when there are some.
     """
+    raw = " union all ".join(f"select {col} as r from {table}" for table, col in _ID_COLUMNS)
     groups = con.execute(
-        f"with ids as ({_ALL_IDS_SQL}) select left(s, 3) as p, bool_or(tok) as any_tok, "
-        "count(*) filter (where not tok) as n_multi from "
-        f"(select s, regexp_full_match(s, {_ID_TOKEN_RE}) as tok from ids) group by p").fetchall()
-    prefixes = sorted(p for p, any_tok, _ in groups if any_tok)
+        f"with ids as (select r, trim(r) as s from ({raw}) where r is not null and trim(r) <> '') "
+        "select left(s, 3) as p, bool_or(tok) as any_tok, count(*) filter (where not tok) as n_multi, "
+        "bool_or(r <> s) as padded from "
+        f"(select r, s, regexp_full_match(s, {_ID_TOKEN_RE}) as tok from ids) group by p").fetchall()
+    prefixes = sorted(p for p, any_tok, _, _ in groups if any_tok)
+    padded = any(pad for _, _, _, pad in groups)
     multi: list[str] = []
-    if any(n for _, _, n in groups):
+    if any(n for _, _, n, _ in groups):
         multi = [r[0] for r in con.execute(f"with ids as ({_ALL_IDS_SQL}) select distinct s from ids "
                                            f"where not regexp_full_match(s, {_ID_TOKEN_RE})").fetchall()]
     word_only = all(p[0].isascii() and (p[0].isalpha() or p[0] == "_") for p in prefixes)
     kept = prefixes if prefixes and len(prefixes) <= _MAX_PREFIXES else None
-    return multi, len(prefixes), kept, word_only
+    return multi, len(prefixes), kept, word_only, padded
 
 
 class StoreForbidden:
@@ -226,7 +232,7 @@ class StoreForbidden:
     def __init__(self, con, extra: Iterable[str] = ()):
         self.con = con
         self.extra = _Forbidden.build(extra)
-        multi, n_prefixes, prefixes, word_only = _store_id_summary(con)
+        multi, n_prefixes, prefixes, word_only, self.padded = _store_id_summary(con)
         self.has_tokens = bool(n_prefixes) or bool(self.extra.tokens)
         self.multi = tuple(sorted(set(multi or []) | set(self.extra.multi)))
         both = None if prefixes is None or self.extra.prefixes is None else set(prefixes) | self.extra.prefixes
@@ -243,9 +249,13 @@ class StoreForbidden:
             return set()
         self.con.register("privacy_scan_tokens", pd.DataFrame({"t": list(tokens)}))
         try:
-            # the few file tokens are the join's build side; the ids are only scanned once
-            got = self.con.execute(f"select distinct t from privacy_scan_tokens join ({_ALL_IDS_SQL}) ids "
-                                   "on ids.s = privacy_scan_tokens.t").fetchnumpy()
+            if self.padded:  # some id has spaces around it: compare trimmed ids (every id scanned)
+                sql = (f"select distinct t from privacy_scan_tokens join ({_ALL_IDS_SQL}) ids "
+                       "on ids.s = privacy_scan_tokens.t")
+            else:  # ids as stored, column by column: DuckDB can skip row groups by their min/max
+                sql = " union ".join(f"select t from privacy_scan_tokens where t in (select {col} from {table})"
+                                     for table, col in _ID_COLUMNS)
+            got = self.con.execute(sql).fetchnumpy()
         finally:
             self.con.unregister("privacy_scan_tokens")
         return set(got["t"].tolist()) | self.extra.found(tokens)
