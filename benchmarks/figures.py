@@ -450,8 +450,18 @@ def fig_weekly(sizes: Sizes) -> list[Row]:
             f"CPU time of the run (user + system, all threads): {cpu_s:.1f} s over {t_week.s:.1f} s of wall time; "
             f"load average (1 / 5 / 15 min) {load0} before, {load1} after (other work on the 2 cores slows it)",
             "HTML sizes: " + ", ".join(f"{k} {v:.2f} MB" for k, v in html_mb.items()),
+            _privacy_note(meta),
         ],
     )]
+
+
+def _privacy_note(meta: dict) -> str:
+    """The run's own privacy scan outcome (a withheld folder is timed like a published one)."""
+    findings = meta.get("weekly", {}).get("privacy", {}).get("findings") or []
+    if not findings:
+        return "privacy scan of the outputs: no findings (folder published)"
+    kinds = sorted({f"{f.get('file')}: {f.get('kind')}" for f in findings if isinstance(f, dict)})
+    return f"privacy scan of the outputs: {len(findings)} findings, folder withheld ({'; '.join(kinds)})"
 
 
 # --------------------------------------------------------------------------- 6. maps

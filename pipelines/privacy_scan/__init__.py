@@ -55,7 +55,7 @@ from analytics.safeguarding import PLACEMENT_RADIUS_M
 from pipelines.privacy_scan.findings import Finding
 from pipelines.privacy_scan.readers import _read_contents
 from pipelines.privacy_scan.references import (StoreForbidden, _candidate_tokens, _Forbidden, _person_refs,  # noqa: F401
-                                               rendered_text)
+                                               forget_rendered, rendered_text)
 from pipelines.privacy_scan.rules import (_cell_findings, _coordinate_findings, _Reference, _small_count_findings,
                                           approved_cells)
 
@@ -99,16 +99,19 @@ def scan_outputs(folder: Path, placements: pd.DataFrame | None, forbidden_string
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SCANNED_SUFFIXES)
     read = [(p, p.name not in ANALYST_ONLY_FILES) for p in paths]  # the analyst/ subfolder too (by name)
     read = [(p, shared, _read_contents(p, full=shared)) for p, shared in read]
-    tokens = [forbidden.tokenise(contents.text) for _, _, contents in read]
-    bad = forbidden.found(set().union(*tokens))   # one lookup for every file's tokens
-    findings: list[Finding] = []
-    for (path, shared, contents), toks in zip(read, tokens):
-        findings += _person_refs(path.name, contents.text, toks & bad, forbidden.multi)
-        if not shared:
-            continue
-        findings += _coordinate_findings(path.name, contents, ref)
-        findings += _cell_findings(path.name, contents.text, ref)
-        findings += _small_count_findings(path.name, contents, k)
+    try:
+        tokens = [forbidden.tokenise(contents.text) for _, _, contents in read]
+        bad = forbidden.found(set().union(*tokens))   # one lookup for every file's tokens
+        findings: list[Finding] = []
+        for (path, shared, contents), toks in zip(read, tokens):
+            findings += _person_refs(path.name, contents.text, toks & bad, forbidden.multi)
+            if not shared:
+                continue
+            findings += _coordinate_findings(path.name, contents, ref)
+            findings += _cell_findings(path.name, contents.text, ref)
+            findings += _small_count_findings(path.name, contents, k)
+    finally:
+        forget_rendered()  # each file was rendered once (tokens, then references)
     return findings
 
 

@@ -20,6 +20,9 @@ from pipelines.privacy_scan.findings import Finding, _mask
 _AFTER_ESCAPE = r"(?:(?<![A-Za-z0-9])|(?<=\\u[0-9a-fA-F]{4})|(?<=%[0-9A-Fa-f]{2}))"
 _PK_RE = re.compile(_AFTER_ESCAPE + r"pk(?:[_\s\-]+[0-9a-f]{8,}|[0-9a-f]{16,})", re.IGNORECASE)
 _SYN_RE = re.compile(_AFTER_ESCAPE + r"SYN[-_\s]?[EPHR]\d{3,}")
+# where a match of each can start (same case rules: with IGNORECASE "k" also matches the Kelvin sign)
+_PK_AT_RE = re.compile(r"pk", re.IGNORECASE)
+_SYN_AT_RE = re.compile(r"SYN")
 _ESCAPE_END_RE = re.compile(r"(?:\\u[0-9a-fA-F]{4}|%[0-9A-Fa-f]{2})$")
 # one pattern per escape kind, each starting with a literal (the regex engine then skips to it fast)
 _TOKEN_AFTER_ESCAPE_RES = (re.compile(r"\\u[0-9a-fA-F]{4}([A-Za-z0-9_\-]+)"), re.compile(r"%[0-9A-Fa-f]{2}([A-Za-z0-9_\-]+)"))
@@ -48,7 +51,15 @@ def _decode_escapes(chunk: str) -> str:
     return _URL_ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), html.unescape(chunk))
 
 
-_last_rendered: list = [None, ""]  # the last text and its rendering: each file is rendered once per scan
+# texts rendered lately, by id (the text kept alive so the id stays its own): a scan renders each file
+# once for its tokens and uses it again for its references; scan_outputs empties it when done
+_rendered: dict[int, tuple[str, str]] = {}
+_RENDERED_MAX = 64
+
+
+def forget_rendered() -> None:
+    """Drop the texts kept by :func:`rendered_text` (their memory)."""
+    _rendered.clear()
 
 
 def rendered_text(text: str) -> str:
@@ -57,8 +68,9 @@ def rendered_text(text: str) -> str:
     URL ``%5F``, ...) decoded (``_ESCAPE_WINDOW`` characters either side, widened to whole tokens).
     So ``pk&#95;…`` and ``pk%5F…`` are found, at a cost that grows with such escapes (rare outside
     an attack), not with the file. Escapes *before* a token are handled by the tokenisers."""
-    if _last_rendered[0] is text:
-        return _last_rendered[1]
+    kept = _rendered.get(id(text))
+    if kept is not None and kept[0] is text:
+        return kept[1]
     spans: list[list[int]] = []
     found = sorted((m.start(), m.end()) for rx in _TOKEN_CHAR_ESCAPE_RES for m in rx.finditer(text))
     for start, end in found:
@@ -76,7 +88,9 @@ def rendered_text(text: str) -> str:
             b += 1
         pieces.append(_decode_escapes(text[a:b]))
     out = "\n".join(pieces)
-    _last_rendered[:] = [text, out]
+    if len(_rendered) >= _RENDERED_MAX:
+        _rendered.pop(next(iter(_rendered)))
+    _rendered[id(text)] = (text, out)
     return out
 
 
@@ -163,12 +177,45 @@ class _Forbidden:
         return tokens & self.tokens
 
 
-_IDS_SQL = ("select trim(s) as s from (select person_key as s from episodes union select placement_key from episodes "
-            "union select episode_id from episodes union select person_key from location_reports "
-            "union select report_id from location_reports) where s is not null and trim(s) <> ''")
+#: The store's id columns (table, column) that must never reach an output file.
+_ID_COLUMNS = (("episodes", "person_key"), ("episodes", "placement_key"), ("episodes", "episode_id"),
+               ("location_reports", "person_key"), ("location_reports", "report_id"))
+_IDS_SQL = ("select trim(s) as s from (" + " union ".join(
+    f"select {col}{' as s' if i == 0 else ''} from {table}" for i, (table, col) in enumerate(_ID_COLUMNS))
+    + ") where s is not null and trim(s) <> ''")
 #: The same ids without de-duplication (``union all``): for aggregates and lookups that do not
 #: need distinct ids, de-duplicating millions of report ids was most of their cost.
 _ALL_IDS_SQL = _IDS_SQL.replace(" union select ", " union all select ")
+
+
+_ID_TOKEN_RE = "'[A-Za-z0-9_\\-]+'"  # _TOKEN_RE as a DuckDB (RE2) pattern
+
+
+def _store_id_summary(con) -> tuple[list[str], int, list[str] | None, bool, bool]:
+    """What :class:`_Forbidden` derives from the store's ids, in one grouped pass over them: the ids
+    that are not single tokens, the number of the tokens' distinct 3-character prefixes, those
+    prefixes (None when more than ``_MAX_PREFIXES`` or none), whether every token starts with a
+    letter or ``_``, and whether any id is stored with surrounding spaces (then the lookup trims).
+
+    Why grouped: the ids share a handful of prefixes, so one hash aggregate by prefix (with one
+    regex test per id) replaces three ``distinct`` aggregates over millions of ids; the non-token ids
+    (normally none) are listed by a second query only when there are some.
+    """
+    raw = " union all ".join(f"select {col} as r from {table}" for table, col in _ID_COLUMNS)
+    groups = con.execute(
+        f"with ids as (select r, trim(r) as s from ({raw}) where r is not null and trim(r) <> '') "
+        "select left(s, 3) as p, bool_or(tok) as any_tok, count(*) filter (where not tok) as n_multi, "
+        "bool_or(r <> s) as padded from "
+        f"(select r, s, regexp_full_match(s, {_ID_TOKEN_RE}) as tok from ids) group by p").fetchall()
+    prefixes = sorted(p for p, any_tok, _, _ in groups if any_tok)
+    padded = any(pad for _, _, _, pad in groups)
+    multi: list[str] = []
+    if any(n for _, _, n, _ in groups):
+        multi = [r[0] for r in con.execute(f"with ids as ({_ALL_IDS_SQL}) select distinct s from ids "
+                                           f"where not regexp_full_match(s, {_ID_TOKEN_RE})").fetchall()]
+    word_only = all(p[0].isascii() and (p[0].isalpha() or p[0] == "_") for p in prefixes)
+    kept = prefixes if prefixes and len(prefixes) <= _MAX_PREFIXES else None
+    return multi, len(prefixes), kept, word_only, padded
 
 
 class StoreForbidden:
@@ -185,12 +232,7 @@ class StoreForbidden:
     def __init__(self, con, extra: Iterable[str] = ()):
         self.con = con
         self.extra = _Forbidden.build(extra)
-        multi, n_prefixes, prefixes, word_only = con.execute(
-            f"with ids as ({_ALL_IDS_SQL}), t as (select s, regexp_full_match(s, '[A-Za-z0-9_\\-]+') as tok from ids) "
-            "select list(distinct s) filter (where not tok), count(distinct left(s, 3)) filter (where tok), "
-            f"case when count(distinct left(s, 3)) filter (where tok) <= {_MAX_PREFIXES} "
-            "then list(distinct left(s, 3)) filter (where tok) end, "
-            "coalesce(bool_and(regexp_matches(s, '^[A-Za-z_]')) filter (where tok), true) from t").fetchall()[0]
+        multi, n_prefixes, prefixes, word_only, self.padded = _store_id_summary(con)
         self.has_tokens = bool(n_prefixes) or bool(self.extra.tokens)
         self.multi = tuple(sorted(set(multi or []) | set(self.extra.multi)))
         both = None if prefixes is None or self.extra.prefixes is None else set(prefixes) | self.extra.prefixes
@@ -207,22 +249,44 @@ class StoreForbidden:
             return set()
         self.con.register("privacy_scan_tokens", pd.DataFrame({"t": list(tokens)}))
         try:
-            # the few file tokens are the join's build side; the ids are only scanned once
-            got = self.con.execute(f"select distinct t from privacy_scan_tokens join ({_ALL_IDS_SQL}) ids "
-                                   "on ids.s = privacy_scan_tokens.t").fetchnumpy()
+            if self.padded:  # some id has spaces around it: compare trimmed ids (every id scanned)
+                sql = (f"select distinct t from privacy_scan_tokens join ({_ALL_IDS_SQL}) ids "
+                       "on ids.s = privacy_scan_tokens.t")
+            else:  # ids as stored, column by column: DuckDB can skip row groups by their min/max
+                sql = " union ".join(f"select t from privacy_scan_tokens where t in (select {col} from {table})"
+                                     for table, col in _ID_COLUMNS)
+            got = self.con.execute(sql).fetchnumpy()
         finally:
             self.con.unregister("privacy_scan_tokens")
         return set(got["t"].tolist()) | self.extra.found(tokens)
+
+
+def _matches_at_literal(rx: re.Pattern, at: re.Pattern, text: str) -> Iterator[re.Match]:
+    """What ``rx.finditer(text)`` finds, for a pattern whose matches all start with the literal ``at``
+    finds and hold no other occurrence of it: ``rx`` is tried only where ``at`` occurs.
+
+    Why: ``_PK_RE``/``_SYN_RE`` start with look-behinds, so the regex engine tried them at every one
+    of a big file's characters (seconds for a 40 MB analyst map); the literal is found at C speed.
+    ``rx.match(text, pos)`` sees the characters before ``pos``, so the look-behinds still apply.
+    """
+    end = 0
+    for c in at.finditer(text):
+        if c.start() < end:
+            continue
+        m = rx.match(text, c.start())
+        if m is not None:
+            end = m.end()
+            yield m
 
 
 def _person_refs(name: str, text: str, tokens: set[str], multi: Iterable[str]) -> list[Finding]:
     found: dict[str, str] = {}
     shown = len(text)
     text = rendered_text(text)  # offsets past the file's own length are in a decoded copy
-    for rx, marker, what in ((_PK_RE, "pk", "pseudonym"),
-                             (_SYN_RE, "SYN", "synthetic person/episode/placement/report id")):
+    for rx, at, marker, what in ((_PK_RE, _PK_AT_RE, "pk", "pseudonym"),
+                                 (_SYN_RE, _SYN_AT_RE, "SYN", "synthetic person/episode/placement/report id")):
         if marker in text or marker.upper() in text:  # cheap pre-check: most files hold neither
-            for m in rx.finditer(text):
+            for m in _matches_at_literal(rx, at, text):
                 where = f"offset {m.start()}" if m.start() < shown else "an escaped copy"
                 found.setdefault(m.group(0), f"{what} at {where}")
     for tok in tokens:

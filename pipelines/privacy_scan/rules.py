@@ -123,6 +123,7 @@ class _Reference:
             grid.extend((vlat, vlon, 0.0) for vlat, vlon in h3n.cell_to_boundary(cell))
         self.grid = np.array(grid) if grid else np.empty((0, 3))
         self.grid_xy = self._xy(self.grid[:, :2]) if len(grid) and not self.empty else np.empty((0, 2))
+        self._grid_tree = None  # a KD-tree over grid_xy, built when first needed
         # Raw points as sorted 5-dp keys (a binary search per coordinate found in a file):
         # millions of points cost one numpy sort instead of a Python set of tuples.
         self.raw = np.empty(0, dtype=np.int64)
@@ -162,14 +163,27 @@ class _Reference:
         rounding of its last digit), or a polygon centroid at an approved cell's centre?"""
         if not len(self.grid_xy) or not len(xy):
             return np.zeros(len(xy), dtype=bool)
-        d = np.sqrt(((xy[:, None, :] - self.grid_xy[None, :, :]) ** 2).sum(axis=2))
+        from scipy.spatial import cKDTree
         is_centre = self.grid[:, 2] == 1.0
         # a value rounded to 5 dp may print with 4 (150.94420 -> 150.9442): the tolerance follows the
         # decimals written (half a unit of the last digit, about 5.6 m at 4 dp); 3 or fewer never match
         tol = np.maximum(_GRID_TOL_M, 0.5 * 10.0 ** (-np.minimum(decimals, 6).astype(float)) * 111_320.0)
-        grid_hit = (d <= tol[:, None]).any(axis=1) & (decimals >= 4)
-        centre_hit = (d[:, is_centre] <= _CENTROID_TOL_M).any(axis=1) & centroid
-        return grid_hit | centre_hit
+        # Only grid points within reach of a point can decide it: a KD-tree finds them (with a little
+        # slack), and the distances are then computed and compared exactly as for every pair.
+        # Why: every point × every approved grid point was ~100 k distances per point.
+        if self._grid_tree is None:
+            self._grid_tree = cKDTree(self.grid_xy)
+        reach = np.maximum(tol, np.where(centroid, _CENTROID_TOL_M, 0.0))
+        out = np.zeros(len(xy), dtype=bool)
+        for i, hits in enumerate(self._grid_tree.query_ball_point(xy, reach * (1 + 1e-9) + 1e-6)):
+            if not hits:
+                continue
+            hits = np.asarray(hits)
+            d = np.sqrt(((xy[i][None, :] - self.grid_xy[hits]) ** 2).sum(axis=1))
+            grid_hit = bool((d <= tol[i]).any()) and decimals[i] >= 4
+            centre_hit = bool((d[is_centre[hits]] <= _CENTROID_TOL_M).any()) and bool(centroid[i])
+            out[i] = grid_hit or centre_hit
+        return out
 
 
 def _coordinate_findings(name: str, contents: _Contents, ref: _Reference) -> list[Finding]:
