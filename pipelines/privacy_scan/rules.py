@@ -123,6 +123,10 @@ class _Reference:
             grid.extend((vlat, vlon, 0.0) for vlat, vlon in h3n.cell_to_boundary(cell))
         self.grid = np.array(grid) if grid else np.empty((0, 3))
         self.grid_xy = self._xy(self.grid[:, :2]) if len(grid) and not self.empty else np.empty((0, 2))
+        # The grid points as written to 5 decimals: a writer drops trailing zeros (151.12900 prints as
+        # 151.129), so a vertex may show only 3 decimals and still be exactly an approved cell's vertex.
+        self.grid_keys = (np.sort(_point_keys(np.round(self.grid[:, 0] * 1e5), np.round(self.grid[:, 1] * 1e5)))
+                          if len(grid) else np.empty(0, dtype=np.int64))
         self._grid_tree = None  # a KD-tree over grid_xy, built when first needed
         # Raw points as sorted 5-dp keys (a binary search per coordinate found in a file):
         # millions of points cost one numpy sort instead of a Python set of tuples.
@@ -158,6 +162,17 @@ class _Reference:
                     out[i] = float(d[ok].min())
         return out
 
+    def is_grid_value(self, lat: np.ndarray, lon: np.ndarray, decimals: np.ndarray) -> np.ndarray:
+        """Is each point, written with at most 5 decimals, exactly an approved cell's centre or vertex
+        rounded to 5 decimals (the form the outputs write them in, trailing zeros dropped)?"""
+        if not len(self.grid_keys) or not len(lat):
+            return np.zeros(len(lat), dtype=bool)
+        lat5, lon5 = np.round(np.asarray(lat) * 1e5), np.round(np.asarray(lon) * 1e5)
+        exact = (np.abs(lat5 - np.asarray(lat) * 1e5) < 1e-6) & (np.abs(lon5 - np.asarray(lon) * 1e5) < 1e-6)
+        keys = _point_keys(lat5, lon5)
+        pos = np.clip(np.searchsorted(self.grid_keys, keys), 0, len(self.grid_keys) - 1)
+        return exact & (np.asarray(decimals) <= 5) & (self.grid_keys[pos] == keys)
+
     def approved_grid_point(self, xy: np.ndarray, decimals: np.ndarray, centroid: np.ndarray) -> np.ndarray:
         """Is each point an approved cell's centre or vertex (given to >= 4 decimals, within the
         rounding of its last digit), or a polygon centroid at an approved cell's centre?"""
@@ -167,6 +182,7 @@ class _Reference:
         is_centre = self.grid[:, 2] == 1.0
         # a value rounded to 5 dp may print with 4 (150.94420 -> 150.9442): the tolerance follows the
         # decimals written (half a unit of the last digit, about 5.6 m at 4 dp); 3 or fewer never match
+        # here (a 5-dp value whose last digits are zeros is matched exactly by :meth:`is_grid_value`)
         tol = np.maximum(_GRID_TOL_M, 0.5 * 10.0 ** (-np.minimum(decimals, 6).astype(float)) * 111_320.0)
         # Only grid points within reach of a point can decide it: a KD-tree finds them (with a little
         # slack), and the distances are then computed and compared exactly as for every pair.
@@ -204,7 +220,8 @@ def _coordinate_findings(name: str, contents: _Contents, ref: _Reference) -> lis
     near = np.isfinite(dist)
     if near.any():
         idx = np.flatnonzero(near)
-        near[idx] = ~ref.approved_grid_point(xy[idx], dec[idx], centroid[idx])
+        near[idx] = ~(ref.approved_grid_point(xy[idx], dec[idx], centroid[idx])
+                      | ref.is_grid_value(lat[idx], lon[idx], dec[idx]))
     for i in np.flatnonzero(near):
         tag = ("placement", round(lat[i] * 1e5), round(lon[i] * 1e5))
         if tag not in seen:

@@ -227,3 +227,38 @@ def test_store_lookup_finds_what_the_in_memory_set_finds(refs, tmp_path):
         in_store = scan_outputs(tmp_path, None, store_forbidden(st), None)
     assert in_memory == in_store
     assert ("report.html", "person_ref") in _kinds(in_store)
+
+
+def _cell_with_short_vertex(res: int = 9) -> tuple[str, float, float]:
+    """A cell one of whose vertices, rounded to 5 decimals, ends in "00" (so it prints with 3 decimals)."""
+    lat0, lon0 = -33.70, 151.10
+    for i in range(20_000):
+        cell = h3.latlng_to_cell(lat0 + (i % 141) * 0.0011, lon0 + (i // 141) * 0.0013, res)
+        for vlat, vlon in h3.cell_to_boundary(cell):
+            if round(vlon, 5) == round(vlon, 3) and round(vlat, 5) != round(vlat, 4):
+                return cell, vlat, vlon
+    raise AssertionError("no such vertex found")
+
+
+def test_an_approved_vertex_written_with_trailing_zeros_dropped_is_still_grid_geometry(tmp_path):
+    """151.12900 is written 151.129 (3 decimals): it is still exactly the approved cell's vertex, so the
+    plan is not withheld for it (seen on a 5 M-report SYNTHETIC run); a 3-decimal point that is not a grid
+    point still is a leak."""
+    cell, vlat, vlon = _cell_with_short_vertex()
+    ring = [[round(lon, 5), round(lat, 5)] for lat, lon in h3.cell_to_boundary(cell)]
+    assert any(len(json.dumps(v[0]).split(".")[1]) == 3 for v in ring)  # the short vertex is in the file
+    gj = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"cells": cell},
+          "geometry": {"type": "Polygon", "coordinates": [ring + ring[:1]]}}]}
+    (tmp_path / "patrol_plan.geojson").write_text(json.dumps(gj))
+    home = pd.DataFrame({"lat": [vlat + 200 / 111_320], "lon": [vlon]})  # 200 m from the vertex
+    ok = [Approval(h3.str_to_int(cell), placements=1, min_unlinked_sources=3)]
+    assert scan_outputs(tmp_path, home, set(), None, approved=ok) == []
+    assert _kinds(scan_outputs(tmp_path, home, set(), None)) == {
+        ("patrol_plan.geojson", "placement_coordinate"), ("patrol_plan.geojson", "placement_cell")}
+    # a 3-decimal point 40 m off the vertex (not grid geometry) near the home is still found
+    off = [[round(vlon, 3), round(vlat + 40 / 111_320, 5)]]
+    gj["features"].append({"type": "Feature", "properties": {}, "geometry": {"type": "Point",
+                                                                             "coordinates": off[0]}})
+    (tmp_path / "patrol_plan.geojson").write_text(json.dumps(gj))
+    assert _kinds(scan_outputs(tmp_path, home, set(), None, approved=ok)) == {
+        ("patrol_plan.geojson", "placement_coordinate")}
