@@ -6,34 +6,21 @@ import math
 from dataclasses import replace
 from itertools import combinations
 
-import h3
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from analytics import grid
 from analytics.errors import InvalidInputError
 from analytics.forecast import (
     ForecastParams, covariate_matrix, cube_features, feature_names, forecast_next_week, rolling_forecasts,
 )
 from analytics.forecast_rise import RISE_FEATURES, gi_star, kendall_tau, recent_excess
 
-CENTRE = h3.str_to_int(h3.latlng_to_cell(-33.87, 151.21, 9))
+from tests.analytics.test_forecast import CENTRE, _disk, _ring_of, _rings  # one home for the tiny-grid helpers
+
 FAST = ForecastParams(max_iter=40, train_origins=12, min_train_origins=4, validation_origins=3,
                       min_samples_leaf=20, zero_keep=0.5, model="linear", rise=True)
-
-
-def _disk(k: int) -> np.ndarray:
-    return np.array(sorted(h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(CENTRE), k)), dtype=np.uint64)
-
-
-def _ring_of(cells: np.ndarray) -> np.ndarray:
-    return np.array([h3.grid_distance(h3.int_to_str(CENTRE), h3.int_to_str(int(c))) for c in cells])
-
-
-def _rings(cells):
-    return grid.neighbour_matrix(cells, 1), grid.neighbour_matrix(cells, 2)
 
 
 def _tau(v) -> float:
