@@ -155,19 +155,28 @@ def _uncalibrated(method: str, calibration: Mapping[str, Mapping[str, Mapping]])
     return [name for name in every if name not in calibration.get(method, {})]
 
 
+def _sentence_start(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+def _missed(method: str, table: Mapping[str, Mapping[str, Mapping]]) -> dict[str, Mapping]:
+    """The data sets of ``table`` where ``method`` missed the calibration targets, with their rows."""
+    return {name: row for name, row in table.get(method, {}).items() if not admissible(row)}
+
+
 def calibration_warning(method: str, label: str,
                         calibration: Mapping[str, Mapping[str, Mapping]] = CALIBRATION) -> str | None:
     """One sentence saying why ``method`` is left out of the verdict, or None when it is admitted."""
     missing = _uncalibrated(method, calibration)
     if missing:
-        return (f"{label[:1].upper() + label[1:]} is shown but left out of the verdict: it has not been calibrated "
+        return (f"{_sentence_start(label)} is shown but left out of the verdict: it has not been calibrated "
                 f"on null placebo targets in {', '.join(missing)} (python -m benchmarks.placebo).")
-    missed = {name: row for name, row in calibration.get(method, {}).items() if not admissible(row)}
+    missed = _missed(method, calibration)
     if not missed:
         return None
     where = "; ".join(f"{name}: {row['fpr']:.1%} false positives, median {row['median'] * 100:+.0f} %, interval "
                       f"covering no change in {row['coverage']:.0%}" for name, row in missed.items())
-    return (f"{label[:1].upper() + label[1:]} is shown but left out of the verdict: on null placebo targets in real "
+    return (f"{_sentence_start(label)} is shown but left out of the verdict: on null placebo targets in real "
             f"data it missed the calibration targets (at most {TARGETS['fpr']:.0%} false positives, interval "
             f"covering no change in at least {TARGETS['coverage']:.0%}, median within ±{TARGETS['median']:.0%}) — "
             f"{where} (benchmarks/RESULTS.md).")
@@ -177,12 +186,12 @@ def design_warning(method: str, label: str,
                    places: Mapping[str, Mapping[str, Mapping]] = CALIBRATION_PLACES) -> str | None:
     """One sentence when ``method`` missed the calibration targets on plan-like places (:data:`CALIBRATION_PLACES`),
     else None. Meant for admitted methods: it qualifies an estimate, it does not remove it."""
-    missed = {name: row for name, row in places.get(method, {}).items() if not admissible(row)}
+    missed = _missed(method, places)
     if not missed:
         return None
     where = "; ".join(f"{name}: median {row['median'] * 100:+.0f} % over {row['n']} estimable null targets, "
                       f"{row['fpr']:.1%} false positives" for name, row in missed.items())
-    return (f"{label[:1].upper() + label[1:]}: on null targets drawn as the weekly plan forms its places (mostly one "
+    return (f"{_sentence_start(label)}: on null targets drawn as the weekly plan forms its places (mostly one "
             f"or two cells) its estimate missed the ±{TARGETS['median']:.0%} median target — {where} — while its "
             "false-positive rate held; read the size of an estimate for a small or sparse place with care "
             "(benchmarks/RESULTS.md).")
