@@ -86,6 +86,8 @@ class AreaRun:
     outputs: dict[str, str] = field(default_factory=dict)
     summary: dict[str, object] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
+    #: ``area_hotspots.parquet`` as written (what :func:`read_area_hotspots` gives), for the next step in memory.
+    results: gpd.GeoDataFrame | None = None
 
 
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path) -> None:
@@ -141,7 +143,7 @@ def run_area_hotspots(store, params, out_dir: Path, weeks: list[date], synthetic
         "categories": em["category"].value_counts().to_dict(),
         "top_areas": areas["area_name"].to_numpy()[np.argsort(-gi.z[:, -1], kind="stable")[:10]].tolist(),
     }
-    return AreaRun({k: str(v) for k, v in paths.items()}, summary, choices)
+    return AreaRun({k: str(v) for k, v in paths.items()}, summary, choices, geo)
 
 
 def read_area_hotspots(folder: Path) -> gpd.GeoDataFrame | None:

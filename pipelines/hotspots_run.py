@@ -38,6 +38,7 @@ from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines import layout
 from pipelines.areas import area_names_for_cells
+from pipelines.engine_frames import EngineFrames, write_geojson_layer
 from pipelines.store import Store
 from pipelines.timing import StepTimer
 
@@ -57,6 +58,10 @@ class HotspotRun:
     timings: dict[str, float] = field(default_factory=dict)
     resolution: int | None = None   # the H3 resolution analysed (the sparse-data rule may coarsen the store's)
     bin_weeks: int = 1              # weeks per bin of Gi*, trend and categories (resolved from "auto")
+    #: The frames written, as their files read back: the next step takes them from here (not the files).
+    frames: EngineFrames | None = None
+    #: run.json as written (what reading it back gives), for a job that extends it.
+    record: dict | None = None
 
 
 def default_week(store: Store, today: date | None = None) -> str:
@@ -247,6 +252,7 @@ def run_hotspots(store: Store, params: HotspotParams, out_dir: Path,
             areas = run_area_hotspots(store, params, out_dir, weeks,
                                       SYNTHETIC_LABEL if store_is_synthetic(store) else None)
         run.outputs.update(areas.outputs)
+        run.frames.areas = areas.results
         run.summary["areas"] = areas.summary
         choices += areas.choices
     run.choices = choices + list(gi.notes)
@@ -334,20 +340,23 @@ def _write_outputs(store, out_dir, week, cells, counts, gi, mk, emerging, scan, 
     _write_geojson(geo, paths["hotspots_geojson"])
     if "gpkg" in formats:
         write_gpkg(geo, paths["hotspots_gpkg"], "hotspots")
-    _write_geojson(_label(_scan_geojson(scan, weeks), synthetic), paths["scan_clusters"])
+    scan_layer = write_geojson_layer(_label(_scan_geojson(scan, weeks), synthetic), paths["scan_clusters"])
     st_out = st.copy()
     for col in ("first_t", "last_t"):
         if col in st_out:
             st_out[col] = st_out[col].astype(str)
-    _write_geojson(_label(st_out, synthetic), paths["clusters"])
+    clusters_layer = write_geojson_layer(_label(st_out, synthetic), paths["clusters"])
     conv = convergence.copy()
     if len(conv):
         conv["cell"] = grid.cells_to_hex(conv["cell"].to_numpy(dtype=np.uint64))
         for col in ("first_week", "last_week"):
             if col in conv:
                 conv[col] = [week_label(weeks[int(i)]) for i in conv[col]]
-    _label(conv, synthetic).to_parquet(paths["convergence"], index=False)
-    return HotspotRun(week=week, out_dir=out_dir, outputs={k: str(v) for k, v in paths.items()})
+    conv = _label(conv, synthetic)
+    conv.to_parquet(paths["convergence"], index=False)
+    frames = EngineFrames(
+        hotspots=hotspots, convergence=conv, scan=scan, scan_layer=scan_layer, clusters_layer=clusters_layer)
+    return HotspotRun(week=week, out_dir=out_dir, outputs={k: str(v) for k, v in paths.items()}, frames=frames)
 
 
 def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: int, bins: dict) -> None:
@@ -363,6 +372,8 @@ def _write_run_json(store: Store, run: HotspotRun, params: HotspotParams, res: i
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     path = layout.output_path(run.out_dir, "run")
-    path.write_text(json.dumps(payload, indent=2, default=str))
+    text = json.dumps(payload, indent=2, default=str)
+    path.write_text(text)
+    run.record = json.loads(text)  # what reading run.json back gives (JSON types)
     layout.seal_analyst_files(run.out_dir)
     run.outputs["run"] = str(path)

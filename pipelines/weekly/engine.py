@@ -1,9 +1,9 @@
 """The weekly run's first steps: the events (indexed once for every cube of the run) and the hotspot
-engine on the week; :class:`EngineResult` is what the later steps take from them."""
+engine on the week; :class:`EngineResult` is what the later steps take from them, in memory (the
+engine's frames, :class:`pipelines.engine_frames.EngineFrames`: its files are never read back)."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -19,7 +19,6 @@ from analytics.engine import HotspotParams
 from analytics.errors import HotspotError
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
-from pipelines import layout
 from pipelines.hotspots_run import HotspotRun, default_week, default_week_choice, run_hotspots, store_is_synthetic
 from pipelines.store import Store
 from pipelines.weekly.harm import _harm_events
@@ -27,7 +26,7 @@ from pipelines.weekly.harm import _harm_events
 
 @dataclass
 class EngineResult:
-    """The analysed week as the engine left it: parameters it settled on, this week's cube, its outputs read back."""
+    """The analysed week as the engine left it: parameters it settled on, this week's cube, its outputs as frames."""
 
     week: str
     out_dir: Path
@@ -47,6 +46,13 @@ class EngineResult:
     prev_week: str
     events_s: float
     engine_s: float
+    #: The scan's clusters with their member cells (``cells``) and ``pattern``, for the safeguarding rules.
+    scan: pd.DataFrame
+    #: The map layers (None when empty): ``scan_clusters.geojson`` and ``clusters.geojson`` as written.
+    scan_layer: gpd.GeoDataFrame | None
+    clusters_layer: gpd.GeoDataFrame | None
+    #: ``area_hotspots.parquet`` under ``--units areas``, else None.
+    area_results: gpd.GeoDataFrame | None
 
 
 def run_engine(store: Store, week: str | None, out_dir: Path, cfg: dict, resolution: int | None,
@@ -73,20 +79,14 @@ def run_engine(store: Store, week: str | None, out_dir: Path, cfg: dict, resolut
 
     cells, counts, exposure, weeks = cube_mod.cube_arrays(store, params.measure)
     cube_now = cube_mod.cube_frame(store)  # before the previous week's rebuild replaces the mart
-    hotspots = pd.read_parquet(layout.output_path(out_dir, "hotspots_parquet")).drop(columns="geometry", errors="ignore")
+    frames = engine.frames  # what the engine wrote, handed over in memory
+    hotspots, conv = frames.hotspots, frames.convergence
     if grid.cells_to_hex(cells) != hotspots["cell"].tolist():
-        raise HotspotError("Internal error: hotspots.parquet and the cube list different cells.")
-    conv = pd.read_parquet(layout.output_path(out_dir, "convergence"))
+        raise HotspotError("Internal error: the engine's hotspots and the cube list different cells.")
     conv_score = (pd.Series(conv["score"].to_numpy(dtype=float), index=grid.hex_to_cells(conv["cell"]))
                   if len(conv) else None)
     harm = _harm_events(store, weeks, cfg["harm_weeks"])
     prev_week = week_label(parse_week(week) - timedelta(weeks=1))
     return EngineResult(week, out_dir, params, res, engine, synthetic, cells, counts, exposure, weeks, cube_now,
-                        hotspots, conv, conv_score, harm, prev_week, events_s, engine_s)
-
-
-def _read_layer(path: Path) -> gpd.GeoDataFrame | None:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not data.get("features"):
-        return None
-    return gpd.read_file(path)
+                        hotspots, conv, conv_score, harm, prev_week, events_s, engine_s, frames.scan,
+                        frames.scan_layer, frames.clusters_layer, frames.areas)

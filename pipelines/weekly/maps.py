@@ -12,7 +12,6 @@ import pandas as pd
 
 from analytics.weeks import week_label
 from pipelines import layout
-from pipelines.area_hotspots import read_area_hotspots
 from pipelines.areas import load_areas
 from pipelines.hotspots_run import store_places
 from pipelines.render.analyst_map import analyst_map as _analyst_map
@@ -21,7 +20,7 @@ from pipelines.render.map_parts import render_html
 from pipelines.render.map_ui import SERIES_WEEKS
 from pipelines.render.patrol_map import patrol_map as _patrol_map
 from pipelines.store import Store
-from pipelines.weekly.engine import EngineResult, _read_layer
+from pipelines.weekly.engine import EngineResult
 from pipelines.weekly.plan import PlanStep
 
 
@@ -49,11 +48,11 @@ def draw_maps(store: Store, eng: EngineResult, ps: PlanStep, cfg: dict, generate
     cell_history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
                                  "count": past[params.measure]})
     map_places = store_places(store)
-    area_results = read_area_hotspots(out_dir)
+    area_results = eng.area_results
     map_areas, area_history = _areas_for_maps(store, area_results, weeks, params.measure)
     amap = analyst_map(
-        hotspots, places=map_places, scan_clusters=_read_layer(layout.output_path(out_dir, "scan_clusters")),
-        st_clusters=_read_layer(layout.output_path(out_dir, "clusters")), convergence=conv if len(conv) else None,
+        hotspots, places=map_places, scan_clusters=eng.scan_layer,
+        st_clusters=eng.clusters_layer, convergence=conv if len(conv) else None,
         recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k, areas=map_areas, history=cell_history,
         area_history=area_history,
         subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")

@@ -3,6 +3,7 @@ analyst-only detail)."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -40,7 +41,7 @@ def weekly_record(eng: EngineResult, fc: WeeklyForecast, prev: PreviousWeek, ps:
     plan, plan_record, plan_paths, placements, guard, backtest = (ps.plan, ps.plan_record, ps.plan_paths, ps.placements,
                                                                   ps.guard, ps.backtest)
     map_paths, k = maps.map_paths, cfg["k_suppression"]
-    meta = json.loads(layout.output_path(out_dir, "run").read_text(encoding="utf-8"))
+    meta = copy.deepcopy(engine.record)  # the engine's run.json as written, extended below
     headline = _headline(hotspots, previous)
     outputs = {**engine.outputs, **{k_: str(v) for k_, v in {**plan_paths, **map_paths}.items()},
                "report": str(layout.output_path(out_dir, "report"))}

@@ -17,7 +17,6 @@ from analytics.week_change import HOT_NOW
 from pipelines.csv_out import write_csv
 from pipelines.hotspots_run import SYNTHETIC_LABEL
 from pipelines.store import Store
-from pipelines.weekly.engine import _read_layer
 
 #: Columns of the analyst-only ``withheld.csv`` (cells only: never a placement's location).
 WITHHELD_COLUMNS = ["week", "cell", "category", "rank_without_rule", "rule", "reason", "sources", "young_people",
@@ -45,7 +44,7 @@ def _placements(store: Store) -> pd.DataFrame:
 
 def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, previous: pd.DataFrame,
                placements: pd.DataFrame, pparams: PatrolParams, weeks: list[date], res: int,
-               scan_path: Path, extra: np.ndarray | None = None,
+               scan: pd.DataFrame, extra: np.ndarray | None = None,
                only_extra: bool = False) -> "safeguarding.SafeguardDecision":
     """Apply the safeguarding rules to every cell a shared output could show.
 
@@ -53,7 +52,8 @@ def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, prev
     :func:`rank_cells` score), hot spots this week and last week (report's top list and headline).
     Sources are counted over the last
     :data:`analytics.safeguarding.DEFAULT_SOURCE_WEEKS` weeks of found/report events
-    (episode starts are left out, as everywhere in the engine). ``only_extra``: assess ``extra`` alone
+    (episode starts are left out, as everywhere in the engine). ``scan``: the scan's clusters
+    (:attr:`pipelines.engine_frames.EngineFrames.scan`). ``only_extra``: assess ``extra`` alone
     (the rules judge each cell on its own, so decisions on disjoint sets can be merged).
     """
     from pipelines.placements import person_placements
@@ -77,18 +77,16 @@ def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, prev
     finally:
         store.con.unregister("weekly_guard_cells")
     return safeguarding.assess_cells(cand_arr, events, placements, person_placements(store),
-                                     _scan_cluster_cells(scan_path, res))
+                                     _scan_cluster_cells(scan))
 
 
-def _scan_cluster_cells(path: Path, res: int) -> pd.DataFrame | None:
-    """The scan's clusters as (``cells``, ``pattern``) from scan_clusters.geojson (cells by centre containment)."""
-    if not path.is_file():
+def _scan_cluster_cells(scan: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The scan's clusters as (``cells``, ``pattern``): each cluster's member cells as the engine found
+    them (the cells whose centres its outline in scan_clusters.geojson holds); None without a cluster."""
+    if scan is None or not len(scan) or "pattern" not in scan.columns:
         return None
-    layer = _read_layer(path)
-    if layer is None or "pattern" not in layer.columns:
-        return None
-    cells = [tuple(int(c) for c in h3n.geo_to_cells(g.__geo_interface__, res)) for g in layer.geometry]
-    return pd.DataFrame({"cells": cells, "pattern": layer["pattern"].to_numpy()})
+    cells = [tuple(int(c) for c in members) for members in scan["cells"]]
+    return pd.DataFrame({"cells": cells, "pattern": scan["pattern"].to_numpy()})
 
 
 def _write_withheld(guard, rank_in: pd.DataFrame, pparams: PatrolParams, path: Path, week: str,
