@@ -23,6 +23,55 @@ cell × week tables (never event by event, so their cost does not grow with the
 number of events) and processed in batches with one sparse-dense product per
 batch.
 
+Method
+------
+*Expected counts.* ``μ_zd = C_z·C_d/C``, so for zone ``Z`` and window
+``D``: ``μ_A = (Σ_Z C_z)(Σ_D C_d)/C``. The LLR of a cylinder with
+``c_A > μ_A`` is ``c_A ln(c_A/μ_A) + (C−c_A) ln((C−c_A)/(C−μ_A))``
+(:func:`scan_llr`); the test statistic is the maximum over cylinders. A
+cylinder needs at least ``min_cases`` events to be a candidate, in the
+observed data and in every replicate (SaTScan's "minimum number of cases in
+a cluster", default 2 for prospective space-time permutation analyses): a
+single event in a quiet cell is never reported as an emerging cluster.
+
+*Inference.* Each replicate shuffles the week labels of the individual
+events while keeping their cells (the permutation null of Kulldorff et al.
+2005), i.e. draws a cell × week table with the observed margins. Both
+margins are fixed, so every ``μ_A`` is the same in every replicate and only
+``c_A`` changes. Only the last ``W`` weeks matter, and their part of the
+shuffled table is drawn exactly without shuffling single events: the
+recent events per cell are multivariate hypergeometric, then split among
+the ``W`` weeks by successive multivariate hypergeometric draws
+(:func:`_replicate_tables`), ``O(cells × W)`` per replicate whatever ``C``.
+``p = (1 + #{sim ≥ obs})/(R + 1)``. Replicate LLRs use the same formula
+evaluated through a table of ``c ln c`` terms (:class:`_LLRKernel`),
+agreeing to ~1e-11 relative. ``C`` must be below 10⁹ (numpy's sampler).
+
+*Stopping early* (``stop_early``; sequential Monte Carlo, Besag & Clifford
+1991): the replicates stop as soon as the top cluster cannot reach
+``p <= alpha`` any more (checked after each batch). Which clusters are
+significant, and the p-values of significant clusters, are exactly those of
+the full run; a non-significant cluster's p-value is then ``(1 + g)/(L + 1)``
+over the ``L`` replicates run (still > alpha), and ``llr_sim`` holds ``L``
+values. A run with nothing to report (no cylinder with an excess) draws no
+replicates at all.
+
+*Secondary clusters* are taken greedily in decreasing LLR among cylinders
+sharing no cell with any cluster already reported (all windows end in the
+last week, so they always overlap in time). Each gets its own p-value
+against the same distribution of replicate maxima, as SaTScan does; this
+is conservative for secondary clusters.
+
+*Relative risk* is ``(c/μ)/((C−c)/(C−μ))``, risk inside against risk
+outside; ``obs_exp`` is ``c/μ``. The *recurrence interval* is
+``1/(1−(1−p)^(1/I))`` weeks with ``I = 1`` analysis per week, i.e. ``1/p``
+(:func:`recurrence_interval`).
+
+References: Kulldorff, Heffernan, Hartman, Assunção & Mostashari (2005),
+*PLoS Medicine* 2(3): e59; Kulldorff (2001), *JRSS A* 164: 61–72;
+Kulldorff (1997), *Communications in Statistics* 26: 1481–1496 (secondary
+clusters); SaTScan User Guide v10.
+
 This module holds the scan itself and its Monte Carlo core; the formulas (``scan_llr``,
 ``recurrence_interval``, the tabulated LLR kernel) are in :mod:`analytics.scan.llr`, the input
 checks and zones in :mod:`analytics.scan.zones`, the result in :mod:`analytics.scan.result` and
@@ -171,7 +220,7 @@ def _stop_count(replicates: int, alpha: float) -> int:
 def _monte_carlo(counts: np.ndarray, zones: sp.csr_matrix, mu: np.ndarray, total: int, w_max: int,
                  replicates: int, seed: int, min_cases: int, llr_top: float,
                  stop_alpha: float | None) -> np.ndarray:
-    """Max LLR of each Monte Carlo replicate (see the Notes of :func:`space_time_permutation_scan`).
+    """Max LLR of each Monte Carlo replicate (module docstring, *Inference*).
 
     Replicate tables come from :func:`_replicate_tables` (exact permutation null, cost
     independent of the number of events), drawn batch by batch from one generator seeded with
@@ -243,7 +292,7 @@ def space_time_permutation_scan(
     min_cases: int = 2,
     stop_early: bool = False,
 ) -> ScanResult:
-    """Prospective space-time permutation scan (Kulldorff 2005) on an H3 cube.
+    """Prospective space-time permutation scan (Kulldorff 2005) on an H3 cube (method: module docstring).
 
     Parameters
     ----------
@@ -267,20 +316,11 @@ def space_time_permutation_scan(
     max_secondary : int, default 10
         Maximum number of secondary clusters reported.
     min_cases : int, default 2
-        A cylinder needs at least this many events to be a candidate, in the
-        observed data and in every replicate (SaTScan's "minimum number of
-        cases in a cluster", default 2 for prospective space-time permutation
-        analyses). It stops a single event in a quiet cell from being reported
-        as an emerging cluster.
+        Fewest events a cylinder needs to be a candidate (observed and in
+        every replicate).
     stop_early : bool, default False
-        Sequential Monte Carlo (Besag & Clifford 1991): stop the replicates as
-        soon as the top cluster cannot reach ``p <= alpha`` any more (checked
-        after each batch). Which clusters are significant, and the p-values of
-        significant clusters, are exactly those of the full run; a
-        non-significant cluster's p-value is then ``(1 + g)/(L + 1)`` over the
-        ``L`` replicates run (still > alpha), and ``llr_sim`` holds ``L``
-        values. A run with nothing to report (no cylinder with an excess)
-        draws no replicates at all.
+        Stop the replicates once the top cluster cannot be significant
+        (module docstring, *Stopping early*).
 
     Returns
     -------
@@ -293,42 +333,6 @@ def space_time_permutation_scan(
     InvalidInputError
         Bad shapes, negative or fractional counts, duplicate cells, or
         out-of-range parameters.
-
-    Notes
-    -----
-    *Expected counts.* ``μ_zd = C_z·C_d/C``, so for zone ``Z`` and window
-    ``D``: ``μ_A = (Σ_Z C_z)(Σ_D C_d)/C``. The LLR of a cylinder with
-    ``c_A > μ_A`` is ``c_A ln(c_A/μ_A) + (C−c_A) ln((C−c_A)/(C−μ_A))``
-    (:func:`scan_llr`); the test statistic is the maximum over cylinders.
-
-    *Inference.* Each replicate shuffles the week labels of the individual
-    events while keeping their cells (the permutation null of Kulldorff et al.
-    2005), i.e. draws a cell × week table with the observed margins. Both
-    margins are fixed, so every ``μ_A`` is the same in every replicate and only
-    ``c_A`` changes. Only the last ``W`` weeks matter, and their part of the
-    shuffled table is drawn exactly without shuffling single events: the
-    recent events per cell are multivariate hypergeometric, then split among
-    the ``W`` weeks by successive multivariate hypergeometric draws
-    (:func:`_replicate_tables`), ``O(cells × W)`` per replicate whatever ``C``.
-    ``p = (1 + #{sim ≥ obs})/(R + 1)``. Replicate LLRs use the same formula
-    evaluated through a table of ``c ln c`` terms (:class:`_LLRKernel`),
-    agreeing to ~1e-11 relative. ``C`` must be below 10⁹ (numpy's sampler).
-
-    *Secondary clusters* are taken greedily in decreasing LLR among cylinders
-    sharing no cell with any cluster already reported (all windows end in the
-    last week, so they always overlap in time). Each gets its own p-value
-    against the same distribution of replicate maxima, as SaTScan does; this
-    is conservative for secondary clusters.
-
-    *Relative risk* is ``(c/μ)/((C−c)/(C−μ))``, risk inside against risk
-    outside; ``obs_exp`` is ``c/μ``. The *recurrence interval* is
-    ``1/(1−(1−p)^(1/I))`` weeks with ``I = 1`` analysis per week, i.e. ``1/p``
-    (:func:`recurrence_interval`).
-
-    References: Kulldorff, Heffernan, Hartman, Assunção & Mostashari (2005),
-    *PLoS Medicine* 2(3): e59; Kulldorff (2001), *JRSS A* 164: 61–72;
-    Kulldorff (1997), *Communications in Statistics* 26: 1481–1496 (secondary
-    clusters); SaTScan User Guide v10.
 
     Examples
     --------
@@ -346,42 +350,55 @@ def space_time_permutation_scan(
     """
     counts, cells = _validate(counts, cells, max_radius, max_window, replicates, alpha, max_secondary, min_cases)
     n_cells, n_weeks = counts.shape
-    w_max = int(max_window)
-    total = int(counts.sum())
-
+    w_max, total = int(max_window), int(counts.sum())
     zones, centre, radius = _zone_matrix(cells, int(max_radius))
-    n_zones = zones.shape[0]
 
-    def _empty(llr_sim):
+    def result(clusters: pd.DataFrame, llr_sim: np.ndarray) -> ScanResult:
         return ScanResult(
-            clusters=pd.DataFrame({c: pd.Series(dtype=object) for c in CLUSTER_COLUMNS}),
-            llr_sim=llr_sim, n_events=total, n_zones=n_zones, n_windows=w_max, n_weeks=n_weeks,
-            replicates=int(replicates), seed=int(seed), alpha=float(alpha),
+            clusters=clusters, llr_sim=llr_sim, n_events=total, n_zones=zones.shape[0], n_windows=w_max,
+            n_weeks=n_weeks, replicates=int(replicates), seed=int(seed), alpha=float(alpha),
             max_radius=int(max_radius), max_window=w_max, min_cases=int(min_cases),
         )
 
     if total == 0:
-        return _empty(np.zeros(int(replicates)))
+        return result(_no_clusters(), np.zeros(int(replicates)))
+    mu = _expected(counts, zones, w_max, total)                 # μ_A: (n_zones, W)
+    obs_cum = _window_sums(counts[:, n_weeks - w_max:])         # (n_cells, W)
+    c_obs = np.asarray(zones @ obs_cum.astype(np.float64))      # c_A: (n_zones, W)
+    llr_obs = scan_llr(c_obs, mu, total, min_cases)
+    llr_sim = _monte_carlo(counts, zones, mu, total, w_max, int(replicates), seed, min_cases,
+                           float(llr_obs.max(initial=0.0)), float(alpha) if stop_early else None)
+    picked = _pick_clusters(llr_obs, zones, n_cells, w_max, int(max_secondary))
+    if not picked:
+        return result(_no_clusters(), llr_sim)
+    rows = [_cluster_row(rank, z, w, cells, zones, centre, radius, c_obs, mu, llr_obs, llr_sim, total, n_weeks,
+                         int(replicates), alpha)
+            for rank, (z, w) in enumerate(picked)]
+    clusters = pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+    clusters["center_cell"] = clusters["center_cell"].astype(np.uint64)
+    return result(clusters, llr_sim)
 
+
+def _no_clusters() -> pd.DataFrame:
+    """The cluster table of a scan that found nothing."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in CLUSTER_COLUMNS})
+
+
+def _expected(counts: np.ndarray, zones: sp.csr_matrix, w_max: int, total: int) -> np.ndarray:
+    """``μ_A = (Σ_Z C_z)(Σ_D C_d)/C`` of every zone × window ending in the last week, shape (n_zones, W)."""
     cell_tot = counts.sum(axis=1).astype(np.float64)           # C_z
     week_tot = counts.sum(axis=0).astype(np.float64)           # C_d
     cd_cum = np.cumsum(week_tot[::-1][:w_max])                 # Σ C_d over last 1..W weeks
     zone_tot = zones @ cell_tot                                # Σ_Z C_z
-    mu = zone_tot[:, None] * cd_cum[None, :] / total           # (n_zones, W)
+    return zone_tot[:, None] * cd_cum[None, :] / total
 
-    # observed
-    obs_cum = _window_sums(counts[:, n_weeks - w_max:])         # (n_cells, W)
-    c_obs = np.asarray(zones @ obs_cum.astype(np.float64))      # (n_zones, W)
-    llr_obs = scan_llr(c_obs, mu, total, min_cases)
 
-    llr_sim = _monte_carlo(counts, zones, mu, total, w_max, int(replicates), seed, min_cases,
-                           float(llr_obs.max(initial=0.0)), float(alpha) if stop_early else None)
-
-    # primary + non-overlapping secondary clusters
+def _pick_clusters(llr_obs: np.ndarray, zones: sp.csr_matrix, n_cells: int, w_max: int,
+                   max_secondary: int) -> list[tuple[int, int]]:
+    """(zone, window) of the primary cluster and of the secondary ones: in decreasing LLR (ties by zone,
+    then window), each sharing no cell with a cluster already taken; at most ``1 + max_secondary``."""
     flat = llr_obs.ravel()
     cand = np.flatnonzero(flat > 0)
-    if cand.size == 0:
-        return _empty(llr_sim)
     zi, wi = np.divmod(cand, w_max)
     order = np.lexsort((wi, zi, -flat[cand]))
     used = np.zeros(n_cells, dtype=bool)
@@ -394,46 +411,40 @@ def space_time_permutation_scan(
             continue
         used[members] = True
         picked.append((z, w))
-        if len(picked) >= 1 + int(max_secondary):
+        if len(picked) >= 1 + max_secondary:
             break
+    return picked
 
-    rows = []
-    tol = _TOL
-    for rank, (z, w) in enumerate(picked):
-        members = np.sort(cells[indices[indptr[z]:indptr[z + 1]]])
-        c, m, llr = float(c_obs[z, w]), float(mu[z, w]), float(llr_obs[z, w])
-        if replicates:
-            p = (1 + int(np.sum(llr_sim >= llr - tol * max(1.0, abs(llr))))) / (len(llr_sim) + 1)
-        else:
-            p = float("nan")
-        rr = (c / m) / ((total - c) / (total - m)) if total > c else float("inf")
-        rows.append(
-            {
-                "cluster_rank": rank,
-                "kind": "primary" if rank == 0 else "secondary",
-                "center_cell": np.uint64(cells[centre[z]]),
-                "center_hex": cells_to_hex(cells[centre[z]:centre[z] + 1])[0],
-                "radius": int(radius[z]),
-                "n_cells": int(members.size),
-                "cells": tuple(int(x) for x in members),
-                "cells_hex": tuple(cells_to_hex(members)),
-                "window_start": n_weeks - 1 - w,
-                "window_end": n_weeks - 1,
-                "window_weeks": w + 1,
-                "observed": int(round(c)),
-                "expected": m,
-                "obs_exp": c / m,
-                "relative_risk": rr,
-                "llr": llr,
-                "p_value": p,
-                "recurrence_weeks": float(recurrence_interval(p)) if replicates else float("nan"),
-                "significant": bool(replicates) and p <= alpha,
-            }
-        )
-    clusters = pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
-    clusters["center_cell"] = clusters["center_cell"].astype(np.uint64)
-    return ScanResult(
-        clusters=clusters, llr_sim=llr_sim, n_events=total, n_zones=n_zones, n_windows=w_max,
-        n_weeks=n_weeks, replicates=int(replicates), seed=int(seed), alpha=float(alpha),
-        max_radius=int(max_radius), max_window=w_max, min_cases=int(min_cases),
-    )
+
+def _cluster_row(rank: int, z: int, w: int, cells: np.ndarray, zones: sp.csr_matrix, centre: np.ndarray,
+                 radius: np.ndarray, c_obs: np.ndarray, mu: np.ndarray, llr_obs: np.ndarray, llr_sim: np.ndarray,
+                 total: int, n_weeks: int, replicates: int, alpha: float) -> dict:
+    """One row of the cluster table (:data:`CLUSTER_COLUMNS`): zone ``z`` over the last ``w + 1`` weeks."""
+    members = np.sort(cells[zones.indices[zones.indptr[z]:zones.indptr[z + 1]]])
+    c, m, llr = float(c_obs[z, w]), float(mu[z, w]), float(llr_obs[z, w])
+    if replicates:
+        p = (1 + int(np.sum(llr_sim >= llr - _TOL * max(1.0, abs(llr))))) / (len(llr_sim) + 1)
+    else:
+        p = float("nan")
+    rr = (c / m) / ((total - c) / (total - m)) if total > c else float("inf")
+    return {
+        "cluster_rank": rank,
+        "kind": "primary" if rank == 0 else "secondary",
+        "center_cell": np.uint64(cells[centre[z]]),
+        "center_hex": cells_to_hex(cells[centre[z]:centre[z] + 1])[0],
+        "radius": int(radius[z]),
+        "n_cells": int(members.size),
+        "cells": tuple(int(x) for x in members),
+        "cells_hex": tuple(cells_to_hex(members)),
+        "window_start": n_weeks - 1 - w,
+        "window_end": n_weeks - 1,
+        "window_weeks": w + 1,
+        "observed": int(round(c)),
+        "expected": m,
+        "obs_exp": c / m,
+        "relative_risk": rr,
+        "llr": llr,
+        "p_value": p,
+        "recurrence_weeks": float(recurrence_interval(p)) if replicates else float("nan"),
+        "significant": bool(replicates) and p <= alpha,
+    }
