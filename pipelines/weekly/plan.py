@@ -113,7 +113,7 @@ class PlanStep:
 def patrol_plan(store: Store, eng: EngineResult, fc: WeeklyForecast, prev: PreviousWeek,
                 pparams: PatrolParams, formats: tuple[str, ...], choices: list[str]) -> PlanStep:
     """The ``patrol_plan`` step (cells withheld by the safeguarding rules never enter a shared output)."""
-    week, out_dir, params, res, synthetic = eng.week, eng.out_dir, eng.params, eng.res, eng.synthetic
+    week, out_dir, params, synthetic = eng.week, eng.out_dir, eng.params, eng.synthetic
     cells, counts, weeks, hotspots, harm, conv_score = (eng.cells, eng.counts, eng.weeks, eng.hotspots, eng.harm,
                                                         eng.conv_score)
     history, forecasts, T, forecast, area_profile = fc.history, fc.forecasts, fc.T, fc.forecast, fc.area_profile
@@ -127,14 +127,14 @@ def patrol_plan(store: Store, eng: EngineResult, fc: WeeklyForecast, prev: Previ
     # never seeded, joined or grown through); each cell is judged on its own, so verdicts are merged
     by_forecast = forecast.sort_values(["expected", "cell"], ascending=[False, True], kind="mergesort")
     by_forecast = by_forecast[by_forecast["expected"] > 0]["cell"].to_numpy(dtype=np.uint64)
-    guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, eng.scan,
+    guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, eng.scan,
                        extra=by_forecast[:3 * MAX_PLACE_CELLS * pparams.n_cells])
     while True:
         groups = group_places(forecast, withheld=guard.withheld, n=pparams.n_cells)
         missing = set(_plan_cells_of(groups).tolist()) - set(guard.cells["cell"].astype(np.uint64).tolist())
         if not missing:
             break
-        more = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, res, eng.scan,
+        more = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, eng.scan,
                           extra=np.array(sorted(missing), dtype=np.uint64), only_extra=True)
         guard = safeguarding.SafeguardDecision(pd.concat([guard.cells, more.cells], ignore_index=True),
                                                tuple(guard.approvals) + tuple(more.approvals))

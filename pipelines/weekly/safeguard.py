@@ -43,9 +43,8 @@ def _placements(store: Store) -> pd.DataFrame:
 
 
 def _safeguard(store: Store, rank_in: pd.DataFrame, hotspots: pd.DataFrame, previous: pd.DataFrame,
-               placements: pd.DataFrame, pparams: PatrolParams, weeks: list[date], res: int,
-               scan: pd.DataFrame, extra: np.ndarray | None = None,
-               only_extra: bool = False) -> "safeguarding.SafeguardDecision":
+               placements: pd.DataFrame, pparams: PatrolParams, weeks: list[date], scan: pd.DataFrame,
+               extra: np.ndarray | None = None, only_extra: bool = False) -> "safeguarding.SafeguardDecision":
     """Apply the safeguarding rules to every cell a shared output could show.
 
     Candidates: cells the plan could take (``extra``: the forecast's top cells; and a positive
