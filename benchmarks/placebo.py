@@ -54,7 +54,8 @@ import numpy as np
 import pandas as pd
 
 from analytics import grid
-from analytics.evaluation import evaluate_panel, neighbourhood_counts, rejects
+from analytics.evaluation import did_matched, evaluate_panel, match_controls, neighbourhood_counts, rejects
+from analytics.evaluation.evaluability import DEFAULT_BEFORE_WEEKS, before_start, evaluability_of_panel
 from analytics.evaluation.calibration import TARGETS, admissible, meets
 from analytics.plan_places import group_places
 from analytics.verdict import VERDICT_METHODS, verdict
@@ -72,6 +73,8 @@ METHODS = tuple(VERDICT_METHODS)
 DESIGNS = ("cells", "places")
 #: Under ``--design places`` the target is one of the top this-many plan-like entries before the start.
 PLACES_TOP = 20
+#: The other candidate default for the before period, measured on DiD alongside (None = every week before).
+ALT_BEFORE = None
 
 
 def datasets(only: list[str] | None):
@@ -124,10 +127,15 @@ def draw_place(y, cells, rng: np.random.Generator, post_weeks: int = POST_WEEKS,
     return start, post_weeks, np.searchsorted(cells, place)
 
 
-def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place_rows=None):
-    """Every estimator on one null target (weeks up to the end of its post period): the place
-    (centre ``row`` + ring 1, or the cells ``place_rows``) treated, the next ring the buffer,
-    one more the guard band, controls outside it."""
+def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place_rows=None,
+               before_weeks=DEFAULT_BEFORE_WEEKS, alt_before_weeks=ALT_BEFORE):
+    """Every estimator on one null target (weeks up to the end of its post period, at most
+    ``before_weeks`` before the start): the place (centre ``row`` + ring 1, or the cells ``place_rows``)
+    treated, the next ring the buffer, one more the guard band, controls outside it.
+
+    Returns a compact row: ``m`` (per method: estimate, interval, p), ``eval`` (evaluability from the
+    before period, :func:`analytics.evaluation.evaluability.evaluability_of_panel`) and ``alt`` (DiD with the
+    before period ``alt_before_weeks`` instead, for the comparison of the two candidate defaults)."""
     yy = y[:, :start + post_weeks]
     post = np.arange(yy.shape[1]) >= start
 
@@ -138,18 +146,42 @@ def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place
     treated = rows(place)
     buffer = rows(np.setdiff1d(grid.grid_disk_cells(place, 1), place))
     pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(place, 2)))
-    nb = None if neighbourhood is None else neighbourhood[:, :yy.shape[1]]
-    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed, neighbourhood=nb)
-    return ev.methods
+    first = before_start(post, before_weeks)
+    nb = None if neighbourhood is None else neighbourhood[:, first:yy.shape[1]]
+    ev = evaluate_panel(yy[:, first:], post[first:], treated, buffer, pool, n_boot=0, seed=seed, neighbourhood=nb)
+    out = {"m": {k: _compact(ev.methods[k]) for k in METHODS},
+           "eval": evaluability_of_panel(yy[:, first:], post[first:], treated, ev.matches).as_dict()}
+    out["m"]["did_buffer"] = _compact(ev.methods["did"].get("buffer") or {})
+    a = before_start(post, alt_before_weeks)
+    nb_a = None if neighbourhood is None else neighbourhood[:, a:yy.shape[1]]
+    pre_a = ~post[a:]
+    matches_a = match_controls(yy[:, a:][:, pre_a], treated, pool, 20, seed,
+                               neighbourhood=None if nb_a is None else nb_a[:, pre_a])
+    out["alt"] = {"did": _compact(did_matched(yy[:, a:], post[a:], treated, matches_a).as_dict()),
+                  "eval": evaluability_of_panel(yy[:, a:], post[a:], treated, matches_a).as_dict()}
+    return out
 
 
-def summarise(rows: list[dict]) -> dict:
-    """Per method: n, false-positive rate, median estimate, coverage of zero (an unbounded interval covers)."""
-    out = {}
-    for name in METHODS + ("did_buffer",):
-        get = (lambda m: m["did"].get("buffer") or {}) if name == "did_buffer" else (lambda m, n=name: m[n])
-        ests = [get(m) for m in rows]
-        ok = [e for e in ests if e.get("relative_effect") is not None]
+def _compact(e: dict) -> dict:
+    return {k: e.get(k) for k in ("relative_effect", "ci_low", "ci_high", "p")}
+
+
+#: Evaluability rules compared (all decided from the before period; the first is the tool's rule).
+RULES = {"pre-period power, fall up to 95 %": lambda r: bool(r["evaluable"]),
+         "pre-period power, fall up to 50 %": lambda r: r.get("mde") is not None and r["mde"] >= -0.5,
+         "every target (no rule)": lambda r: True}
+RULE = next(iter(RULES))
+
+
+def summarise(rows: list[dict], rule: str = RULE, alt: bool = False) -> dict:
+    """Per method over the targets ``rule`` (:data:`RULES`) finds evaluable: n, false-positive rate, median
+    estimate, coverage of zero (an unbounded interval covers); ``too_sparse`` = targets not evaluable (no
+    estimate claimed, counted, not dropped silently). ``alt``: DiD with the alternative before period only."""
+    keep = [r for r in rows if RULES[rule](r["alt"]["eval"] if alt else r["eval"])]
+    ms = [{"did": r["alt"]["did"]} if alt else r["m"] for r in keep]
+    out = {"too_sparse": len(rows) - len(keep), "evaluable": len(keep)}
+    for name in (("did",) if alt else METHODS + ("did_buffer",)):
+        ok = [m[name] for m in ms if m[name].get("relative_effect") is not None]
         if not ok:
             out[name] = {"n": 0}
             continue
@@ -163,16 +195,25 @@ def summarise(rows: list[dict]) -> dict:
                      "no_interval": int(sum(e.get("ci_low") is None for e in ok))}
         r = out[name]
         r["meets"] = meets(r)
-    claims = [verdict({k: m[k] for k in METHODS}).effect in ("fall", "rise") for m in rows]
-    out["verdict"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan}
+    if alt:
+        return out
+    claims = [verdict({k: m[k] for k in METHODS}).effect in ("fall", "rise") for m in ms]
+    out["verdict"] = {"n": len(ms), "fpr": float(np.mean(claims)) if ms else math.nan}
     admitted = [k for k in METHODS if out[k].get("n") and admissible(out[k])]
-    claims = [bool(admitted) and verdict({k: m[k] for k in admitted}).effect in ("fall", "rise") for m in rows]
-    out["verdict_admitted"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan,
+    claims = [bool(admitted) and verdict({k: m[k] for k in admitted}).effect in ("fall", "rise") for m in ms]
+    out["verdict_admitted"] = {"n": len(ms), "fpr": float(np.mean(claims)) if ms else math.nan,
                                "methods": admitted}
     return out
 
 
-def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", design: str = "cells") -> dict:
+def summaries(rows: list[dict]) -> dict:
+    """:func:`summarise` under every rule of :data:`RULES`, for the default and the alternative before period."""
+    return {"rules": {rule: summarise(rows, rule) for rule in RULES},
+            "alt_rules": {rule: summarise(rows, rule, alt=True) for rule in RULES}}
+
+
+def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", design: str = "cells",
+                before_weeks=DEFAULT_BEFORE_WEEKS, alt_before_weeks=ALT_BEFORE) -> dict:
     """``n_targets`` null targets on one data set under ``design`` (:data:`DESIGNS`), summarised."""
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {DESIGNS}; received {design!r}")
@@ -190,7 +231,8 @@ def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", des
             row = None
             sizes.append(len(place_rows))
         try:
-            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood, place_rows))
+            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood, place_rows,
+                                   before_weeks, alt_before_weeks))
         except Exception as exc:  # noqa: BLE001 - count and report, never hide
             failed += 1
             if failed <= 3:
@@ -202,7 +244,8 @@ def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", des
             "place_cells": [int(x) for x in np.bincount(sizes, minlength=8)[1:]] if sizes else None,
             "cells": len(cells), "weeks": len(weeks),
             "first_week": str(weeks[0].date()), "last_week": str(weeks[-1].date()), "targets": n_targets,
-            "failed": failed, "notes": notes, "summary": summarise(rows), "seconds": time.perf_counter() - t0}
+            "failed": failed, "notes": notes, "summary": summarise(rows), **summaries(rows), "rows": rows,
+            "before_weeks": before_weeks, "alt_before_weeks": alt_before_weeks, "seconds": time.perf_counter() - t0}
 
 
 def _fmt(x, pct=True):
@@ -297,21 +340,33 @@ def main(argv=None) -> int:
     ap.add_argument("--from-saved", type=Path, default=None,
                     help="write the section from a --save file instead of running (its runs, in order)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--before-weeks", default=str(DEFAULT_BEFORE_WEEKS),
+                    help=f"weeks before the start the estimators use ('all' = every week; default {DEFAULT_BEFORE_WEEKS}, "
+                         "as hotspots evaluate)")
+    ap.add_argument("--alt-before-weeks", default="all",
+                    help="the other candidate before period, measured on DiD alongside (default all)")
     args = ap.parse_args(argv)
+
+    def weeks_arg(v):
+        return None if str(v).lower() == "all" else int(v)
+    before, alt_before = weeks_arg(args.before_weeks), weeks_arg(args.alt_before_weeks)
     n = min(20, args.targets) if args.quick else args.targets
     results, t0 = [], time.perf_counter()
     if args.from_saved:
         results = [json.loads(line) for line in args.from_saved.read_text(encoding="utf-8").splitlines() if line]
+        for r in results:               # summaries recomputed from the saved per-target rows
+            r.update(summary=summarise(r["rows"]), **summaries(r["rows"]))
+        before, alt_before = results[0].get("before_weeks"), results[0].get("alt_before_weeks")
         n = max(r["targets"] for r in results)
     for design in ([] if args.from_saved else args.design):
         for key, ev in datasets(args.only):
             print(f"{ev.name} ({design}): {n} null targets ...", flush=True)
             r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True), key=key,
-                            design=design)
+                            design=design, before_weeks=before, alt_before_weeks=alt_before)
             s = r["summary"]
             print("  " + "; ".join(f"{k} FPR {s[k]['fpr']:.2f} median {s[k]['median']:+.2f} coverage "
                                    f"{s[k]['coverage']:.2f}" for k in METHODS if s[k].get("n"))
-                  + f"; verdict claims {s['verdict']['fpr']:.2f}", flush=True)
+                  + f"; verdict claims {s['verdict']['fpr']:.2f}; too sparse {s['too_sparse']}", flush=True)
             results.append(r)
             if args.save:
                 with args.save.open("a", encoding="utf-8") as fh:
