@@ -270,6 +270,8 @@ def markdown(results: list[dict], header: str) -> str:
         s = r["summary"]
         for name in METHODS + ("did_buffer",):
             x = s[name]
+            if not s.get("evaluable", 1):
+                break
             if not x.get("n"):
                 lines.append(f"| {r['name']} | {labels[name]} | 0 | – | – | – | no estimate |")
                 continue
@@ -278,6 +280,10 @@ def markdown(results: list[dict], header: str) -> str:
             lines.append(f"| {r['name']} | {labels[name]} | {x['n']} | {x['fpr']:.1%} | {_fmt(x['median'])} "
                          f"({_fmt(lo)} to {_fmt(hi)}) | "
                          f"{x['coverage']:.1%}{extra} | {'yes' if x['meets'] else '**no**'} |")
+        if not s.get("evaluable", 1):
+            lines.append(f"| {r['name']} | every method | 0 | – | – | – | too sparse: {s['too_sparse']} of "
+                         f"{s['too_sparse']} null targets not evaluable, no estimate claimed |")
+            continue
         lines.append(f"| {r['name']} | verdict, all {len(METHODS)} methods | {s['verdict']['n']} | "
                      f"{s['verdict']['fpr']:.1%} "
                      f"| | | {'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
@@ -291,15 +297,50 @@ def markdown(results: list[dict], header: str) -> str:
                    "method out of the verdict, with a warning, when it is not admitted on some real data set under the "
                    "'cells' design; an admitted method that misses under 'places' stays in the verdict with a warning "
                    "on its estimate (analytics.evaluation.calibration).") if failing else "Every method meets the targets."]
-    if any(r.get("design") == "places" for r in results):
-        lines += ["", "Under 'places' most targets are one or two cells (sizes per data set below): a target with no "
-                  "event before or after the start gets no DiD, ITS or panel estimate, so the 'targets' column counts "
-                  "those estimated, which on sparse data are the ones that happened to have events after the start."]
+    if any("rules" in r for r in results):
+        lines += [""] + rules_tables(results)
     lines += ["", "Data sets: " + "; ".join(
         f"{r['name']} — {r['source']}; {r['cells']:,} cells, weeks {r['first_week']} to {r['last_week']} "
         f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s"
         + (f"; place sizes 1..7 cells: {r['place_cells']}" if r.get("place_cells") else "") for r in results) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _cell(x: dict) -> str:
+    if not x.get("n"):
+        return "–"
+    return f"{x['fpr']:.1%} / {_fmt(x['median'])} / {x['coverage']:.1%} (n = {x['n']})"
+
+
+def _median_mde(rows: list[dict], alt: bool) -> str:
+    m = [(r["alt"]["eval"] if alt else r["eval"]).get("mde") for r in rows]
+    m = [x for x in m if x is not None]
+    return f"{_fmt(float(np.median(m)))} ({len(m)} of {len(rows)})" if m else f"none (0 of {len(rows)})"
+
+
+def rules_tables(results: list[dict]) -> list[str]:
+    """The evaluability rules and the two candidate before periods compared (DiD; the panel regression in
+    brackets where it differs), from the saved per-target rows."""
+    before = results[0].get("before_weeks")
+    alt = results[0].get("alt_before_weeks")
+    wk = lambda b: "every week" if b is None else f"{b} weeks"   # noqa: E731
+    lines = [f"Evaluability (decided from the before period only, analytics.evaluation.evaluability) and the before "
+             f"period ({wk(before)}, the default, against {wk(alt)}): DiD false-positive rate / median / coverage "
+             "of 0 over the null targets each rule finds evaluable; 'too sparse' = targets the rule does not evaluate "
+             "(counted, no estimate claimed). The tool's rule is the first.", "",
+             "| data set | rule | too sparse | DiD, " + wk(before) + " | DiD, " + wk(alt) + " | panel regression, "
+             + wk(before) + " |", "|---|---|---|---|---|---|"]
+    for r in results:
+        for rule in RULES:
+            a, b = r["rules"][rule], r["alt_rules"][rule]
+            lines.append(f"| {r['name']} | {rule} | {a['too_sparse']} (vs {b['too_sparse']}) | {_cell(a['did'])} | "
+                         f"{_cell(b['did'])} | {_cell(a['panel_poisson'])} |")
+    lines += ["", "Power cost of the shorter before period: median over all null targets of the smallest fall DiD "
+              "detects with 80 % power (Poisson, before-period rates; targets where one is detectable):", "",
+              f"| data set | {wk(before)} | {wk(alt)} |", "|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['name']} | {_median_mde(r['rows'], False)} | {_median_mde(r['rows'], True)} |")
+    return lines
 
 
 def calibration_block(results: list[dict]) -> str:
@@ -318,6 +359,10 @@ def calibration_block(results: list[dict]) -> str:
             lines.append(f'    "{name}": {{' + ("\n        " + ",\n        ".join(rows) + ",\n    " if rows else "")
                          + "},")
         out.append("\n".join(lines + ["}"]))
+    real = [r for r in results if r.get("key") != "sample" and "rules" in r]
+    if real:
+        out.append("CALIBRATION_TOO_SPARSE: dict[str, tuple[int, int]] = {\n" + "".join(
+            f'    "{r["name"]}": ({r["summary"]["too_sparse"]}, {r["targets"]}),\n' for r in real) + "}")
     return "\n".join(out)
 
 
