@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analytics.evaluation.did import did_matched
-from analytics.evaluation.displacement import wdd, wdq
+from analytics.evaluation.displacement import WDQResult, wdd, wdq
 from analytics.evaluation.its import its_matched
 from analytics.evaluation.matching import match_controls
 from analytics.evaluation.panel_glm import panel_matched
@@ -29,7 +30,7 @@ class PanelEvaluation:
 def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer: np.ndarray, pool: np.ndarray, *,
                    k: int = 20, k_buffer: int = 5, alpha: float = 0.05, n_boot: int = 2000, period_weeks: int = 4,
                    seed: int = 0, its_harmonics: int | None = None,
-                   neighbourhood: np.ndarray | None = None) -> PanelEvaluation:
+                   neighbourhood: np.ndarray | None = None, match_history: tuple | None = None) -> PanelEvaluation:
     """Run DiD, ITS, the panel regression, WDD, WDQ and synthetic control on a (units × weeks) panel.
 
     ``treated``, ``buffer`` and ``pool`` are row indices (disjoint); ``pool`` holds the
@@ -46,15 +47,25 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     regression (:func:`analytics.evaluation.panel_glm.panel_matched`) fits the treated and matched
     cells with place and week effects, with the same placebo groups; its buffer estimate is in
     ``panel_poisson["buffer"]``.
+
+    ``match_history`` = ``(y_before, neighbourhood_before)`` (units × weeks, every week before the start;
+    the second may be None): the controls are matched on this longer history instead of the panel's
+    before weeks, while every estimator compares only the panel's weeks (``hotspots evaluate
+    --before-weeks``: a cell's usual level is measured on all its history, the before/after comparison on
+    the weeks the place was chosen on; :mod:`analytics.evaluation.evaluability`).
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
     treated, buffer, pool = (np.asarray(a, dtype=np.int64) for a in (treated, buffer, pool))
     pre = ~post
     nb_pre = None if neighbourhood is None else np.asarray(neighbourhood, dtype=np.float64)[:, pre]
-    matches = match_controls(y[:, pre], treated, pool, k, seed, neighbourhood=nb_pre)
+    y_match = y[:, pre]
+    if match_history is not None:
+        y_match = np.asarray(match_history[0], dtype=np.float64)
+        nb_pre = None if match_history[1] is None else np.asarray(match_history[1], dtype=np.float64)
+    matches = match_controls(y_match, treated, pool, k, seed, neighbourhood=nb_pre)
     rest = np.setdiff1d(pool, matches.ravel())
-    b_matches = (match_controls(y[:, pre], buffer, rest, k_buffer, seed + 1, neighbourhood=nb_pre) if len(buffer)
+    b_matches = (match_controls(y_match, buffer, rest, k_buffer, seed + 1, neighbourhood=nb_pre) if len(buffer)
                  else np.empty((0, k_buffer), dtype=np.int64))
     t_s = y[treated].sum(0)
     groups = np.stack([y[matches[:, g]].sum(0) for g in range(k)])
@@ -89,8 +100,12 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     wd.update({"weeks_before": n_pre, "weeks_after": n_post,
                "note": "before counts scaled by weeks_after / weeks_before; controls are the mean of the matched "
                        "look-alike groups (counts weighted 1/k in the variance)"})
-    q = wdq(t_s[pre], t_s[post], groups.sum(0)[pre], groups.sum(0)[post], b_s[pre], b_s[post], n_boot=n_boot,
-            alpha=alpha, seed=seed)
+    if groups.sum(0)[pre].sum() > 0 and groups.sum(0)[post].sum() > 0:
+        q = wdq(t_s[pre], t_s[post], groups.sum(0)[pre], groups.sum(0)[post], b_s[pre], b_s[post], n_boot=n_boot,
+                alpha=alpha, seed=seed)
+    else:       # a sparse target's controls can have no event in a short before period: WDQ has no denominator
+        q = WDQResult(math.nan, math.nan, math.nan, False, "not computed: the control area has no events before "
+                      "or after the start", math.nan, math.nan, "none", 0, math.nan)
     sc = synthetic_control(t_s, groups, post, period_weeks=period_weeks, alpha=alpha)
     methods = {"did": did_d, "its": its_d, "panel_poisson": pan_d, "wdd": wd, "wdq": q.as_dict(), "synthetic_control": sc.as_dict()}
     series = pd.DataFrame({"treated": t_s, "control": c_s, "buffer": b_s, "buffer_control": cb_s,
