@@ -23,13 +23,20 @@ but its median on sparse single cells did not (on Chicago carjackings only 54 of
 had events enough for an estimate, and those lean upwards), so the size of an estimate there is
 suspect. Holding admission to both designs would leave no method in the verdict. :func:`meets` is
 the strict test reported in the table.
+
+Only null targets that :mod:`analytics.evaluation.evaluability` finds evaluable — decided from the
+before period alone, as ``hotspots evaluate`` decides it — enter the numbers; the others are counted
+in :data:`CALIBRATION_TOO_SPARSE` (too sparse, no estimate claimed), never dropped silently. A data
+set where no null target is evaluable (Chicago carjackings: every busy place averages well under one
+event a week) has no rows: there ``hotspots evaluate`` says "too sparse to evaluate" and claims
+nothing, so it cannot admit or exclude a method.
 """
 
 from __future__ import annotations
 
 from typing import Mapping
 
-__all__ = ["TARGETS", "CALIBRATION", "CALIBRATION_PLACES", "CALIBRATION_RUN", "meets", "admissible", "admitted",
+__all__ = ["TARGETS", "CALIBRATION", "CALIBRATION_PLACES", "CALIBRATION_RUN", "CALIBRATION_TOO_SPARSE", "meets", "admissible", "admitted",
            "calibration_warning", "design_warning"]
 
 #: Issue 15's targets for a method the verdict uses.

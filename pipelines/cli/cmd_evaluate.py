@@ -66,7 +66,11 @@ def evaluate(
         return
     m = result["methods"]
     out.print(f"{'SYNTHETIC — ' if result['synthetic'] else ''}{result['verdict']['headline']}", markup=False)
-    for name in ("did", "its", "synthetic_control"):
+    sparse = result["verdict"].get("effect") == "too_sparse"
+    if sparse:
+        out.print("  (no effect size claimed; the estimates are in the page and evaluation.json for reference only)",
+                  markup=False)
+    for name in () if sparse else ("did", "its", "synthetic_control"):
         e = m[name]
         if e.get("relative_effect") is not None:
             def num(v, fmt):

@@ -81,3 +81,19 @@ def test_cli_refuses_before_weeks_out_of_range_in_one_line(sample_store, truth, 
     assert len(lines) == 1 and lines[0].startswith("Error: --before-weeks must be a whole number of weeks from 8 "
                                                    "to 520"), err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_on_a_sparse_target_prints_the_sentence_and_no_effect_size(sample_store, truth, tmp_path, monkeypatch,
+                                                                       capsys, key_env):
+    with store_mod.opened(sample_store.db, read_only=True) as st:
+        cell = _quiet_cell(st, truth["start_week"])
+    monkeypatch.setattr(sys, "argv", ["hotspots", "evaluate", "--db", str(sample_store.db), "--target", cell,
+                                      "--start", truth["start_week"], "--end", truth["end_week"], "--out",
+                                      str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    captured = capsys.readouterr()
+    assert info.value.code == 0, captured.err
+    text = " ".join(captured.out.split())
+    assert "Too sparse to evaluate: no fall of up to 95 % is detectable" in text
+    assert "no effect size claimed" in text and " did " not in text
