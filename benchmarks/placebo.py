@@ -130,14 +130,14 @@ def draw_place(y, cells, rng: np.random.Generator, post_weeks: int = POST_WEEKS,
 def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place_rows=None,
                before_weeks=DEFAULT_BEFORE_WEEKS, alt_before_weeks=ALT_BEFORE):
     """Every estimator on one null target (weeks up to the end of its post period, at most
-    ``before_weeks`` before the start, controls matched on every week before the start, as
-    ``hotspots evaluate`` does): the place (centre ``row`` + ring 1, or the cells ``place_rows``)
-    treated, the next ring the buffer, one more the guard band, controls outside it.
+    ``before_weeks`` before the start, as ``hotspots evaluate --before-weeks`` cuts them): the place
+    (centre ``row`` + ring 1, or the cells ``place_rows``) treated, the next ring the buffer, one more
+    the guard band, controls outside it.
 
     Returns a compact row: ``m`` (per method: estimate, interval, p), ``eval`` (evaluability from the
-    before period, :func:`analytics.evaluation.evaluability.evaluability_of_panel`), ``alt`` (DiD with the
-    before period ``alt_before_weeks`` instead, matched on it) and ``rematched`` (DiD on ``before_weeks``
-    weeks with the controls matched on those weeks only): the candidates compared in RESULTS.md."""
+    before period, :func:`analytics.evaluation.evaluability.evaluability_of_panel`) and two DiD-only
+    candidates compared in RESULTS.md: ``alt`` (the before period ``alt_before_weeks`` instead) and
+    ``history`` (the ``before_weeks`` window, but the controls matched on every week before the start)."""
     yy = y[:, :start + post_weeks]
     post = np.arange(yy.shape[1]) >= start
 
@@ -149,18 +149,18 @@ def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place
     buffer = rows(np.setdiff1d(grid.grid_disk_cells(place, 1), place))
     pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(place, 2)))
     nb = None if neighbourhood is None else neighbourhood[:, :yy.shape[1]]
-    history = (yy[:, ~post], None if nb is None else nb[:, ~post])
     first = before_start(post, before_weeks)
     ev = evaluate_panel(yy[:, first:], post[first:], treated, buffer, pool, n_boot=0, seed=seed,
-                        neighbourhood=None if nb is None else nb[:, first:], match_history=history)
+                        neighbourhood=None if nb is None else nb[:, first:])
     out = {"m": {k: _compact(ev.methods[k]) for k in METHODS},
            "eval": evaluability_of_panel(yy[:, first:], post[first:], treated, ev.matches).as_dict()}
     out["m"]["did_buffer"] = _compact(ev.methods["did"].get("buffer") or {})
-    for key, weeks in (("alt", alt_before_weeks), ("rematched", before_weeks)):
+    for key, weeks, match_from in (("alt", alt_before_weeks, before_start(post, alt_before_weeks)),
+                                   ("history", before_weeks, 0)):
         a = before_start(post, weeks)
-        pre_a = ~post[a:]
-        matches_a = match_controls(yy[:, a:][:, pre_a], treated, pool, 20, seed,
-                                   neighbourhood=None if nb is None else nb[:, a:][:, pre_a])
+        pre_m = ~post[match_from:]
+        matches_a = match_controls(yy[:, match_from:][:, pre_m], treated, pool, 20, seed,
+                                   neighbourhood=None if nb is None else nb[:, match_from:][:, pre_m])
         out[key] = {"did": _compact(did_matched(yy[:, a:], post[a:], treated, matches_a).as_dict()),
                     "eval": evaluability_of_panel(yy[:, a:], post[a:], treated, matches_a).as_dict()}
     return out
@@ -181,7 +181,7 @@ def summarise(rows: list[dict], rule: str = RULE, alt: str | bool = False) -> di
     """Per method over the targets ``rule`` (:data:`RULES`) finds evaluable: n, false-positive rate, median
     estimate, coverage of zero (an unbounded interval covers); ``too_sparse`` = targets not evaluable (no
     estimate claimed, counted, not dropped silently). ``alt``: the DiD of a candidate variant only
-    (``"alt"``, ``"rematched"``; see :func:`run_target`)."""
+    (``"alt"``, ``"history"``; see :func:`run_target`)."""
     alt = "alt" if alt is True else alt
     rows = [r for r in rows if not alt or alt in r]
     keep = [r for r in rows if RULES[rule](r[alt]["eval"] if alt else r["eval"])]
@@ -217,7 +217,7 @@ def summaries(rows: list[dict]) -> dict:
     """:func:`summarise` under every rule of :data:`RULES`, for the default and the alternative before period."""
     return {"rules": {rule: summarise(rows, rule) for rule in RULES},
             "alt_rules": {rule: summarise(rows, rule, alt="alt") for rule in RULES},
-            "rematched_rules": {rule: summarise(rows, rule, alt="rematched") for rule in RULES}}
+            "history_rules": {rule: summarise(rows, rule, alt="history") for rule in RULES}}
 
 
 def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", design: str = "cells",
@@ -336,15 +336,15 @@ def rules_tables(results: list[dict]) -> list[str]:
              f"period ({wk(before)}, the default, against {wk(alt)}): DiD false-positive rate / median / coverage "
              "of 0 over the null targets each rule finds evaluable; 'too sparse' = targets the rule does not evaluate "
              "(counted, no estimate claimed). The tool's rule is the first.", "",
-             "DiD columns: the default (controls matched on every week before the start, compared on the last "
-             f"{wk(before)}); the same window with the controls matched on it only ('rematched'); {wk(alt)} for both. "
-             "'too sparse': default / rematched / " + wk(alt) + ".", "",
-             "| data set | rule | too sparse | DiD, default | DiD, rematched | DiD, " + wk(alt)
+             "DiD columns: the default (controls matched on, and compared over, the last "
+             f"{wk(before)}); the same comparison with the controls matched on every week before the start "
+             f"('history', measured, not adopted); {wk(alt)} for both. 'too sparse': default / history / {wk(alt)}.",
+             "", "| data set | rule | too sparse | DiD, default | DiD, history | DiD, " + wk(alt)
              + " | panel regression, default |", "|---|---|---|---|---|---|---|"]
     for r in results:
         for rule in RULES:
             a, b = r["rules"][rule], r["alt_rules"][rule]
-            c = r.get("rematched_rules", {}).get(rule, {"too_sparse": "–", "did": {}})
+            c = r.get("history_rules", {}).get(rule, {"too_sparse": "–", "did": {}})
             lines.append(f"| {r['name']} | {rule} | {a['too_sparse']} / {c['too_sparse']} / {b['too_sparse']} | "
                          f"{_cell(a['did'])} | {_cell(c['did'])} | {_cell(b['did'])} | {_cell(a['panel_poisson'])} |")
     lines += ["", "Power cost of the shorter before period: median over all null targets of the smallest fall DiD "

@@ -355,10 +355,6 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     outcome = chosen
     timings["cube"] = round(time.perf_counter() - t0, 3)
     weeks, y, reports, police, post, end_w = _periods(weeks, y, reports, police, start_w, end_w, choices)
-    ring1 = grid.neighbour_matrix(cells, 1)
-    nb_all = neighbourhood_counts(y, ring1)
-    history = (y[:, ~post], nb_all[:, ~post])        # the controls are matched on every week before the start
-    first = before_start(post, before_weeks)
     weeks, y, reports, police, post = _before_window(weeks, y, reports, police, post, before_weeks, choices)
     n_pre, n_post = int((~post).sum()), int(post.sum())
 
@@ -368,7 +364,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     t0 = step("estimators")
     ev = evaluate_panel(y, post, treated, buffer, pool, k=k, k_buffer=k_buffer, alpha=alpha, n_boot=n_boot,
                         period_weeks=period_weeks, seed=seed,
-                        neighbourhood=nb_all[:, first:], match_history=history)
+                        neighbourhood=neighbourhood_counts(y, grid.neighbour_matrix(cells, 1)))
     methods = ev.methods
     evaluability = evaluability_of_panel(y, post, treated, ev.matches, alpha=alpha)
     timings["estimators"] = round(time.perf_counter() - t0, 3)
@@ -493,9 +489,9 @@ def _before_window(weeks: list[date], y, reports, police, post, before_weeks: in
         choices.append(f"Before period: every week with data before the start ({n_pre} weeks; --before-weeks all).")
     elif first:
         choices.append(f"Before period: the {before_weeks} weeks before the start (--before-weeks {before_weeks}, the "
-                       f"window the weekly plan chooses places on by default); the {first} earlier week(s) with data "
-                       "serve only to match the controls on their usual level, so a busy spell the place was chosen "
-                       "for is not compared with quieter weeks before it. --before-weeks all compares every week.")
+                       f"window the weekly plan chooses places on by default; the controls are matched on it too); "
+                       f"{first} earlier week(s) with data are not used, so a busy spell the place was chosen for is "
+                       "not compared with quieter weeks before it. --before-weeks all uses every week.")
     else:
         choices.append(f"Before period: all {n_pre} weeks with data before the start (fewer than --before-weeks "
                        f"{before_weeks}).")

@@ -30,7 +30,7 @@ class PanelEvaluation:
 def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer: np.ndarray, pool: np.ndarray, *,
                    k: int = 20, k_buffer: int = 5, alpha: float = 0.05, n_boot: int = 2000, period_weeks: int = 4,
                    seed: int = 0, its_harmonics: int | None = None,
-                   neighbourhood: np.ndarray | None = None, match_history: tuple | None = None) -> PanelEvaluation:
+                   neighbourhood: np.ndarray | None = None) -> PanelEvaluation:
     """Run DiD, ITS, the panel regression, WDD, WDQ and synthetic control on a (units × weeks) panel.
 
     ``treated``, ``buffer`` and ``pool`` are row indices (disjoint); ``pool`` holds the
@@ -47,25 +47,15 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     regression (:func:`analytics.evaluation.panel_glm.panel_matched`) fits the treated and matched
     cells with place and week effects, with the same placebo groups; its buffer estimate is in
     ``panel_poisson["buffer"]``.
-
-    ``match_history`` = ``(y_before, neighbourhood_before)`` (units × weeks, every week before the start;
-    the second may be None): the controls are matched on this longer history instead of the panel's
-    before weeks, while every estimator compares only the panel's weeks (``hotspots evaluate
-    --before-weeks``: a cell's usual level is measured on all its history, the before/after comparison on
-    the weeks the place was chosen on; :mod:`analytics.evaluation.evaluability`).
     """
     y = np.asarray(y, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
     treated, buffer, pool = (np.asarray(a, dtype=np.int64) for a in (treated, buffer, pool))
     pre = ~post
     nb_pre = None if neighbourhood is None else np.asarray(neighbourhood, dtype=np.float64)[:, pre]
-    y_match = y[:, pre]
-    if match_history is not None:
-        y_match = np.asarray(match_history[0], dtype=np.float64)
-        nb_pre = None if match_history[1] is None else np.asarray(match_history[1], dtype=np.float64)
-    matches = match_controls(y_match, treated, pool, k, seed, neighbourhood=nb_pre)
+    matches = match_controls(y[:, pre], treated, pool, k, seed, neighbourhood=nb_pre)
     rest = np.setdiff1d(pool, matches.ravel())
-    b_matches = (match_controls(y_match, buffer, rest, k_buffer, seed + 1, neighbourhood=nb_pre) if len(buffer)
+    b_matches = (match_controls(y[:, pre], buffer, rest, k_buffer, seed + 1, neighbourhood=nb_pre) if len(buffer)
                  else np.empty((0, k_buffer), dtype=np.int64))
     t_s = y[treated].sum(0)
     groups = np.stack([y[matches[:, g]].sum(0) for g in range(k)])
