@@ -191,7 +191,7 @@ def design_warning(method: str, label: str,
     missed = _missed(method, places)
     if not missed:
         return None
-    where = "; ".join(f"{name}: median {row['median'] * 100:+.0f} % over {row['n']} estimable null targets, "
+    where = "; ".join(f"{name}: median {row['median'] * 100:+.0f} % over {row['n']} evaluable null targets, "
                       f"{row['fpr']:.1%} false positives" for name, row in missed.items())
     return (f"{_sentence_start(label)}: on null targets drawn as the weekly plan forms its places (mostly one "
             f"or two cells) its estimate missed the ±{TARGETS['median']:.0%} median target — {where} — while its "

@@ -60,7 +60,9 @@ def test_before_weeks_sets_the_before_period(sample_store, truth, tmp_path):
     import pandas as pd
     weekly = pd.read_csv(tmp_path / "a" / "series_weekly.csv")
     before = weekly[weekly["period"] == "before"]
-    assert len(before) == 10
+    assert len(before) == 10 and len(weekly) == 10 + r10["periods"]["weeks_after"]
+    # ITS and the panel regression are fitted on the same weeks (ITS's fitted path covers every row)
+    assert weekly["its_fitted"].notna().all() and r10["methods"]["panel_poisson"]["n_weeks"] == len(weekly)
     assert r10["methods"]["did"]["pre_fit"]["treated_pre_mean"] == pytest.approx(before["treated"].mean(), abs=1e-3)
     # fewer weeks before: a larger smallest detectable fall (the power cost)
     assert r10["power"]["mde_did"] < r_all["power"]["mde_did"] < 0
