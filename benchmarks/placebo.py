@@ -4,7 +4,7 @@ Usage::
 
     python -m benchmarks.placebo [--targets 200] [--quick] [--only sample denver chicago]
                                  [--design cells places] [--results PATH] [--save RUNS.jsonl]
-                                 [--from-saved RUNS.jsonl]
+                                 [--from-saved RUNS.jsonl] [--before-weeks 26|all] [--alt-before-weeks all]
 
 Both designs by default (the RESULTS.md section and :mod:`analytics.evaluation.calibration` hold
 both). 200 targets x 3 data sets x 2 designs took about 25 CPU minutes (2026-12-06); run it with
@@ -29,8 +29,15 @@ store), and for each null target:
 
    the next ring is the buffer and one more the guard band (``--buffer-rings 1``);
 3. :func:`analytics.evaluation.evaluate_panel` runs every estimator on the panel built as
-   :mod:`pipelines.evaluate` builds it (weeks up to the end of the post period, controls
-   from outside the guard ring).
+   :mod:`pipelines.evaluate` builds it (weeks up to the end of the post period, at most
+   ``--before-weeks`` before the start — 26 by default, as ``hotspots evaluate`` — controls
+   from outside the guard ring);
+4. whether the target is evaluable is decided from its before period alone
+   (:func:`analytics.evaluation.evaluability.evaluability_of_panel`); the summaries count the
+   targets that are not ("too sparse") and use only the evaluable ones, as ``hotspots evaluate``
+   claims nothing for the others. Every target's compact result is kept (``rows``), so the rules
+   of :data:`RULES` and the DiD-only candidates (``--alt-before-weeks``; controls matched on every
+   week before the start) are compared from one run, and ``--from-saved`` recomputes it all.
 
 Per method it reports the false-positive rate at α = 0.05 (p ≤ α, which is the same event
 as "the interval excludes zero"), the median estimate, the 95 % interval coverage of zero,
