@@ -112,3 +112,20 @@ def test_before_window_changes_the_did_before_period_by_hand():
     cut, *_ = did_poisson(t[first:], c[first:], post[first:])
     assert full == pytest.approx(math.log(4 / 20) - math.log(20 / 120))   # +20 %: the calm weeks read as a rise
     assert cut == pytest.approx(0.0, abs=1e-12)                           # the chosen-on window only: no change
+
+
+def test_wdq_is_not_computed_rather_than_fatal_when_the_controls_have_no_event_in_a_period():
+    from analytics.evaluation import evaluate_panel
+
+    rng = np.random.default_rng(5)
+    y = np.zeros((60, 30))
+    y[:3] = rng.poisson(2.0, (3, 30))                 # treated cells busy
+    y[3:6] = rng.poisson(1.0, (3, 30))                # buffer cells
+    y[6:, :10] = rng.poisson(0.3, (54, 10))           # controls: events in the before period only
+    post = np.arange(30) >= 20
+    ev = evaluate_panel(y, post, np.arange(3), np.arange(3, 6), np.arange(6, 60), k=10, k_buffer=2, n_boot=50)
+    q = ev.methods["wdq"]
+    assert q["wdq"] is None and q["meaningful"] is False and q["interpretation"].startswith("not computed")
+    # the other methods still ran; with 10 placebo groups and no control event after, DiD declines (its own rule)
+    assert set(ev.methods) == {"did", "its", "panel_poisson", "wdd", "wdq", "synthetic_control"}
+    assert ev.methods["did"]["inference"] == "none" and ev.methods["did"]["relative_effect"] is None
