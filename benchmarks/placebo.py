@@ -4,7 +4,7 @@ Usage::
 
     python -m benchmarks.placebo [--targets 200] [--quick] [--only sample denver chicago]
                                  [--design cells places] [--results PATH] [--save RUNS.jsonl]
-                                 [--from-saved RUNS.jsonl]
+                                 [--from-saved RUNS.jsonl] [--before-weeks 26|all] [--alt-before-weeks all]
 
 Both designs by default (the RESULTS.md section and :mod:`analytics.evaluation.calibration` hold
 both). 200 targets x 3 data sets x 2 designs took about 25 CPU minutes (2026-12-06); run it with
@@ -29,8 +29,15 @@ store), and for each null target:
 
    the next ring is the buffer and one more the guard band (``--buffer-rings 1``);
 3. :func:`analytics.evaluation.evaluate_panel` runs every estimator on the panel built as
-   :mod:`pipelines.evaluate` builds it (weeks up to the end of the post period, controls
-   from outside the guard ring).
+   :mod:`pipelines.evaluate` builds it (weeks up to the end of the post period, at most
+   ``--before-weeks`` before the start — 26 by default, as ``hotspots evaluate`` — controls
+   from outside the guard ring);
+4. whether the target is evaluable is decided from its before period alone
+   (:func:`analytics.evaluation.evaluability.evaluability_of_panel`); the summaries count the
+   targets that are not ("too sparse") and use only the evaluable ones, as ``hotspots evaluate``
+   claims nothing for the others. Every target's compact result is kept (``rows``), so the rules
+   of :data:`RULES` and the DiD-only candidates (``--alt-before-weeks``; controls matched on every
+   week before the start) are compared from one run, and ``--from-saved`` recomputes it all.
 
 Per method it reports the false-positive rate at α = 0.05 (p ≤ α, which is the same event
 as "the interval excludes zero"), the median estimate, the 95 % interval coverage of zero,
@@ -54,7 +61,8 @@ import numpy as np
 import pandas as pd
 
 from analytics import grid
-from analytics.evaluation import evaluate_panel, neighbourhood_counts, rejects
+from analytics.evaluation import did_matched, evaluate_panel, match_controls, neighbourhood_counts, rejects
+from analytics.evaluation.evaluability import DEFAULT_BEFORE_WEEKS, before_start, evaluability_of_panel
 from analytics.evaluation.calibration import TARGETS, admissible, meets
 from analytics.plan_places import group_places
 from analytics.verdict import VERDICT_METHODS, verdict
@@ -72,6 +80,8 @@ METHODS = tuple(VERDICT_METHODS)
 DESIGNS = ("cells", "places")
 #: Under ``--design places`` the target is one of the top this-many plan-like entries before the start.
 PLACES_TOP = 20
+#: The other candidate default for the before period, measured on DiD alongside (None = every week before).
+ALT_BEFORE = None
 
 
 def datasets(only: list[str] | None):
@@ -124,10 +134,17 @@ def draw_place(y, cells, rng: np.random.Generator, post_weeks: int = POST_WEEKS,
     return start, post_weeks, np.searchsorted(cells, place)
 
 
-def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place_rows=None):
-    """Every estimator on one null target (weeks up to the end of its post period): the place
-    (centre ``row`` + ring 1, or the cells ``place_rows``) treated, the next ring the buffer,
-    one more the guard band, controls outside it."""
+def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place_rows=None,
+               before_weeks=DEFAULT_BEFORE_WEEKS, alt_before_weeks=ALT_BEFORE):
+    """Every estimator on one null target (weeks up to the end of its post period, at most
+    ``before_weeks`` before the start, as ``hotspots evaluate --before-weeks`` cuts them): the place
+    (centre ``row`` + ring 1, or the cells ``place_rows``) treated, the next ring the buffer, one more
+    the guard band, controls outside it.
+
+    Returns a compact row: ``m`` (per method: estimate, interval, p), ``eval`` (evaluability from the
+    before period, :func:`analytics.evaluation.evaluability.evaluability_of_panel`) and two DiD-only
+    candidates compared in RESULTS.md: ``alt`` (the before period ``alt_before_weeks`` instead) and
+    ``history`` (the ``before_weeks`` window, but the controls matched on every week before the start)."""
     yy = y[:, :start + post_weeks]
     post = np.arange(yy.shape[1]) >= start
 
@@ -139,17 +156,46 @@ def run_target(y, cells, start, post_weeks, row, seed, neighbourhood=None, place
     buffer = rows(np.setdiff1d(grid.grid_disk_cells(place, 1), place))
     pool = np.flatnonzero(~np.isin(cells, grid.grid_disk_cells(place, 2)))
     nb = None if neighbourhood is None else neighbourhood[:, :yy.shape[1]]
-    ev = evaluate_panel(yy, post, treated, buffer, pool, n_boot=0, seed=seed, neighbourhood=nb)
-    return ev.methods
+    first = before_start(post, before_weeks)
+    ev = evaluate_panel(yy[:, first:], post[first:], treated, buffer, pool, n_boot=0, seed=seed,
+                        neighbourhood=None if nb is None else nb[:, first:])
+    out = {"m": {k: _compact(ev.methods[k]) for k in METHODS},
+           "eval": evaluability_of_panel(yy[:, first:], post[first:], treated, ev.matches).as_dict()}
+    out["m"]["did_buffer"] = _compact(ev.methods["did"].get("buffer") or {})
+    for key, weeks, match_from in (("alt", alt_before_weeks, before_start(post, alt_before_weeks)),
+                                   ("history", before_weeks, 0)):
+        a = before_start(post, weeks)
+        pre_m = ~post[match_from:]
+        matches_a = match_controls(yy[:, match_from:][:, pre_m], treated, pool, 20, seed,
+                                   neighbourhood=None if nb is None else nb[:, match_from:][:, pre_m])
+        out[key] = {"did": _compact(did_matched(yy[:, a:], post[a:], treated, matches_a).as_dict()),
+                    "eval": evaluability_of_panel(yy[:, a:], post[a:], treated, matches_a).as_dict()}
+    return out
 
 
-def summarise(rows: list[dict]) -> dict:
-    """Per method: n, false-positive rate, median estimate, coverage of zero (an unbounded interval covers)."""
-    out = {}
-    for name in METHODS + ("did_buffer",):
-        get = (lambda m: m["did"].get("buffer") or {}) if name == "did_buffer" else (lambda m, n=name: m[n])
-        ests = [get(m) for m in rows]
-        ok = [e for e in ests if e.get("relative_effect") is not None]
+def _compact(e: dict) -> dict:
+    return {k: e.get(k) for k in ("relative_effect", "ci_low", "ci_high", "p")}
+
+
+#: Evaluability rules compared (all decided from the before period; the first is the tool's rule).
+RULES = {"pre-period power, fall up to 95 %": lambda r: bool(r["evaluable"]),
+         "pre-period power, fall up to 50 %": lambda r: r.get("mde") is not None and r["mde"] >= -0.5,
+         "every target (no rule)": lambda r: True}
+RULE = next(iter(RULES))
+
+
+def summarise(rows: list[dict], rule: str = RULE, alt: str | bool = False) -> dict:
+    """Per method over the targets ``rule`` (:data:`RULES`) finds evaluable: n, false-positive rate, median
+    estimate, coverage of zero (an unbounded interval covers); ``too_sparse`` = targets not evaluable (no
+    estimate claimed, counted, not dropped silently). ``alt``: the DiD of a candidate variant only
+    (``"alt"``, ``"history"``; see :func:`run_target`)."""
+    alt = "alt" if alt is True else alt
+    rows = [r for r in rows if not alt or alt in r]
+    keep = [r for r in rows if RULES[rule](r[alt]["eval"] if alt else r["eval"])]
+    ms = [{"did": r[alt]["did"]} if alt else r["m"] for r in keep]
+    out = {"too_sparse": len(rows) - len(keep), "evaluable": len(keep)}
+    for name in (("did",) if alt else METHODS + ("did_buffer",)):
+        ok = [m[name] for m in ms if m[name].get("relative_effect") is not None]
         if not ok:
             out[name] = {"n": 0}
             continue
@@ -163,16 +209,26 @@ def summarise(rows: list[dict]) -> dict:
                      "no_interval": int(sum(e.get("ci_low") is None for e in ok))}
         r = out[name]
         r["meets"] = meets(r)
-    claims = [verdict({k: m[k] for k in METHODS}).effect in ("fall", "rise") for m in rows]
-    out["verdict"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan}
+    if alt:
+        return out
+    claims = [verdict({k: m[k] for k in METHODS}).effect in ("fall", "rise") for m in ms]
+    out["verdict"] = {"n": len(ms), "fpr": float(np.mean(claims)) if ms else math.nan}
     admitted = [k for k in METHODS if out[k].get("n") and admissible(out[k])]
-    claims = [bool(admitted) and verdict({k: m[k] for k in admitted}).effect in ("fall", "rise") for m in rows]
-    out["verdict_admitted"] = {"n": len(rows), "fpr": float(np.mean(claims)) if rows else math.nan,
+    claims = [bool(admitted) and verdict({k: m[k] for k in admitted}).effect in ("fall", "rise") for m in ms]
+    out["verdict_admitted"] = {"n": len(ms), "fpr": float(np.mean(claims)) if ms else math.nan,
                                "methods": admitted}
     return out
 
 
-def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", design: str = "cells") -> dict:
+def summaries(rows: list[dict]) -> dict:
+    """:func:`summarise` under every rule of :data:`RULES`, for the default and the alternative before period."""
+    return {"rules": {rule: summarise(rows, rule) for rule in RULES},
+            "alt_rules": {rule: summarise(rows, rule, alt="alt") for rule in RULES},
+            "history_rules": {rule: summarise(rows, rule, alt="history") for rule in RULES}}
+
+
+def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", design: str = "cells",
+                before_weeks=DEFAULT_BEFORE_WEEKS, alt_before_weeks=ALT_BEFORE) -> dict:
     """``n_targets`` null targets on one data set under ``design`` (:data:`DESIGNS`), summarised."""
     if design not in DESIGNS:
         raise ValueError(f"design must be one of {DESIGNS}; received {design!r}")
@@ -190,7 +246,8 @@ def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", des
             row = None
             sizes.append(len(place_rows))
         try:
-            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood, place_rows))
+            rows.append(run_target(y, cells, start, post_weeks, row, seed + i, neighbourhood, place_rows,
+                                   before_weeks, alt_before_weeks))
         except Exception as exc:  # noqa: BLE001 - count and report, never hide
             failed += 1
             if failed <= 3:
@@ -202,7 +259,8 @@ def run_dataset(ev, n_targets: int, seed: int, progress=None, key: str = "", des
             "place_cells": [int(x) for x in np.bincount(sizes, minlength=8)[1:]] if sizes else None,
             "cells": len(cells), "weeks": len(weeks),
             "first_week": str(weeks[0].date()), "last_week": str(weeks[-1].date()), "targets": n_targets,
-            "failed": failed, "notes": notes, "summary": summarise(rows), "seconds": time.perf_counter() - t0}
+            "failed": failed, "notes": notes, "summary": summarise(rows), **summaries(rows), "rows": rows,
+            "before_weeks": before_weeks, "alt_before_weeks": alt_before_weeks, "seconds": time.perf_counter() - t0}
 
 
 def _fmt(x, pct=True):
@@ -227,6 +285,8 @@ def markdown(results: list[dict], header: str) -> str:
         s = r["summary"]
         for name in METHODS + ("did_buffer",):
             x = s[name]
+            if not s.get("evaluable", 1):
+                break
             if not x.get("n"):
                 lines.append(f"| {r['name']} | {labels[name]} | 0 | – | – | – | no estimate |")
                 continue
@@ -235,6 +295,10 @@ def markdown(results: list[dict], header: str) -> str:
             lines.append(f"| {r['name']} | {labels[name]} | {x['n']} | {x['fpr']:.1%} | {_fmt(x['median'])} "
                          f"({_fmt(lo)} to {_fmt(hi)}) | "
                          f"{x['coverage']:.1%}{extra} | {'yes' if x['meets'] else '**no**'} |")
+        if not s.get("evaluable", 1):
+            lines.append(f"| {r['name']} | every method | 0 | – | – | – | too sparse: {s['too_sparse']} of "
+                         f"{s['too_sparse']} null targets not evaluable, no estimate claimed |")
+            continue
         lines.append(f"| {r['name']} | verdict, all {len(METHODS)} methods | {s['verdict']['n']} | "
                      f"{s['verdict']['fpr']:.1%} "
                      f"| | | {'yes' if s['verdict']['fpr'] <= TARGETS['fpr'] else '**no**'} |")
@@ -248,15 +312,54 @@ def markdown(results: list[dict], header: str) -> str:
                    "method out of the verdict, with a warning, when it is not admitted on some real data set under the "
                    "'cells' design; an admitted method that misses under 'places' stays in the verdict with a warning "
                    "on its estimate (analytics.evaluation.calibration).") if failing else "Every method meets the targets."]
-    if any(r.get("design") == "places" for r in results):
-        lines += ["", "Under 'places' most targets are one or two cells (sizes per data set below): a target with no "
-                  "event before or after the start gets no DiD, ITS or panel estimate, so the 'targets' column counts "
-                  "those estimated, which on sparse data are the ones that happened to have events after the start."]
+    if any("rules" in r for r in results):
+        lines += [""] + rules_tables(results)
     lines += ["", "Data sets: " + "; ".join(
         f"{r['name']} — {r['source']}; {r['cells']:,} cells, weeks {r['first_week']} to {r['last_week']} "
         f"({r['weeks']}); {r['failed']} target(s) failed; {r['seconds']:.0f} s"
         + (f"; place sizes 1..7 cells: {r['place_cells']}" if r.get("place_cells") else "") for r in results) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _cell(x: dict) -> str:
+    if not x.get("n"):
+        return "–"
+    return f"{x['fpr']:.1%} / {_fmt(x['median'])} / {x['coverage']:.1%} (n = {x['n']})"
+
+
+def _median_mde(rows: list[dict], alt: bool) -> str:
+    m = [(r["alt"]["eval"] if alt else r["eval"]).get("mde") for r in rows]
+    m = [x for x in m if x is not None]
+    return f"{_fmt(float(np.median(m)))} ({len(m)} of {len(rows)})" if m else f"none (0 of {len(rows)})"
+
+
+def rules_tables(results: list[dict]) -> list[str]:
+    """The evaluability rules and the two candidate before periods compared (DiD; the panel regression in
+    brackets where it differs), from the saved per-target rows."""
+    before = results[0].get("before_weeks")
+    alt = results[0].get("alt_before_weeks")
+    wk = lambda b: "every week" if b is None else f"{b} weeks"   # noqa: E731
+    lines = [f"Evaluability (decided from the before period only, analytics.evaluation.evaluability) and the before "
+             f"period ({wk(before)}, the default, against {wk(alt)}): DiD false-positive rate / median / coverage "
+             "of 0 over the null targets each rule finds evaluable; 'too sparse' = targets the rule does not evaluate "
+             "(counted, no estimate claimed). The tool's rule is the first.", "",
+             "DiD columns: the default (controls matched on, and compared over, the last "
+             f"{wk(before)}); the same comparison with the controls matched on every week before the start "
+             f"('history', measured, not adopted); {wk(alt)} for both. 'too sparse': default / history / {wk(alt)}.",
+             "", "| data set | rule | too sparse | DiD, default | DiD, history | DiD, " + wk(alt)
+             + " | panel regression, default |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for rule in RULES:
+            a, b = r["rules"][rule], r["alt_rules"][rule]
+            c = r.get("history_rules", {}).get(rule, {"too_sparse": "–", "did": {}})
+            lines.append(f"| {r['name']} | {rule} | {a['too_sparse']} / {c['too_sparse']} / {b['too_sparse']} | "
+                         f"{_cell(a['did'])} | {_cell(c['did'])} | {_cell(b['did'])} | {_cell(a['panel_poisson'])} |")
+    lines += ["", "Power cost of the shorter before period: median over all null targets of the smallest fall DiD "
+              "detects with 80 % power (Poisson, before-period rates; targets where one is detectable):", "",
+              f"| data set | {wk(before)} | {wk(alt)} |", "|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['name']} | {_median_mde(r['rows'], False)} | {_median_mde(r['rows'], True)} |")
+    return lines
 
 
 def calibration_block(results: list[dict]) -> str:
@@ -275,6 +378,10 @@ def calibration_block(results: list[dict]) -> str:
             lines.append(f'    "{name}": {{' + ("\n        " + ",\n        ".join(rows) + ",\n    " if rows else "")
                          + "},")
         out.append("\n".join(lines + ["}"]))
+    real = [r for r in results if r.get("key") != "sample" and "rules" in r]
+    if real:
+        out.append("CALIBRATION_TOO_SPARSE: dict[str, tuple[int, int]] = {\n" + "".join(
+            f'    "{r["name"]}": ({r["summary"]["too_sparse"]}, {r["targets"]}),\n' for r in real) + "}")
     return "\n".join(out)
 
 
@@ -297,21 +404,33 @@ def main(argv=None) -> int:
     ap.add_argument("--from-saved", type=Path, default=None,
                     help="write the section from a --save file instead of running (its runs, in order)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--before-weeks", default=str(DEFAULT_BEFORE_WEEKS),
+                    help=f"weeks before the start the estimators use ('all' = every week; default {DEFAULT_BEFORE_WEEKS}, "
+                         "as hotspots evaluate)")
+    ap.add_argument("--alt-before-weeks", default="all",
+                    help="the other candidate before period, measured on DiD alongside (default all)")
     args = ap.parse_args(argv)
+
+    def weeks_arg(v):
+        return None if str(v).lower() == "all" else int(v)
+    before, alt_before = weeks_arg(args.before_weeks), weeks_arg(args.alt_before_weeks)
     n = min(20, args.targets) if args.quick else args.targets
     results, t0 = [], time.perf_counter()
     if args.from_saved:
         results = [json.loads(line) for line in args.from_saved.read_text(encoding="utf-8").splitlines() if line]
+        for r in results:               # summaries recomputed from the saved per-target rows
+            r.update(summary=summarise(r["rows"]), **summaries(r["rows"]))
+        before, alt_before = results[0].get("before_weeks"), results[0].get("alt_before_weeks")
         n = max(r["targets"] for r in results)
     for design in ([] if args.from_saved else args.design):
         for key, ev in datasets(args.only):
             print(f"{ev.name} ({design}): {n} null targets ...", flush=True)
             r = run_dataset(ev, n, args.seed, progress=lambda i, tot: print(f"  {i}/{tot}", flush=True), key=key,
-                            design=design)
+                            design=design, before_weeks=before, alt_before_weeks=alt_before)
             s = r["summary"]
             print("  " + "; ".join(f"{k} FPR {s[k]['fpr']:.2f} median {s[k]['median']:+.2f} coverage "
                                    f"{s[k]['coverage']:.2f}" for k in METHODS if s[k].get("n"))
-                  + f"; verdict claims {s['verdict']['fpr']:.2f}", flush=True)
+                  + f"; verdict claims {s['verdict']['fpr']:.2f}; too sparse {s['too_sparse']}", flush=True)
             results.append(r)
             if args.save:
                 with args.save.open("a", encoding="utf-8") as fh:

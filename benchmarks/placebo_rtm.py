@@ -92,6 +92,16 @@ def window_means(series: np.ndarray, start: int, post_weeks: int) -> dict:
     return {w: float(s[a:b].mean()) if b > a else math.nan for w, (a, b) in cuts.items()}
 
 
+def _did(treated, control, post) -> float:
+    """DiD log effect as it was when this diagnosis was written: NaN when a period total is zero (the
+    +0.5 rule of :func:`analytics.evaluation.did.zero_corrected` came later, so that what "estimable"
+    meant here is unchanged)."""
+    t, c, post = np.asarray(treated), np.asarray(control), np.asarray(post, dtype=bool)
+    if min(t[~post].sum(), t[post].sum(), c[~post].sum(), c[post].sum()) <= 0:
+        return math.nan
+    return did_poisson(t, c, post)[0]
+
+
 def diagnose_target(y, cells, nb, start, post_weeks, place, seed) -> dict:
     """Window means of target and matched controls, and each variant's DiD log effect, for one null target."""
     treated = np.searchsorted(cells, place[np.isin(place, cells)])
@@ -110,11 +120,11 @@ def diagnose_target(y, cells, nb, start, post_weeks, place, seed) -> dict:
     ctrl = {"matched": m.ravel(), "shrunk level": _match_on(shrunk, treated, pool, K, seed).ravel(),
             "pre-period shape": _match_on(np.column_stack([shape, nb_level]), treated, pool, K, seed).ravel(),
             "all cells": pool}
-    did = {name: did_poisson(t[:n], y[rows, :n].sum(0), post)[0] for name, rows in ctrl.items()}
+    did = {name: _did(t[:n], y[rows, :n].sum(0), post) for name, rows in ctrl.items()}
     sel = np.arange(n) >= start - SELECT_WEEKS
-    did["matched, selection window only"] = did_poisson(t[:n][sel], c[:n][sel], post[sel])[0]
+    did["matched, selection window only"] = _did(t[:n][sel], c[:n][sel], post[sel])
     same = np.arange(n) >= start - post_weeks
-    did["matched, before = after length"] = did_poisson(t[:n][same], c[:n][same], post[same])[0]
+    did["matched, before = after length"] = _did(t[:n][same], c[:n][same], post[same])
     return {"target": window_means(t, start, post_weeks), "controls": window_means(c, start, post_weeks),
             "did": did, "estimable": math.isfinite(did["matched"])}
 

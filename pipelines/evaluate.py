@@ -64,12 +64,14 @@ from analytics.evaluation import (DETECTION_DRIVEN, MAX_DETECTABLE_FALL, OUTCOME
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.csv_out import write_csv
+from analytics.evaluation.evaluability import (DEFAULT_BEFORE_WEEKS, before_start, check_before_weeks,
+                                               evaluability_of_panel)
 from pipelines.evaluate_charts import forest_svg, line_chart_svg
 from pipelines.evaluate_verdict import METHOD_LABELS, build_verdict, pct
 from pipelines.hotspots_run import SYNTHETIC_LABEL
 from pipelines.store import Store
 
-__all__ = ["run_evaluation", "resolve_target", "choose_outcome", "EVALUATE_STEPS", "DEFAULT_OUTCOME", "TEMPLATE_DIR", "line_chart_svg",
+__all__ = ["run_evaluation", "resolve_target", "choose_outcome", "parse_before_weeks", "EVALUATE_STEPS", "DEFAULT_OUTCOME", "TEMPLATE_DIR", "line_chart_svg",
            "forest_svg"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -286,6 +288,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
                    outcome: str | None = None, buffer_rings: int = 1, out_dir: Path | str = Path("evaluation"),
                    *, activity_kind: str | None = None, k: int = 20, k_buffer: int = 5, n_boot: int = 2000,
                    period_weeks: int = 4, alpha: float = 0.05, seed: int = 0, power_effect: float = -0.20,
+                   before_weeks: int | None = DEFAULT_BEFORE_WEEKS,
                    progress: Callable[[str], None] | None = None) -> dict:
     """Evaluate a disruption at ``target`` from ``start``; write the outputs; return evaluation.json's content.
 
@@ -314,6 +317,16 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     power_effect : float, default -0.20
         The stated fall for the power section: the post-period weeks needed to detect it
         with 80 % power are reported (:func:`analytics.evaluation.weeks_needed`).
+    before_weeks : int or None, default :data:`analytics.evaluation.evaluability.DEFAULT_BEFORE_WEEKS` (26)
+        The before period is at most this many weeks before the start (8 to 520; None = every week
+        with data), for the matching and every method: the weekly plan chooses places on their last
+        26 weeks, so weeks before that compare the after period with a time before the busy spell
+        the place was chosen for (:mod:`analytics.evaluation.evaluability`).
+
+    Whether the target can be evaluated at all is decided from the before period alone
+    (``evaluation.json["evaluability"]``): when no fall of up to 95 % is detectable with 80 % power
+    at the before-period rates, the verdict says the target is too sparse to evaluate and claims
+    no effect size.
     """
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -324,6 +337,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
         return time.perf_counter()
 
     _check_arguments(power_effect, outcome, buffer_rings)
+    before_weeks = check_before_weeks(before_weeks)
     out_dir = Path(out_dir)
     res = store.resolution
 
@@ -341,6 +355,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
     outcome = chosen
     timings["cube"] = round(time.perf_counter() - t0, 3)
     weeks, y, reports, police, post, end_w = _periods(weeks, y, reports, police, start_w, end_w, choices)
+    weeks, y, reports, police, post = _before_window(weeks, y, reports, police, post, before_weeks, choices)
     n_pre, n_post = int((~post).sum()), int(post.sum())
 
     cells_t, treated, buffer_cells, buffer, pool, k, k_buffer = _design(cells, cells_t, buffer_rings, k,
@@ -351,6 +366,7 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
                         period_weeks=period_weeks, seed=seed,
                         neighbourhood=neighbourhood_counts(y, grid.neighbour_matrix(cells, 1)))
     methods = ev.methods
+    evaluability = evaluability_of_panel(y, post, treated, ev.matches, alpha=alpha)
     timings["estimators"] = round(time.perf_counter() - t0, 3)
 
     t_pre_mean = float(ev.series["treated"][~post].mean())
@@ -371,11 +387,13 @@ def run_evaluation(store: Store, target: str | None, start: str | date | None = 
                     "first_week": week_label(weeks[0]), "last_week_before": week_label(weeks[n_pre - 1]),
                     "weeks_before": n_pre, "weeks_after": n_post},
         "power": power,
+        "evaluability": evaluability.as_dict(),
         "police_share_of_reports_in_target": share,
         "warnings": warnings,
         "choices": choices,
         "parameters": {"k": k, "k_buffer": k_buffer, "n_boot": n_boot, "period_weeks": period_weeks,
-                       "alpha": alpha, "seed": seed, "resolution": res, "guard_rings": 1},
+                       "alpha": alpha, "seed": seed, "resolution": res, "guard_rings": 1,
+                       "before_weeks": before_weeks},
     }
     result["verdict"] = build_verdict(result)
 
@@ -443,6 +461,41 @@ def _periods(weeks: list[date], y, reports, police, start_w: date, end_w: date |
         raise InvalidInputError(f"No week of data from {week_label(start_w)} on.")
 
     return weeks, y, reports, police, post, end_w
+
+
+def parse_before_weeks(text) -> int | None:
+    """``--before-weeks`` as given on the command line: ``all`` (every week), a whole number from 8 to 520, or
+    None (not given: :data:`~analytics.evaluation.evaluability.DEFAULT_BEFORE_WEEKS`)."""
+    if text is None:
+        return DEFAULT_BEFORE_WEEKS
+    if isinstance(text, (int, np.integer)):
+        return check_before_weeks(text)
+    t = str(text).strip().lower()
+    if t == "all":
+        return None
+    try:
+        n = int(t)
+    except ValueError:
+        raise InvalidInputError(f"--before-weeks must be a whole number of weeks from 8 to 520 or 'all'; received "
+                                f"{text!r}.") from None
+    return check_before_weeks(n)
+
+
+def _before_window(weeks: list[date], y, reports, police, post, before_weeks: int | None, choices: list[str]):
+    """The panel cut to at most ``before_weeks`` weeks before the start (None: every week), the choice recorded."""
+    n_pre = int((~post).sum())
+    first = before_start(post, before_weeks)
+    if before_weeks is None:
+        choices.append(f"Before period: every week with data before the start ({n_pre} weeks; --before-weeks all).")
+    elif first:
+        choices.append(f"Before period: the {before_weeks} weeks before the start (--before-weeks {before_weeks}, the "
+                       f"window the weekly plan chooses places on by default; the controls are matched on it too); "
+                       f"{first} earlier week(s) with data are not used, so a busy spell the place was chosen for is "
+                       "not compared with quieter weeks before it. --before-weeks all uses every week.")
+    else:
+        choices.append(f"Before period: all {n_pre} weeks with data before the start (fewer than --before-weeks "
+                       f"{before_weeks}).")
+    return weeks[first:], y[:, first:], reports[:, first:], police[:, first:], post[first:]
 
 
 def _design(cells: np.ndarray, cells_t: np.ndarray, buffer_rings: int, k: int, k_buffer: int, choices: list[str]):

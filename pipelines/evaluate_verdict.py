@@ -109,5 +109,15 @@ def build_verdict(result: dict) -> dict:
                    "estimate.")
     if result.get("synthetic"):
         caveats.append("SYNTHETIC data: no real young person, placement or venue.")
+    effect, ring_effect = v.effect, v.displacement
+    sparse = result.get("evaluability") or {}
+    if sparse and not sparse.get("evaluable", True):
+        # Decided from the before period alone: no effect size is claimed, whatever the after period shows.
+        headline = sparse["sentence"]
+        lines = ["No method's estimate is read as an effect: the target was judged too sparse from the before "
+                 "period alone (its rate and the planned weeks after), before looking at the weeks after the start; "
+                 "the estimates below are shown for reference only."]
+        agree, effect, ring_effect = [], "too_sparse", "too_sparse"
+        disp = ["No displacement or diffusion is assessed: the target is too sparse to evaluate."]
     return {"headline": headline, "methods": agree, "agreement": lines, "displacement": disp, "caveats": caveats,
-            "effect": v.effect, "ring": v.displacement}
+            "effect": effect, "ring": ring_effect}

@@ -16,13 +16,20 @@ from benchmarks import placebo
 from benchmarks.ranking import REAL, build_cube, load_chicago, load_sample
 
 
-def _check_summary(s: dict) -> None:
+def _check_summary(s: dict, targets: int | None = None) -> None:
     for name in placebo.METHODS:
         x = s[name]
         if x.get("n"):
             assert x["fpr"] + x["coverage"] == pytest.approx(1.0), (name, x)
             assert -1 < x["median"]
-    assert 0 <= s["verdict"]["fpr"] <= 1
+            assert x["n"] <= s["evaluable"]
+    # targets too sparse to evaluate (decided from the before period) are counted, never silently dropped
+    if targets is not None:
+        assert s["too_sparse"] + s["evaluable"] == targets
+    if s["evaluable"]:
+        assert 0 <= s["verdict"]["fpr"] <= 1
+        # an evaluable target always gets a DiD estimate (a zero count after the start included)
+        assert s["did"]["n"] == s["evaluable"]
 
 
 def test_draw_target_picks_a_busy_place_before_the_start():
@@ -71,7 +78,8 @@ def test_draw_place_is_a_plan_like_connected_busy_group():
 def test_placebo_suite_on_the_synthetic_sample(tmp_path):
     r = placebo.run_dataset(load_sample()[0], 3, seed=2)
     assert r["failed"] == 0
-    _check_summary(r["summary"])
+    _check_summary(r["summary"], 3)
+    assert set(r["rules"]) == set(placebo.RULES) and r["rules"][placebo.RULE] == r["summary"]
     text = placebo.markdown([r], "header line")
     assert placebo.SECTION in text and "false-positive rate" in text
     path = tmp_path / "RESULTS.md"
@@ -90,7 +98,9 @@ def test_placebo_suite_on_real_chicago_data(design):
     assert "panel_poisson" in placebo.METHODS and r["design"] == design
     assert (r["place_cells"] is None) == (design == "cells") and (design == "cells" or sum(r["place_cells"]) == 4)
     assert r["name"].endswith("plan-like places") == (design == "places")
-    _check_summary(r["summary"])
+    _check_summary(r["summary"], 4)
+    for rule in placebo.RULES:
+        _check_summary(r["rules"][rule], 4)
 
 
 def test_a_run_saved_line_by_line_renders_the_same_section(tmp_path, monkeypatch):

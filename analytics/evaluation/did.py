@@ -43,6 +43,35 @@ FEW_CONTROL_EVENTS_NOTE = ("No estimate: too few placebo groups for a placebo te
                            f"{MIN_CONTROL_EVENTS} control events in a period, too few for a stable ratio.")
 
 
+#: Added to each of the four period totals when one of them is zero (Haldane 1956; Anscombe 1956).
+ZERO_CORRECTION = 0.5
+
+
+def zero_corrected(tp: float, tq: float, cp: float, cq: float) -> tuple[float, float, float, float]:
+    """The four period totals (treated before/after, control before/after) for a ratio of ratios.
+
+    All positive: unchanged. One or more zero, but the treated and the control series each have an
+    event in some period: :data:`ZERO_CORRECTION` added to all four (the Haldane–Anscombe rule for a
+    log ratio with a zero cell), so a target with no event after the start gets a bounded estimate
+    (e.g. 20 before, 0 after, controls 200 and 200: log(0.5/200.5) − log(20.5/200.5) = −98 %) instead
+    of −100 % (the Poisson MLE, −∞ on the log scale); the placebo groups get the same rule, so the
+    test and its interval treat them alike. A series with no event at all: NaN (nothing to compare).
+
+    Examples
+    --------
+    >>> zero_corrected(20, 0, 200, 200)
+    (20.5, 0.5, 200.5, 200.5)
+    >>> zero_corrected(4, 2, 10, 12)
+    (4, 2, 10, 12)
+    """
+    if tp + tq <= 0 or cp + cq <= 0:
+        return math.nan, math.nan, math.nan, math.nan
+    if min(tp, tq, cp, cq) > 0:
+        return tp, tq, cp, cq
+    z = ZERO_CORRECTION
+    return tp + z, tq + z, cp + z, cq + z
+
+
 def did_poisson(treated, control, post, alpha: float = 0.05) -> tuple[float, float, float, float]:
     """Poisson DiD of two weekly series: (log effect, se, Wald p, dispersion).
 
@@ -53,12 +82,13 @@ def did_poisson(treated, control, post, alpha: float = 0.05) -> tuple[float, flo
     is closed-form, δ̂ = log(T_post / C_post) − log(T_pre / C_pre), with Wald variance
     1/T_pre + 1/T_post + 1/C_pre + 1/C_post; that is multiplied by the quasi-likelihood
     dispersion (Pearson χ² / df, floored at 1) so over-dispersion widens the interval.
-    Identical to a statsmodels Poisson GLM with both sets of fixed effects (tested).
+    Identical to a statsmodels Poisson GLM with both sets of fixed effects (tested). A period total
+    of zero: the totals get :func:`zero_corrected`'s +0.5 (a bounded estimate instead of −100 %).
     """
     t, c = np.asarray(treated, dtype=np.float64), np.asarray(control, dtype=np.float64)
     post = np.asarray(post, dtype=bool)
-    tp, tq, cp, cq = t[~post].sum(), t[post].sum(), c[~post].sum(), c[post].sum()
-    if min(tp, tq, cp, cq) <= 0:
+    tp, tq, cp, cq = zero_corrected(t[~post].sum(), t[post].sum(), c[~post].sum(), c[post].sum())
+    if not math.isfinite(tp):
         return math.nan, math.nan, math.nan, math.nan
     delta = math.log(tq / cq) - math.log(tp / cp)
     n = t + c

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analytics.evaluation.did import did_matched
-from analytics.evaluation.displacement import wdd, wdq
+from analytics.evaluation.displacement import WDQResult, wdd, wdq
 from analytics.evaluation.its import its_matched
 from analytics.evaluation.matching import match_controls
 from analytics.evaluation.panel_glm import panel_matched
@@ -89,8 +90,12 @@ def evaluate_panel(y: np.ndarray, post: np.ndarray, treated: np.ndarray, buffer:
     wd.update({"weeks_before": n_pre, "weeks_after": n_post,
                "note": "before counts scaled by weeks_after / weeks_before; controls are the mean of the matched "
                        "look-alike groups (counts weighted 1/k in the variance)"})
-    q = wdq(t_s[pre], t_s[post], groups.sum(0)[pre], groups.sum(0)[post], b_s[pre], b_s[post], n_boot=n_boot,
-            alpha=alpha, seed=seed)
+    if groups.sum(0)[pre].sum() > 0 and groups.sum(0)[post].sum() > 0:
+        q = wdq(t_s[pre], t_s[post], groups.sum(0)[pre], groups.sum(0)[post], b_s[pre], b_s[post], n_boot=n_boot,
+                alpha=alpha, seed=seed)
+    else:       # a sparse target's controls can have no event in a short before period: WDQ has no denominator
+        q = WDQResult(math.nan, math.nan, math.nan, False, "not computed: the control area has no events before "
+                      "or after the start", math.nan, math.nan, "none", 0, math.nan)
     sc = synthetic_control(t_s, groups, post, period_weeks=period_weeks, alpha=alpha)
     methods = {"did": did_d, "its": its_d, "panel_poisson": pan_d, "wdd": wd, "wdq": q.as_dict(), "synthetic_control": sc.as_dict()}
     series = pd.DataFrame({"treated": t_s, "control": c_s, "buffer": b_s, "buffer_control": cb_s,

@@ -40,7 +40,7 @@ from scipy import stats
 
 from analytics.errors import InvalidInputError
 from analytics.evaluation.common import _clean, placebo_test
-from analytics.evaluation.did import FEW_CONTROL_EVENTS_NOTE, MIN_CONTROL_EVENTS, _few_placebos_test
+from analytics.evaluation.did import FEW_CONTROL_EVENTS_NOTE, MIN_CONTROL_EVENTS, _few_placebos_test, zero_corrected
 
 __all__ = ["PanelFit", "PanelResult", "fit_panel_fe", "panel_matched", "OVERDISPERSION_THRESHOLD"]
 
@@ -57,7 +57,7 @@ class PanelFit:
     delta: float
     se: float                # from the expected information (times the dispersion for quasi-Poisson)
     dispersion: float        # Pearson chi2 / residual df of the Poisson fit
-    family: str              # "poisson" or "negative_binomial"
+    family: str              # "poisson", "negative_binomial" or "poisson_zero_corrected" (a zero period total)
     alpha_nb: float
     mu: np.ndarray
     iterations: int
@@ -147,8 +147,9 @@ def fit_panel_fe(y, treated_rows, post, *, family: str = "auto",
     Returns
     -------
     PanelFit
-        ``delta`` is NaN when it is not estimable (no treated or no control events before or
-        after the start). ``se`` is the model standard error: the Poisson one times √dispersion
+        ``delta`` is NaN when it is not estimable (the treated or the control cells have no event
+        at all); with a zero total in one period it is DiD's zero-corrected ratio of ratios
+        (:func:`analytics.evaluation.did.zero_corrected`, family ``poisson_zero_corrected``). ``se`` is the model standard error: the Poisson one times √dispersion
         (quasi-Poisson), or the NB2 one.
 
     Examples
@@ -168,9 +169,15 @@ def fit_panel_fe(y, treated_rows, post, *, family: str = "auto",
     is_t = np.zeros(y.shape[0], dtype=bool)
     is_t[np.asarray(treated_rows, dtype=np.int64)] = True
     nan = PanelFit(math.nan, math.nan, math.nan, "none", math.nan, np.empty(0), 0)
-    if min(y[is_t][:, ~post].sum(), y[is_t][:, post].sum(), y[~is_t][:, ~post].sum(),
-           y[~is_t][:, post].sum()) <= 0:
-        return nan
+    totals = (y[is_t][:, ~post].sum(), y[is_t][:, post].sum(), y[~is_t][:, ~post].sum(), y[~is_t][:, post].sum())
+    if min(totals) <= 0:
+        # The Poisson MLE is the ratio of ratios (an identity, module notes), −∞ with a zero total: use DiD's
+        # zero-count rule (+0.5 on each total) so the estimate stays bounded, with its Wald standard error.
+        tp, tq, cp, cq = zero_corrected(*totals)
+        if not math.isfinite(tp):
+            return nan
+        return PanelFit(math.log(tq / cq) - math.log(tp / cp), math.sqrt(1 / tp + 1 / tq + 1 / cp + 1 / cq), 1.0,
+                        "poisson_zero_corrected", 0.0, np.empty(0), 0)
     rows, cols = y.sum(1) > 0, y.sum(0) > 0
     yy = y[rows][:, cols]
     d = (is_t[rows][:, None] & post[cols][None, :]).astype(np.float64)

@@ -32,6 +32,9 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Seed of the matching tie-breaks and bootstrap."),
     power_fall: float = typer.Option(20.0, "--power-fall", help="A fall (%) for the power section: the weeks "
                                      "needed after the start to detect it with 80 % power."),
+    before_weeks: Optional[str] = typer.Option(None, "--before-weeks", help="Weeks before the start used as the before "
+                                               "period (8-520, or 'all'); default: the weeks the weekly plan chooses "
+                                               "places on (26)."),
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print evaluation.json to stdout."),
 ) -> None:
@@ -41,10 +44,12 @@ def evaluate(
     """
     from pipelines import store
     from pipelines.audit import audited
-    from pipelines.evaluate import EVALUATE_STEPS, run_evaluation
+    from pipelines.evaluate import EVALUATE_STEPS, parse_before_weeks, run_evaluation
     params = {"target": target, "start": start, "end": end, "outcome": outcome, "buffer_rings": buffer_rings,
-              "activity_kind": activity_kind, "out": out_dir, "seed": seed, "power_fall": power_fall}
+              "activity_kind": activity_kind, "out": out_dir, "seed": seed, "power_fall": power_fall,
+              "before_weeks": before_weeks}
     with audited(store.resolve_db_path(db), "evaluate", params) as entry:
+        weeks_before = parse_before_weeks(before_weeks)
         with _reader(db) as st, _progress() as progress:
             task = progress.add_task("Evaluation", total=len(EVALUATE_STEPS))
 
@@ -53,7 +58,7 @@ def evaluate(
 
             result = run_evaluation(st, target, start, end, outcome, buffer_rings, out_dir,
                                     activity_kind=activity_kind, seed=seed, power_effect=-power_fall / 100,
-                                    progress=step)
+                                    before_weeks=weeks_before, progress=step)
         entry.add_outputs(result["outputs"].values())
         entry.row_counts = {"target_cells": result["target"]["n_cells"], **result["periods"]}
     if as_json:
@@ -61,7 +66,11 @@ def evaluate(
         return
     m = result["methods"]
     out.print(f"{'SYNTHETIC — ' if result['synthetic'] else ''}{result['verdict']['headline']}", markup=False)
-    for name in ("did", "its", "synthetic_control"):
+    sparse = result["verdict"].get("effect") == "too_sparse"
+    if sparse:
+        out.print("  (no effect size claimed; the estimates are in the page and evaluation.json for reference only)",
+                  markup=False)
+    for name in () if sparse else ("did", "its", "synthetic_control"):
         e = m[name]
         if e.get("relative_effect") is not None:
             def num(v, fmt):

@@ -74,7 +74,7 @@ def test_a_miss_on_plan_like_places_is_a_warning_on_an_admitted_method_not_a_rem
               "its": {"Chicago, plan-like places": GOOD}}
     w = design_warning("did", "difference-in-differences", places)
     assert w.startswith("Difference-in-differences: on null targets drawn as the weekly plan forms its places")
-    assert "median +43 % over 54 estimable null targets" in w
+    assert "median +43 % over 54 evaluable null targets" in w
     assert design_warning("its", "interrupted time series", places) is None
     assert design_warning("synthetic_control", "synthetic control", places) is None     # not measured: no claim
     assert admitted(["did"], CAL) == ["did"]                 # admission does not look at the places design

@@ -85,9 +85,16 @@ def test_cells_and_weeks_without_events_are_left_out_not_fatal():
     assert a.delta == pytest.approx(b.delta, abs=1e-9)
 
 
-def test_no_estimate_without_events_on_one_side():
+def test_zero_after_gets_the_zero_corrected_ratio_and_no_events_at_all_no_estimate():
+    # Issue 15 follow-up (intended change): a target with no event after the start gets DiD's +0.5 rule,
+    # by hand log((0+.5)/(9+.5)) - log((5+.5)/(9+.5)) = log(.5/5.5), not NaN (the Poisson MLE is -inf).
     post = np.array([False, False, True, True])
     y = np.array([[3.0, 2.0, 0.0, 0.0], [4.0, 5.0, 6.0, 3.0]])
+    f = fit_panel_fe(y, [0], post)
+    assert f.delta == pytest.approx(math.log(0.5 / 5.5), abs=1e-12)
+    assert f.family == "poisson_zero_corrected"
+    assert f.se == pytest.approx(math.sqrt(1 / 5.5 + 1 / 0.5 + 2 / 9.5), abs=1e-12)
+    y[0] = 0.0                                    # the target has no event at all: nothing to compare
     assert math.isnan(fit_panel_fe(y, [0], post).delta)
     with pytest.raises(InvalidInputError):
         fit_panel_fe(np.array([[1.0, -1.0]]), [0], np.array([False, True]))

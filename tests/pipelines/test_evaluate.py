@@ -64,7 +64,9 @@ def test_target_and_buffer_match_the_planted_truth(planted, truth):
     result, _ = planted
     assert sorted(result["target"]["cells"]) == sorted(truth["cells"])      # place cell + ring 1
     assert sorted(result["target"]["buffer_cells"]) == sorted(truth["buffer_cells"])   # rings 2-3 of the place
-    assert result["periods"]["start_week"] == truth["start_week"] and result["periods"]["weeks_before"] >= 52
+    # before period: the 26 weeks the weekly plan chooses places on (issue 15 follow-up; was every week, >= 52)
+    assert result["periods"]["start_week"] == truth["start_week"] and result["periods"]["weeks_before"] == 26
+    assert result["parameters"]["before_weeks"] == 26 and result["evaluability"]["evaluable"]
 
 
 def test_estimates_find_the_planted_fall(planted, truth):
