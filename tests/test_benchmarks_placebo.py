@@ -113,3 +113,36 @@ def test_a_run_saved_line_by_line_renders_the_same_section(tmp_path, monkeypatch
     assert placebo.main(["--from-saved", str(saved), "--results", str(results)]) == 0
     text = results.read_text()
     assert placebo.SECTION in text and r["name"] in text and "panel regression" in text
+
+
+def test_a_short_design_draws_distinct_targets_from_every_start_and_busy_place_it_allows():
+    ev = load_sample()[0]
+    y, cells, _, _ = build_cube(ev)
+    y = y[:, :26]                                      # as short as San Francisco 2012
+    ring1 = grid.neighbour_matrix(cells, 1)
+    d = placebo.SHORT_DESIGNS["sf"]
+    with pytest.raises(ValueError):                    # the default design does not fit 26 weeks
+        placebo.draw_target(y, ring1, np.random.default_rng(0))
+    for design in placebo.DESIGNS:
+        pool = placebo.candidates(y, cells, ring1, design, d["select_weeks"], d["post_weeks"])
+        starts = sorted({c[0] for c in pool})
+        assert starts == list(range(d["select_weeks"], 26 - placebo.MIN_POST + 1))
+        assert all(post == min(d["post_weeks"], 26 - start) >= placebo.MIN_POST for start, post, _, _ in pool)
+        keys = [(s, r, None if p is None else tuple(p)) for s, _, r, p in pool]
+        assert len(set(keys)) == len(keys)             # every allowed target once
+        if design == "places":
+            assert all(len(p) <= 7 and r is None for _, _, r, p in pool)
+            assert len(pool) <= placebo.PLACES_TOP * len(starts)
+
+
+@pytest.mark.slow  # reads the four SF shapefiles (~7 s); CI runs the slow suite
+@pytest.mark.skipif(not (REAL / "sf2012").exists(), reason=f"real data absent ({REAL}); the sample suite still runs")
+def test_san_francisco_runs_under_its_short_design_with_all_four_layers():
+    ev = placebo.load_sf_all()[0]
+    assert "four layers" in ev.name and len(ev.lat) > 13_000     # 3,384 + 3,897 + 2,761 + 3,430 less dropped rows
+    r = placebo.run_dataset(ev, 3, seed=4, key="sf", short=placebo.SHORT_DESIGNS["sf"],
+                            before_weeks=placebo.DEFAULT_BEFORE_WEEKS)
+    assert r["weeks"] == 26 and r["failed"] == 0 and r["targets"] == 3 and r["distinct_pool"] > 200
+    assert r["before_weeks"] == r["select_weeks"] == 13 and r["post_weeks"] == 13  # the short design overrides 26
+    _check_summary(r["summary"], 3)
+    assert "short design: 13-week selection and before period" in placebo.markdown([r], "header")

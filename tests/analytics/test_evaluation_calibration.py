@@ -80,9 +80,16 @@ def test_a_miss_on_plan_like_places_is_a_warning_on_an_admitted_method_not_a_rem
     assert admitted(["did"], CAL) == ["did"]                 # admission does not look at the places design
 
 
-def test_admission_allows_a_median_that_sampling_cannot_tell_from_the_band():
+def test_admission_is_strict_a_bootstrap_interval_reaching_the_band_does_not_admit_a_median_outside_it():
     from analytics.evaluation.calibration import admissible
     noisy = {"fpr": 0.07, "median": -0.07, "median_ci": [-0.17, 0.05], "coverage": 0.93}
-    assert admissible(noisy) and not meets(noisy)
-    assert not admissible({**noisy, "median_ci": [-0.17, -0.06]})
-    assert not admissible({**noisy, "fpr": 0.08})          # false positives and coverage are held strictly
+    assert not admissible(noisy) and not meets(noisy)
+    assert admissible({**noisy, "median": -0.05}) and meets({**noisy, "median": -0.05})
+    assert admissible({**noisy, "median": 0.04, "median_ci": [0.01, 0.09]})   # the interval neither admits nor excludes
+    assert not admissible({**noisy, "median": 0.0, "fpr": 0.08})
+    assert not admissible({**noisy, "median": 0.0, "coverage": 0.89})
+    cal = {"did": {"A": {**noisy, "median": 0.01}, "B": {**noisy, "median": 0.03}},
+           "synthetic_control": {"A": {**noisy, "median": 0.01}, "B": noisy}}
+    assert admitted(["did", "synthetic_control"], cal) == ["did"]    # a miss on any one data set leaves it out
+    w = calibration_warning("synthetic_control", "synthetic control", cal)
+    assert "B: 7.0% false positives, median -7 %" in w and "A:" not in w
