@@ -62,10 +62,21 @@ def key() -> bytes:
     return TEST_KEY
 
 
+def _build_empty_store(folder: Path) -> None:
+    """``folder/store.duckdb``: a new store made by ``init_store`` with the test key's fingerprint."""
+    store_mod.init_store(folder / "store.duckdb", key_fingerprint=key_fingerprint(TEST_KEY))
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def db_path(tmp_path: Path, tmp_path_factory) -> Path:
+    """A new store (``init_store`` with the test key) at ``tmp_path/store.duckdb``: a copy of one made once
+    per session (:func:`build_once`; ~200 tests use it), owner-only with its spill folder, as
+    ``init_store`` leaves them."""
+    empty = build_once(shared_root(tmp_path_factory), "empty_store", _build_empty_store) / "store.duckdb"
     path = tmp_path / "store.duckdb"
-    store_mod.init_store(path, key_fingerprint=key_fingerprint(TEST_KEY))
+    shutil.copyfile(empty, path)
+    path.chmod(0o600)
+    store_mod.spill_dir(path).mkdir(mode=0o700)
     return path
 
 
