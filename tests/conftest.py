@@ -67,17 +67,34 @@ def _build_empty_store(folder: Path) -> None:
     store_mod.init_store(folder / "store.duckdb", key_fingerprint=key_fingerprint(TEST_KEY))
 
 
-@pytest.fixture
-def db_path(tmp_path: Path, tmp_path_factory) -> Path:
-    """A new store (``init_store`` with the test key) at ``tmp_path/store.duckdb``: a copy of one made once
-    per session (:func:`build_once`; ~200 tests use it), owner-only with its spill folder, as
-    ``init_store`` leaves them."""
-    empty = build_once(shared_root(tmp_path_factory), "empty_store", _build_empty_store) / "store.duckdb"
-    path = tmp_path / "store.duckdb"
+_ROOT: dict = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_shared_root(tmp_path_factory):
+    """Remember the session's :func:`shared_root` for :func:`new_store`."""
+    _ROOT["shared"] = shared_root(tmp_path_factory)
+
+
+def new_store(path: Path) -> Path:
+    """A new store at ``path``, as ``init_store(path, key_fingerprint=<test key's>)`` makes it (file 0600,
+    spill folder 0700): a copy of one made once per session (:func:`build_once`), since hundreds of tests
+    start from one. Outside a session (no shared folder known) it calls ``init_store``."""
+    if "shared" not in _ROOT:
+        store_mod.init_store(path, key_fingerprint=key_fingerprint(TEST_KEY))
+        return path
+    empty = build_once(_ROOT["shared"], "empty_store", _build_empty_store) / "store.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(empty, path)
     path.chmod(0o600)
     store_mod.spill_dir(path).mkdir(mode=0o700)
     return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A new store with the test key at ``tmp_path/store.duckdb`` (:func:`new_store`)."""
+    return new_store(tmp_path / "store.duckdb")
 
 
 @pytest.fixture
