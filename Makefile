@@ -19,7 +19,8 @@ demo: install
 	$(BIN)/hotspots demo
 
 # Default suite: everything except tests marked slow (target: under 4 minutes on 2 idle cores; single
-# tests longer than ~20 s are marked slow and run by `make test-slow`, which CI runs too).
+# tests longer than ~20 s, and the benchmark suite's toy run, are marked slow and run by `make test-slow`,
+# which CI runs too; privacy and security tests stay in the default run).
 # One BLAS thread per test worker: two workers on two cores, no oversubscription (synthetic control's
 # optimiser ran ~20x slower with default threading on a loaded 2-core machine).
 # --dist worksteal: each worker starts on half the tests and an idle one takes over half of the other's

@@ -82,6 +82,7 @@ def test_only_selects_figures(tmp_path):
     assert len(rows) == 1 and "scan" in rows[0]["figure"]
 
 
+@pytest.mark.slow  # the toy run: ~14 s of CPU, most of it one weekly run of a year-long city
 def test_weekly_and_map_figures_are_measured(toy_run):
     _, md, rows = toy_run
     weekly = [r for r in rows if r["figure"].startswith("`hotspots weekly` end to end")]
