@@ -19,13 +19,17 @@ demo: install
 	$(BIN)/hotspots demo
 
 # Default suite: everything except tests marked slow (target: under 4 minutes on 2 idle cores; single
-# tests longer than ~20 s are marked slow and run by `make test-slow`, which CI runs too).
+# tests longer than ~20 s, and the benchmark suite's toy run, are marked slow and run by `make test-slow`,
+# which CI runs too; privacy and security tests stay in the default run).
 # One BLAS thread per test worker: two workers on two cores, no oversubscription (synthetic control's
 # optimiser ran ~20x slower with default threading on a loaded 2-core machine).
+# --dist worksteal: each worker starts on half the tests and an idle one takes over half of the other's
+# remaining tests, so both finish together (the modules with the longest steps run first: RUN_FIRST in
+# tests/conftest.py).
 BLAS1 := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 test: install
-	$(BLAS1) $(BIN)/python -m pytest -m "not slow" -n 2 -q
+	$(BLAS1) $(BIN)/python -m pytest -m "not slow" -n 2 --dist worksteal -q
 
 test-slow: install
 	$(BLAS1) $(BIN)/python -m pytest -m "slow" -q

@@ -62,11 +62,39 @@ def key() -> bytes:
     return TEST_KEY
 
 
+def _build_empty_store(folder: Path) -> None:
+    """``folder/store.duckdb``: a new store made by ``init_store`` with the test key's fingerprint."""
+    store_mod.init_store(folder / "store.duckdb", key_fingerprint=key_fingerprint(TEST_KEY))
+
+
+_ROOT: dict = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_shared_root(tmp_path_factory):
+    """Remember the session's :func:`shared_root` for :func:`new_store`."""
+    _ROOT["shared"] = shared_root(tmp_path_factory)
+
+
+def new_store(path: Path) -> Path:
+    """A new store at ``path``, as ``init_store(path, key_fingerprint=<test key's>)`` makes it (file 0600,
+    spill folder 0700): a copy of one made once per session (:func:`build_once`), since hundreds of tests
+    start from one. Outside a session (no shared folder known) it calls ``init_store``."""
+    if "shared" not in _ROOT:
+        store_mod.init_store(path, key_fingerprint=key_fingerprint(TEST_KEY))
+        return path
+    empty = build_once(_ROOT["shared"], "empty_store", _build_empty_store) / "store.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(empty, path)
+    path.chmod(0o600)
+    store_mod.spill_dir(path).mkdir(mode=0o700)
+    return path
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "store.duckdb"
-    store_mod.init_store(path, key_fingerprint=key_fingerprint(TEST_KEY))
-    return path
+    """A new store with the test key at ``tmp_path/store.duckdb`` (:func:`new_store`)."""
+    return new_store(tmp_path / "store.duckdb")
 
 
 @pytest.fixture
@@ -301,6 +329,29 @@ def pytest_xdist_node_collection_finished(node, ids):
                                "_sample_weekly_at(Path(sys.argv[1]))", str(root)],
         cwd=node.config.rootpath, stdout=log, stderr=subprocess.STDOUT)
     log.close()
+
+
+#: Modules holding the default run's longest single steps (a module fixture or test of 7-20 s of CPU),
+#: longest first. They run first so that, with ``-n 2``, the last minute is many short tests that
+#: pytest-xdist spreads evenly, not one worker alone in a long build. Only an order: a stale entry costs
+#: balance, never correctness (each module still runs whole, in its own order).
+RUN_FIRST = ("tests/security/test_weekly_payloads.py", "tests/pipelines/test_repeat_home.py", "tests/test_recovery.py",
+             "tests/pipelines/test_weeks_and_resolution.py", "tests/pipelines/test_sample_pipeline.py",
+             "tests/pipelines/test_rekey.py", "tests/pipelines/test_concurrency.py", "tests/pipelines/test_wheel.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The modules of :data:`RUN_FIRST` first (in that order), then the rest in collection order."""
+    rank = {name: i for i, name in enumerate(RUN_FIRST)}
+    root = config.rootpath
+
+    def key(item) -> int:
+        try:
+            return rank.get(Path(item.path).relative_to(root).as_posix(), len(RUN_FIRST))
+        except ValueError:
+            return len(RUN_FIRST)
+
+    items[:] = sorted(items, key=key)  # stable: each module keeps its own order
 
 
 def pytest_unconfigure(config):

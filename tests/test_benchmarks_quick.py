@@ -35,12 +35,14 @@ def toy_run(tmp_path_factory):
             json.loads((out / "rows.json").read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow  # the toy run: ~14 s of CPU, most of it one weekly run of a year-long city
 def test_every_figure_measured(toy_run):
     code, _, rows = toy_run
     assert code == 0, [r for r in rows if r["ours"] is None]
     assert len(rows) >= len(FIGURES)
 
 
+@pytest.mark.slow  # the toy run: ~14 s of CPU, most of it one weekly run of a year-long city
 def test_row_shape_and_ratio_direction(toy_run):
     _, _, rows = toy_run
     for r in rows:
@@ -53,6 +55,7 @@ def test_row_shape_and_ratio_direction(toy_run):
         assert math.isclose(r["ratio"], expected, rel_tol=1e-12)
 
 
+@pytest.mark.slow  # the toy run: ~14 s of CPU, most of it one weekly run of a year-long city
 def test_markdown_lists_rows_machine_and_unbuilt_figures(toy_run):
     _, md, rows = toy_run
     assert "| # | figure | unit | ours | baseline | ratio | target | met? |" in md
@@ -79,6 +82,7 @@ def test_only_selects_figures(tmp_path):
     assert len(rows) == 1 and "scan" in rows[0]["figure"]
 
 
+@pytest.mark.slow  # the toy run: ~14 s of CPU, most of it one weekly run of a year-long city
 def test_weekly_and_map_figures_are_measured(toy_run):
     _, md, rows = toy_run
     weekly = [r for r in rows if r["figure"].startswith("`hotspots weekly` end to end")]

@@ -49,3 +49,28 @@ def test_a_failed_build_leaves_no_finished_folder_and_the_next_ask_builds(tmp_pa
     assert not (tmp_path / "thing").exists()
     ready = build_once(tmp_path, "thing", lambda folder: (folder / "data.txt").write_text("complete"))
     assert (ready / "data.txt").read_text() == "complete" and not (ready / "half.txt").exists()
+
+
+def test_a_copied_new_store_is_what_init_store_makes(tmp_path, db_path):
+    """``db_path`` / ``new_store`` copy one store made per session: the copy holds what a fresh
+    ``init_store`` makes (settings, applied migrations, tables) and is owner-only with its spill folder."""
+    from analytics.privacy import key_fingerprint
+    from pipelines import store as store_mod
+    from tests.conftest import TEST_KEY
+
+    fresh = tmp_path / "fresh" / "store.duckdb"
+    store_mod.init_store(fresh, key_fingerprint=key_fingerprint(TEST_KEY))
+
+    def content(db: Path) -> tuple:
+        with store_mod.opened(db, read_only=True) as st:
+            q = st.con.execute
+            return (q("select * from settings order by all").fetchall(),
+                    q("select version, name from schema_migrations order by version").fetchall(),
+                    q("select table_name, column_name, data_type from information_schema.columns "
+                      "where table_schema = 'main' order by all").fetchall())
+
+    made = content(fresh)
+    assert made[0] and made[1] and made[2] and content(db_path) == made
+    for db in (db_path, fresh):
+        assert db.stat().st_mode & 0o777 == 0o600
+        assert store_mod.spill_dir(db).stat().st_mode & 0o777 == 0o700

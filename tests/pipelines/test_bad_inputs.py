@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from analytics.errors import InvalidInputError, RefusedFileError
-from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.checks import run_checks
 from pipelines.ingest import ingest_file
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, new_store
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 CORPUS = json.loads((BAD / "cases.json").read_text(encoding="utf-8"))
@@ -55,8 +54,7 @@ def test_bad_input_case(case, tmp_path):
     if case.get("generated"):
         _make_corpus_module().write_large(tmp_path)  # every generated file; each case reads its own
         path = tmp_path / case["file"]
-    db = tmp_path / "store.duckdb"
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
+    db = new_store(tmp_path / "store.duckdb")
     with store_mod.opened(db) as st:
         if case.get("boundary"):
             ingest_file(st, "boundary", BAD / case["boundary"], TEST_KEY)

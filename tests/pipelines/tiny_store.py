@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.ingest import ingest_file
-from tests.conftest import REPORT_HEADER, TEST_KEY, report, write_csv
+from tests.conftest import REPORT_HEADER, TEST_KEY, new_store, report, write_csv
 
 #: A ~2.5 km square over the Sydney CBD (lon, lat).
 SQUARE = [[151.19, -33.89], [151.22, -33.89], [151.22, -33.86], [151.19, -33.86], [151.19, -33.89]]
@@ -60,7 +60,10 @@ def tiny_store(folder: Path, days: list[date], per_day: int = 1, boundary: bool 
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "store.duckdb"
     kwargs = {k: v for k, v in (("tz", tz), ("resolution", resolution)) if v is not None}
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY), **kwargs)
+    if kwargs:
+        store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY), **kwargs)
+    else:
+        new_store(db)  # the same new store, copied
     reports = write_csv(folder / "reports.csv", REPORT_HEADER, report_rows(days, per_day))
     with store_mod.opened(db) as st:
         if boundary:
