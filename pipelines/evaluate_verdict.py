@@ -40,7 +40,7 @@ def build_verdict(result: dict) -> dict:
     used = admitted(VERDICT_METHODS)
     left_out = [w for k in VERDICT_METHODS if k not in used
                 for w in [calibration_warning(k, VERDICT_METHODS[k])] if w]
-    left_out += [w for k in used for w in [design_warning(k, VERDICT_METHODS[k])] if w]
+    left_out += [w for w in [design_warning({k: VERDICT_METHODS[k] for k in used})] if w]
     result["warnings"].extend(w for w in left_out if w not in result["warnings"])
     effects = {k: m[k] for k in used}
     ring = {k: m[k]["buffer"] for k in ("did", "its", "panel_poisson") if k in used and m[k].get("buffer")}

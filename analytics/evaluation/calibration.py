@@ -203,16 +203,37 @@ def calibration_warning(method: str, label: str,
             f"{where} (benchmarks/RESULTS.md).")
 
 
-def design_warning(method: str, label: str,
+def design_warning(methods: Mapping[str, str],
                    places: Mapping[str, Mapping[str, Mapping]] = CALIBRATION_PLACES) -> str | None:
-    """One sentence when ``method`` missed the calibration targets on plan-like places (:data:`CALIBRATION_PLACES`),
-    else None. Meant for admitted methods: it qualifies an estimate, it does not remove it."""
-    missed = _missed(method, places)
+    """One sentence naming every method of ``methods`` ({key: label}) that missed the calibration targets on
+    plan-like places (:data:`CALIBRATION_PLACES`), else None. Meant for admitted methods: it qualifies their
+    estimates, it does not remove them.
+
+    Examples
+    --------
+    >>> places = {"did": {"A": {"fpr": 0.01, "median": 0.12, "coverage": 0.99, "n": 159}},
+    ...           "its": {"A": {"fpr": 0.02, "median": 0.01, "coverage": 0.98, "n": 140}}}
+    >>> design_warning({"did": "difference-in-differences", "its": "interrupted time series"}, places)[:62]
+    'Difference-in-differences: on null targets drawn as the weekly'
+    >>> design_warning({"its": "interrupted time series"}, places) is None
+    True
+    """
+    missed = {key: rows for key in methods for rows in [_missed(key, places)] if rows}
     if not missed:
         return None
-    where = "; ".join(f"{name}: median {row['median'] * 100:+.0f} % over {row['n']} evaluable null targets, "
-                      f"{row['fpr']:.1%} false positives" for name, row in missed.items())
-    return (f"{_sentence_start(label)}: on null targets drawn as the weekly plan forms its places (mostly one "
-            f"or two cells) its estimate missed the ±{TARGETS['median']:.0%} median target — {where} — while its "
-            "false-positive rate held; read the size of an estimate for a small or sparse place with care "
+    labels = [methods[key] for key in missed]
+    named = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+    several = len(missed) > 1
+
+    def where(rows: Mapping[str, Mapping]) -> str:
+        return "; ".join(f"{name}: median {row['median'] * 100:+.0f} % over {row['n']} evaluable null targets, "
+                         f"{row['fpr']:.1%} false positives" for name, row in rows.items())
+
+    detail = ("; ".join(f"{methods[key]} — {where(rows)}" for key, rows in missed.items()) if several
+              else where(next(iter(missed.values()))))
+    their, estimate, rate = ("their", "estimates", "false-positive rates") if several else (
+        "its", "estimate", "false-positive rate")
+    return (f"{_sentence_start(named)}: on null targets drawn as the weekly plan forms its places (mostly one "
+            f"or two cells) {their} {estimate} missed the ±{TARGETS['median']:.0%} median target ({detail}) while "
+            f"{their} {rate} held; read the size of an estimate for a small or sparse place with care "
             "(benchmarks/RESULTS.md).")

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from analytics.verdict import VERDICT_METHODS
 from pipelines.cli.common import DbOption, _print_notes_and_outputs, _progress, _reader, app, err, out
 
 
@@ -70,7 +71,7 @@ def evaluate(
     if sparse:
         out.print("  (no effect size claimed; the estimates are in the page and evaluation.json for reference only)",
                   markup=False)
-    for name in () if sparse else ("did", "its", "synthetic_control"):
+    for name in () if sparse else VERDICT_METHODS:  # every method's estimate, admitted or not (warnings say which)
         e = m[name]
         if e.get("relative_effect") is not None:
             def num(v, fmt):

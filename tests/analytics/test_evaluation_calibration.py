@@ -72,11 +72,17 @@ def test_a_miss_on_plan_like_places_is_a_warning_on_an_admitted_method_not_a_rem
     places = {"did": {"Chicago, plan-like places": {"fpr": 0.05, "median": 0.43, "median_ci": [0.14, 0.67],
                                                     "coverage": 0.95, "n": 54}},
               "its": {"Chicago, plan-like places": GOOD}}
-    w = design_warning("did", "difference-in-differences", places)
+    w = design_warning({"did": "difference-in-differences"}, places)
     assert w.startswith("Difference-in-differences: on null targets drawn as the weekly plan forms its places")
-    assert "median +43 % over 54 evaluable null targets" in w
-    assert design_warning("its", "interrupted time series", places) is None
-    assert design_warning("synthetic_control", "synthetic control", places) is None     # not measured: no claim
+    assert "median +43 % over 54 evaluable null targets" in w and "its estimate missed" in w
+    assert design_warning({"its": "interrupted time series"}, places) is None
+    assert design_warning({"synthetic_control": "synthetic control"}, places) is None     # not measured: no claim
+    # several methods that missed: one sentence naming each, not one warning per method
+    both = {**places, "panel_poisson": places["did"]}
+    w = design_warning({"did": "difference-in-differences", "its": "interrupted time series",
+                        "panel_poisson": "panel regression"}, both)
+    assert w.startswith("Difference-in-differences and panel regression: ") and "their estimates missed" in w
+    assert w.count("median +43 % over 54") == 2 and "interrupted time series" not in w
     assert admitted(["did"], CAL) == ["did"]                 # admission does not look at the places design
 
 
