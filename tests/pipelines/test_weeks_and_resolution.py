@@ -1,6 +1,6 @@
 """Default week, honest "no events" / "too few events", and every --res command at a non-default
-resolution with a boundary ingested (issue 13, items 4 and 5), through the CLI: the installed entry point
-for the --res commands, in-process (:func:`in_process`, the same ``main``) for the rest."""
+resolution with a boundary ingested (issue 13, items 4 and 5), through the CLI's ``main`` run in-process
+(:func:`in_process`; the installed entry point itself is tested in test_cli_errors)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,13 @@ from pipelines import cli, cube as cube_mod, store as store_mod
 from pipelines.hotspots_run import default_week
 from pipelines.layout import file_path
 from tests.conftest import TEST_KEY, run_cli
-from tests.pipelines.test_cli_errors import run
 from tests.pipelines.tiny_store import daily, tiny_store
 
 FAST_TOML = "[hotspots]\nscan_replicates = 19\n"
 
 
 def in_process(monkeypatch, capsys, folder: Path, *args: str) -> SimpleNamespace:
-    """``hotspots ARGS`` in ``folder`` with the test key, as :func:`run` runs the installed command, but
+    """``hotspots ARGS`` in ``folder`` with the test key, as ``test_cli_errors.run`` runs the installed command, but
     in-process (:func:`tests.conftest.run_cli`): the same ``main``, exit code and output, without a new
     interpreter per call. Returns ``returncode``, ``stdout`` and ``stderr`` like a finished process."""
     for name in [k for k in os.environ if k.startswith("HOTSPOTS_")]:
@@ -144,9 +143,9 @@ def test_the_res_commands_are_all_covered():
 
 
 @pytest.mark.parametrize("command", sorted(RES_ARGS))
-def test_command_at_resolution_8_with_a_boundary(enough, command):
+def test_command_at_resolution_8_with_a_boundary(enough, command, hs):
     folder, db = enough
-    proc = run(folder, command, "--db", str(db), "--res", "8", *RES_ARGS[command])
+    proc = hs(folder, command, "--db", str(db), "--res", "8", *RES_ARGS[command])
     assert proc.returncode == cli.EXIT_OK, proc.stderr
     assert "Traceback" not in proc.stderr
     if command == "cube":
