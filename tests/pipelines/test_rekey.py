@@ -118,14 +118,15 @@ def test_multiline_environment_key_is_refused(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def cli(monkeypatch, capsys):
+def cli(monkeypatch, capfd):
     """``cli(*args)``: ``hotspots ARGS`` in-process (:func:`tests.conftest.run_cli`, the console entry
     point's ``main``) without $HOTSPOTS_KEY, $HOTSPOTS_KEY_FILE or $HOTSPOTS_DB, so the store's key file is
-    the key; returns ``returncode``, ``stdout`` and ``stderr`` like a finished process."""
+    the key; returns ``returncode``, ``stdout`` and ``stderr`` like a finished process. Output is captured
+    at the file descriptors (``capfd``), so what a library writes past ``sys.stdout`` is checked too."""
     def call(*args: str) -> SimpleNamespace:
         for name in ("HOTSPOTS_KEY", "HOTSPOTS_KEY_FILE", "HOTSPOTS_DB"):
             monkeypatch.delenv(name, raising=False)
-        code, out, err = run_cli(monkeypatch, capsys, *args)
+        code, out, err = run_cli(monkeypatch, capfd, *args)
         return SimpleNamespace(returncode=code, stdout=out, stderr=err)
     return call
 
