@@ -21,7 +21,7 @@ from pipelines.ingest import ingest_file
 from pipelines.layout import file_path
 from pipelines.weekly import validate_config
 from tests.conftest import REPORT_HEADER, TEST_KEY, report, write_csv
-from tests.pipelines.test_cli_errors import run
+from tests.pipelines.test_weeks_and_resolution import in_process
 from tests.pipelines.tiny_store import sydney_offset
 
 WEEK = "2025-W30"
@@ -129,7 +129,8 @@ def test_thin_data_moves_to_a_coarser_grid_unless_res_is_given(spread, tmp_path)
     assert {h3.get_resolution(c) for c in hot9["cell"]} == {9}
 
 
-def test_config_and_cli_accept_only_known_widths(chronic, tmp_path):
+def test_config_and_cli_accept_only_known_widths(chronic, tmp_path, monkeypatch, capsys):
+    run = lambda *args: in_process(monkeypatch, capsys, *args)  # noqa: E731  (the CLI's main, in-process)
     assert validate_config({"hotspots": {"bin_weeks": 2}})["hotspots"]["bin_weeks"] == 2
     assert validate_config({"hotspots": {"bin_weeks": "auto"}})["hotspots"]["bin_weeks"] == "auto"
     with pytest.raises(InvalidInputError, match="bin_weeks"):

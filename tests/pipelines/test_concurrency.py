@@ -21,7 +21,7 @@ import pytest
 
 from analytics.errors import StoreError
 from pipelines import store as store_mod
-from tests.conftest import REPORT_HEADER, TEST_KEY, report, write_csv
+from tests.conftest import REPORT_HEADER, TEST_KEY, report, run_cli, write_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +56,20 @@ def _cli(*args) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.fixture
+def in_process(monkeypatch, capsys):
+    """``in_process(*args, key=True)``: ``hotspots ARGS`` in this process (:func:`tests.conftest.run_cli`),
+    with the environment :func:`_env` gives (the test key in $HOTSPOTS_KEY; none with ``key=False``), for
+    the steps where no other process holds the store; returns (exit code, stdout, stderr)."""
+    def call(*args: str, key: bool = True) -> tuple[int, str, str]:
+        for name in ("HOTSPOTS_DB", "HOTSPOTS_KEY_FILE", "HOTSPOTS_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        if key:
+            monkeypatch.setenv("HOTSPOTS_KEY", TEST_KEY.decode())
+        return run_cli(monkeypatch, capsys, *args)
+    return call
+
+
 def _in_use(db: Path) -> str:
     return f"Error: Store {db} is in use by another process; wait for it to finish and try again."
 
@@ -69,7 +83,7 @@ def test_second_writer_cli_gets_one_clear_line_and_exit_1(db_path, holder, tmp_p
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_store_is_unchanged_after_a_refused_second_writer(db_path, holder, tmp_path):
+def test_store_is_unchanged_after_a_refused_second_writer(db_path, holder, tmp_path, in_process):
     proc_holder = holder(read_only=False)
     path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report()])
     assert _cli("ingest", "reports", str(path), "--db", str(db_path)).returncode == 1
@@ -77,7 +91,7 @@ def test_store_is_unchanged_after_a_refused_second_writer(db_path, holder, tmp_p
     proc_holder.wait()
     with store_mod.opened(db_path, read_only=True) as st:
         assert st.con.execute("select count(*) from batches").fetchone()[0] == 0
-    assert _cli("ingest", "reports", str(path), "--db", str(db_path)).returncode == 0  # works once free
+    assert in_process("ingest", "reports", str(path), "--db", str(db_path))[0] == 0  # works once free
 
 
 @pytest.mark.parametrize("command", [["quarantine"], ["audit"], ["cube", "--out", "{tmp}/cube.parquet"]])
@@ -115,9 +129,9 @@ def test_writer_during_a_read_gets_the_clear_message(db_path, holder, tmp_path):
     assert " ".join(proc.stderr.split()) == _in_use(db_path)
 
 
-def test_ingest_publishes_a_snapshot_that_readers_use_during_a_write(db_path, holder, tmp_path):
+def test_ingest_publishes_a_snapshot_that_readers_use_during_a_write(db_path, holder, tmp_path, in_process):
     path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report(), report(report_id="R2", lat="0", lon="0")])
-    assert _cli("ingest", "reports", str(path), "--db", str(db_path)).returncode == 0
+    assert in_process("ingest", "reports", str(path), "--db", str(db_path))[0] == 0
     assert store_mod.snapshot_path(db_path).is_file()
     holder(read_only=False)  # an ingest is running now
     proc = _cli("quarantine", "--db", str(db_path), "--json")
@@ -128,22 +142,20 @@ def test_ingest_publishes_a_snapshot_that_readers_use_during_a_write(db_path, ho
         assert st.notice and st.con.execute("select count(*) from location_reports").fetchone()[0] == 1
 
 
-def test_rekey_refreshes_the_snapshot(tmp_path):
+def test_rekey_refreshes_the_snapshot(tmp_path, in_process):
     """After a rekey the snapshot holds the new pseudonyms, never the old ones."""
     import duckdb
     db = tmp_path / "s.duckdb"
     key_file = tmp_path / "s.duckdb.key"
-    env = {k: v for k, v in _env().items() if k != "HOTSPOTS_KEY"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "pipelines", *a], cwd=ROOT, env=env,  # noqa: E731
-                                    capture_output=True, text=True, timeout=120)
-    assert run("init", "--db", str(db)).returncode == 0
+    run = lambda *a: in_process(*a, key=False)  # noqa: E731  (the key is the store's key file)
+    assert run("init", "--db", str(db))[0] == 0
     path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report()])
-    assert run("ingest", "reports", str(path), "--db", str(db)).returncode == 0
+    assert run("ingest", "reports", str(path), "--db", str(db))[0] == 0
     new_key = tmp_path / "new.key"
     new_key.write_text("n" * 64 + "\n")
     new_key.chmod(0o600)
-    done = run("rekey", "--new-key-file", str(new_key), "--db", str(db))
-    assert done.returncode == 0, done.stderr
+    code, _, stderr = run("rekey", "--new-key-file", str(new_key), "--db", str(db))
+    assert code == 0, stderr
     keys = {}
     for name, p in (("store", db), ("snapshot", store_mod.snapshot_path(db))):
         con = duckdb.connect(str(p), read_only=True)

@@ -13,7 +13,7 @@ import builtins
 import io
 import json
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,9 +33,9 @@ from pipelines.engine_frames import write_geojson_layer
 from pipelines.hotspots_run import ENGINE_OUTPUTS, _scan_geojson
 from pipelines.ingest import ingest_file
 from pipelines.weekly import engine as engine_step
-from tests.conftest import FAST, TEST_KEY
+from tests.conftest import EPISODE_HEADER, FAST, TEST_KEY, episode, write_csv
 from tests.pipelines.test_areas import BEATS, _areas
-from tests.pipelines.tiny_store import daily, tiny_store
+from tests.pipelines.tiny_store import SPOTS, daily, tiny_store
 
 #: What the engine writes for the job to go on from (run.json included: the job extends it).
 HANDED_OVER = {layout.OUTPUT_FILES[k] for k in (*ENGINE_OUTPUTS, *AREA_OUTPUTS, "run")}
@@ -129,10 +129,44 @@ def _assert_frames_as_files(run) -> None:
         assert frames.areas is None
 
 
-def test_weekly_job_reads_none_of_the_engine_outputs_back(sample_store, tmp_path, monkeypatch):
+#: The week the job runs on :func:`small_city`, and its last day (a Sunday).
+SMALL_WEEK, SMALL_LAST = "2025-W14", date(2025, 4, 6)
+
+
+@pytest.fixture(scope="module")
+def small_city(tmp_path_factory) -> Path:
+    """A small store with every kind of input the job reads (the SYNTHETIC sample's kinds at a
+    fraction of its size, so the job's run takes seconds less): three reports a day over a tiny
+    study area for 40 weeks (more than the 26-week window, so the forecast's history is read too);
+    eight episodes found at the busy corner from two placements in the last weeks (a convergence
+    cell; ST-DBSCAN clusters come from the daily reports); places beside the corners; and the
+    placements' locations."""
+    folder = tmp_path_factory.mktemp("handoff_small_city")
+    db = tiny_store(folder, daily(SMALL_LAST - timedelta(weeks=40) + timedelta(days=1), SMALL_LAST), per_day=3)
+    lat, lon = SPOTS[0]
+    episodes = [episode(episode_id=f"EP{i}", person_ref=f"CHILD-{i}", placement_ref=f"HOME-{i % 2}",
+                        missing_from=f"{d}T18:00:00+11:00", returned_at=f"{d}T23:00:00+11:00", reported_at="",
+                        found_lat=f"{lat:.4f}", found_lon=f"{lon:.4f}", last_seen_lat=f"{lat:.4f}",
+                        last_seen_lon=f"{lon:.4f}")
+                for i, d in enumerate(SMALL_LAST - timedelta(days=27 - 3 * i) for i in range(8))]
+    places = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"place_id": f"PL{i}", "name": f"Place {i}", "category": category},
+         "geometry": {"type": "Point", "coordinates": [plon + 0.0004, plat]}}
+        for i, ((plat, plon), category) in enumerate(zip(SPOTS, ("shopping_centre", "train_station") * 2))]}
+    (folder / "places.geojson").write_text(json.dumps(places))
+    homes = [{"placement_ref": f"HOME-{i}", "placement_type": "residential", "lat": f"{SPOTS[2 + i][0]:.4f}",
+              "lon": f"{SPOTS[2 + i][1]:.4f}"} for i in range(2)]
+    with store_mod.opened(db) as st:
+        ingest_file(st, "episodes", write_csv(folder / "episodes.csv", EPISODE_HEADER, episodes), TEST_KEY)
+        ingest_file(st, "places", folder / "places.geojson", TEST_KEY)
+        ingest_file(st, "placements", write_csv(folder / "placements.csv", list(homes[0]), homes), TEST_KEY)
+    return db
+
+
+def test_weekly_job_reads_none_of_the_engine_outputs_back(small_city, tmp_path, monkeypatch):
     recorder, engines = _watch_weekly(monkeypatch)
-    with store_mod.opened(sample_store.db_with_placements, read_only=True) as st:
-        run = weekly_mod.run_weekly(st, sample_store.truth["weeks"][1], tmp_path / "out", config=FAST)
+    with store_mod.opened(small_city, read_only=True) as st:
+        run = weekly_mod.run_weekly(st, SMALL_WEEK, tmp_path / "out", config=FAST)
     assert not run.privacy_findings
     assert recorder.paths, "the recorder saw no read at all: it is not watching"
     assert recorder.engine_files_read() == []

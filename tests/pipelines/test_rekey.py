@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,9 +12,8 @@ from analytics.errors import KeyFileError, StoreError
 from analytics.privacy import key_fingerprint
 from pipelines import cube as cube_mod, keys, rekey as rekey_mod, store as store_mod
 from pipelines.ingest import ingest_file
-from tests.conftest import EPISODE_HEADER, REPORT_HEADER, TEST_KEY, episode, report, write_csv
+from tests.conftest import EPISODE_HEADER, REPORT_HEADER, TEST_KEY, episode, report, run_cli, write_csv
 
-ROOT = Path(__file__).resolve().parents[2]
 OLD = "a" * 8 + "0123456789abcdef0123456789abcdef0123456789abcdef01234567"
 NEW = "b" * 8 + "fedcba9876543210fedcba9876543210fedcba9876543210fedcba98"
 
@@ -119,11 +117,18 @@ def test_multiline_environment_key_is_refused(monkeypatch, tmp_path):
         keys.load_key(tmp_path / "s.duckdb")
 
 
-def _cli(*args, env_extra=None, cwd=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("HOTSPOTS_KEY", "HOTSPOTS_KEY_FILE", "HOTSPOTS_DB")}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "pipelines", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd or ROOT, timeout=120)
+@pytest.fixture
+def cli(monkeypatch, capfd):
+    """``cli(*args)``: ``hotspots ARGS`` in-process (:func:`tests.conftest.run_cli`, the console entry
+    point's ``main``) without $HOTSPOTS_KEY, $HOTSPOTS_KEY_FILE or $HOTSPOTS_DB, so the store's key file is
+    the key; returns ``returncode``, ``stdout`` and ``stderr`` like a finished process. Output is captured
+    at the file descriptors (``capfd``), so what a library writes past ``sys.stdout`` is checked too."""
+    def call(*args: str) -> SimpleNamespace:
+        for name in ("HOTSPOTS_KEY", "HOTSPOTS_KEY_FILE", "HOTSPOTS_DB"):
+            monkeypatch.delenv(name, raising=False)
+        code, out, err = run_cli(monkeypatch, capfd, *args)
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return call
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -131,7 +136,7 @@ def _cli(*args, env_extra=None, cwd=None):
     ("chmod", "Key file {key} is readable by others (mode 644); run: chmod 600 {key}"),
     ("malformed", "Key file {key} is malformed: a key is shorter than 32 characters."),
 ])
-def test_cli_ingest_with_a_bad_key_stops_before_anything_is_ingested(file_key, tmp_path, damage, message):
+def test_cli_ingest_with_a_bad_key_stops_before_anything_is_ingested(file_key, tmp_path, damage, message, cli):
     db, key_file = file_key
     if damage == "delete":
         key_file.unlink()
@@ -140,7 +145,7 @@ def test_cli_ingest_with_a_bad_key_stops_before_anything_is_ingested(file_key, t
     else:
         _write_key(key_file, "short\n")
     csv_path = write_csv(tmp_path / "r.csv", REPORT_HEADER, [report()])
-    proc = _cli("ingest", "reports", str(csv_path), "--db", str(db))
+    proc = cli("ingest", "reports", str(csv_path), "--db", str(db))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert " ".join(proc.stderr.split()) == "Error: " + message.format(db=db, key=key_file)
@@ -286,7 +291,7 @@ def test_rekey_store_refuses_a_world_readable_new_key(file_key, tmp_path):
     assert str(info.value) == f"New key file {new_file} is readable by others (mode 644); run: chmod 600 {new_file}"
 
 
-def test_no_key_text_in_store_outputs_or_cli_output(file_key, tmp_path):
+def test_no_key_text_in_store_outputs_or_cli_output(file_key, tmp_path, cli):
     """Ingest, rekey, ingest again and export through the CLI; neither key appears anywhere."""
     db, key_file = file_key
     new_file = _write_key(tmp_path / "new.key", NEW + "\n")
@@ -295,7 +300,7 @@ def test_no_key_text_in_store_outputs_or_cli_output(file_key, tmp_path):
     outputs = []
     for args in (["ingest", "reports", str(csv_path), "--db", str(db), "--json"],
                  ["quarantine", "--db", str(db), "--json"]):
-        proc = _cli(*args)
+        proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout + proc.stderr)
     result, _ = rekey_mod.rekey_store(db, new_file)
@@ -304,7 +309,7 @@ def test_no_key_text_in_store_outputs_or_cli_output(file_key, tmp_path):
     for args in (["ingest", "reports", str(csv_path), "--db", str(db), "--json"],
                  ["cube", "--db", str(db), "--out", str(cube_path)],
                  ["audit", "--db", str(db), "--json"]):
-        proc = _cli(*args)
+        proc = cli(*args)
         assert proc.returncode == 0, proc.stderr
         outputs.append(proc.stdout + proc.stderr)
     assert "\"duplicate\": 10" in outputs[3]  # linkage held across the rekey

@@ -20,7 +20,7 @@ from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.ingest import ingest_file
 from tests.conftest import EPISODE_HEADER, REPORT_HEADER, TEST_KEY, episode, report, write_csv
-from tests.pipelines.test_cli_errors import run
+from tests.pipelines.test_weeks_and_resolution import in_process
 from tests.pipelines.tiny_store import daily, report_rows
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
@@ -54,7 +54,8 @@ def ingest(db: Path, kind: str, path: Path):
         return ingest_file(st, kind, path, TEST_KEY)
 
 
-def test_offsets_from_another_zone_are_warned_through_the_cli(tmp_path):
+def test_offsets_from_another_zone_are_warned_through_the_cli(tmp_path, monkeypatch, capsys):
+    run = lambda *args: in_process(monkeypatch, capsys, *args)  # noqa: E731  (the CLI's main, in-process)
     new_york_file(tmp_path / "ny.csv")
     assert run(tmp_path, "init", "--db", "syd.duckdb").returncode == 0
     proc = run(tmp_path, "ingest", "reports", "ny.csv", "--db", "syd.duckdb")
