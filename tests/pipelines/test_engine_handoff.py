@@ -34,7 +34,7 @@ from pipelines.hotspots_run import ENGINE_OUTPUTS, _scan_geojson
 from pipelines.ingest import ingest_file
 from pipelines.weekly import engine as engine_step
 from tests.conftest import EPISODE_HEADER, FAST, TEST_KEY, episode, write_csv
-from tests.pipelines.test_areas import BEATS, _areas
+from tests.pipelines.test_areas import BEATS, tiny_with_beats  # noqa: F401  (a fixture: the tiny store with beats)
 from tests.pipelines.tiny_store import SPOTS, daily, tiny_store
 
 #: What the engine writes for the job to go on from (run.json included: the job extends it).
@@ -180,20 +180,9 @@ def test_weekly_job_reads_none_of_the_engine_outputs_back(small_city, tmp_path, 
     assert meta["choices"][-len(engine.record["choices"]):] == engine.record["choices"]
 
 
-@pytest.fixture(scope="module")
-def tiny_beats(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("handoff_areas")
-    db = tiny_store(folder, daily(date(2025, 1, 6), date(2025, 4, 6)), per_day=3)
-    path = folder / "beats.geojson"
-    BEATS.to_file(path, driver="GeoJSON")
-    with store_mod.opened(db) as st:
-        _areas(st, path, "beats")
-    return db
-
-
-def test_units_areas_hands_the_area_results_over_in_memory(tiny_beats, tmp_path, monkeypatch):
+def test_units_areas_hands_the_area_results_over_in_memory(tiny_with_beats, tmp_path, monkeypatch):
     recorder, engines = _watch_weekly(monkeypatch)
-    with store_mod.opened(tiny_beats, read_only=True) as st:
+    with store_mod.opened(tiny_with_beats[1], read_only=True) as st:
         run = weekly_mod.run_weekly(st, "2025-W13", tmp_path / "out",
                                     config={"hotspots": {"scan_replicates": 9, "units": "areas"}})
     assert recorder.engine_files_read() == []
