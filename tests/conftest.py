@@ -373,3 +373,22 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
         cli.main()
     captured = capsys.readouterr()
     return info.value.code, captured.out, captured.err
+
+
+@contextlib.contextmanager
+def duckdb_one_thread():
+    """Within it, every store connection (``pipelines.store._connect``) runs DuckDB on one thread: the
+    same results as with more threads, but no thread pool's spin and merge CPU -- for module fixtures
+    whose weekly runs share two cores with another xdist worker."""
+    real = store_mod._connect
+
+    def one_thread(*args, **kwargs):
+        con = real(*args, **kwargs)
+        con.execute("set threads = 1")
+        return con
+
+    store_mod._connect = one_thread
+    try:
+        yield
+    finally:
+        store_mod._connect = real

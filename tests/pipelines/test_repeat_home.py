@@ -30,7 +30,7 @@ from pipelines.privacy_scan import ANALYST_ONLY_FILES, SHARED_FILES, scan_output
 from pipelines.synthesize import write_synthetic_city
 from pipelines.weekly import run_weekly
 from pipelines import publish
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, duckdb_one_thread
 
 SHARED = ("patrol_plan.csv", "patrol_plan.geojson", "patrol_map.html", "report.html")
 
@@ -42,11 +42,12 @@ def city(tmp_path_factory):
     truth = json.loads(paths["ground_truth"].read_text())
     db = base / "store.duckdb"
     store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
-    with store_mod.opened(db) as st:  # no placements file: the home must be derived from the episodes
+    # no placements file: the home must be derived from the episodes
+    with duckdb_one_thread(), store_mod.opened(db) as st:
         for kind, name in (("boundary", "boundary"), ("places", "places"), ("episodes", "episodes"),
                            ("reports", "location_reports")):
             ingest_file(st, kind, paths[name], TEST_KEY)
-    with store_mod.opened(db, read_only=True) as st:
+    with duckdb_one_thread(), store_mod.opened(db, read_only=True) as st:
         run = run_weekly(st, truth["weeks"][1], base / "out", config={"hotspots": {"scan_replicates": 19}})
         placements = known_and_derived_placements(st)
     homes = pd.read_csv(paths["placements"])
@@ -154,7 +155,7 @@ def test_without_the_rules_the_cli_run_fails_its_privacy_check(city, tmp_path, m
     config.write_text("[hotspots]\nscan_replicates = 19\n")
     monkeypatch.setattr(sys, "argv", ["hotspots", "weekly", "--db", str(city["db"]), "--week", city["truth"]["weeks"][1],
                                       "--out", str(tmp_path / "out"), "--config", str(config)])
-    with pytest.raises(SystemExit) as info:
+    with duckdb_one_thread(), pytest.raises(SystemExit) as info:
         cli.main()
     err = capsys.readouterr().err
     assert info.value.code == 1

@@ -1,7 +1,9 @@
 """End to end: places named with the payload corpus, through ``ingest`` and ``run_weekly``.
 
-The committed SYNTHETIC sample is ingested with every place renamed to a payload (the places
-file itself carries a name that could name a child), a few episodes carry payload genders,
+The committed SYNTHETIC sample (ingested once per session, copied) gets its places ingested again with
+every place renamed to a payload (the places file itself carries a name that could name a child) and
+its episodes with a few payload genders (both go through ingest's update path: staging, then the same
+insert into the current table as a new row), the store gets areas named with the payloads,
 and the weekly run is made from a scratch working folder. The run must succeed, every output
 file (HTML, CSV, GeoJSON) must show the names literally or escaped, nothing may run (no
 evaluated template, no extra script, no file created), and the input file name must not appear
@@ -15,6 +17,7 @@ import html
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +27,6 @@ from shapely.geometry import box, shape
 from pipelines.render.analyst_map import analyst_map
 from pipelines.render.map_parts import render_html
 from pipelines.render.patrol_map import patrol_map
-from analytics.privacy import key_fingerprint
 from pipelines import store as store_mod
 from pipelines.csv_out import neutralise
 from pipelines.evaluate import run_evaluation
@@ -33,7 +35,7 @@ from pipelines.layout import file_path
 from pipelines.resources import shipped_dir
 from pipelines.weekly import ANALYST_OUTPUTS, SHARED_OUTPUTS, run_weekly
 from pipelines.layout import file_path
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_KEY, duckdb_one_thread, shared_sample_store
 from tests.security.payloads import DISTINCTIVE, LONG_INGESTIBLE, NEVER, PAYLOADS, shown
 
 SAMPLE = shipped_dir("data_samples")
@@ -73,20 +75,24 @@ def payload_run(tmp_path_factory):
         {"type": "Feature", "properties": {"name": NAMES[(3 * (4 * j + i)) % len(NAMES)]},
          "geometry": box(x0 + i * dx, y0 + j * dy, x0 + (i + 1) * dx, y0 + (j + 1) * dy).__geo_interface__}
         for j in range(4) for i in range(4)]}, ensure_ascii=False), encoding="utf-8")
+    # the sample as ingested once per session (boundary, places, episodes, reports, disruptions), copied;
+    # the payload places and episodes then go through ingest again as updates: the same read, staging
+    # rules and insert into the current table as new rows (pipelines.ingest._apply), checked below
+    sample = shared_sample_store(tmp_path_factory)
     db = base / "payload.duckdb"
-    store_mod.init_store(db, key_fingerprint=key_fingerprint(TEST_KEY))
-    truth = json.loads((SAMPLE / "ground_truth.json").read_text())
+    shutil.copyfile(sample.db, db)
+    db.chmod(0o600)
+    truth = sample.truth
     old = os.getcwd()
     os.chdir(cwd)  # anything a payload made with a relative path would land here
     try:
-        with store_mod.opened(db) as st:
-            for kind, path in (("boundary", SAMPLE / "boundary.geojson"), ("places", places_path),
-                               ("episodes", episodes_path), ("reports", SAMPLE / "location_reports.csv"),
-                               ("disruptions", SAMPLE / "disruptions.csv")):
-                ingest_file(st, kind, path, TEST_KEY)
+        with duckdb_one_thread(), store_mod.opened(db) as st:
+            results = {kind: ingest_file(st, kind, path, TEST_KEY)
+                       for kind, path in (("places", places_path), ("episodes", episodes_path))}
             ingest_file(st, "areas", areas_path, TEST_KEY, area_options={"layer_name": "wards"})
             stored = [r[0] for r in st.con.execute("select name from places").fetchall()]
-        with store_mod.opened(db, read_only=True) as st:  # --units areas: area names in every output
+        # --units areas: area names in every output
+        with duckdb_one_thread(), store_mod.opened(db, read_only=True) as st:
             run = run_weekly(st, truth["weeks"][1], base / "weekly",
                              config={"hotspots": {**FAST["hotspots"], "units": "areas"}}, analyst_detail=True,
                              formats=("gpkg",))
@@ -95,7 +101,8 @@ def payload_run(tmp_path_factory):
                                         n_boot=100)
     finally:
         os.chdir(old)
-    return {"base": base, "cwd": cwd, "run": run, "out": run.out_dir, "stored": stored,
+    return {"base": base, "cwd": cwd, "run": run, "out": run.out_dir, "stored": stored, "results": results,
+            "n_places": len(places["features"]),
             "evaluation": evaluation, "eval_out": base / "evaluation"}
 
 
@@ -120,6 +127,11 @@ def test_the_run_succeeds_and_creates_nothing_else(payload_run):
 def test_payload_names_were_ingested(payload_run):
     stored = set(payload_run["stored"])
     assert len(stored & set(NAMES)) >= 0.8 * len(set(NAMES))  # the run really carried the payloads
+    # every payload place replaced the sample's row through ingest (none kept, none refused), and so did
+    # the episodes given payload genders
+    places, episodes = payload_run["results"]["places"], payload_run["results"]["episodes"]
+    assert places.read == places.updated == payload_run["n_places"] and places.rejected == 0
+    assert episodes.updated == 40
 
 
 def test_no_html_output_runs_anything(payload_run):
