@@ -336,8 +336,8 @@ def pytest_xdist_node_collection_finished(node, ids):
 #: pytest-xdist spreads evenly, not one worker alone in a long build. Only an order: a stale entry costs
 #: balance, never correctness (each module still runs whole, in its own order).
 RUN_FIRST = ("tests/security/test_weekly_payloads.py", "tests/pipelines/test_repeat_home.py", "tests/test_recovery.py",
-             "tests/pipelines/test_weeks_and_resolution.py", "tests/pipelines/test_sample_pipeline.py",
-             "tests/pipelines/test_rekey.py", "tests/pipelines/test_concurrency.py", "tests/pipelines/test_wheel.py")
+             "tests/pipelines/test_sample_pipeline.py", "tests/pipelines/test_concurrency.py",
+             "tests/pipelines/test_wheel.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -392,3 +392,14 @@ def duckdb_one_thread():
         yield
     finally:
         store_mod._connect = real
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _duckdb_one_thread_per_worker():
+    """Under ``-n 2`` each xdist worker's store connections use one DuckDB thread (as ``make test`` gives each
+    worker one BLAS thread): two workers' thread pools on two cores only spin against each other."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    with duckdb_one_thread():
+        yield
