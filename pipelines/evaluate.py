@@ -61,11 +61,11 @@ from analytics.errors import InvalidInputError
 from pipelines.render.html import page_template
 from analytics.evaluation import (DETECTION_DRIVEN, MAX_DETECTABLE_FALL, OUTCOMES, evaluate_panel,
                                   minimum_detectable_effect, neighbourhood_counts, outcome_series, weeks_needed)
+from analytics.evaluation.evaluability import (DEFAULT_BEFORE_WEEKS, before_start, check_before_weeks,
+                                               evaluability_of_panel)
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
 from pipelines.csv_out import write_csv
-from analytics.evaluation.evaluability import (DEFAULT_BEFORE_WEEKS, before_start, check_before_weeks,
-                                               evaluability_of_panel)
 from pipelines.evaluate_charts import forest_svg, line_chart_svg
 from pipelines.evaluate_verdict import METHOD_LABELS, build_verdict, pct
 from pipelines.hotspots_run import SYNTHETIC_LABEL
@@ -468,17 +468,10 @@ def parse_before_weeks(text) -> int | None:
     None (not given: :data:`~analytics.evaluation.evaluability.DEFAULT_BEFORE_WEEKS`)."""
     if text is None:
         return DEFAULT_BEFORE_WEEKS
-    if isinstance(text, (int, np.integer)):
-        return check_before_weeks(text)
     t = str(text).strip().lower()
     if t == "all":
         return None
-    try:
-        n = int(t)
-    except ValueError:
-        raise InvalidInputError(f"--before-weeks must be a whole number of weeks from 8 to 520 or 'all'; received "
-                                f"{text!r}.") from None
-    return check_before_weeks(n)
+    return check_before_weeks(int(t) if t.isdigit() else text)  # anything else: its one-line refusal
 
 
 def _before_window(weeks: list[date], y, reports, police, post, before_weeks: int | None, choices: list[str]):

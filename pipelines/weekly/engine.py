@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -19,6 +18,7 @@ from analytics.engine import HotspotParams
 from analytics.errors import HotspotError
 from analytics.weeks import parse_week, week_label
 from pipelines import cube as cube_mod
+from pipelines.engine_frames import EngineFrames
 from pipelines.hotspots_run import HotspotRun, default_week, default_week_choice, run_hotspots, store_is_synthetic
 from pipelines.store import Store
 from pipelines.weekly.harm import _harm_events
@@ -46,13 +46,8 @@ class EngineResult:
     prev_week: str
     events_s: float
     engine_s: float
-    #: The scan's clusters with their member cells (``cells``) and ``pattern``, for the safeguarding rules.
-    scan: pd.DataFrame
-    #: The map layers (None when empty): ``scan_clusters.geojson`` and ``clusters.geojson`` as written.
-    scan_layer: gpd.GeoDataFrame | None
-    clusters_layer: gpd.GeoDataFrame | None
-    #: ``area_hotspots.parquet`` under ``--units areas``, else None.
-    area_results: gpd.GeoDataFrame | None
+    #: Everything the engine wrote, as frames (scan table and cells, map layers, area results).
+    frames: EngineFrames
 
 
 def run_engine(store: Store, week: str | None, out_dir: Path, cfg: dict, resolution: int | None,
@@ -88,5 +83,4 @@ def run_engine(store: Store, week: str | None, out_dir: Path, cfg: dict, resolut
     harm = _harm_events(store, weeks, cfg["harm_weeks"])
     prev_week = week_label(parse_week(week) - timedelta(weeks=1))
     return EngineResult(week, out_dir, params, res, engine, synthetic, cells, counts, exposure, weeks, cube_now,
-                        hotspots, conv, conv_score, harm, prev_week, events_s, engine_s, frames.scan,
-                        frames.scan_layer, frames.clusters_layer, frames.areas)
+                        hotspots, conv, conv_score, harm, prev_week, events_s, engine_s, frames)

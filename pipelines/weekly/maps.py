@@ -48,11 +48,11 @@ def draw_maps(store: Store, eng: EngineResult, ps: PlanStep, cfg: dict, generate
     cell_history = pd.DataFrame({"cell": past["cell"].to_numpy(dtype=np.uint64), "week": past["week"],
                                  "count": past[params.measure]})
     map_places = store_places(store)
-    area_results = eng.area_results
+    area_results = eng.frames.areas
     map_areas, area_history = _areas_for_maps(store, area_results, weeks, params.measure)
     amap = analyst_map(
-        hotspots, places=map_places, scan_clusters=eng.scan_layer,
-        st_clusters=eng.clusters_layer, convergence=conv if len(conv) else None,
+        hotspots, places=map_places, scan_clusters=eng.frames.scan_layer,
+        st_clusters=eng.frames.clusters_layer, convergence=conv if len(conv) else None,
         recent_weeks=recent_weeks, tiles=cfg["tiles"], synthetic=synthetic, k=k, areas=map_areas, history=cell_history,
         area_history=area_history,
         subtitle=f"Week {week} · {params.measure} · H3 resolution {res} · times in {store.timezone} · generated {generated}")

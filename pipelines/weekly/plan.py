@@ -127,14 +127,14 @@ def patrol_plan(store: Store, eng: EngineResult, fc: WeeklyForecast, prev: Previ
     # never seeded, joined or grown through); each cell is judged on its own, so verdicts are merged
     by_forecast = forecast.sort_values(["expected", "cell"], ascending=[False, True], kind="mergesort")
     by_forecast = by_forecast[by_forecast["expected"] > 0]["cell"].to_numpy(dtype=np.uint64)
-    guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, eng.scan,
+    guard = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, eng.frames.scan,
                        extra=by_forecast[:3 * MAX_PLACE_CELLS * pparams.n_cells])
     while True:
         groups = group_places(forecast, withheld=guard.withheld, n=pparams.n_cells)
         missing = set(_plan_cells_of(groups).tolist()) - set(guard.cells["cell"].astype(np.uint64).tolist())
         if not missing:
             break
-        more = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, eng.scan,
+        more = _safeguard(store, rank_in, hotspots, previous, placements, pparams, weeks, eng.frames.scan,
                           extra=np.array(sorted(missing), dtype=np.uint64), only_extra=True)
         guard = safeguarding.SafeguardDecision(pd.concat([guard.cells, more.cells], ignore_index=True),
                                                tuple(guard.approvals) + tuple(more.approvals))
