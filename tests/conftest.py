@@ -403,3 +403,24 @@ def _duckdb_one_thread_per_worker():
         return
     with duckdb_one_thread():
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_stores_stay_read_only(tmp_path_factory):
+    """A test that opens a finished shared store (a ``build_once`` folder) for writing fails at once: every
+    xdist worker reads those stores, and a write (an audit row of a CLI run, say) both changes them and
+    locks out the other worker's readers. Copy the file first (``cli_sample_db`` shows how)."""
+    root = shared_root(tmp_path_factory).resolve()
+    real = store_mod._connect
+
+    def guarded(path, read_only, *args, **kwargs):
+        where = Path(path).resolve()
+        if not read_only and where.is_relative_to(root) and (where.parent / ".complete").exists():
+            raise AssertionError(f"a test opened the shared store {where} for writing; copy it first")
+        return real(path, read_only, *args, **kwargs)
+
+    store_mod._connect = guarded
+    try:
+        yield
+    finally:
+        store_mod._connect = real

@@ -20,6 +20,16 @@ def truth():
     return json.loads((shipped_dir("data_samples") / "ground_truth.json").read_text())["interventions"][0]
 
 
+@pytest.fixture(scope="module")
+def cli_sample_db(sample_store, tmp_path_factory):
+    """A private copy of the shared sample store for CLI runs: every command appends its audit row on a
+    write connection, which must not touch (or lock) the store the other workers read."""
+    copy = tmp_path_factory.mktemp("evaluability_cli") / "sample.duckdb"
+    copy.write_bytes(sample_store.db.read_bytes())
+    copy.chmod(0o600)
+    return copy
+
+
 def _quiet_cell(st, start: str) -> str:
     """A cell of the SYNTHETIC sample with one or two non-police reports in the 26 weeks before ``start``."""
     monday = parse_week(start)
@@ -70,9 +80,9 @@ def test_before_weeks_sets_the_before_period(sample_store, truth, tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["3", "600", "abc", "12.5"])
-def test_cli_refuses_before_weeks_out_of_range_in_one_line(sample_store, truth, tmp_path, monkeypatch, capsys,
+def test_cli_refuses_before_weeks_out_of_range_in_one_line(cli_sample_db, truth, tmp_path, monkeypatch, capsys,
                                                            key_env, bad):
-    monkeypatch.setattr(sys, "argv", ["hotspots", "evaluate", "--db", str(sample_store.db), "--target",
+    monkeypatch.setattr(sys, "argv", ["hotspots", "evaluate", "--db", str(cli_sample_db), "--target",
                                       truth["place_id"], "--start", truth["start_week"], "--before-weeks", bad,
                                       "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit) as info:
@@ -85,11 +95,11 @@ def test_cli_refuses_before_weeks_out_of_range_in_one_line(sample_store, truth, 
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_on_a_sparse_target_prints_the_sentence_and_no_effect_size(sample_store, truth, tmp_path, monkeypatch,
+def test_cli_on_a_sparse_target_prints_the_sentence_and_no_effect_size(cli_sample_db, truth, tmp_path, monkeypatch,
                                                                        capsys, key_env):
-    with store_mod.opened(sample_store.db, read_only=True) as st:
+    with store_mod.opened(cli_sample_db, read_only=True) as st:
         cell = _quiet_cell(st, truth["start_week"])
-    monkeypatch.setattr(sys, "argv", ["hotspots", "evaluate", "--db", str(sample_store.db), "--target", cell,
+    monkeypatch.setattr(sys, "argv", ["hotspots", "evaluate", "--db", str(cli_sample_db), "--target", cell,
                                       "--start", truth["start_week"], "--end", truth["end_week"], "--out",
                                       str(tmp_path / "o")])
     with pytest.raises(SystemExit) as info:
